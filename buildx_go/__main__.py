@@ -1,0 +1,5 @@
+import sys
+
+from buildx_go.cli import main
+
+sys.exit(main())

@@ -1,0 +1,221 @@
+"""argv -> Settings -> Plan -> run. Maps BuildxGoError to exit codes; holds no logic."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import tempfile
+import time
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from buildx_go import __version__
+from buildx_go.config import LOG_FORMATS, STRATEGIES, Settings, load_config_file, resolve
+from buildx_go.errors import BuildxGoError, InputError, Interrupted
+from buildx_go.log import configure, get_logger
+from buildx_go.plan import Plan
+
+EPILOG = """exit codes: 0 ok, 2 bad input or configuration, 3 environment (engine, buildx,
+builder), 4 build failed, 5 push/registry failed, 6 verification failed, 130 interrupted.
+Every option can also be set as BUILDX_GO_<OPTION> (e.g. BUILDX_GO_PLATFORM) or in the
+project's .buildx-go.toml; the command line wins, then the environment, then the file."""
+
+
+def _build_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("path", nargs="?", default=".", help="the Go module root (default: .)")
+    g = p.add_argument_group("image")
+    g.add_argument("--image", help="repository to publish, e.g. localhost:5000/hello")
+    g.add_argument("--tag", action="append", help="tag (repeatable; default: from `git describe --tags`)")
+    g.add_argument("--platform", action="append", help="platforms, comma-separated (default: linux/amd64,linux/arm64)")
+    g = p.add_argument_group("Dockerfile")
+    g.add_argument("--file", "-f", help="the project's Dockerfile (default: Dockerfile, docker/Dockerfile, else generated)")
+    g.add_argument("--main", action="append", help="main package(s) to build, e.g. ./cmd/app (generated Dockerfile)")
+    g.add_argument("--go-image", help="Go builder image (default: golang:<go.mod's go version>)")
+    g.add_argument("--base-image", help="runtime base image (default: gcr.io/distroless/static-debian12:nonroot)")
+    g.add_argument("--version-var", help="Go variable set to the version with -ldflags -X, e.g. main.version")
+    g = p.add_argument_group("build")
+    out = g.add_mutually_exclusive_group()
+    out.add_argument("--push", action="store_const", const=True, help="push to the registry (then verify)")
+    out.add_argument("--load", action="store_const", const=True, help="load into the engine's image store (one platform)")
+    out.add_argument("--output", "-o", help="buildx --output value, e.g. type=oci,dest=app.tar")
+    g.add_argument("--builder", help="buildx builder to use (default: the current one)")
+    g.add_argument("--strategy", choices=STRATEGIES, help="how to build (default: auto)")
+    g.add_argument("--network", help="network mode for RUN steps (buildx --network)")
+    g.add_argument("--progress", help="BuildKit progress display: auto, plain, tty, quiet (default: auto)")
+    g.add_argument("--provenance", dest="provenance", action="store_const", const=True, help="add provenance attestations (default)")
+    g.add_argument("--no-provenance", dest="provenance", action="store_const", const=False, help="no provenance attestations")
+    g.add_argument("--sbom", dest="sbom", action="store_const", const=True, help="add an SBOM attestation")
+    g.add_argument("--no-verify", dest="verify", action="store_const", const=False, help="do not verify what was pushed")
+
+
+def parser() -> argparse.ArgumentParser:
+    top = argparse.ArgumentParser(
+        prog="buildx-go",
+        description="Build a Go project into a correct, verified multi-architecture image with docker buildx.",
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    top.add_argument("--version", action="version", version=f"buildx-go {__version__}")
+    top.add_argument("--log-format", choices=LOG_FORMATS, help="event log on stderr (default: console on a TTY, else json)")
+    top.add_argument("--debug", action="store_true", help="debug events and tracebacks")
+    sub = top.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    b = sub.add_parser("build", help="build (and push, and verify) the image", epilog=EPILOG,
+                       formatter_class=argparse.RawDescriptionHelpFormatter)
+    _build_options(b)
+    b.add_argument("--dry-run", action="store_true", help="print the commands that would run; run nothing")
+    b.add_argument("--output-format", choices=("text", "json"), default="text", help="stdout summary (default: text)")
+
+    p = sub.add_parser("plan", help="show what build would do, and why")
+    _build_options(p)
+    p.add_argument("--format", choices=("text", "json"), default="text", help="output format (default: text)")
+
+    d = sub.add_parser("dockerfile", help="print the Dockerfile BuildKit would get")
+    _build_options(d)
+
+    v = sub.add_parser("verify", help="check a published image: platforms, configs, binaries")
+    v.add_argument("image", help="image reference, e.g. localhost:5000/hello:1.0.0")
+    v.add_argument("--platform", action="append", help="expected platforms (default: linux/amd64,linux/arm64)")
+    v.add_argument("--format", choices=("text", "json"), default="text")
+    return top
+
+
+CLI_OPTIONS = ("platform", "image", "tag", "go_image", "base_image", "file", "main", "version_var", "push",
+               "load", "output", "builder", "network", "progress", "provenance", "sbom", "strategy", "verify")
+
+
+def cli_values(ns: argparse.Namespace) -> dict[str, Any]:
+    values = {name: getattr(ns, name, None) for name in CLI_OPTIONS}
+    values["log_format"] = ns.log_format
+    return values
+
+
+@contextmanager
+def reported(debug: bool) -> Iterator[list[int]]:
+    """Turn BuildxGoError into `ERROR ...` + hint and its exit code (tracebacks only with --debug)."""
+    code = [0]
+    try:
+        yield code
+    except BuildxGoError as exc:
+        get_logger().error("error", error=exc.message, exit_code=exc.exit_code)
+        print(f"ERROR {exc.message}", file=sys.stderr)
+        if exc.hint:
+            print(f"  hint: {exc.hint}", file=sys.stderr)
+        if debug:
+            raise
+        code[0] = exc.exit_code
+    except KeyboardInterrupt:
+        print("ERROR interrupted", file=sys.stderr)
+        code[0] = Interrupted.exit_code
+
+
+def prepare(ns: argparse.Namespace, env: Mapping[str, str], *, plan: bool = True) -> tuple[Settings, Plan | None, str]:
+    """Settings, the Plan (unless PLAN is false) and the Dockerfile text BuildKit gets."""
+    from buildx_go.dockerfile import Dockerfile, find_dockerfile
+    from buildx_go.generate import GenerateOptions, generate_dockerfile
+    from buildx_go.gitinfo import git_facts
+    from buildx_go.gomod import GoProject
+    from buildx_go.plan import DockerfileChoice, make_plan
+
+    log = get_logger()
+    root = Path(ns.path).resolve()
+    settings = resolve(cli_values(ns), env, load_config_file(root) if root.is_dir() else {})
+    project = GoProject.detect(root)
+    log.info("project.detected", module=project.module.path, go=str(project.module.go or ""),
+             toolchain=str(project.module.toolchain or ""), mains=[m.path for m in project.mains],
+             cgo=list(project.cgo_files), vendored=project.vendored, workspace=project.workspace)
+    path = find_dockerfile(root, settings.file)
+    if path is None:
+        mains = tuple(project.main_for(m) for m in settings.main) or (project.main_for(None),)
+        go_image = settings.go_image or f"golang:{project.module.go_minor or '1'}"
+        text = generate_dockerfile(GenerateOptions(go_image, settings.base_image, mains, project.module.path,
+                                                   project.vendored, settings.version_var))
+        choice = DockerfileChoice("generated", None, "generated", text)
+    else:
+        text = path.read_text()
+        choice = DockerfileChoice("user", str(path), Dockerfile.parse(text, str(path)).style, text)
+    log.info("dockerfile.chosen", source=choice.source, style=choice.style, path=choice.path)
+    if not plan:
+        return settings, None, choice.text
+    git = git_facts(root)
+    workdir = env.get("BUILDX_GO_WORKDIR") or os.path.join(tempfile.gettempdir(), f"buildx-go-{os.getpid()}-{int(time.time())}")
+    the_plan = make_plan(project, settings, choice, version=git.get("version"), git=git, workdir=workdir)
+    log.info("plan.chosen", strategy=the_plan.strategy, reason=the_plan.reason,
+             platforms=[str(p) for p in the_plan.platforms], refs=list(the_plan.refs))
+    return settings, the_plan, choice.text
+
+
+def print_plan(plan: Plan, fmt: str) -> None:
+    if fmt == "json":
+        print(json.dumps(plan.to_dict(), indent=2))
+        return
+    print(f"strategy:   {plan.strategy} ({plan.reason})")
+    print(f"module:     {plan.module} ({plan.project})")
+    print(f"platforms:  {', '.join(str(p) for p in plan.platforms)}")
+    print(f"dockerfile: {plan.dockerfile.source}, style {plan.dockerfile.style}" + (f" ({plan.dockerfile.path})" if plan.dockerfile.path else ""))
+    print(f"refs:       {', '.join(plan.refs)}")
+    print(f"verify:     {'yes' if plan.verify else 'no'}")
+    for note in plan.notes:
+        print(f"note:       {note}")
+    print("commands:")
+    for c in plan.commands:
+        print(f"  {c.shell()}")
+
+
+def main(argv: Sequence[str] | None = None, env: Mapping[str, str] | None = None) -> int:
+    env = os.environ if env is None else env
+    ns = parser().parse_args(argv)
+    configure(ns.log_format or env.get("BUILDX_GO_LOG_FORMAT") or "auto", debug=ns.debug)
+    with reported(ns.debug) as code:
+        if ns.command == "verify":
+            return _verify(ns, env)
+        if ns.command == "dockerfile":
+            sys.stdout.write(prepare(ns, env, plan=False)[2])
+            return 0
+        _, plan, _ = prepare(ns, env)
+        assert plan is not None
+        if ns.command == "plan":
+            print_plan(plan, ns.format)
+        elif ns.dry_run:
+            for c in plan.commands:
+                print(c.shell())
+        else:
+            from buildx_go.docker import DockerExecutor
+            from buildx_go.run import execute
+
+            outcome = execute(plan, DockerExecutor())
+            if ns.output_format == "json":
+                print(json.dumps(outcome.to_dict(), indent=2))
+            elif outcome.digest:
+                for ref in outcome.refs:
+                    print(f"{ref}@{outcome.digest}")
+    return code[0]
+
+
+def _verify(ns: argparse.Namespace, env: Mapping[str, str]) -> int:
+    from buildx_go.errors import VerificationFailed
+    from buildx_go.platforms import parse_platforms
+    from buildx_go.registry import RegistryClient
+    from buildx_go.verify import verify
+
+    platforms = parse_platforms(ns.platform or [env.get("BUILDX_GO_PLATFORM", "linux/amd64,linux/arm64")])
+    report = verify(RegistryClient(env), ns.image, platforms)
+    if ns.format == "json":
+        print(json.dumps(report.to_dict(), indent=2))
+    else:
+        print(f"{report.ref}@{report.digest} ({report.media_type})")
+        for img in report.images:
+            status = "ok" if not img.problems else "; ".join(img.problems)
+            print(f"  {img.platform}: config {img.config_platform}, {img.binary}: {img.facts} -> {status}")
+        print(f"  attestations: {report.attestations}")
+    if not report.ok:
+        raise VerificationFailed(f"{report.ref}: " + "; ".join(report.problems))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,181 @@
+"""What a Dockerfile does: instructions, stages, and its style (pure, text in)."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import attrs
+
+from buildx_go.errors import InputError
+
+CANDIDATES = ("Dockerfile", "docker/Dockerfile")
+_DIRECTIVE = re.compile(r"^#\s*(\w+)\s*=\s*(.*?)\s*$")
+
+
+@attrs.frozen
+class Instruction:
+    keyword: str  # upper case
+    args: str  # the rest, continuations joined
+    line: int  # first line, 1-based
+    end_line: int  # last line
+
+
+@attrs.frozen
+class Stage:
+    index: int
+    base: str
+    name: str | None
+    platform: str | None  # the --platform= value of FROM
+    instructions: tuple[Instruction, ...]
+
+    def args_declared(self) -> set[str]:
+        names = set()
+        for ins in self.instructions:
+            if ins.keyword == "ARG":
+                for part in ins.args.split():
+                    names.add(part.split("=", 1)[0])
+        return names
+
+    def runs(self, pattern: str) -> bool:
+        rx = re.compile(pattern)
+        return any(ins.keyword == "RUN" and rx.search(ins.args) for ins in self.instructions)
+
+
+@attrs.frozen
+class Dockerfile:
+    text: str
+    directives: dict[str, str]
+    global_args: tuple[Instruction, ...]
+    stages: tuple[Stage, ...]
+
+    @classmethod
+    def parse(cls, text: str, filename: str = "Dockerfile") -> Dockerfile:
+        instructions, directives = split_instructions(text)
+        global_args: list[Instruction] = []
+        stages: list[Stage] = []
+        current: list[Instruction] = []
+        head: Instruction | None = None
+
+        def close() -> None:
+            if head is not None:
+                stages.append(_stage(len(stages), head, tuple(current), filename))
+
+        for ins in instructions:
+            if ins.keyword == "FROM":
+                close()
+                head, current = ins, []
+            elif head is None:
+                if ins.keyword != "ARG":
+                    raise InputError(f"{filename}:{ins.line}: {ins.keyword} before the first FROM", "only ARG may come before FROM")
+                global_args.append(ins)
+            else:
+                current.append(ins)
+        close()
+        if not stages:
+            raise InputError(f"{filename}: no FROM instruction", "a Dockerfile starts with FROM image")
+        return cls(text, directives, tuple(global_args), tuple(stages))
+
+    def stage_named(self, ref: str) -> Stage | None:
+        for st in self.stages:
+            if st.name == ref.lower():
+                return st
+        return None
+
+    @property
+    def style(self) -> str:
+        """buildx (cross-compiles from $BUILDPLATFORM with TARGETARCH), goarch-recipe (the
+        article's ``ARG GOARCH`` + ``go build``), or other."""
+        go_stages = [s for s in self.stages if s.runs(r"\bgo\s+(build|install)\b")]
+        if any(s.platform and "BUILDPLATFORM" in s.platform for s in go_stages) and any(
+            "TARGETARCH" in s.args_declared() or "TARGETPLATFORM" in s.args_declared() for s in go_stages
+        ):
+            return "buildx"
+        if any("GOARCH" in s.args_declared() for s in go_stages) or any(
+            a.args.split("=", 1)[0].strip() == "GOARCH" for a in self.global_args
+        ):
+            return "goarch-recipe"
+        return "other"
+
+
+def _stage(index: int, head: Instruction, body: tuple[Instruction, ...], filename: str) -> Stage:
+    words = head.args.split()
+    platform = None
+    while words and words[0].startswith("--"):
+        flag = words.pop(0)
+        if flag.startswith("--platform="):
+            platform = flag.split("=", 1)[1]
+    if not words:
+        raise InputError(f"{filename}:{head.line}: FROM without an image", "FROM image [AS name]")
+    name = None
+    if len(words) >= 3 and words[1].lower() == "as":
+        name = words[2].lower()
+    elif len(words) != 1:
+        raise InputError(f"{filename}:{head.line}: malformed FROM {head.args!r}", "FROM [--platform=P] image [AS name]")
+    return Stage(index, words[0], name, platform, body)
+
+
+def split_instructions(text: str) -> tuple[list[Instruction], dict[str, str]]:
+    """Instructions with line continuations joined and comments dropped; parser directives."""
+    directives: dict[str, str] = {}
+    lines = text.splitlines()
+    i = 0
+    while i < len(lines):  # parser directives: only at the very top
+        m = _DIRECTIVE.match(lines[i])
+        if not m:
+            break
+        directives[m.group(1).lower()] = m.group(2)
+        i += 1
+    escape = directives.get("escape", "\\")
+    out: list[Instruction] = []
+    buf: list[str] = []
+    start = 0
+    heredoc: str | None = None
+    for n in range(i, len(lines)):
+        raw = lines[n]
+        if heredoc is not None:
+            buf.append(raw)
+            if raw.strip() == heredoc:
+                heredoc = None
+                out.append(_instruction(buf, start + 1, n + 1))
+                buf = []
+            continue
+        stripped = raw.strip()
+        if not buf and (not stripped or stripped.startswith("#")):
+            continue
+        if buf and stripped.startswith("#"):
+            continue  # comment lines inside a continuation are dropped by BuildKit too
+        if not buf:
+            start = n
+        if stripped.endswith(escape):
+            buf.append(stripped[: -len(escape)])
+            continue
+        buf.append(stripped)
+        m = re.search(r"<<-?\s*[\"']?(\w+)[\"']?\s*$", stripped)
+        if m and buf[0].split(None, 1)[0].upper() in ("RUN", "COPY"):
+            heredoc = m.group(1)
+            continue
+        out.append(_instruction(buf, start + 1, n + 1))
+        buf = []
+    if buf:
+        out.append(_instruction(buf, start + 1, len(lines)))
+    return out, directives
+
+
+def _instruction(parts: list[str], first: int, last: int) -> Instruction:
+    joined = " ".join(p.strip() for p in parts if p.strip()) if len(parts) > 1 and "\n" not in parts[0] else "\n".join(parts)
+    keyword, _, rest = joined.strip().partition(" ")
+    return Instruction(keyword.upper(), rest.strip(), first, last)
+
+
+def find_dockerfile(root: Path, explicit: str | None) -> Path | None:
+    """--file (relative to ROOT unless absolute), else Dockerfile or docker/Dockerfile."""
+    if explicit:
+        path = Path(explicit) if Path(explicit).is_absolute() else root / explicit
+        if not path.is_file():
+            raise InputError(f"--file: {explicit} not found", f"give a Dockerfile path (relative to {root})")
+        return path
+    for name in CANDIDATES:
+        if (root / name).is_file():
+            return root / name
+    return None

@@ -1,0 +1,47 @@
+"""Facts from git about the project (version, revision, source) via argument lists."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+Runner = Callable[[Sequence[str]], str | None]
+
+
+def _run(argv: Sequence[str]) -> str | None:
+    try:
+        proc = subprocess.run(list(argv), capture_output=True, text=True, timeout=10, check=False)
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    return proc.stdout.strip() if proc.returncode == 0 else None
+
+
+def strip_credentials(url: str) -> str:
+    """https://user:token@host/x -> https://host/x (never put secrets in labels or logs)."""
+    return re.sub(r"^(\w+://)[^/@]+@", r"\1", url)
+
+
+def version_from_describe(describe: str) -> str:
+    """v1.2.3 -> 1.2.3 (other shapes kept as they are, minus a leading v)."""
+    return describe[1:] if re.match(r"^v\d", describe) else describe
+
+
+def git_facts(root: Path, run: Runner = _run) -> dict[str, str]:
+    facts: dict[str, str] = {}
+    base = ["git", "-C", str(root)]
+    if run([*base, "rev-parse", "--is-inside-work-tree"]) != "true":
+        return facts
+    for key, args in (
+        ("revision", ["rev-parse", "HEAD"]),
+        ("created", ["log", "-1", "--format=%cI"]),
+        ("describe", ["describe", "--tags"]),
+        ("source", ["remote", "get-url", "origin"]),
+    ):
+        out = run([*base, *args])
+        if out:
+            facts[key] = strip_credentials(out) if key == "source" else out
+    if "describe" in facts:
+        facts["version"] = version_from_describe(facts["describe"])
+    return facts

@@ -1,0 +1,191 @@
+"""Facts about a Go project: go.mod, main packages, cgo, vendor/, go.work (pure parsing
+plus one small finder that reads the tree)."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import attrs
+from packaging.version import InvalidVersion, Version
+
+from buildx_go.errors import InputError
+
+_GO_VERSION = re.compile(r"^1(\.\d+){1,2}((rc|beta)\d+)?$")
+_BLOCK_COMMENT = re.compile(r"/\*.*?\*/", re.S)
+_LINE_COMMENT = re.compile(r"//[^\n]*")
+_PACKAGE = re.compile(r"^\s*package\s+([A-Za-z_]\w*)", re.M)
+_IMPORT_C = re.compile(r'\bimport\s+"C"|\bimport\s*\([^)]*^\s*"C"\s*$', re.M)
+SKIP_DIRS = {"vendor", "testdata", "node_modules"}
+
+
+def go_version(text: str) -> Version:
+    """A Go version ("1.22", "1.22.3", "go1.22rc1") as a comparable packaging Version."""
+    v = text.removeprefix("go")
+    if not _GO_VERSION.match(v):
+        raise InvalidVersion(text)
+    return Version(v)
+
+
+@attrs.frozen
+class GoModule:
+    """What go.mod says."""
+
+    path: str
+    go: Version | None
+    toolchain: Version | None
+    requires: tuple[str, ...] = ()
+
+    @classmethod
+    def from_text(cls, text: str, filename: str = "go.mod") -> GoModule:
+        """Parse go.mod text; raise InputError naming FILENAME:LINE for what is malformed."""
+        module = go = toolchain = None
+        requires: list[str] = []
+        block: str | None = None
+        for lineno, raw in enumerate(text.splitlines(), 1):
+            line = raw.split("//", 1)[0].strip()
+            if not line:
+                continue
+
+            def bad(why: str, line: str = line, lineno: int = lineno) -> InputError:
+                return InputError(f"{filename}:{lineno}: {why}: {line!r}", "fix go.mod (`go mod tidy` helps)")
+
+            if block is not None:
+                if line == ")":
+                    block = None
+                elif block == "require":
+                    requires.append(line.split()[0])
+                continue
+            words = line.split()
+            verb = words[0]
+            if len(words) == 2 and words[1] == "(":
+                block = verb
+                continue
+            if verb == "module":
+                if len(words) != 2:
+                    raise bad("module directive needs exactly one path")
+                module = words[1].strip('"')
+            elif verb == "go":
+                if len(words) != 2:
+                    raise bad("go directive needs exactly one version")
+                try:
+                    go = go_version(words[1])
+                except InvalidVersion:
+                    raise bad(f"invalid go version {words[1]!r}") from None
+            elif verb == "toolchain":
+                try:
+                    toolchain = go_version(words[1]) if len(words) == 2 else None
+                except InvalidVersion:
+                    toolchain = None
+                if toolchain is None:
+                    raise bad("toolchain directive needs one version like go1.22.3")
+            elif verb == "require":
+                if len(words) < 3:
+                    raise bad("require needs a module path and a version")
+                requires.append(words[1])
+            elif verb in ("replace", "exclude", "retract", "godebug", "tool", "ignore"):
+                continue
+            else:
+                raise bad(f"unknown directive {verb!r}")
+        if block is not None:
+            raise InputError(f"{filename}: unterminated {block} ( block", "close it with )")
+        if not module:
+            raise InputError(f"{filename}: no module directive", "the first line should be `module example.com/app`")
+        return cls(path=module, go=go, toolchain=toolchain, requires=tuple(requires))
+
+    @property
+    def go_minor(self) -> str | None:
+        """"1.22" for go 1.22.3: the tag of the official golang image that fits."""
+        return f"{self.go.major}.{self.go.minor}" if self.go else None
+
+
+def package_name(source: str) -> str | None:
+    """The package clause of a Go source file, comments ignored."""
+    stripped = _LINE_COMMENT.sub("", _BLOCK_COMMENT.sub("", source))
+    m = _PACKAGE.search(stripped)
+    return m.group(1) if m else None
+
+
+def uses_cgo(source: str) -> bool:
+    return bool(_IMPORT_C.search(_BLOCK_COMMENT.sub("", source)))
+
+
+@attrs.frozen
+class MainPackage:
+    """A ``package main`` directory, relative to the module root ("." or "./cmd/x")."""
+
+    path: str
+    binary: str
+
+
+@attrs.frozen
+class GoProject:
+    root: Path
+    module: GoModule
+    mains: tuple[MainPackage, ...]
+    cgo_files: tuple[str, ...]
+    vendored: bool
+    workspace: bool
+
+    @property
+    def uses_cgo(self) -> bool:
+        return bool(self.cgo_files)
+
+    @classmethod
+    def detect(cls, root: Path) -> GoProject:
+        """Read go.mod and walk the sources under ROOT (skipping vendor/, testdata/, dot dirs)."""
+        gomod = root / "go.mod"
+        if not root.is_dir():
+            raise InputError(f"PATH: {root} is not a directory", "give the directory holding go.mod")
+        if not gomod.is_file():
+            raise InputError(f"PATH: no go.mod in {root}", "run buildx-go on the module root (or `go mod init`)")
+        module = GoModule.from_text(gomod.read_text(errors="replace"), str(gomod))
+        mains: dict[str, MainPackage] = {}
+        cgo: list[str] = []
+        for src in sorted(_go_files(root)):
+            text = src.read_text(errors="replace")
+            rel_dir = src.parent.relative_to(root).as_posix()
+            if package_name(text) == "main" and rel_dir not in mains:
+                pkg = "." if rel_dir == "." else f"./{rel_dir}"
+                binary = module.path.rstrip("/").rsplit("/", 1)[-1] if rel_dir == "." else src.parent.name
+                mains[rel_dir] = MainPackage(pkg, binary)
+            if uses_cgo(text):
+                cgo.append(src.relative_to(root).as_posix())
+        return cls(
+            root=root,
+            module=module,
+            mains=tuple(sorted(mains.values(), key=lambda m: m.path)),
+            cgo_files=tuple(cgo),
+            vendored=(root / "vendor" / "modules.txt").is_file(),
+            workspace=(root / "go.work").is_file(),
+        )
+
+    def main_for(self, wanted: str | None) -> MainPackage:
+        """The main package to build: WANTED (--main), or the only one there is."""
+        if wanted:
+            norm = "./" + wanted.removeprefix("./").strip("/") if wanted not in (".", "./") else "."
+            for m in self.mains:
+                if m.path == norm:
+                    return m
+            known = ", ".join(m.path for m in self.mains) or "none"
+            raise InputError(f"--main: {wanted!r} is not a main package of {self.root}", f"main packages: {known}")
+        if not self.mains:
+            raise InputError(f"PATH: no main package (package main) in {self.root}", "buildx-go builds commands")
+        if len(self.mains) > 1:
+            raise InputError(
+                f"--main: {self.root} has several main packages: {', '.join(m.path for m in self.mains)}",
+                "choose one with --main ./cmd/NAME",
+            )
+        return self.mains[0]
+
+
+def _go_files(root: Path):  # type: ignore[no-untyped-def]
+    for path in root.iterdir():
+        if path.is_dir():
+            if path.name in SKIP_DIRS or path.name.startswith((".", "_")):
+                continue
+            if (path / "go.mod").exists():
+                continue  # a nested module is not part of this one
+            yield from _go_files(path)
+        elif path.suffix == ".go" and not path.name.endswith("_test.go"):
+            yield path

@@ -1,0 +1,84 @@
+"""Executes a Plan step by step, emitting structured events; then verifies what it pushed."""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+from typing import Any
+
+import attrs
+
+from buildx_go.docker import Executor
+from buildx_go.errors import BuildxGoError, VerificationFailed
+from buildx_go.log import get_logger
+from buildx_go.plan import Plan
+from buildx_go.registry import RegistryClient
+from buildx_go.verify import Report, verify
+
+
+@attrs.frozen
+class Outcome:
+    refs: tuple[str, ...]
+    digest: str | None
+    platforms: tuple[str, ...]
+    verified: bool
+    report: Report | None
+    seconds: float
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "refs": list(self.refs),
+            "digest": self.digest,
+            "platforms": list(self.platforms),
+            "verified": self.verified,
+            "verification": self.report.to_dict() if self.report else None,
+            "seconds": round(self.seconds, 3),
+        }
+
+
+def execute(plan: Plan, executor: Executor, registry: RegistryClient | None = None) -> Outcome:
+    log = get_logger()
+    started = time.monotonic()
+    workdir = Path(plan.metadata_file).parent
+    workdir.mkdir(parents=True, exist_ok=True)
+    if plan.dockerfile.source == "generated" and plan.dockerfile.path:
+        Path(plan.dockerfile.path).write_text(plan.dockerfile.text)
+    for cmd in plan.commands:
+        log.info("command.start", purpose=cmd.purpose, argv=list(cmd.argv))
+        t0 = time.monotonic()
+        try:
+            executor.run(cmd.argv, stream=cmd.passthrough, purpose=cmd.purpose)
+        except BuildxGoError as exc:
+            log.error("command.failed", purpose=cmd.purpose, seconds=round(time.monotonic() - t0, 3),
+                      exit_code=exc.exit_code, error=exc.message)
+            raise
+        log.info("command.done", purpose=cmd.purpose, seconds=round(time.monotonic() - t0, 3), exit_code=0)
+    digest = read_digest(plan.metadata_file)
+    if digest:
+        log.info("image.pushed" if plan.verify else "image.built", refs=list(plan.refs), digest=digest)
+    report = None
+    if plan.verify:
+        t0 = time.monotonic()
+        report = verify(registry or RegistryClient(), plan.refs[0], plan.platforms)
+        for img in report.images:
+            log.info("verify.image", platform=img.platform, config=img.config_platform, binary=img.binary,
+                     facts=img.facts, problems=list(img.problems))
+        if not report.ok:
+            log.error("verify.failed", ref=report.ref, problems=list(report.problems))
+            raise VerificationFailed(f"{report.ref}: " + "; ".join(report.problems), "the pushed image is wrong: see verify.image events")
+        log.info("verify.ok", ref=report.ref, digest=report.digest, seconds=round(time.monotonic() - t0, 3))
+    outcome = Outcome(plan.refs, digest, tuple(str(p) for p in plan.platforms), bool(report and report.ok),
+                      report, time.monotonic() - started)
+    log.info("build.summary", strategy=plan.strategy, refs=list(plan.refs), digest=digest,
+             platforms=list(outcome.platforms), verified=outcome.verified, seconds=round(outcome.seconds, 3))
+    return outcome
+
+
+def read_digest(metadata_file: str) -> str | None:
+    try:
+        data = json.loads(Path(metadata_file).read_text())
+    except (OSError, ValueError):
+        return None
+    digest = data.get("containerimage.digest")
+    return str(digest) if digest else None
