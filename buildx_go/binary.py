@@ -86,9 +86,7 @@ def binary_problems(platform: Platform, facts: BinaryFacts | None) -> list[str]:
     machine, bits, little = platform.elf
     problems = []
     if (facts.machine, facts.bits, facts.little_endian) != (machine, bits, little):
-        problems.append(
-            f"binary is {facts.describe()}, expected {ELF_MACHINE_NAMES[machine]} {bits}-bit"
-        )
+        problems.append(f"binary is {facts.describe()}, expected {ELF_MACHINE_NAMES[machine]} {bits}-bit")
     if platform.arch == "arm" and facts.machine == 40:
         if facts.flags & EF_ARM_EABI_MASK != EF_ARM_EABI_VER5:
             problems.append(f"ARM binary is not EABI5 (e_flags {facts.flags:#x})")

@@ -15,7 +15,7 @@ from typing import Any
 
 from buildx_go import __version__
 from buildx_go.config import LOG_FORMATS, STRATEGIES, Settings, load_config_file, resolve
-from buildx_go.errors import BuildxGoError, InputError, Interrupted
+from buildx_go.errors import BuildxGoError, Interrupted
 from buildx_go.log import configure, get_logger
 from buildx_go.plan import Plan
 
@@ -32,7 +32,9 @@ def _build_options(p: argparse.ArgumentParser) -> None:
     g.add_argument("--tag", action="append", help="tag (repeatable; default: from `git describe --tags`)")
     g.add_argument("--platform", action="append", help="platforms, comma-separated (default: linux/amd64,linux/arm64)")
     g = p.add_argument_group("Dockerfile")
-    g.add_argument("--file", "-f", help="the project's Dockerfile (default: Dockerfile, docker/Dockerfile, else generated)")
+    g.add_argument(
+        "--file", "-f", help="the project's Dockerfile (default: Dockerfile, docker/Dockerfile, else generated)"
+    )
     g.add_argument("--main", action="append", help="main package(s) to build, e.g. ./cmd/app (generated Dockerfile)")
     g.add_argument("--go-image", help="Go builder image (default: golang:<go.mod's go version>)")
     g.add_argument("--base-image", help="runtime base image (default: gcr.io/distroless/static-debian12:nonroot)")
@@ -40,16 +42,28 @@ def _build_options(p: argparse.ArgumentParser) -> None:
     g = p.add_argument_group("build")
     out = g.add_mutually_exclusive_group()
     out.add_argument("--push", action="store_const", const=True, help="push to the registry (then verify)")
-    out.add_argument("--load", action="store_const", const=True, help="load into the engine's image store (one platform)")
+    out.add_argument(
+        "--load", action="store_const", const=True, help="load into the engine's image store (one platform)"
+    )
     out.add_argument("--output", "-o", help="buildx --output value, e.g. type=oci,dest=app.tar")
     g.add_argument("--builder", help="buildx builder to use (default: the current one)")
     g.add_argument("--strategy", choices=STRATEGIES, help="how to build (default: auto)")
     g.add_argument("--network", help="network mode for RUN steps (buildx --network)")
     g.add_argument("--progress", help="BuildKit progress display: auto, plain, tty, quiet (default: auto)")
-    g.add_argument("--provenance", dest="provenance", action="store_const", const=True, help="add provenance attestations (default)")
-    g.add_argument("--no-provenance", dest="provenance", action="store_const", const=False, help="no provenance attestations")
+    g.add_argument(
+        "--provenance",
+        dest="provenance",
+        action="store_const",
+        const=True,
+        help="add provenance attestations (default)",
+    )
+    g.add_argument(
+        "--no-provenance", dest="provenance", action="store_const", const=False, help="no provenance attestations"
+    )
     g.add_argument("--sbom", dest="sbom", action="store_const", const=True, help="add an SBOM attestation")
-    g.add_argument("--no-verify", dest="verify", action="store_const", const=False, help="do not verify what was pushed")
+    g.add_argument(
+        "--no-verify", dest="verify", action="store_const", const=False, help="do not verify what was pushed"
+    )
 
 
 def parser() -> argparse.ArgumentParser:
@@ -60,12 +74,18 @@ def parser() -> argparse.ArgumentParser:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     top.add_argument("--version", action="version", version=f"buildx-go {__version__}")
-    top.add_argument("--log-format", choices=LOG_FORMATS, help="event log on stderr (default: console on a TTY, else json)")
+    top.add_argument(
+        "--log-format", choices=LOG_FORMATS, help="event log on stderr (default: console on a TTY, else json)"
+    )
     top.add_argument("--debug", action="store_true", help="debug events and tracebacks")
     sub = top.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    b = sub.add_parser("build", help="build (and push, and verify) the image", epilog=EPILOG,
-                       formatter_class=argparse.RawDescriptionHelpFormatter)
+    b = sub.add_parser(
+        "build",
+        help="build (and push, and verify) the image",
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     _build_options(b)
     b.add_argument("--dry-run", action="store_true", help="print the commands that would run; run nothing")
     b.add_argument("--output-format", choices=("text", "json"), default="text", help="stdout summary (default: text)")
@@ -84,8 +104,26 @@ def parser() -> argparse.ArgumentParser:
     return top
 
 
-CLI_OPTIONS = ("platform", "image", "tag", "go_image", "base_image", "file", "main", "version_var", "push",
-               "load", "output", "builder", "network", "progress", "provenance", "sbom", "strategy", "verify")
+CLI_OPTIONS = (
+    "platform",
+    "image",
+    "tag",
+    "go_image",
+    "base_image",
+    "file",
+    "main",
+    "version_var",
+    "push",
+    "load",
+    "output",
+    "builder",
+    "network",
+    "progress",
+    "provenance",
+    "sbom",
+    "strategy",
+    "verify",
+)
 
 
 def cli_values(ns: argparse.Namespace) -> dict[str, Any]:
@@ -125,15 +163,25 @@ def prepare(ns: argparse.Namespace, env: Mapping[str, str], *, plan: bool = True
     root = Path(ns.path).resolve()
     settings = resolve(cli_values(ns), env, load_config_file(root) if root.is_dir() else {})
     project = GoProject.detect(root)
-    log.info("project.detected", module=project.module.path, go=str(project.module.go or ""),
-             toolchain=str(project.module.toolchain or ""), mains=[m.path for m in project.mains],
-             cgo=list(project.cgo_files), vendored=project.vendored, workspace=project.workspace)
+    log.info(
+        "project.detected",
+        module=project.module.path,
+        go=str(project.module.go or ""),
+        toolchain=str(project.module.toolchain or ""),
+        mains=[m.path for m in project.mains],
+        cgo=list(project.cgo_files),
+        vendored=project.vendored,
+        workspace=project.workspace,
+    )
     path = find_dockerfile(root, settings.file)
     if path is None:
         mains = tuple(project.main_for(m) for m in settings.main) or (project.main_for(None),)
         go_image = settings.go_image or f"golang:{project.module.go_minor or '1'}"
-        text = generate_dockerfile(GenerateOptions(go_image, settings.base_image, mains, project.module.path,
-                                                   project.vendored, settings.version_var))
+        text = generate_dockerfile(
+            GenerateOptions(
+                go_image, settings.base_image, mains, project.module.path, project.vendored, settings.version_var
+            )
+        )
         choice = DockerfileChoice("generated", None, "generated", text)
     else:
         text = path.read_text()
@@ -142,10 +190,17 @@ def prepare(ns: argparse.Namespace, env: Mapping[str, str], *, plan: bool = True
     if not plan:
         return settings, None, choice.text
     git = git_facts(root)
-    workdir = env.get("BUILDX_GO_WORKDIR") or os.path.join(tempfile.gettempdir(), f"buildx-go-{os.getpid()}-{int(time.time())}")
+    workdir = env.get("BUILDX_GO_WORKDIR") or os.path.join(
+        tempfile.gettempdir(), f"buildx-go-{os.getpid()}-{int(time.time())}"
+    )
     the_plan = make_plan(project, settings, choice, version=git.get("version"), git=git, workdir=workdir)
-    log.info("plan.chosen", strategy=the_plan.strategy, reason=the_plan.reason,
-             platforms=[str(p) for p in the_plan.platforms], refs=list(the_plan.refs))
+    log.info(
+        "plan.chosen",
+        strategy=the_plan.strategy,
+        reason=the_plan.reason,
+        platforms=[str(p) for p in the_plan.platforms],
+        refs=list(the_plan.refs),
+    )
     return settings, the_plan, choice.text
 
 
@@ -156,7 +211,10 @@ def print_plan(plan: Plan, fmt: str) -> None:
     print(f"strategy:   {plan.strategy} ({plan.reason})")
     print(f"module:     {plan.module} ({plan.project})")
     print(f"platforms:  {', '.join(str(p) for p in plan.platforms)}")
-    print(f"dockerfile: {plan.dockerfile.source}, style {plan.dockerfile.style}" + (f" ({plan.dockerfile.path})" if plan.dockerfile.path else ""))
+    print(
+        f"dockerfile: {plan.dockerfile.source}, style {plan.dockerfile.style}"
+        + (f" ({plan.dockerfile.path})" if plan.dockerfile.path else "")
+    )
     print(f"refs:       {', '.join(plan.refs)}")
     print(f"verify:     {'yes' if plan.verify else 'no'}")
     for note in plan.notes:

@@ -33,10 +33,7 @@ def _bool(value: Any) -> bool:
 
 
 def _list(value: Any) -> tuple[str, ...]:
-    if isinstance(value, (list, tuple)):
-        items = [str(v) for v in value]
-    else:
-        items = str(value).split(",")
+    items = [str(v) for v in value] if isinstance(value, (list, tuple)) else str(value).split(",")
     return tuple(i.strip() for i in items if i.strip())
 
 
@@ -129,22 +126,30 @@ def load_config_file(project: Path) -> dict[str, Any]:
     return {k.replace("-", "_"): v for k, v in table.items()}
 
 
+def _given(
+    name: str, cli: Mapping[str, Any], env: Mapping[str, str], file_values: Mapping[str, Any]
+) -> tuple[str, Any]:
+    """(source, raw value) of the first layer that sets NAME, or ("default", None)."""
+    for source, table, key in (
+        (flag_name(name), cli, name),
+        (env_name(name), env, env_name(name)),
+        (CONFIG_FILE, file_values, name),
+    ):
+        raw = table.get(key)
+        if raw not in (None, [], ()):
+            return source, raw
+    return "default", None
+
+
 def resolve(cli: Mapping[str, Any], env: Mapping[str, str], file_values: Mapping[str, Any]) -> Settings:
     """Settings from CLI values (None = not given), the environment and the config file."""
     values: dict[str, Any] = {}
     sources: dict[str, str] = {}
     for name, (parse, default) in OPTIONS.items():
-        for source, table, key in (
-            (flag_name(name), cli, name),
-            (env_name(name), env, env_name(name)),
-            (CONFIG_FILE, file_values, name),
-        ):
-            raw = table.get(key)
-            if raw is not None and raw != [] and raw != ():
-                break
-        else:
+        source, raw = _given(name, cli, env, file_values)
+        sources[name] = source
+        if source == "default":
             values[name] = parse(default) if default is not None else None
-            sources[name] = "default"
             continue
         try:
             values[name] = parse(raw)
@@ -152,7 +157,6 @@ def resolve(cli: Mapping[str, Any], env: Mapping[str, str], file_values: Mapping
             raise InputError(exc.message.replace("--platform", source, 1), exc.hint) from None
         except (ValueError, TypeError) as exc:
             raise InputError(f"{source}: {exc}") from None
-        sources[name] = source
     settings = Settings(**values, sources=sources)
     check(settings)
     return settings
@@ -170,4 +174,6 @@ def check(s: Settings) -> None:
         )
     for tag in s.tag:
         if not tag or len(tag) > 128 or not all(c.isalnum() or c in "._-" for c in tag) or tag[0] in ".-":
-            raise InputError(f"--tag: {tag!r} is not a valid tag", "tags are [A-Za-z0-9_.-], at most 128, not starting with . or -")
+            raise InputError(
+                f"--tag: {tag!r} is not a valid tag", "tags are [A-Za-z0-9_.-], at most 128, not starting with . or -"
+            )

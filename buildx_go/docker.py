@@ -36,7 +36,9 @@ def classify(argv: Sequence[str], code: int, stderr: str, purpose: str) -> Build
     detail = " | ".join(tail) if tail else f"exit code {code}"
     cmd = " ".join(argv[:3])
     if ENGINE_DOWN.search(stderr):
-        return EngineError(f"{cmd}: no Docker engine reachable: {detail}", "start the engine (scripts/setup) or set DOCKER_HOST")
+        return EngineError(
+            f"{cmd}: no Docker engine reachable: {detail}", "start the engine (scripts/setup) or set DOCKER_HOST"
+        )
     if NO_BUILDX.search(stderr):
         return EngineError(f"{cmd}: the buildx plugin is missing", "install docker-buildx (scripts/setup does)")
     if PUSH_FAILED.search(stderr):

@@ -67,7 +67,9 @@ class Dockerfile:
                 head, current = ins, []
             elif head is None:
                 if ins.keyword != "ARG":
-                    raise InputError(f"{filename}:{ins.line}: {ins.keyword} before the first FROM", "only ARG may come before FROM")
+                    raise InputError(
+                        f"{filename}:{ins.line}: {ins.keyword} before the first FROM", "only ARG may come before FROM"
+                    )
                 global_args.append(ins)
             else:
                 current.append(ins)
@@ -163,7 +165,9 @@ def split_instructions(text: str) -> tuple[list[Instruction], dict[str, str]]:
 
 
 def _instruction(parts: list[str], first: int, last: int) -> Instruction:
-    joined = " ".join(p.strip() for p in parts if p.strip()) if len(parts) > 1 and "\n" not in parts[0] else "\n".join(parts)
+    joined = (
+        " ".join(p.strip() for p in parts if p.strip()) if len(parts) > 1 and "\n" not in parts[0] else "\n".join(parts)
+    )
     keyword, _, rest = joined.strip().partition(" ")
     return Instruction(keyword.upper(), rest.strip(), first, last)
 

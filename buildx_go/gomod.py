@@ -4,6 +4,7 @@ plus one small finder that reads the tree)."""
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 from pathlib import Path
 
 import attrs
@@ -74,7 +75,8 @@ class GoModule:
                     raise bad(f"invalid go version {words[1]!r}") from None
             elif verb == "toolchain":
                 try:
-                    toolchain = go_version(words[1]) if len(words) == 2 else None
+                    ok = len(words) == 2 and words[1].startswith("go")
+                    toolchain = go_version(words[1]) if ok else None
                 except InvalidVersion:
                     toolchain = None
                 if toolchain is None:
@@ -95,7 +97,7 @@ class GoModule:
 
     @property
     def go_minor(self) -> str | None:
-        """"1.22" for go 1.22.3: the tag of the official golang image that fits."""
+        """ "1.22" for go 1.22.3: the tag of the official golang image that fits."""
         return f"{self.go.major}.{self.go.minor}" if self.go else None
 
 
@@ -179,7 +181,7 @@ class GoProject:
         return self.mains[0]
 
 
-def _go_files(root: Path):  # type: ignore[no-untyped-def]
+def _go_files(root: Path) -> Iterator[Path]:
     for path in root.iterdir():
         if path.is_dir():
             if path.name in SKIP_DIRS or path.name.startswith((".", "_")):

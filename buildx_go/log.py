@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import sys
+from collections.abc import MutableMapping
 from typing import Any, TextIO
 
 import structlog
@@ -30,7 +31,7 @@ def redact_argv(argv: list[str] | tuple[str, ...]) -> list[str]:
     return out
 
 
-def _redact_event(_: Any, __: str, event: dict[str, Any]) -> dict[str, Any]:
+def _redact_event(_: Any, __: str, event: MutableMapping[str, Any]) -> MutableMapping[str, Any]:
     for key in list(event):
         if any(h in key.lower() for h in SECRET_HINTS):
             event[key] = "***"

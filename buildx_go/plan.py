@@ -67,10 +67,12 @@ class Plan:
             "module": self.module,
             "platforms": [str(p) for p in self.platforms],
             "refs": list(self.refs),
-            "dockerfile": {"source": self.dockerfile.source, "path": self.dockerfile.path, "style": self.dockerfile.style},
-            "commands": [
-                {"purpose": c.purpose, "argv": list(c.argv)} for c in self.commands
-            ],
+            "dockerfile": {
+                "source": self.dockerfile.source,
+                "path": self.dockerfile.path,
+                "style": self.dockerfile.style,
+            },
+            "commands": [{"purpose": c.purpose, "argv": list(c.argv)} for c in self.commands],
             "verify": self.verify,
             "notes": list(self.notes),
         }
@@ -121,7 +123,10 @@ def buildx_build_argv(
         argv += ["--build-arg", f"{key}={value}"]
     for key, value in labels.items():
         argv += ["--label", f"{key}={value}"]
-    argv += [f"--provenance={'true' if settings.provenance else 'false'}", f"--sbom={'true' if settings.sbom else 'false'}"]
+    argv += [
+        f"--provenance={'true' if settings.provenance else 'false'}",
+        f"--sbom={'true' if settings.sbom else 'false'}",
+    ]
     if settings.network:
         argv += ["--network", settings.network]
     argv += ["--progress", settings.progress, "--metadata-file", metadata_file]
@@ -156,7 +161,9 @@ def make_plan(
         dockerfile = attrs.evolve(dockerfile, path=f"{workdir}/Dockerfile")
     build = Command(
         purpose="build",
-        argv=buildx_build_argv(settings, str(project.root), dockerfile, refs, platforms, build_args, labels, metadata_file),
+        argv=buildx_build_argv(
+            settings, str(project.root), dockerfile, refs, platforms, build_args, labels, metadata_file
+        ),
         passthrough=True,
     )
     notes = []

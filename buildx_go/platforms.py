@@ -28,8 +28,13 @@ VARIANTS: dict[str, tuple[str | None, ...]] = {
     "riscv64": (None,),
 }
 ARCH_ALIASES = {"x86_64": "amd64", "x86-64": "amd64", "aarch64": "arm64", "i386": "386", "i686": "386"}
-ARCH_VARIANT_ALIASES = {"armhf": ("arm", "v7"), "armel": ("arm", "v6"), "armv7": ("arm", "v7"),
-                        "armv6": ("arm", "v6"), "armv5": ("arm", "v5")}
+ARCH_VARIANT_ALIASES = {
+    "armhf": ("arm", "v7"),
+    "armel": ("arm", "v6"),
+    "armv7": ("arm", "v7"),
+    "armv6": ("arm", "v6"),
+    "armv5": ("arm", "v5"),
+}
 SUPPORTED_OS = ("linux",)
 
 
@@ -72,7 +77,9 @@ class Platform:
             variant = allowed[0]
         if variant not in allowed:
             shown = ", ".join(v for v in allowed if v) or "none"
-            raise InputError(f"--platform: {raw!r}: unknown variant {variant!r} for {arch}", f"variants of {arch}: {shown}")
+            raise InputError(
+                f"--platform: {raw!r}: unknown variant {variant!r} for {arch}", f"variants of {arch}: {shown}"
+            )
         return cls(os_, arch, variant)
 
     def __str__(self) -> str:
@@ -100,7 +107,8 @@ class Platform:
 
 
 ALL_PLATFORMS = tuple(
-    Platform("linux", a, v) for a in ("amd64", "arm64", "arm", "386", "ppc64le", "s390x", "riscv64")
+    Platform("linux", a, v)
+    for a in ("amd64", "arm64", "arm", "386", "ppc64le", "s390x", "riscv64")
     for v in VARIANTS[a][:1]
 )
 

@@ -32,7 +32,9 @@ MANIFEST_TYPES = (
     "application/vnd.docker.distribution.manifest.v2+json",
 )
 LOOPBACK = ("localhost", "127.0.0.1", "[::1]")
-_REF = re.compile(r"^(?P<name>[a-z0-9][a-z0-9._/:-]*?)(?::(?P<tag>[\w][\w.-]{0,127}))?(?:@(?P<digest>sha256:[0-9a-f]{64}))?$")
+_REF = re.compile(
+    r"^(?P<name>[a-z0-9][a-z0-9._/:-]*?)(?::(?P<tag>[\w][\w.-]{0,127}))?(?:@(?P<digest>sha256:[0-9a-f]{64}))?$"
+)
 
 
 @attrs.frozen
@@ -114,7 +116,9 @@ class RegistryClient:
             return self._open(ref, url, accept, method)
 
     def _authorize(self, ref: Reference, challenge: str) -> str:
-        creds = self._auths.get(ref.registry) or (self._auths.get("index.docker.io") if ref.registry == "docker.io" else None)
+        creds = self._auths.get(ref.registry) or (
+            self._auths.get("index.docker.io") if ref.registry == "docker.io" else None
+        )
         scheme, _, params = challenge.partition(" ")
         if scheme.lower() == "basic":
             if not creds:

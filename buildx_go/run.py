@@ -50,8 +50,13 @@ def execute(plan: Plan, executor: Executor, registry: RegistryClient | None = No
         try:
             executor.run(cmd.argv, stream=cmd.passthrough, purpose=cmd.purpose)
         except BuildxGoError as exc:
-            log.error("command.failed", purpose=cmd.purpose, seconds=round(time.monotonic() - t0, 3),
-                      exit_code=exc.exit_code, error=exc.message)
+            log.error(
+                "command.failed",
+                purpose=cmd.purpose,
+                seconds=round(time.monotonic() - t0, 3),
+                exit_code=exc.exit_code,
+                error=exc.message,
+            )
             raise
         log.info("command.done", purpose=cmd.purpose, seconds=round(time.monotonic() - t0, 3), exit_code=0)
     digest = read_digest(plan.metadata_file)
@@ -62,16 +67,37 @@ def execute(plan: Plan, executor: Executor, registry: RegistryClient | None = No
         t0 = time.monotonic()
         report = verify(registry or RegistryClient(), plan.refs[0], plan.platforms)
         for img in report.images:
-            log.info("verify.image", platform=img.platform, config=img.config_platform, binary=img.binary,
-                     facts=img.facts, problems=list(img.problems))
+            log.info(
+                "verify.image",
+                platform=img.platform,
+                config=img.config_platform,
+                binary=img.binary,
+                facts=img.facts,
+                problems=list(img.problems),
+            )
         if not report.ok:
             log.error("verify.failed", ref=report.ref, problems=list(report.problems))
-            raise VerificationFailed(f"{report.ref}: " + "; ".join(report.problems), "the pushed image is wrong: see verify.image events")
+            raise VerificationFailed(
+                f"{report.ref}: " + "; ".join(report.problems), "the pushed image is wrong: see verify.image events"
+            )
         log.info("verify.ok", ref=report.ref, digest=report.digest, seconds=round(time.monotonic() - t0, 3))
-    outcome = Outcome(plan.refs, digest, tuple(str(p) for p in plan.platforms), bool(report and report.ok),
-                      report, time.monotonic() - started)
-    log.info("build.summary", strategy=plan.strategy, refs=list(plan.refs), digest=digest,
-             platforms=list(outcome.platforms), verified=outcome.verified, seconds=round(outcome.seconds, 3))
+    outcome = Outcome(
+        plan.refs,
+        digest,
+        tuple(str(p) for p in plan.platforms),
+        bool(report and report.ok),
+        report,
+        time.monotonic() - started,
+    )
+    log.info(
+        "build.summary",
+        strategy=plan.strategy,
+        refs=list(plan.refs),
+        digest=digest,
+        platforms=list(outcome.platforms),
+        verified=outcome.verified,
+        seconds=round(outcome.seconds, 3),
+    )
     return outcome
 
 

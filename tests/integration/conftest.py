@@ -1,0 +1,81 @@
+"""Integration tests: the real engines, registry and QEMU that scripts/setup starts.
+
+They fail (never skip) when the main engine or the registry is missing: CI runs them after
+scripts/setup, so a missing piece is a real defect.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import subprocess
+import sys
+import urllib.request
+import uuid
+from collections.abc import Sequence
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).parents[2]
+FIXTURES = ROOT / "tests" / "fixtures"
+REGISTRY = "localhost:5000"
+GO_IMAGE = f"{REGISTRY}/golang:1.27"
+BASE_IMAGE = f"{REGISTRY}/static:latest"
+INDEX_ACCEPT = "application/vnd.oci.image.index.v1+json, application/vnd.docker.distribution.manifest.list.v2+json"
+CLASSIC_HOST = os.environ.get("BUILDX_GO_CLASSIC_HOST", "unix:///var/run/buildx-go-classic.sock")
+
+
+def run(
+    argv: Sequence[str], env: dict[str, str] | None = None, check: bool = True, **kw: object
+) -> subprocess.CompletedProcess[str]:
+    proc = subprocess.run(list(argv), capture_output=True, text=True, env={**os.environ, **(env or {})}, **kw)  # type: ignore[call-overload]
+    if check and proc.returncode != 0:
+        raise AssertionError(f"{argv} failed ({proc.returncode}):\n{proc.stdout}\n{proc.stderr[-4000:]}")
+    return proc  # type: ignore[no-any-return]
+
+
+def buildx_go(*args: str, env: dict[str, str] | None = None, check: bool = True) -> subprocess.CompletedProcess[str]:
+    """The CLI as a user runs it: a subprocess, JSON logs on stderr."""
+    base = {"BUILDX_GO_NETWORK": os.environ.get("BUILDX_GO_NETWORK", "host"), "BUILDX_GO_LOG_FORMAT": "json"}
+    return run([sys.executable, "-m", "buildx_go", *args], env={**base, **(env or {})}, check=check)
+
+
+def events(stderr: str) -> list[dict[str, object]]:
+    out = []
+    for line in stderr.splitlines():
+        if line.startswith("{"):
+            with contextlib.suppress(ValueError):
+                out.append(json.loads(line))
+    return out
+
+
+def registry_index(ref: str) -> dict[str, object]:
+    _, _, rest = ref.partition("/")
+    repo, _, tag = rest.partition(":")
+    req = urllib.request.Request(
+        f"http://127.0.0.1:5000/v2/{repo}/manifests/{tag}",
+        headers={
+            "Accept": "application/vnd.oci.image.index.v1+json, application/vnd.docker.distribution.manifest.list.v2+json"
+        },
+    )
+    with urllib.request.urlopen(req) as resp:
+        return json.load(resp)  # type: ignore[no-any-return]
+
+
+@pytest.fixture(scope="session", autouse=True)
+def environment() -> None:
+    info = run(["docker", "info", "--format", "{{json .}}"], check=False)
+    if info.returncode != 0:
+        pytest.fail(f"no Docker engine ({info.stderr.strip()[:200]}): run scripts/setup first")
+    try:
+        urllib.request.urlopen("http://127.0.0.1:5000/v2/", timeout=5)
+    except OSError as exc:
+        pytest.fail(f"no registry on 127.0.0.1:5000 ({exc}): run scripts/setup first")
+
+
+@pytest.fixture
+def repo(request: pytest.FixtureRequest) -> str:
+    """A fresh repository name in the local registry for this test."""
+    return f"{REGISTRY}/it-{request.node.name.lower().replace('_', '-')[:40]}-{uuid.uuid4().hex[:8]}"

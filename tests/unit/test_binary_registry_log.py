@@ -1,0 +1,126 @@
+from __future__ import annotations
+
+import struct
+
+import pytest
+
+from buildx_go.binary import BUILDINFO_MAGIC, BinaryFacts, binary_problems
+from buildx_go.docker import classify
+from buildx_go.errors import BuildFailed, EngineError, PushFailed
+from buildx_go.gitinfo import git_facts, strip_credentials, version_from_describe
+from buildx_go.log import _redact_event, redact_argv
+from buildx_go.platforms import Platform
+from buildx_go.registry import Reference
+from buildx_go.verify import entry_platform, entrypoint_path
+
+
+def fake_elf(bits: int, machine: int, flags: int = 0, settings: dict[str, str] | None = None) -> bytes:
+    head = b"\x7fELF" + bytes([1 if bits == 32 else 2, 1, 1]) + bytes(9)
+    head += struct.pack("<HHI", 2, machine, 1)
+    head = head.ljust(36 if bits == 32 else 48, b"\0") + struct.pack("<I", flags)
+    head = head.ljust(64, b"\0")
+    if settings is None:
+        return head
+    modinfo = "".join(f"build\t{k}={v}\n" for k, v in settings.items())
+    info = BUILDINFO_MAGIC + bytes([8, 2]) + bytes(16)
+    version = b"go1.27.3"
+    info += bytes([len(version)]) + version + bytes([len(modinfo)]) + modinfo.encode()
+    return head + info
+
+
+def test_elf_and_buildinfo_facts() -> None:
+    f = BinaryFacts.from_bytes(fake_elf(64, 183, settings={"GOOS": "linux", "GOARCH": "arm64"}))
+    assert f is not None
+    assert (f.bits, f.machine, f.go_version, f.go_settings["GOARCH"]) == (64, 183, "go1.27.3", "arm64")
+    assert binary_problems(Platform.parse("linux/arm64"), f) == []
+    assert (
+        "expected aarch64 64-bit"
+        in binary_problems(Platform.parse("linux/arm64"), BinaryFacts.from_bytes(fake_elf(64, 62)))[0]
+    )
+
+
+def test_arm_v7_needs_eabi5_hard_float_and_goarm7() -> None:
+    good = BinaryFacts.from_bytes(fake_elf(32, 40, 0x05000402, {"GOARCH": "arm", "GOARM": "7"}))
+    assert binary_problems(Platform.parse("linux/arm/v7"), good) == []
+    soft = BinaryFacts.from_bytes(fake_elf(32, 40, 0x05000002, {"GOARCH": "arm", "GOARM": "6"}))
+    problems = binary_problems(Platform.parse("linux/arm/v7"), soft)
+    assert any("not hard-float" in p for p in problems)
+    assert any("GOARM=6, expected 7" in p for p in problems)
+    assert binary_problems(Platform.parse("linux/arm/v7"), None) == ["not an ELF binary"]
+
+
+def test_reference_parsing() -> None:
+    assert Reference.parse("localhost:5000/hello:1.0") == Reference("localhost:5000", "hello", "1.0")
+    assert Reference.parse("localhost:5000/hello").tag == "latest"
+    assert Reference.parse("alpine") == Reference("docker.io", "library/alpine", "latest")
+    r = Reference.parse("ghcr.io/o/app@sha256:" + "a" * 64)
+    assert (r.registry, r.repository, r.tag, r.digest) == ("ghcr.io", "o/app", None, "sha256:" + "a" * 64)
+    assert Reference.parse("127.0.0.1:5000/x:1").is_loopback and not r.is_loopback
+
+
+def test_index_entries_skip_attestations() -> None:
+    assert entry_platform({"platform": {"os": "linux", "architecture": "arm", "variant": "v7"}}) == "linux/arm/v7"
+    assert entry_platform({"platform": {"os": "unknown", "architecture": "unknown"}}) is None
+    assert (
+        entry_platform(
+            {
+                "platform": {"os": "linux", "architecture": "amd64"},
+                "annotations": {"vnd.docker.reference.type": "attestation-manifest"},
+            }
+        )
+        is None
+    )
+
+
+def test_entrypoint_path() -> None:
+    assert entrypoint_path({"config": {"Entrypoint": ["/app"], "Cmd": ["-v"]}}) == "/app"
+    assert (
+        entrypoint_path({"config": {"Cmd": ["hello"], "Env": ["PATH=/usr/local/bin:/bin"]}}) == "/usr/local/bin/hello"
+    )
+    assert entrypoint_path({"config": {}}) is None
+
+
+def test_secrets_never_logged() -> None:
+    argv = ["docker", "login", "--password", "hunter2", "--build-arg", "API_TOKEN=abc", "--secret", "id=x"]
+    assert redact_argv(argv) == [
+        "docker",
+        "login",
+        "--password",
+        "***",
+        "--build-arg",
+        "API_TOKEN=***",
+        "--secret",
+        "***",
+    ]
+    assert strip_credentials("https://user:tok@github.com/o/r.git") == "https://github.com/o/r.git"
+    assert _redact_event(None, "info", {"registry_password": "p", "argv": ["--token", "t"]}) == {
+        "registry_password": "***",
+        "argv": ["--token", "***"],
+    }
+
+
+@pytest.mark.parametrize(
+    ("stderr", "kind"),
+    [
+        ("Cannot connect to the Docker daemon at unix:///var/run/docker.sock", EngineError),
+        ("ERROR: failed to push localhost:5000/x:1: unexpected status from PUT request", PushFailed),
+        ('ERROR: failed to solve: process "/bin/sh -c go build" did not complete successfully', BuildFailed),
+    ],
+)
+def test_failures_are_classified(stderr: str, kind: type) -> None:
+    err = classify(["docker", "buildx", "build"], 1, stderr, "build")
+    assert isinstance(err, kind)
+    assert err.message.startswith("docker buildx build")
+
+
+def test_git_versions() -> None:
+    assert version_from_describe("v1.2.3") == "1.2.3"
+    assert version_from_describe("v1.2.3-4-gabc") == "1.2.3-4-gabc"
+    answers = {
+        "rev-parse --is-inside-work-tree": "true",
+        "rev-parse HEAD": "abc",
+        "describe --tags": "v2.0.0",
+        "remote get-url origin": "https://u:p@example.com/r.git",
+    }
+    facts = git_facts(__import__("pathlib").Path("/x"), run=lambda argv: answers.get(" ".join(argv[3:])))
+    assert facts["version"] == "2.0.0" and facts["source"] == "https://example.com/r.git" and "created" not in facts

@@ -1,0 +1,154 @@
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from buildx_go import cli
+from buildx_go.config import load_config_file, resolve
+from buildx_go.errors import InputError
+from buildx_go.gomod import GoProject
+from buildx_go.plan import DockerfileChoice, make_plan
+
+HELLO = Path(__file__).parents[2] / "examples" / "hello"
+
+
+def cli_given(**kw: Any) -> dict[str, Any]:
+    return kw
+
+
+def test_cli_beats_env_beats_file_beats_default() -> None:
+    s = resolve(
+        cli_given(platform=["linux/arm64"]),
+        {"BUILDX_GO_PLATFORM": "linux/386", "BUILDX_GO_IMAGE": "env/img"},
+        {"image": "file/img", "base_image": "file-base", "platform": "linux/s390x"},
+    )
+    assert [str(p) for p in s.platform] == ["linux/arm64"]
+    assert s.image == "env/img"
+    assert s.base_image == "file-base"
+    assert s.strategy == "auto"
+    assert s.sources["platform"] == "--platform"
+    assert s.sources["image"] == "BUILDX_GO_IMAGE"
+    assert s.sources["base_image"] == ".buildx-go.toml"
+    assert s.sources["strategy"] == "default"
+
+
+@pytest.mark.parametrize(
+    ("cli_vals", "env", "fragment"),
+    [
+        ({"platform": ["linux/mips"]}, {}, "--platform: 'linux/mips'"),
+        ({}, {"BUILDX_GO_PLATFORM": "linux/mips"}, "BUILDX_GO_PLATFORM: 'linux/mips'"),
+        ({}, {"BUILDX_GO_PUSH": "maybe"}, "BUILDX_GO_PUSH: not a boolean"),
+        ({}, {"BUILDX_GO_STRATEGY": "fast"}, "BUILDX_GO_STRATEGY: 'fast' is not one of"),
+        ({"tag": ["-bad"]}, {}, "--tag: '-bad'"),
+        ({"push": True, "load": True}, {}, "--push and --load"),
+        ({"load": True}, {}, "--load: a multi-platform image"),
+    ],
+)
+def test_bad_settings_name_the_field(cli_vals: dict[str, Any], env: dict[str, str], fragment: str) -> None:
+    with pytest.raises(InputError) as err:
+        resolve(cli_vals, env, {})
+    assert fragment in err.value.message
+    assert err.value.exit_code == 2
+
+
+def test_config_file(tmp_path: Path) -> None:
+    (tmp_path / ".buildx-go.toml").write_text('[build]\nbase-image = "x"\nplatform = ["linux/amd64"]\n')
+    assert load_config_file(tmp_path) == {"base_image": "x", "platform": ["linux/amd64"]}
+    (tmp_path / ".buildx-go.toml").write_text("colour = 1\n")
+    with pytest.raises(InputError, match="unknown setting 'colour'"):
+        load_config_file(tmp_path)
+
+
+def hello_plan(**kw: Any) -> Any:
+    settings = resolve({"image": "localhost:5000/hello", "tag": ["1.2.3"], "push": True, **kw}, {}, {})
+    choice = DockerfileChoice("generated", None, "generated", "FROM x\n")
+    return make_plan(GoProject.detect(HELLO), settings, choice, version=None, git={"revision": "abc"}, workdir="/w")
+
+
+def test_plan_is_one_buildx_run_with_every_platform() -> None:
+    plan = hello_plan(platform=["linux/amd64,linux/arm64,linux/arm/v7"], network="host")
+    assert plan.strategy == "buildx"
+    (build,) = plan.commands
+    argv = list(build.argv)
+    assert argv[:3] == ["docker", "buildx", "build"]
+    assert argv[argv.index("--platform") + 1] == "linux/amd64,linux/arm64,linux/arm/v7"
+    assert argv[argv.index("--file") + 1] == "/w/Dockerfile"
+    assert argv[argv.index("--tag") + 1] == "localhost:5000/hello:1.2.3"
+    assert "org.opencontainers.image.revision=abc" in argv
+    assert "--push" in argv and argv[-1] == str(HELLO)
+    assert plan.verify
+
+
+def test_plan_json_is_stable() -> None:
+    d = hello_plan().to_dict()
+    assert list(d) == [
+        "schema",
+        "strategy",
+        "reason",
+        "project",
+        "module",
+        "platforms",
+        "refs",
+        "dockerfile",
+        "commands",
+        "verify",
+        "notes",
+    ]
+    assert d["schema"] == 1
+    json.dumps(d)
+
+
+def test_plan_needs_image_and_tag() -> None:
+    settings = resolve({}, {}, {})
+    choice = DockerfileChoice("generated", None, "generated", "")
+    with pytest.raises(InputError, match="--image"):
+        make_plan(GoProject.detect(HELLO), settings, choice, version=None, git={}, workdir="/w")
+    settings = resolve({"image": "r/app"}, {}, {})
+    with pytest.raises(InputError, match="--tag"):
+        make_plan(GoProject.detect(HELLO), settings, choice, version=None, git={}, workdir="/w")
+    with pytest.raises(InputError, match="without tag"):
+        make_plan(
+            GoProject.detect(HELLO), resolve({"image": "r/app:1"}, {}, {}), choice, version="1", git={}, workdir="/w"
+        )
+
+
+def test_dry_run_prints_commands_and_runs_nothing(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # git facts would start a process: the autouse fixture turns that into a failure, so stub them.
+    monkeypatch.setattr("buildx_go.gitinfo.git_facts", lambda root: {})
+    code = cli.main(
+        [
+            "--log-format",
+            "json",
+            "build",
+            str(HELLO),
+            "--image",
+            "localhost:5000/hello",
+            "--tag",
+            "1.0.0",
+            "--push",
+            "--dry-run",
+        ],
+        env={"BUILDX_GO_WORKDIR": "/tmp/w"},
+    )
+    out = capsys.readouterr().out
+    assert code == 0
+    assert out.startswith("docker buildx build --platform linux/amd64,linux/arm64 --file /tmp/w/Dockerfile ")
+    assert out.count("\n") == 1
+
+
+def test_bad_input_exit_code_and_one_line(capsys: pytest.CaptureFixture[str]) -> None:
+    code = cli.main(["--log-format", "json", "build", str(HELLO), "--platform", "linux/mips", "--dry-run"], env={})
+    err = capsys.readouterr().err
+    assert code == 2
+    assert "ERROR --platform: 'linux/mips': unknown architecture 'mips'" in err
+
+
+def test_missing_gomod_exit_2(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    code = cli.main(["--log-format", "json", "plan", str(tmp_path), "--image", "r/a", "--tag", "1"], env={})
+    assert code == 2
+    assert "ERROR PATH: no go.mod in" in capsys.readouterr().err
