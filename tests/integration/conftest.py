@@ -18,6 +18,8 @@ from pathlib import Path
 
 import pytest
 
+from buildx_go.registry import INDEX_TYPES
+
 ROOT = Path(__file__).parents[2]
 FIXTURES = ROOT / "tests" / "fixtures"
 REGISTRY = "localhost:5000"
@@ -56,9 +58,7 @@ def registry_index(ref: str) -> dict[str, object]:
     repo, _, tag = rest.partition(":")
     req = urllib.request.Request(
         f"http://127.0.0.1:5000/v2/{repo}/manifests/{tag}",
-        headers={
-            "Accept": "application/vnd.oci.image.index.v1+json, application/vnd.docker.distribution.manifest.list.v2+json"
-        },
+        headers={"Accept": ", ".join(INDEX_TYPES)},
     )
     with urllib.request.urlopen(req) as resp:
         return json.load(resp)  # type: ignore[no-any-return]
