@@ -36,12 +36,20 @@ class BinaryFacts:
         version, settings = go_buildinfo(data)
         return cls(bits, little, machine, flags, version, settings)
 
+    @property
+    def hard_float(self) -> bool:
+        """ARM hard-float: the ELF flag, or for Go (which leaves it unset) GOARM>=6 without softfloat."""
+        if self.flags & EF_ARM_ABI_FLOAT_HARD:
+            return True
+        goarm = self.go_settings.get("GOARM", "")
+        return goarm[:1] in ("6", "7") and "softfloat" not in goarm
+
     def describe(self) -> str:
         name = ELF_MACHINE_NAMES.get(self.machine, f"machine {self.machine}")
         out = f"ELF {self.bits}-bit {'LSB' if self.little_endian else 'MSB'} {name}"
         if self.machine == 40:
             out += f" EABI{(self.flags & EF_ARM_EABI_MASK) >> 24}"
-            out += " hard-float" if self.flags & EF_ARM_ABI_FLOAT_HARD else " soft-float"
+            out += " hard-float" if self.hard_float else " soft-float"
         go = " ".join(f"{k}={v}" for k, v in sorted(self.go_settings.items()) if k.startswith("GO"))
         if self.go_version:
             out += f", {self.go_version}" + (f" {go}" if go else "")
@@ -90,8 +98,8 @@ def binary_problems(platform: Platform, facts: BinaryFacts | None) -> list[str]:
     if platform.arch == "arm" and facts.machine == 40:
         if facts.flags & EF_ARM_EABI_MASK != EF_ARM_EABI_VER5:
             problems.append(f"ARM binary is not EABI5 (e_flags {facts.flags:#x})")
-        if platform.variant == "v7" and not facts.flags & EF_ARM_ABI_FLOAT_HARD:
-            problems.append(f"ARM binary for v7 is not hard-float (e_flags {facts.flags:#x})")
+        if platform.variant == "v7" and not facts.hard_float:
+            problems.append(f"ARM binary for v7 is not hard-float ({facts.describe()})")
     want = platform.go_env
     for key in ("GOOS", "GOARCH", "GOARM", "GOAMD64"):
         have = facts.go_settings.get(key)

@@ -15,9 +15,10 @@ from typing import Any
 
 from buildx_go import __version__
 from buildx_go.config import LOG_FORMATS, STRATEGIES, Settings, load_config_file, resolve
-from buildx_go.errors import BuildxGoError, Interrupted
+from buildx_go.errors import BuildxGoError, InputError, Interrupted
 from buildx_go.log import configure, get_logger
 from buildx_go.plan import Plan
+from buildx_go.platforms import Platform
 
 EPILOG = """exit codes: 0 ok, 2 bad input or configuration, 3 environment (engine, buildx,
 builder), 4 build failed, 5 push/registry failed, 6 verification failed, 130 interrupted.
@@ -38,6 +39,13 @@ def _build_options(p: argparse.ArgumentParser) -> None:
     g.add_argument("--main", action="append", help="main package(s) to build, e.g. ./cmd/app (generated Dockerfile)")
     g.add_argument("--go-image", help="Go builder image (default: golang:<go.mod's go version>)")
     g.add_argument("--base-image", help="runtime base image (default: gcr.io/distroless/static-debian12:nonroot)")
+    g.add_argument(
+        "--no-adapt",
+        dest="adapt",
+        action="store_const",
+        const=False,
+        help="use an `ARG GOARCH` Dockerfile as it is (default: derive a cross-compiling one)",
+    )
     g.add_argument("--version-var", help="Go variable set to the version with -ldflags -X, e.g. main.version")
     g = p.add_argument_group("build")
     out = g.add_mutually_exclusive_group()
@@ -46,6 +54,14 @@ def _build_options(p: argparse.ArgumentParser) -> None:
         "--load", action="store_const", const=True, help="load into the engine's image store (one platform)"
     )
     out.add_argument("--output", "-o", help="buildx --output value, e.g. type=oci,dest=app.tar")
+    g.add_argument(
+        "--latest",
+        action="store_const",
+        const=True,
+        help="also move `latest`, if the version is a final release not older than any existing tag",
+    )
+    g.add_argument("--floating", action="store_const", const=True, help="also move X and X.Y (same rule as --latest)")
+    g.add_argument("--version-from", help="command printing the version, e.g. 'go run ./cmd/app -version'")
     g.add_argument("--builder", help="buildx builder to use (default: the current one)")
     g.add_argument("--strategy", choices=STRATEGIES, help="how to build (default: auto)")
     g.add_argument("--network", help="network mode for RUN steps (buildx --network)")
@@ -123,6 +139,10 @@ CLI_OPTIONS = (
     "sbom",
     "strategy",
     "verify",
+    "adapt",
+    "latest",
+    "floating",
+    "version_from",
 )
 
 
@@ -153,9 +173,10 @@ def reported(debug: bool) -> Iterator[list[int]]:
 
 def prepare(ns: argparse.Namespace, env: Mapping[str, str], *, plan: bool = True) -> tuple[Settings, Plan | None, str]:
     """Settings, the Plan (unless PLAN is false) and the Dockerfile text BuildKit gets."""
+    from buildx_go.adapt import adapt, lint
     from buildx_go.dockerfile import Dockerfile, find_dockerfile
     from buildx_go.generate import GenerateOptions, generate_dockerfile
-    from buildx_go.gitinfo import git_facts
+    from buildx_go.gitinfo import git_facts, version_from
     from buildx_go.gomod import GoProject
     from buildx_go.plan import DockerfileChoice, make_plan
 
@@ -174,6 +195,7 @@ def prepare(ns: argparse.Namespace, env: Mapping[str, str], *, plan: bool = True
         workspace=project.workspace,
     )
     path = find_dockerfile(root, settings.file)
+    native = native_platform()
     if path is None:
         mains = tuple(project.main_for(m) for m in settings.main) or (project.main_for(None),)
         go_image = settings.go_image or f"golang:{project.module.go_minor or '1'}"
@@ -183,17 +205,46 @@ def prepare(ns: argparse.Namespace, env: Mapping[str, str], *, plan: bool = True
             )
         )
         choice = DockerfileChoice("generated", None, "generated", text)
+        parsed = Dockerfile.parse(text, "generated Dockerfile")
     else:
-        text = path.read_text()
-        choice = DockerfileChoice("user", str(path), Dockerfile.parse(text, str(path)).style, text)
+        parsed = Dockerfile.parse(path.read_text(), str(path))
+        rel = os.path.relpath(path, root)
+        if parsed.style == "goarch-recipe" and settings.adapt:
+            adaptation = adapt(parsed, rel)
+            for change in adaptation.changes:
+                log.info("dockerfile.adapted", change=change)
+            choice = DockerfileChoice("adapted", str(path), parsed.style, adaptation.text)
+        else:
+            choice = DockerfileChoice("user", str(path), parsed.style, parsed.text)
+    lints = lint(
+        parsed,
+        settings.platform,
+        native,
+        adapted=choice.source != "user",
+        cgo_files=project.cgo_files,
+        generated=choice.source == "generated",
+    )
+    for item in lints:
+        log.warning("dockerfile.lint", code=item.code, line=item.line, message=item.message)
     log.info("dockerfile.chosen", source=choice.source, style=choice.style, path=choice.path)
     if not plan:
         return settings, None, choice.text
     git = git_facts(root)
+    version = settings.tag[0] if settings.tag else version_from(settings.version_from, root) or git.get("version")
+    existing = existing_tags(settings.image, env) if settings.latest or settings.floating else None
     workdir = env.get("BUILDX_GO_WORKDIR") or os.path.join(
         tempfile.gettempdir(), f"buildx-go-{os.getpid()}-{int(time.time())}"
     )
-    the_plan = make_plan(project, settings, choice, version=git.get("version"), git=git, workdir=workdir)
+    the_plan = make_plan(
+        project,
+        settings,
+        choice,
+        version=version,
+        git=git,
+        workdir=workdir,
+        existing_tags=existing,
+        lints=tuple(f"{i.code}: {i.message}" for i in lints),
+    )
     log.info(
         "plan.chosen",
         strategy=the_plan.strategy,
@@ -202,6 +253,28 @@ def prepare(ns: argparse.Namespace, env: Mapping[str, str], *, plan: bool = True
         refs=list(the_plan.refs),
     )
     return settings, the_plan, choice.text
+
+
+def native_platform() -> Platform:
+    """The build platform assumed for planning: this host's (the builder's is checked at run)."""
+    machine = os.uname().machine
+    try:
+        return Platform.parse(f"linux/{machine}")
+    except InputError:
+        return Platform("linux", "amd64")
+
+
+def existing_tags(image: str | None, env: Mapping[str, str]) -> list[str] | None:
+    """The repository's tags, or None when they cannot be listed (then moving tags still move,
+    and the plan says the check was not possible)."""
+    if not image:
+        return None
+    from buildx_go.registry import Reference, RegistryClient
+
+    try:
+        return RegistryClient(env, timeout=10).tags(Reference.parse(f"{image}:x"))
+    except (OSError, BuildxGoError):
+        return None
 
 
 def print_plan(plan: Plan, fmt: str) -> None:

@@ -74,6 +74,10 @@ OPTIONS: dict[str, tuple[Callable[[Any], Any], Any]] = {
     "sbom": (_bool, False),
     "strategy": (_choice(*STRATEGIES), "auto"),
     "verify": (_bool, True),
+    "adapt": (_bool, True),
+    "latest": (_bool, False),
+    "floating": (_bool, False),
+    "version_from": (_optional_str, None),
     "log_format": (_choice(*LOG_FORMATS), "auto"),
 }
 
@@ -98,6 +102,10 @@ class Settings:
     sbom: bool
     strategy: str
     verify: bool
+    adapt: bool
+    latest: bool
+    floating: bool
+    version_from: str | None
     log_format: str
     sources: Mapping[str, str] = attrs.field(factory=dict, eq=False)
 
@@ -164,6 +172,8 @@ def resolve(cli: Mapping[str, Any], env: Mapping[str, str], file_values: Mapping
 
 def check(s: Settings) -> None:
     """Cross-field rules."""
+    if (s.latest or s.floating) and not s.push:
+        raise InputError("--latest/--floating: moving tags are only written with --push", "add --push")
     outputs = [name for name, on in (("--push", s.push), ("--load", s.load), ("--output", bool(s.output))) if on]
     if len(outputs) > 1:
         raise InputError(f"{' and '.join(outputs)}: choose one destination", "--push, --load or --output")

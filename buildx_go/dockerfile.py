@@ -10,6 +10,7 @@ import attrs
 from buildx_go.errors import InputError
 
 CANDIDATES = ("Dockerfile", "docker/Dockerfile")
+GO_BUILD = r"\bgo\s+(build|install)\b"
 _DIRECTIVE = re.compile(r"^#\s*(\w+)\s*=\s*(.*?)\s*$")
 
 
@@ -28,6 +29,7 @@ class Stage:
     name: str | None
     platform: str | None  # the --platform= value of FROM
     instructions: tuple[Instruction, ...]
+    head: Instruction  # the FROM instruction itself
 
     def args_declared(self) -> set[str]:
         names = set()
@@ -84,11 +86,26 @@ class Dockerfile:
                 return st
         return None
 
+    def go_stages(self) -> list[Stage]:
+        """Stages that compile Go (go build / go install), plus the stages they derive from."""
+        out: list[Stage] = []
+        for st in self.stages:
+            if st.runs(GO_BUILD):
+                chain = st
+                while True:
+                    if chain not in out:
+                        out.append(chain)
+                    parent = self.stage_named(chain.base)
+                    if parent is None or parent.index >= chain.index:
+                        break
+                    chain = parent
+        return sorted(out, key=lambda s: s.index)
+
     @property
     def style(self) -> str:
         """buildx (cross-compiles from $BUILDPLATFORM with TARGETARCH), goarch-recipe (the
         article's ``ARG GOARCH`` + ``go build``), or other."""
-        go_stages = [s for s in self.stages if s.runs(r"\bgo\s+(build|install)\b")]
+        go_stages = [s for s in self.stages if s.runs(GO_BUILD)]
         if any(s.platform and "BUILDPLATFORM" in s.platform for s in go_stages) and any(
             "TARGETARCH" in s.args_declared() or "TARGETPLATFORM" in s.args_declared() for s in go_stages
         ):
@@ -114,7 +131,7 @@ def _stage(index: int, head: Instruction, body: tuple[Instruction, ...], filenam
         name = words[2].lower()
     elif len(words) != 1:
         raise InputError(f"{filename}:{head.line}: malformed FROM {head.args!r}", "FROM [--platform=P] image [AS name]")
-    return Stage(index, words[0], name, platform, body)
+    return Stage(index, words[0], name, platform, body, head)
 
 
 def split_instructions(text: str) -> tuple[list[Instruction], dict[str, str]]:

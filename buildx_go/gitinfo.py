@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import re
+import shlex
 import subprocess
 from collections.abc import Callable, Sequence
 from pathlib import Path
+
+from buildx_go.errors import InputError
 
 Runner = Callable[[Sequence[str]], str | None]
 
@@ -45,3 +48,21 @@ def git_facts(root: Path, run: Runner = _run) -> dict[str, str]:
     if "describe" in facts:
         facts["version"] = version_from_describe(facts["describe"])
     return facts
+
+
+def version_from(command: str | None, root: Path) -> str | None:
+    """The version printed by COMMAND (split like a shell would, run without one) in ROOT."""
+    if not command:
+        return None
+    argv = shlex.split(command)
+    try:
+        proc = subprocess.run(argv, cwd=root, capture_output=True, text=True, timeout=300, check=False)
+    except OSError as exc:
+        raise InputError(f"--version-from: cannot run {argv[0]!r}: {exc.strerror}") from None
+    lines = proc.stdout.strip().splitlines()
+    if proc.returncode != 0 or not lines:
+        raise InputError(
+            f"--version-from: {command!r} exited {proc.returncode} without a version",
+            (proc.stderr.strip().splitlines() or ["it should print the version"])[-1],
+        )
+    return lines[-1].strip().removeprefix("v")

@@ -16,6 +16,7 @@ from buildx_go.config import Settings
 from buildx_go.errors import InputError
 from buildx_go.gomod import GoProject
 from buildx_go.platforms import Platform
+from buildx_go.tags import moving_tags
 
 PLAN_SCHEMA = 1
 
@@ -27,6 +28,7 @@ class Command:
     purpose: str
     argv: tuple[str, ...]
     passthrough: bool = False  # its progress display goes on to the user's stderr
+    after_verify: bool = False  # runs only once the pushed index is verified; {digest} is its digest
 
     def shell(self) -> str:
         """The command as a person would type it (for display only: never executed so)."""
@@ -37,7 +39,7 @@ class Command:
 class DockerfileChoice:
     """Which Dockerfile BuildKit gets and why."""
 
-    source: str  # generated | user
+    source: str  # generated | user | adapted
     path: str | None  # the file BuildKit reads (a generated one is written there first)
     style: str  # generated | buildx | goarch-recipe | other
     text: str
@@ -55,6 +57,7 @@ class Plan:
     commands: tuple[Command, ...]
     metadata_file: str
     verify: bool
+    moving_tags: tuple[str, ...] = ()
     notes: tuple[str, ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
@@ -74,6 +77,7 @@ class Plan:
             },
             "commands": [{"purpose": c.purpose, "argv": list(c.argv)} for c in self.commands],
             "verify": self.verify,
+            "moving_tags": list(self.moving_tags),
             "notes": list(self.notes),
         }
 
@@ -131,7 +135,9 @@ def buildx_build_argv(
         argv += ["--network", settings.network]
     argv += ["--progress", settings.progress, "--metadata-file", metadata_file]
     if settings.push:
-        argv.append("--push")
+        # Straight from BuildKit to the registry: with the docker driver, --push also unpacks
+        # into the engine and pushes a second time from the engine (racing on the tag).
+        argv += ["--output", "type=registry"]
     elif settings.load:
         argv.append("--load")
     elif settings.output:
@@ -148,6 +154,8 @@ def make_plan(
     version: str | None,
     git: Mapping[str, str],
     workdir: str,
+    existing_tags: list[str] | None = None,
+    lints: tuple[str, ...] = (),
 ) -> Plan:
     """The single-buildx-run plan for PROJECT (strategy choice grows with builder facts)."""
     refs = image_refs(settings, version)
@@ -157,7 +165,7 @@ def make_plan(
         build_args["VERSION"] = version or refs[0].rsplit(":", 1)[1]
     labels = oci_labels(version or refs[0].rsplit(":", 1)[1], git)
     metadata_file = f"{workdir}/metadata.json"
-    if dockerfile.source == "generated":
+    if dockerfile.source in ("generated", "adapted"):
         dockerfile = attrs.evolve(dockerfile, path=f"{workdir}/Dockerfile")
     build = Command(
         purpose="build",
@@ -166,9 +174,20 @@ def make_plan(
         ),
         passthrough=True,
     )
-    notes = []
+    notes = list(lints)
     if not settings.push:
         notes.append("not pushing: the result is not verified in a registry (use --push)")
+    version_tag = refs[0].rsplit(":", 1)[1]
+    moving, why = moving_tags(version_tag, existing_tags, settings.latest, settings.floating)
+    if settings.latest or settings.floating:
+        notes.append(f"moving tags {', '.join(moving) or 'none'}: {why}")
+    commands = [build]
+    for tag in moving:
+        argv = ["docker", "buildx", "imagetools", "create"]
+        if settings.builder:
+            argv += ["--builder", settings.builder]
+        argv += ["--tag", f"{settings.image}:{tag}", f"{refs[0]}@{{digest}}"]
+        commands.append(Command(purpose=f"promote {tag}", argv=tuple(argv), after_verify=True))
     return Plan(
         strategy="buildx",
         reason="one buildx run builds every platform; the Go stage cross-compiles on the build platform",
@@ -177,8 +196,9 @@ def make_plan(
         platforms=platforms,
         refs=refs,
         dockerfile=dockerfile,
-        commands=(build,),
+        commands=tuple(commands),
         metadata_file=metadata_file,
         verify=settings.verify and settings.push,
+        moving_tags=moving,
         notes=tuple(notes),
     )

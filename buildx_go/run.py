@@ -10,7 +10,7 @@ from typing import Any
 import attrs
 
 from buildx_go.docker import Executor
-from buildx_go.errors import BuildxGoError, VerificationFailed
+from buildx_go.errors import BuildFailed, BuildxGoError, VerificationFailed
 from buildx_go.log import get_logger
 from buildx_go.plan import Plan
 from buildx_go.registry import RegistryClient
@@ -24,6 +24,7 @@ class Outcome:
     platforms: tuple[str, ...]
     verified: bool
     report: Report | None
+    moved: tuple[str, ...]
     seconds: float
 
     def to_dict(self) -> dict[str, Any]:
@@ -32,6 +33,7 @@ class Outcome:
             "digest": self.digest,
             "platforms": list(self.platforms),
             "verified": self.verified,
+            "moved_tags": list(self.moved),
             "verification": self.report.to_dict() if self.report else None,
             "seconds": round(self.seconds, 3),
         }
@@ -42,30 +44,20 @@ def execute(plan: Plan, executor: Executor, registry: RegistryClient | None = No
     started = time.monotonic()
     workdir = Path(plan.metadata_file).parent
     workdir.mkdir(parents=True, exist_ok=True)
-    if plan.dockerfile.source == "generated" and plan.dockerfile.path:
+    if plan.dockerfile.source in ("generated", "adapted") and plan.dockerfile.path:
         Path(plan.dockerfile.path).write_text(plan.dockerfile.text)
     for cmd in plan.commands:
-        log.info("command.start", purpose=cmd.purpose, argv=list(cmd.argv))
-        t0 = time.monotonic()
-        try:
-            executor.run(cmd.argv, stream=cmd.passthrough, purpose=cmd.purpose)
-        except BuildxGoError as exc:
-            log.error(
-                "command.failed",
-                purpose=cmd.purpose,
-                seconds=round(time.monotonic() - t0, 3),
-                exit_code=exc.exit_code,
-                error=exc.message,
-            )
-            raise
-        log.info("command.done", purpose=cmd.purpose, seconds=round(time.monotonic() - t0, 3), exit_code=0)
+        if not cmd.after_verify:
+            _run_one(executor, cmd.argv, cmd.purpose, cmd.passthrough)
     digest = read_digest(plan.metadata_file)
     if digest:
         log.info("image.pushed" if plan.verify else "image.built", refs=list(plan.refs), digest=digest)
     report = None
     if plan.verify:
         t0 = time.monotonic()
-        report = verify(registry or RegistryClient(), plan.refs[0], plan.platforms)
+        report = verify(
+            registry or RegistryClient(), f"{plan.refs[0]}@{digest}" if digest else plan.refs[0], plan.platforms
+        )
         for img in report.images:
             log.info(
                 "verify.image",
@@ -76,17 +68,35 @@ def execute(plan: Plan, executor: Executor, registry: RegistryClient | None = No
                 problems=list(img.problems),
             )
         if not report.ok:
-            log.error("verify.failed", ref=report.ref, problems=list(report.problems))
+            log.error(
+                "verify.failed",
+                ref=report.ref,
+                problems=list(report.problems),
+                left_behind=list(plan.refs),
+                not_moved=list(plan.moving_tags),
+            )
             raise VerificationFailed(
-                f"{report.ref}: " + "; ".join(report.problems), "the pushed image is wrong: see verify.image events"
+                f"{plan.refs[0]}: " + "; ".join(report.problems),
+                "the pushed image is wrong: see verify.image events; moving tags were not touched",
             )
         log.info("verify.ok", ref=report.ref, digest=report.digest, seconds=round(time.monotonic() - t0, 3))
+    promoted = []
+    for cmd in plan.commands:
+        if cmd.after_verify:
+            if not digest or (plan.verify and not report):
+                raise BuildFailed(f"{cmd.purpose}: no verified digest to promote", "see the build output")
+            _run_one(executor, tuple(a.replace("{digest}", digest) for a in cmd.argv), cmd.purpose, False)
+            promoted.append(cmd.purpose.split(" ", 1)[1])
+    if promoted:
+        log.info("tags.moved", tags=promoted, digest=digest)
+    moved_refs = tuple(f"{plan.refs[0].rsplit(':', 1)[0]}:{t}" for t in promoted)
     outcome = Outcome(
-        plan.refs,
+        plan.refs + moved_refs,
         digest,
         tuple(str(p) for p in plan.platforms),
         bool(report and report.ok),
         report,
+        tuple(promoted),
         time.monotonic() - started,
     )
     log.info(
@@ -99,6 +109,24 @@ def execute(plan: Plan, executor: Executor, registry: RegistryClient | None = No
         seconds=round(outcome.seconds, 3),
     )
     return outcome
+
+
+def _run_one(executor: Executor, argv: tuple[str, ...], purpose: str, stream: bool) -> None:
+    log = get_logger()
+    log.info("command.start", purpose=purpose, argv=list(argv))
+    t0 = time.monotonic()
+    try:
+        executor.run(argv, stream=stream, purpose=purpose)
+    except BuildxGoError as exc:
+        log.error(
+            "command.failed",
+            purpose=purpose,
+            seconds=round(time.monotonic() - t0, 3),
+            exit_code=exc.exit_code,
+            error=exc.message,
+        )
+        raise
+    log.info("command.done", purpose=purpose, seconds=round(time.monotonic() - t0, 3), exit_code=0)
 
 
 def read_digest(metadata_file: str) -> str | None:

@@ -42,10 +42,16 @@ def test_elf_and_buildinfo_facts() -> None:
 def test_arm_v7_needs_eabi5_hard_float_and_goarm7() -> None:
     good = BinaryFacts.from_bytes(fake_elf(32, 40, 0x05000402, {"GOARCH": "arm", "GOARM": "7"}))
     assert binary_problems(Platform.parse("linux/arm/v7"), good) == []
-    soft = BinaryFacts.from_bytes(fake_elf(32, 40, 0x05000002, {"GOARCH": "arm", "GOARM": "6"}))
+    # Go leaves EF_ARM_ABI_FLOAT_HARD unset (e_flags 0x5000002): GOARM=7 in its build info says hard-float.
+    go_v7 = BinaryFacts.from_bytes(fake_elf(32, 40, 0x05000002, {"GOARCH": "arm", "GOARM": "7"}))
+    assert go_v7 is not None and go_v7.hard_float and "EABI5 hard-float" in go_v7.describe()
+    assert binary_problems(Platform.parse("linux/arm/v7"), go_v7) == []
+    soft = BinaryFacts.from_bytes(fake_elf(32, 40, 0x05000002, {"GOARCH": "arm", "GOARM": "5"}))
     problems = binary_problems(Platform.parse("linux/arm/v7"), soft)
     assert any("not hard-float" in p for p in problems)
-    assert any("GOARM=6, expected 7" in p for p in problems)
+    assert any("GOARM=5, expected 7" in p for p in problems)
+    not_eabi5 = BinaryFacts.from_bytes(fake_elf(32, 40, 0x04000402))
+    assert any("not EABI5" in p for p in binary_problems(Platform.parse("linux/arm/v7"), not_eabi5))
     assert binary_problems(Platform.parse("linux/arm/v7"), None) == ["not an ELF binary"]
 
 

@@ -1,0 +1,160 @@
+"""Derive a cross-compiling Dockerfile from the article's ``ARG GOARCH`` recipe, and lint
+what would go wrong in one multi-platform buildx run (pure: text in, text out).
+
+The derived file is what BuildKit gets; the user's file is never modified.
+"""
+
+from __future__ import annotations
+
+import re
+
+import attrs
+
+from buildx_go.dockerfile import GO_BUILD, Dockerfile, Stage
+from buildx_go.platforms import Platform
+
+GO_ENV_VARS = {"GOOS", "GOARCH", "GOARM", "GOAMD64"}
+VARIANT_RUN = (
+    'RUN case "$TARGETARCH" in '
+    'arm) go env -w GOARM="${TARGETVARIANT#v}" ;; '
+    'amd64) go env -w GOAMD64="${TARGETVARIANT:-v1}" ;; '
+    "esac"
+)
+
+
+@attrs.frozen
+class Lint:
+    code: str
+    message: str
+    line: int | None = None
+
+
+@attrs.frozen
+class Adaptation:
+    text: str
+    changes: tuple[str, ...]
+
+
+def adapt(df: Dockerfile, filename: str) -> Adaptation:
+    """The recipe's Go stages moved to $BUILDPLATFORM, GOOS/GOARCH fed from TARGETOS/TARGETARCH
+    and GOARM/GOAMD64 from TARGETVARIANT; every other line kept as it is."""
+    lines = df.text.splitlines()
+    edits: dict[int, tuple[int, list[str]]] = {}  # first line index -> (last line index, replacement)
+    changes: list[str] = []
+    for st in df.go_stages():
+        if st.platform is None and df.stage_named(st.base) is None:
+            first = st.head.line - 1
+            lines_from = re.sub(r"^(\s*FROM\s+)", r"\1--platform=$BUILDPLATFORM ", lines[first], count=1, flags=re.I)
+            edits[first] = (first, [lines_from])
+            changes.append(f"{filename}:{st.head.line}: stage {st.name or st.index} runs on $BUILDPLATFORM")
+        if not st.runs(GO_BUILD):
+            continue
+        inject = ["ARG TARGETOS TARGETARCH TARGETVARIANT", "ENV GOOS=$TARGETOS GOARCH=$TARGETARCH", VARIANT_RUN]
+        goarch_arg = _goarch_arg(st)
+        if goarch_arg is not None:
+            keep = [a for a in goarch_arg.args.split() if a.split("=", 1)[0] not in GO_ENV_VARS]
+            repl = ([f"ARG {' '.join(keep)}"] if keep else []) + inject
+            edits[goarch_arg.line - 1] = (goarch_arg.end_line - 1, repl)
+            changes.append(f"{filename}:{goarch_arg.line}: ARG GOARCH replaced by GOARCH=$TARGETARCH")
+        else:
+            first = st.head.line - 1
+            last, head_lines = edits.get(first, (st.head.end_line - 1, lines[first : st.head.end_line]))
+            edits[first] = (last, head_lines + inject)
+            changes.append(f"{filename}:{st.head.line}: GOARCH=$TARGETARCH added to stage {st.name or st.index}")
+    out: list[str] = []
+    i = 0
+    while i < len(lines):
+        if i in edits:
+            last, repl = edits[i]
+            out.extend(repl)
+            i = last + 1
+        else:
+            out.append(lines[i])
+            i += 1
+    n_directives = len(df.directives)
+    header = [
+        f"# Derived by buildx-go from {filename} for one multi-platform buildx run: the Go stage",
+        "# runs on $BUILDPLATFORM and cross-compiles for TARGETOS/TARGETARCH/TARGETVARIANT.",
+    ]
+    text = "\n".join(out[:n_directives] + header + out[n_directives:]) + "\n"
+    return Adaptation(text, tuple(changes))
+
+
+def _goarch_arg(st: Stage):  # type: ignore[no-untyped-def]
+    for ins in st.instructions:
+        if ins.keyword == "ARG" and any(a.split("=", 1)[0] == "GOARCH" for a in ins.args.split()):
+            return ins
+    return None
+
+
+def lint(
+    df: Dockerfile,
+    platforms: tuple[Platform, ...],
+    native: Platform,
+    *,
+    adapted: bool,
+    cgo_files: tuple[str, ...] = (),
+    generated: bool = False,
+) -> tuple[Lint, ...]:
+    """What would go wrong (or slowly) building DF for PLATFORMS on a NATIVE builder."""
+    out: list[Lint] = []
+    if "syntax" in df.directives:
+        out.append(
+            Lint(
+                "syntax-directive",
+                f"# syntax={df.directives['syntax']} makes BuildKit pull a frontend "
+                "image from a registry: fails offline; the built-in frontend needs no such line",
+                1,
+            )
+        )
+    foreign = [p for p in platforms if p.arch != native.arch]
+    if not adapted:
+        for st in df.go_stages():
+            if st.platform is None and df.stage_named(st.base) is None and foreign:
+                out.append(
+                    Lint(
+                        "go-stage-emulated",
+                        f"stage {st.name or st.index} compiles Go on the target platform: "
+                        f"under QEMU for {', '.join(map(str, foreign))} (about 12x slower); use "
+                        "FROM --platform=$BUILDPLATFORM and GOARCH=$TARGETARCH (or drop --no-adapt)",
+                        st.head.line,
+                    )
+                )
+        if df.style == "goarch-recipe":
+            out.append(
+                Lint(
+                    "goarch-unset",
+                    "ARG GOARCH is never set by `buildx --platform`: every image would hold "
+                    "a binary for the build platform; drop --no-adapt to feed it from TARGETARCH",
+                )
+            )
+    final = df.stages[-1]
+    runs = [ins for ins in final.instructions if ins.keyword == "RUN"]
+    if runs and foreign:
+        out.append(
+            Lint(
+                "run-needs-emulation",
+                f"RUN in the final stage runs under emulation for "
+                f"{', '.join(map(str, foreign))}: the builder needs QEMU/binfmt for them",
+                runs[0].line,
+            )
+        )
+    if cgo_files:
+        if generated:
+            out.append(
+                Lint(
+                    "cgo-disabled",
+                    f"cgo is used ({', '.join(cgo_files[:3])}) but the generated Dockerfile "
+                    "builds with CGO_ENABLED=0: those files are left out; bring a Dockerfile with a C cross "
+                    "toolchain if they are needed",
+                )
+            )
+        elif foreign and not re.search(r"CGO_ENABLED=0", df.text):
+            out.append(
+                Lint(
+                    "cgo-cross",
+                    f"cgo is used ({', '.join(cgo_files[:3])}): cross-compiling it needs a C "
+                    "cross toolchain for each target (e.g. tonistiigi/xx), or CGO_ENABLED=0",
+                )
+            )
+    return tuple(out)

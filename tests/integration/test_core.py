@@ -1,0 +1,120 @@
+"""Issue 3: every Dockerfile style in ONE buildx run, Go compiled natively, tags and lints."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from tests.integration.conftest import BASE_IMAGE, FIXTURES, GO_IMAGE, ROOT, buildx_go, events, registry_index, run
+
+pytestmark = pytest.mark.integration
+HELLO = ROOT / "examples" / "hello"
+
+
+def built(proc_stderr: str) -> list[dict[str, object]]:
+    return [e for e in events(proc_stderr) if e["event"] == "command.start"]
+
+
+@pytest.mark.parametrize(
+    ("fixture", "stage", "source"), [("recipe", "builder", "adapted"), ("buildx-style", "build", "user")]
+)
+def test_user_dockerfiles_cross_compile_in_one_run(repo: str, fixture: str, stage: str, source: str) -> None:
+    proc = buildx_go(
+        "build", str(FIXTURES / fixture), "--image", repo, "--tag", "1.0.0", "--push", "--progress", "plain"
+    )
+    starts = built(proc.stderr)
+    assert len(starts) == 1 and starts[0]["argv"][:3] == ["docker", "buildx", "build"]  # type: ignore[index]
+    chosen = next(e for e in events(proc.stderr) if e["event"] == "dockerfile.chosen")
+    assert chosen["source"] == source
+    # The arm64 go build ran on the amd64 build platform (BuildKit labels it amd64->arm64),
+    # never as an emulated linux/arm64 step.
+    assert f"[linux/amd64->arm64 {stage} " in proc.stderr
+    assert f"[linux/arm64 {stage} " not in proc.stderr
+    out = run(
+        ["docker", "run", "--rm", "--pull", "always", "--network", "none", "--platform", "linux/arm64", f"{repo}:1.0.0"]
+    )
+    assert out.stdout.strip() == "server on linux/arm64"
+
+
+def test_recipe_without_adaptation_is_flagged() -> None:
+    proc = buildx_go(
+        "plan", str(FIXTURES / "recipe"), "--image", "localhost:5000/x", "--tag", "1", "--no-adapt", "--format", "json"
+    )
+    plan = json.loads(proc.stdout)
+    assert plan["dockerfile"]["source"] == "user"
+    assert any(n.startswith("goarch-unset:") for n in plan["notes"])
+    assert any(n.startswith("go-stage-emulated:") for n in plan["notes"])
+    lints = [e["code"] for e in events(proc.stderr) if e["event"] == "dockerfile.lint"]
+    assert "goarch-unset" in lints
+
+
+def test_four_platforms_each_binary_right(repo: str) -> None:
+    platforms = "linux/amd64,linux/arm64,linux/arm/v7,linux/386"
+    buildx_go(
+        "build",
+        str(HELLO),
+        "--image",
+        repo,
+        "--tag",
+        "2.0.0",
+        "--platform",
+        platforms,
+        "--go-image",
+        GO_IMAGE,
+        "--base-image",
+        BASE_IMAGE,
+        "--push",
+        "--progress",
+        "quiet",
+    )
+    report = json.loads(buildx_go("verify", f"{repo}:2.0.0", "--platform", platforms, "--format", "json").stdout)
+    assert report["ok"] is True
+    facts = {img["platform"]: img["facts"] for img in report["images"]}
+    assert set(facts) == set(platforms.split(","))
+    assert facts["linux/amd64"].startswith("ELF 64-bit LSB x86-64")
+    assert facts["linux/arm64"].startswith("ELF 64-bit LSB aarch64")
+    assert facts["linux/arm/v7"].startswith("ELF 32-bit LSB arm EABI5 hard-float")
+    assert "GOARM=7" in facts["linux/arm/v7"]
+    assert facts["linux/386"].startswith("ELF 32-bit LSB i386")
+
+
+def test_latest_and_floating_move_only_forward(repo: str) -> None:
+    args = [
+        "--go-image",
+        GO_IMAGE,
+        "--base-image",
+        BASE_IMAGE,
+        "--push",
+        "--progress",
+        "quiet",
+        "--latest",
+        "--floating",
+    ]
+    first = buildx_go("build", str(HELLO), "--image", repo, "--tag", "1.2.0", *args, "--output-format", "json")
+    summary = json.loads(first.stdout)
+    assert summary["moved_tags"] == ["1", "1.2", "latest"]
+    digest = summary["digest"]
+    promotes = [e for e in built(first.stderr) if str(e["purpose"]).startswith("promote")]
+    assert [e["purpose"] for e in promotes] == ["promote 1", "promote 1.2", "promote latest"]
+    for tag in ("1", "1.2", "latest"):
+        assert registry_index(f"{repo}:{tag}")["manifests"] == registry_index(f"{repo}:1.2.0")["manifests"]
+
+    older = buildx_go(
+        "build",
+        str(HELLO),
+        "--image",
+        repo,
+        "--tag",
+        "1.1.5",
+        *args,
+        "--output-format",
+        "json",
+        "--version-var",
+        "main.version",
+    )
+    # 1.1.5 is the newest 1.1.x, so `1.1` appears; `1`, `1.2` and `latest` stay on 1.2.0.
+    assert json.loads(older.stdout)["moved_tags"] == ["1.1"]
+    for tag in ("1", "1.2", "latest"):
+        assert registry_index(f"{repo}:{tag}") == registry_index(f"{repo}:1.2.0")
+    assert digest != json.loads(older.stdout)["digest"]
