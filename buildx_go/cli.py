@@ -244,6 +244,9 @@ def prepare(ns: argparse.Namespace, env: Mapping[str, str], *, plan: bool = True
         workdir=workdir,
         existing_tags=existing,
         lints=tuple(f"{i.code}: {i.message}" for i in lints),
+        emulated=tuple(p for p in settings.platform if p.arch != native.arch)
+        if any(i.code == "run-needs-emulation" for i in lints)
+        else (),
     )
     log.info(
         "plan.chosen",

@@ -73,3 +73,30 @@ class DockerExecutor:
             raise EngineError("docker: command not found", "install the Docker CLI (scripts/setup does)") from None
         except DockerException as exc:
             raise classify(argv, exc.return_code, exc.stderr or "", purpose) from None
+
+
+def builder_platforms(executor: Executor, builder: str | None) -> set[str]:
+    """Platforms the selected builder's nodes say they can run (``buildx ls --format json``)."""
+    import json
+
+    out = executor.run(["docker", "buildx", "ls", "--format", "json"], purpose="builder inspect")
+    platforms: set[str] = set()
+    for line in out.splitlines():
+        if not line.strip().startswith("{"):
+            continue
+        entry = json.loads(line)
+        if (builder and entry.get("Name") != builder) or (not builder and not entry.get("Current", True)):
+            continue
+        for node in entry.get("Nodes") or []:
+            platforms.update(node.get("Platforms") or [])
+    return platforms
+
+
+def host_emulators(binfmt_dir: str = "/proc/sys/fs/binfmt_misc") -> set[str]:
+    """QEMU emulators registered with this host's binfmt_misc (qemu-aarch64, qemu-arm, ...)."""
+    from pathlib import Path
+
+    try:
+        return {p.name for p in Path(binfmt_dir).glob("qemu-*") if "enabled" in p.read_text()}
+    except OSError:
+        return set()

@@ -59,6 +59,8 @@ class Plan:
     verify: bool
     moving_tags: tuple[str, ...] = ()
     notes: tuple[str, ...] = ()
+    emulated: tuple[Platform, ...] = ()  # targets whose final stage RUNs under QEMU
+    builder: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """The stable JSON form (documented in README.md, "plan --format json")."""
@@ -156,6 +158,7 @@ def make_plan(
     workdir: str,
     existing_tags: list[str] | None = None,
     lints: tuple[str, ...] = (),
+    emulated: tuple[Platform, ...] = (),
 ) -> Plan:
     """The single-buildx-run plan for PROJECT (strategy choice grows with builder facts)."""
     refs = image_refs(settings, version)
@@ -201,4 +204,6 @@ def make_plan(
         verify=settings.verify and settings.push,
         moving_tags=moving,
         notes=tuple(notes),
+        emulated=emulated,
+        builder=settings.builder,
     )

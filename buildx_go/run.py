@@ -9,8 +9,8 @@ from typing import Any
 
 import attrs
 
-from buildx_go.docker import Executor
-from buildx_go.errors import BuildFailed, BuildxGoError, VerificationFailed
+from buildx_go.docker import Executor, builder_platforms, host_emulators
+from buildx_go.errors import BuildFailed, BuildxGoError, EngineError, VerificationFailed
 from buildx_go.log import get_logger
 from buildx_go.plan import Plan
 from buildx_go.registry import RegistryClient
@@ -46,6 +46,8 @@ def execute(plan: Plan, executor: Executor, registry: RegistryClient | None = No
     workdir.mkdir(parents=True, exist_ok=True)
     if plan.dockerfile.source in ("generated", "adapted") and plan.dockerfile.path:
         Path(plan.dockerfile.path).write_text(plan.dockerfile.text)
+    if plan.emulated:
+        check_emulation(plan, executor)
     for cmd in plan.commands:
         if not cmd.after_verify:
             _run_one(executor, cmd.argv, cmd.purpose, cmd.passthrough)
@@ -109,6 +111,35 @@ def execute(plan: Plan, executor: Executor, registry: RegistryClient | None = No
         seconds=round(outcome.seconds, 3),
     )
     return outcome
+
+
+QEMU_NAMES = {
+    "arm64": "qemu-aarch64",
+    "arm": "qemu-arm",
+    "386": "qemu-i386",
+    "ppc64le": "qemu-ppc64le",
+    "s390x": "qemu-s390x",
+    "riscv64": "qemu-riscv64",
+    "amd64": "qemu-x86_64",
+}
+
+
+def check_emulation(plan: Plan, executor: Executor) -> None:
+    """RUN in the final stage of a foreign platform needs QEMU: refuse before building without it."""
+    listed = builder_platforms(executor, plan.builder)
+    emulators = host_emulators()
+    missing = [p for p in plan.emulated if str(p) not in listed and QEMU_NAMES.get(p.arch) not in emulators]
+    get_logger().info(
+        "emulation.checked",
+        needed=[str(p) for p in plan.emulated],
+        builder_platforms=sorted(listed),
+        missing=[str(p) for p in missing],
+    )
+    if missing:
+        raise EngineError(
+            f"RUN in the final stage needs emulation for {', '.join(map(str, missing))}, and the builder has none",
+            "install QEMU/binfmt (scripts/setup does; or docker run --privileged tonistiigi/binfmt --install all)",
+        )
 
 
 def _run_one(executor: Executor, argv: tuple[str, ...], purpose: str, stream: bool) -> None:

@@ -19,3 +19,12 @@ def no_subprocess(monkeypatch: pytest.MonkeyPatch) -> None:
 
     monkeypatch.setattr(subprocess, "Popen", refuse)
     monkeypatch.setattr(subprocess, "run", refuse)
+
+
+@pytest.fixture(autouse=True)
+def fresh_structlog() -> Any:
+    """cli.main() points structlog at the test's captured stderr: undo that after each test."""
+    yield
+    import structlog
+
+    structlog.reset_defaults()
