@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from buildx_go import __version__
-from buildx_go.config import LOG_FORMATS, STRATEGIES, Settings, load_config_file, resolve
+from buildx_go.config import LOG_FORMATS, Settings, load_config_file, resolve
 from buildx_go.errors import BuildxGoError, InputError, Interrupted
 from buildx_go.log import configure, get_logger
 from buildx_go.plan import Plan
@@ -30,7 +30,9 @@ def _build_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("path", nargs="?", default=".", help="the Go module root (default: .)")
     g = p.add_argument_group("image")
     g.add_argument("--image", help="repository to publish, e.g. localhost:5000/hello")
-    g.add_argument("--tag", action="append", help="tag (repeatable; default: from `git describe --tags`)")
+    g.add_argument(
+        "--tag", action="append", help="tag (repeatable; default: --version-from, else `git describe --tags`)"
+    )
     g.add_argument("--platform", action="append", help="platforms, comma-separated (default: linux/amd64,linux/arm64)")
     g = p.add_argument_group("Dockerfile")
     g.add_argument(
@@ -63,7 +65,6 @@ def _build_options(p: argparse.ArgumentParser) -> None:
     g.add_argument("--floating", action="store_const", const=True, help="also move X and X.Y (same rule as --latest)")
     g.add_argument("--version-from", help="command printing the version, e.g. 'go run ./cmd/app -version'")
     g.add_argument("--builder", help="buildx builder to use (default: the current one)")
-    g.add_argument("--strategy", choices=STRATEGIES, help="how to build (default: auto)")
     g.add_argument("--network", help="network mode for RUN steps (buildx --network)")
     g.add_argument("--progress", help="BuildKit progress display: auto, plain, tty, quiet (default: auto)")
     g.add_argument(
@@ -137,7 +138,6 @@ CLI_OPTIONS = (
     "progress",
     "provenance",
     "sbom",
-    "strategy",
     "verify",
     "adapt",
     "latest",

@@ -17,7 +17,6 @@ from buildx_go.platforms import Platform, parse_platforms
 
 CONFIG_FILE = ".buildx-go.toml"
 DEFAULT_BASE_IMAGE = "gcr.io/distroless/static-debian12:nonroot"
-STRATEGIES = ("auto", "buildx", "manifest")
 LOG_FORMATS = ("auto", "json", "console")
 
 
@@ -72,7 +71,6 @@ OPTIONS: dict[str, tuple[Callable[[Any], Any], Any]] = {
     "progress": (str, "auto"),
     "provenance": (_bool, True),
     "sbom": (_bool, False),
-    "strategy": (_choice(*STRATEGIES), "auto"),
     "verify": (_bool, True),
     "adapt": (_bool, True),
     "latest": (_bool, False),
@@ -100,7 +98,6 @@ class Settings:
     progress: str
     provenance: bool
     sbom: bool
-    strategy: str
     verify: bool
     adapt: bool
     latest: bool

@@ -28,11 +28,11 @@ def test_cli_beats_env_beats_file_beats_default() -> None:
     assert [str(p) for p in s.platform] == ["linux/arm64"]
     assert s.image == "env/img"
     assert s.base_image == "file-base"
-    assert s.strategy == "auto"
+    assert s.progress == "auto"
     assert s.sources["platform"] == "--platform"
     assert s.sources["image"] == "BUILDX_GO_IMAGE"
     assert s.sources["base_image"] == ".buildx-go.toml"
-    assert s.sources["strategy"] == "default"
+    assert s.sources["progress"] == "default"
 
 
 @pytest.mark.parametrize(
@@ -41,7 +41,7 @@ def test_cli_beats_env_beats_file_beats_default() -> None:
         ({"platform": ["linux/mips"]}, {}, "--platform: 'linux/mips'"),
         ({}, {"BUILDX_GO_PLATFORM": "linux/mips"}, "BUILDX_GO_PLATFORM: 'linux/mips'"),
         ({}, {"BUILDX_GO_PUSH": "maybe"}, "BUILDX_GO_PUSH: not a boolean"),
-        ({}, {"BUILDX_GO_STRATEGY": "fast"}, "BUILDX_GO_STRATEGY: 'fast' is not one of"),
+        ({}, {"BUILDX_GO_LOG_FORMAT": "xml"}, "BUILDX_GO_LOG_FORMAT: 'xml' is not one of"),
         ({"tag": ["-bad"]}, {}, "--tag: '-bad'"),
         ({"push": True, "load": True}, {}, "--push and --load"),
         ({"load": True}, {}, "--load: a multi-platform image"),
