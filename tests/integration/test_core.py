@@ -118,3 +118,12 @@ def test_latest_and_floating_move_only_forward(repo: str) -> None:
     for tag in ("1", "1.2", "latest"):
         assert registry_index(f"{repo}:{tag}") == registry_index(f"{repo}:1.2.0")
     assert digest != json.loads(older.stdout)["digest"]
+
+
+def test_version_from_command_names_the_tag() -> None:
+    proc = buildx_go(
+        "plan", str(HELLO), "--image", "localhost:5000/x", "--version-from", "echo v3.4.5", "--format", "json"
+    )
+    assert json.loads(proc.stdout)["refs"] == ["localhost:5000/x:3.4.5"]
+    bad = buildx_go("plan", str(HELLO), "--image", "localhost:5000/x", "--version-from", "false", check=False)
+    assert bad.returncode == 2 and "ERROR --version-from: 'false' exited 1" in bad.stderr
