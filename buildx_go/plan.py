@@ -162,11 +162,12 @@ def make_plan(
 ) -> Plan:
     """The single-buildx-run plan for PROJECT (strategy choice grows with builder facts)."""
     refs = image_refs(settings, version)
+    version_tag = refs[0].rsplit(":", 1)[1]  # the version, or the first --tag
     platforms = settings.platform
     build_args: dict[str, str] = {}
     if settings.version_var and dockerfile.source == "generated":
-        build_args["VERSION"] = version or refs[0].rsplit(":", 1)[1]
-    labels = oci_labels(version or refs[0].rsplit(":", 1)[1], git)
+        build_args["VERSION"] = version_tag
+    labels = oci_labels(version_tag, git)
     metadata_file = f"{workdir}/metadata.json"
     if dockerfile.source in ("generated", "adapted"):
         dockerfile = attrs.evolve(dockerfile, path=f"{workdir}/Dockerfile")
@@ -180,7 +181,6 @@ def make_plan(
     notes = list(lints)
     if not settings.push:
         notes.append("not pushing: the result is not verified in a registry (use --push)")
-    version_tag = refs[0].rsplit(":", 1)[1]
     moving, why = moving_tags(version_tag, existing_tags, settings.latest, settings.floating)
     if settings.latest or settings.floating:
         notes.append(f"moving tags {', '.join(moving) or 'none'}: {why}")
