@@ -13,7 +13,10 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+import attrs
+
 from buildx_go import __version__
+from buildx_go.builder import Preflight, choose_strategy
 from buildx_go.config import LOG_FORMATS, Settings, load_config_file, resolve
 from buildx_go.errors import BuildxGoError, InputError, Interrupted
 from buildx_go.log import configure, get_logger
@@ -64,7 +67,19 @@ def _build_options(p: argparse.ArgumentParser) -> None:
     )
     g.add_argument("--floating", action="store_const", const=True, help="also move X and X.Y (same rule as --latest)")
     g.add_argument("--version-from", help="command printing the version, e.g. 'go run ./cmd/app -version'")
-    g.add_argument("--builder", help="buildx builder to use (default: the current one)")
+    g.add_argument(
+        "--strategy",
+        choices=("auto", "buildx", "manifest"),
+        help="auto (default): one buildx run when the builder can build every platform at once, else "
+        "manifest: per-platform builds then a docker manifest list",
+    )
+    g.add_argument(
+        "--clean-arch-tags",
+        action="store_const",
+        const=True,
+        help="manifest strategy: delete the per-platform tags (V-amd64 ...) afterwards, if the registry allows",
+    )
+    _builder_options(g)
     g.add_argument("--network", help="network mode for RUN steps (buildx --network)")
     g.add_argument("--progress", help="BuildKit progress display: auto, plain, tty, quiet (default: auto)")
     g.add_argument(
@@ -81,6 +96,17 @@ def _build_options(p: argparse.ArgumentParser) -> None:
     g.add_argument(
         "--no-verify", dest="verify", action="store_const", const=False, help="do not verify what was pushed"
     )
+
+
+def _builder_options(g: argparse._ActionsContainer) -> None:
+    g.add_argument("--builder", help="buildx builder to use (default: the current one)")
+    g.add_argument(
+        "--create-builder",
+        action="store_const",
+        const=True,
+        help="create and bootstrap a docker-container builder (named by --builder, default buildx-go) and use it",
+    )
+    g.add_argument("--builder-image", help="BuildKit image for --create-builder (a mirror, for air-gapped machines)")
 
 
 def parser() -> argparse.ArgumentParser:
@@ -114,6 +140,17 @@ def parser() -> argparse.ArgumentParser:
     d = sub.add_parser("dockerfile", help="print the Dockerfile BuildKit would get")
     _build_options(d)
 
+    doc = sub.add_parser(
+        "doctor",
+        help="what the engine, buildx and the builder can do here (exit 3 if something is missing)",
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    _builder_options(doc)
+    doc.add_argument("--platform", action="append", help="platforms to check (default: linux/amd64,linux/arm64)")
+    doc.add_argument("--image", help="repository you will push to: reports whether its registry is plain http")
+    doc.add_argument("--format", choices=("text", "json"), default="text", help="output format (default: text)")
+
     v = sub.add_parser("verify", help="check a published image: platforms, configs, binaries")
     v.add_argument("image", help="image reference, e.g. localhost:5000/hello:1.0.0")
     v.add_argument("--platform", action="append", help="expected platforms (default: linux/amd64,linux/arm64)")
@@ -143,6 +180,10 @@ CLI_OPTIONS = (
     "latest",
     "floating",
     "version_from",
+    "strategy",
+    "clean_arch_tags",
+    "create_builder",
+    "builder_image",
 )
 
 
@@ -171,8 +212,11 @@ def reported(debug: bool) -> Iterator[list[int]]:
         code[0] = Interrupted.exit_code
 
 
-def prepare(ns: argparse.Namespace, env: Mapping[str, str], *, plan: bool = True) -> tuple[Settings, Plan | None, str]:
-    """Settings, the Plan (unless PLAN is false) and the Dockerfile text BuildKit gets."""
+def prepare(
+    ns: argparse.Namespace, env: Mapping[str, str], *, plan: bool = True
+) -> tuple[Settings, Plan | None, str, Preflight | None]:
+    """Settings, the Plan (unless PLAN is false), the Dockerfile text BuildKit gets, and the
+    builder facts when they were needed (strategy auto, --create-builder)."""
     from buildx_go.adapt import adapt, lint
     from buildx_go.dockerfile import Dockerfile, find_dockerfile
     from buildx_go.generate import GenerateOptions, generate_dockerfile
@@ -228,13 +272,15 @@ def prepare(ns: argparse.Namespace, env: Mapping[str, str], *, plan: bool = True
         log.warning("dockerfile.lint", code=item.code, line=item.line, message=item.message)
     log.info("dockerfile.chosen", source=choice.source, style=choice.style, path=choice.path)
     if not plan:
-        return settings, None, choice.text
-    git = git_facts(root)
-    version = settings.tag[0] if settings.tag else version_from(settings.version_from, root) or git.get("version")
-    existing = existing_tags(settings.image, env) if settings.latest or settings.floating else None
+        return settings, None, choice.text, None
     workdir = env.get("BUILDX_GO_WORKDIR") or os.path.join(
         tempfile.gettempdir(), f"buildx-go-{os.getpid()}-{int(time.time())}"
     )
+    settings, pre = builder_facts(settings, env, workdir)
+    strategy = choose_strategy(settings.strategy, settings.sources["strategy"], pre, settings.platform)
+    git = git_facts(root)
+    version = settings.tag[0] if settings.tag else version_from(settings.version_from, root) or git.get("version")
+    existing = existing_tags(settings.image, env) if settings.latest or settings.floating else None
     the_plan = make_plan(
         project,
         settings,
@@ -247,6 +293,7 @@ def prepare(ns: argparse.Namespace, env: Mapping[str, str], *, plan: bool = True
         emulated=tuple(p for p in settings.platform if p.arch != native.arch)
         if any(i.code == "run-needs-emulation" for i in lints)
         else (),
+        strategy=strategy,
     )
     log.info(
         "plan.chosen",
@@ -255,7 +302,49 @@ def prepare(ns: argparse.Namespace, env: Mapping[str, str], *, plan: bool = True
         platforms=[str(p) for p in the_plan.platforms],
         refs=list(the_plan.refs),
     )
-    return settings, the_plan, choice.text
+    return settings, the_plan, choice.text, pre
+
+
+def builder_facts(settings: Settings, env: Mapping[str, str], workdir: str) -> tuple[Settings, Preflight | None]:
+    """Gather builder facts when the plan depends on them (auto strategy, --create-builder);
+    create the builder if asked. Stops with exit 3 if the engine or buildx is not usable."""
+    if settings.strategy != "auto" and not settings.create_builder:
+        return settings, None
+    from buildx_go.builder import DEFAULT_BUILDER_NAME, require_usable
+    from buildx_go.docker import DockerExecutor, create_builder, gather_preflight
+
+    executor = DockerExecutor(env)
+    pre = gather_preflight(executor, env, settings.builder)
+    if settings.create_builder:
+        name = settings.builder or DEFAULT_BUILDER_NAME
+        http = http_registry(settings.image)
+        create_builder(executor, pre, name, settings.builder_image, http, settings.network == "host", workdir)
+        settings = attrs.evolve(settings, builder=name)
+        pre = gather_preflight(executor, env, name)
+    require_usable(pre)
+    b = pre.builder
+    multi, why = pre.multi_platform()
+    get_logger().info(
+        "builder.facts",
+        builder=b.name if b else None,
+        driver=b.driver if b else None,
+        engine=str(pre.engine.server),
+        buildx=str(pre.buildx),
+        containerd_store=pre.engine.containerd_store,
+        multi_platform=multi,
+        why=why,
+    )
+    return settings, pre
+
+
+def http_registry(image: str | None) -> str | None:
+    """The registry host of IMAGE if it is spoken to in plain http (loopback), else None."""
+    if not image:
+        return None
+    from buildx_go.registry import Reference
+
+    ref = Reference.parse(f"{image}:x")
+    return ref.registry if ref.is_loopback else None
 
 
 def native_platform() -> Platform:
@@ -310,7 +399,9 @@ def main(argv: Sequence[str] | None = None, env: Mapping[str, str] | None = None
         if ns.command == "dockerfile":
             sys.stdout.write(prepare(ns, env, plan=False)[2])
             return 0
-        _, plan, _ = prepare(ns, env)
+        if ns.command == "doctor":
+            return _doctor(ns, env)
+        _, plan, _, pre = prepare(ns, env)
         assert plan is not None
         if ns.command == "plan":
             print_plan(plan, ns.format)
@@ -321,7 +412,7 @@ def main(argv: Sequence[str] | None = None, env: Mapping[str, str] | None = None
             from buildx_go.docker import DockerExecutor
             from buildx_go.run import execute
 
-            outcome = execute(plan, DockerExecutor())
+            outcome = execute(plan, DockerExecutor(env), env=env, preflight=pre)
             if ns.output_format == "json":
                 print(json.dumps(outcome.to_dict(), indent=2))
             elif outcome.digest:
@@ -349,6 +440,70 @@ def _verify(ns: argparse.Namespace, env: Mapping[str, str]) -> int:
     if not report.ok:
         raise VerificationFailed(f"{report.ref}: " + "; ".join(report.problems))
     return 0
+
+
+def _doctor(ns: argparse.Namespace, env: Mapping[str, str]) -> int:
+    from buildx_go.builder import DEFAULT_BUILDER_NAME
+    from buildx_go.docker import DockerExecutor, create_builder, gather_preflight
+    from buildx_go.errors import EngineError
+    from buildx_go.platforms import parse_platforms
+
+    platforms = parse_platforms(ns.platform or [env.get("BUILDX_GO_PLATFORM", "linux/amd64,linux/arm64")])
+    builder = ns.builder or env.get("BUILDX_GO_BUILDER") or None
+    executor = DockerExecutor(env)
+    pre = gather_preflight(executor, env, builder)
+    if ns.create_builder and not pre.problems():
+        builder = builder or DEFAULT_BUILDER_NAME
+        workdir = os.path.join(tempfile.gettempdir(), f"buildx-go-doctor-{os.getpid()}")
+        create_builder(executor, pre, builder, ns.builder_image, http_registry(ns.image), False, workdir)
+        pre = gather_preflight(executor, env, builder)
+    rows = doctor_rows(pre, platforms, ns.image)
+    if ns.format == "json":
+        data = pre.to_dict()
+        data["platforms"] = {str(p): how for p, how in pre.platform_support(platforms)} if pre.builder else {}
+        data["strategy"] = rows[-1][1] if rows[-1][0] == "strategy" else None
+        data["registry"] = next((v for k, v in rows if k == "registry"), None)
+        print(json.dumps(data, indent=2))
+    else:
+        width = max(len(k) for k, _ in rows)
+        for key, value in rows:
+            print(f"{key:<{width}}  {value}")
+    problems = pre.problems()
+    if problems:
+        raise EngineError(f"doctor: {problems[0]}", "scripts/setup installs and starts what is missing")
+    return 0
+
+
+def doctor_rows(pre: Preflight, platforms: tuple[Platform, ...], image: str | None) -> list[tuple[str, str]]:
+    """The doctor table: (what, finding) rows for people."""
+    e = pre.engine
+    rows = [("docker CLI", pre.cli_error or f"{e.client or '?'}")]
+    if e.reachable:
+        store = "containerd image store" if e.containerd_store else f"classic image store ({e.storage_driver})"
+        rows.append(("engine", f"{e.server} at {e.host}, {e.arch}, {store}"))
+    else:
+        rows.append(("engine", f"MISSING: not reachable at {e.host}: {e.error}"))
+    rows.append(("buildx", str(pre.buildx) if pre.buildx else f"MISSING: {pre.buildx_error}"))
+    for b in pre.builders:
+        mark = "*" if b.current else " "
+        state = f"error: {b.error}" if b.error else b.status
+        rows.append(("builder", f"{mark}{b.name} ({b.driver} driver, {state}): {', '.join(b.platforms) or '-'}"))
+    if pre.builder and e.reachable and not pre.builder.error:
+        multi, why = pre.multi_platform()
+        can = "multi-platform in one run" if multi else "one platform per run"
+        rows.append(("selected", f"{pre.builder.name}: {can} ({why})"))
+        for p, how in pre.platform_support(platforms):
+            rows.append((str(p), how))
+    emus = ", ".join(pre.emulators) or "none registered"
+    rows.append(("emulators", emus))
+    if image:
+        http = http_registry(image)
+        rows.append(("registry", f"{http}: plain http (loopback)" if http else f"{image.split('/')[0]}: https"))
+    for problem in pre.problems():
+        rows.append(("problem", problem))
+    if pre.builder and not pre.problems():
+        rows.append(("strategy", " -> ".join(choose_strategy("auto", "--strategy", pre, platforms))))
+    return rows
 
 
 if __name__ == "__main__":

@@ -76,6 +76,10 @@ OPTIONS: dict[str, tuple[Callable[[Any], Any], Any]] = {
     "latest": (_bool, False),
     "floating": (_bool, False),
     "version_from": (_optional_str, None),
+    "strategy": (_choice("auto", "buildx", "manifest"), "auto"),
+    "clean_arch_tags": (_bool, False),
+    "create_builder": (_bool, False),
+    "builder_image": (_optional_str, None),
     "log_format": (_choice(*LOG_FORMATS), "auto"),
 }
 
@@ -103,6 +107,10 @@ class Settings:
     latest: bool
     floating: bool
     version_from: str | None
+    strategy: str
+    clean_arch_tags: bool
+    create_builder: bool
+    builder_image: str | None
     log_format: str
     sources: Mapping[str, str] = attrs.field(factory=dict, eq=False)
 

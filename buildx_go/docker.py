@@ -12,6 +12,7 @@ import sys
 from collections.abc import Mapping, Sequence
 from typing import Protocol, TextIO
 
+from buildx_go.builder import Builder, Engine, Preflight, parse_builders
 from buildx_go.errors import BuildFailed, BuildxGoError, EngineError, PushFailed
 
 ENGINE_DOWN = re.compile(r"Cannot connect to the Docker daemon|error during connect|docker daemon is not running", re.I)
@@ -25,8 +26,21 @@ TAIL_LINES = 40
 
 
 class Executor(Protocol):
-    def run(self, argv: Sequence[str], *, stream: bool = False, purpose: str = "docker") -> str:
-        """Run ARGV; return its stdout. STREAM: show its stderr to the user as it comes."""
+    def run(
+        self,
+        argv: Sequence[str],
+        *,
+        stream: bool = False,
+        purpose: str = "docker",
+        env: Mapping[str, str] | None = None,
+        label: str | None = None,
+    ) -> str:
+        """Run ARGV (with ENV added); return its stdout or raise a BuildxGoError.
+        STREAM: show its stderr to the user as it comes, each line prefixed with LABEL."""
+        ...
+
+    def probe(self, argv: Sequence[str], *, purpose: str = "docker") -> tuple[int, str, str]:
+        """Run ARGV; return (exit code, stdout, stderr) whatever the exit code."""
         ...
 
 
@@ -53,20 +67,30 @@ class DockerExecutor:
         self.env = dict(env or {})
         self.echo = echo or sys.stderr
 
-    def run(self, argv: Sequence[str], *, stream: bool = False, purpose: str = "docker") -> str:
+    def run(
+        self,
+        argv: Sequence[str],
+        *,
+        stream: bool = False,
+        purpose: str = "docker",
+        env: Mapping[str, str] | None = None,
+        label: str | None = None,
+    ) -> str:
         from python_on_whales.exceptions import DockerException
         from python_on_whales.utils import run, stream_stdout_and_stderr
 
+        full_env = {**self.env, **(env or {})}
         try:
             if not stream:
-                return str(run(list(argv), env=self.env))
+                return str(run(list(argv), env=full_env))
             out: list[str] = []
-            for source, line in stream_stdout_and_stderr(list(argv), env=self.env):
+            prefix = f"[{label}] " if label else ""
+            for source, line in stream_stdout_and_stderr(list(argv), env=full_env):
                 text = line.decode(errors="replace")
                 if source == "stdout":
                     out.append(text)
                 else:
-                    self.echo.write(text)
+                    self.echo.write(prefix + text)
                     self.echo.flush()
             return "".join(out)
         except FileNotFoundError:
@@ -74,22 +98,64 @@ class DockerExecutor:
         except DockerException as exc:
             raise classify(argv, exc.return_code, exc.stderr or "", purpose) from None
 
+    def probe(self, argv: Sequence[str], *, purpose: str = "docker") -> tuple[int, str, str]:
+        from python_on_whales.exceptions import DockerException
+        from python_on_whales.utils import run
 
-def builder_platforms(executor: Executor, builder: str | None) -> set[str]:
-    """Platforms the selected builder's nodes say they can run (``buildx ls --format json``)."""
-    import json
+        try:
+            stdout, stderr = run(list(argv), env=self.env, return_stderr=True)
+            return 0, str(stdout or ""), str(stderr or "")
+        except FileNotFoundError:
+            return 127, "", "docker: command not found"
+        except DockerException as exc:
+            return exc.return_code, exc.stdout or "", exc.stderr or ""
 
-    out = executor.run(["docker", "buildx", "ls", "--format", "json"], purpose="builder inspect")
-    platforms: set[str] = set()
-    for line in out.splitlines():
-        if not line.strip().startswith("{"):
-            continue
-        entry = json.loads(line)
-        if (builder and entry.get("Name") != builder) or (not builder and not entry.get("Current", True)):
-            continue
-        for node in entry.get("Nodes") or []:
-            platforms.update(node.get("Platforms") or [])
-    return platforms
+
+def gather_preflight(
+    executor: Executor, env: Mapping[str, str], builder: str | None, *, emulators: set[str] | None = None
+) -> Preflight:
+    """Facts about the engine, buildx and its builders: two docker calls, run side by side."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(2) as pool:
+        info_job = pool.submit(executor.probe, ["docker", "info", "--format", "json"], purpose="engine info")
+        ls_job = pool.submit(executor.probe, ["docker", "buildx", "ls", "--format", "json"], purpose="builder list")
+        info_code, info_out, info_err = info_job.result()
+        ls_code, ls_out, ls_err = ls_job.result()
+    emus = tuple(sorted(host_emulators() if emulators is None else emulators))
+    host = env.get("DOCKER_HOST", "")
+    if info_code == 127:
+        return Preflight(Engine(host or "?", "docker CLI missing"), None, None, (), builder, emus, info_err.strip())
+    try:
+        engine, buildx = Engine.from_info(host, info_out, _last_line(info_err) if info_code else None)
+    except ValueError:
+        engine, buildx = Engine(host or "?", _last_line(info_err) or "unreadable `docker info`"), None
+    buildx_error = None
+    builders: tuple[Builder, ...] = ()
+    if buildx is None:
+        buildx_error = "the docker buildx plugin is missing (the docker CLI lists no buildx plugin)"
+    elif ls_code != 0:
+        buildx, buildx_error = None, ls_err.strip().splitlines()[0] if ls_err.strip() else f"exit code {ls_code}"
+    else:
+        current = None
+        if builder is None and '"Current"' not in ls_out:
+            current = env.get("BUILDX_BUILDER") or current_builder_name(executor)
+        builders = parse_builders(ls_out, current)
+    return Preflight(engine, buildx, buildx_error, builders, builder, emus)
+
+
+def current_builder_name(executor: Executor) -> str | None:
+    """The current builder's name. buildx 0.13's JSON list does not mark it, and `inspect` has no
+    JSON: like python-on-whales, take the name from the first line (``Name: default``)."""
+    code, out, _ = executor.probe(["docker", "buildx", "inspect"], purpose="current builder")
+    first = out.splitlines()[0] if code == 0 and out.strip() else ""
+    key, _, value = first.partition(":")
+    return value.strip() if key.strip() == "Name" and value.strip() else None
+
+
+def _last_line(text: str) -> str:
+    lines = [line.strip() for line in text.strip().splitlines() if line.strip()]
+    return lines[-1] if lines else ""
 
 
 def host_emulators(binfmt_dir: str = "/proc/sys/fs/binfmt_misc") -> set[str]:
@@ -100,3 +166,42 @@ def host_emulators(binfmt_dir: str = "/proc/sys/fs/binfmt_misc") -> set[str]:
         return {p.name for p in Path(binfmt_dir).glob("qemu-*") if "enabled" in p.read_text()}
     except OSError:
         return set()
+
+
+def create_builder(
+    executor: Executor,
+    pre: Preflight,
+    name: str,
+    image: str | None,
+    http_registry: str | None,
+    network_host: bool,
+    workdir: str,
+) -> None:
+    """Create and bootstrap docker-container builder NAME unless it exists; on failure remove
+    what was half-made and raise EngineError (exit 3)."""
+    from pathlib import Path
+
+    from buildx_go.builder import buildkitd_config, create_builder_argv
+    from buildx_go.log import get_logger
+
+    log = get_logger()
+    if any(b.name == name for b in pre.builders):
+        log.info("builder.exists", name=name)
+        return
+    config = None
+    if http_registry:
+        Path(workdir).mkdir(parents=True, exist_ok=True)
+        config = f"{workdir}/buildkitd.toml"
+        Path(config).write_text(buildkitd_config([http_registry]))
+    argv = create_builder_argv(name, image, network_host or bool(http_registry), config)
+    log.info("builder.create", name=name, argv=list(argv))
+    try:
+        executor.run(argv, purpose="create builder")
+    except BuildxGoError as exc:
+        executor.probe(["docker", "buildx", "rm", name], purpose="remove half-made builder")
+        shown = image or "moby/buildkit:buildx-stable-1 (the default)"
+        raise EngineError(
+            f"--create-builder: could not bootstrap builder {name!r} from image {shown}: {exc.message}",
+            "the BuildKit image must be pullable by the engine: pass --builder-image for a mirror or a local copy",
+        ) from None
+    log.info("builder.created", name=name)

@@ -80,6 +80,13 @@ class Dockerfile:
             raise InputError(f"{filename}: no FROM instruction", "a Dockerfile starts with FROM image")
         return cls(text, directives, tuple(global_args), tuple(stages))
 
+    def args_declared(self) -> set[str]:
+        """Every ARG name, global or in any stage."""
+        names = {part.split("=", 1)[0] for ins in self.global_args for part in ins.args.split()}
+        for stage in self.stages:
+            names |= stage.args_declared()
+        return names
+
     def stage_named(self, ref: str) -> Stage | None:
         for st in self.stages:
             if st.name == ref.lower():

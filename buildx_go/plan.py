@@ -13,26 +13,41 @@ from typing import Any
 import attrs
 
 from buildx_go.config import Settings
+from buildx_go.dockerfile import Dockerfile
 from buildx_go.errors import InputError
 from buildx_go.gomod import GoProject
 from buildx_go.platforms import Platform
+from buildx_go.registry import Reference
 from buildx_go.tags import moving_tags
 
 PLAN_SCHEMA = 1
 
 
+PHASES = ("build", "publish", "promote")
+
+
 @attrs.frozen
 class Command:
-    """One docker invocation."""
+    """One docker invocation.
+
+    Phases: ``build`` runs first (the manifest strategy's per-platform builds side by side);
+    ``publish`` once every per-platform image is verified; ``promote`` once the version's
+    index is verified. ``{digest}`` in argv is the version index's digest, ``{digest:PLATFORM}``
+    a per-platform image's (known only at run time).
+    """
 
     purpose: str
     argv: tuple[str, ...]
+    phase: str = "build"
     passthrough: bool = False  # its progress display goes on to the user's stderr
-    after_verify: bool = False  # runs only once the pushed index is verified; {digest} is its digest
+    env: tuple[tuple[str, str], ...] = ()  # added to the environment
+    platform: Platform | None = None  # a per-platform build
+    metadata: str | None = None  # its --metadata-file
+    may_fail: str | None = None  # stderr text that only means "nothing to do"
 
     def shell(self) -> str:
         """The command as a person would type it (for display only: never executed so)."""
-        return shlex.join(self.argv)
+        return shlex.join([f"{k}={v}" for k, v in self.env] + list(self.argv))
 
 
 @attrs.frozen
@@ -61,6 +76,13 @@ class Plan:
     notes: tuple[str, ...] = ()
     emulated: tuple[Platform, ...] = ()  # targets whose final stage RUNs under QEMU
     builder: str | None = None
+    arch_refs: tuple[tuple[str, str], ...] = ()  # manifest strategy: (platform, per-platform ref)
+    docker_config: str | None = None  # manifest strategy: this run's own docker config dir
+    clean_tags: tuple[str, ...] = ()  # per-platform refs to delete once all is published
+
+    @property
+    def image(self) -> str:
+        return self.refs[0].rsplit(":", 1)[0]
 
     def to_dict(self) -> dict[str, Any]:
         """The stable JSON form (documented in README.md, "plan --format json")."""
@@ -77,9 +99,14 @@ class Plan:
                 "path": self.dockerfile.path,
                 "style": self.dockerfile.style,
             },
-            "commands": [{"purpose": c.purpose, "argv": list(c.argv)} for c in self.commands],
+            "commands": [
+                {"purpose": c.purpose, "phase": c.phase, "argv": list(c.argv), "env": dict(c.env)}
+                for c in self.commands
+            ],
             "verify": self.verify,
             "moving_tags": list(self.moving_tags),
+            "arch_refs": dict(self.arch_refs),
+            "clean_tags": list(self.clean_tags),
             "notes": list(self.notes),
         }
 
@@ -117,6 +144,9 @@ def buildx_build_argv(
     build_args: Mapping[str, str],
     labels: Mapping[str, str],
     metadata_file: str,
+    *,
+    attestations: bool = True,
+    progress: str | None = None,
 ) -> tuple[str, ...]:
     argv = ["docker", "buildx", "build"]
     if settings.builder:
@@ -130,12 +160,12 @@ def buildx_build_argv(
     for key, value in labels.items():
         argv += ["--label", f"{key}={value}"]
     argv += [
-        f"--provenance={'true' if settings.provenance else 'false'}",
-        f"--sbom={'true' if settings.sbom else 'false'}",
+        f"--provenance={'true' if settings.provenance and attestations else 'false'}",
+        f"--sbom={'true' if settings.sbom and attestations else 'false'}",
     ]
     if settings.network:
         argv += ["--network", settings.network]
-    argv += ["--progress", settings.progress, "--metadata-file", metadata_file]
+    argv += ["--progress", progress or settings.progress, "--metadata-file", metadata_file]
     if settings.push:
         # Straight from BuildKit to the registry: with the docker driver, --push also unpacks
         # into the engine and pushes a second time from the engine (racing on the tag).
@@ -159,51 +189,135 @@ def make_plan(
     existing_tags: list[str] | None = None,
     lints: tuple[str, ...] = (),
     emulated: tuple[Platform, ...] = (),
+    strategy: tuple[str, str] = ("buildx", "one buildx run builds every platform"),
 ) -> Plan:
-    """The single-buildx-run plan for PROJECT (strategy choice grows with builder facts)."""
+    """The plan for PROJECT by STRATEGY, (name, why) as ``builder.choose_strategy`` chose it."""
     refs = image_refs(settings, version)
     version_tag = refs[0].rsplit(":", 1)[1]  # the version, or the first --tag
-    platforms = settings.platform
     build_args: dict[str, str] = {}
     if settings.version_var and dockerfile.source == "generated":
         build_args["VERSION"] = version_tag
     labels = oci_labels(version_tag, git)
-    metadata_file = f"{workdir}/metadata.json"
     if dockerfile.source in ("generated", "adapted"):
         dockerfile = attrs.evolve(dockerfile, path=f"{workdir}/Dockerfile")
-    build = Command(
-        purpose="build",
-        argv=buildx_build_argv(
-            settings, str(project.root), dockerfile, refs, platforms, build_args, labels, metadata_file
-        ),
-        passthrough=True,
-    )
     notes = list(lints)
     if not settings.push:
         notes.append("not pushing: the result is not verified in a registry (use --push)")
     moving, why = moving_tags(version_tag, existing_tags, settings.latest, settings.floating)
     if settings.latest or settings.floating:
         notes.append(f"moving tags {', '.join(moving) or 'none'}: {why}")
+    image = str(settings.image)
+    common: dict[str, Any] = dict(
+        project=str(project.root),
+        module=project.module.path,
+        platforms=settings.platform,
+        refs=refs,
+        dockerfile=dockerfile,
+        metadata_file=f"{workdir}/metadata.json",
+        verify=settings.verify and settings.push,
+        moving_tags=moving,
+        emulated=emulated,
+        builder=settings.builder,
+    )
+    if strategy[0] == "manifest":
+        return _manifest_plan(settings, project, dockerfile, refs, build_args, labels, workdir, notes, strategy, common)
+    if settings.clean_arch_tags:
+        notes.append("--clean-arch-tags: nothing to clean, the buildx strategy pushes no per-platform tags")
+    root, metadata = str(project.root), f"{workdir}/metadata.json"
+    build_argv = buildx_build_argv(settings, root, dockerfile, refs, settings.platform, build_args, labels, metadata)
+    build = Command(purpose="build", argv=build_argv, passthrough=True)
     commands = [build]
     for tag in moving:
         argv = ["docker", "buildx", "imagetools", "create"]
         if settings.builder:
             argv += ["--builder", settings.builder]
-        argv += ["--tag", f"{settings.image}:{tag}", f"{refs[0]}@{{digest}}"]
-        commands.append(Command(purpose=f"promote {tag}", argv=tuple(argv), after_verify=True))
+        argv += ["--tag", f"{image}:{tag}", f"{refs[0]}@{{digest}}"]
+        commands.append(Command(purpose=f"promote {tag}", argv=tuple(argv), phase="promote"))
+    return Plan(strategy=strategy[0], reason=strategy[1], commands=tuple(commands), notes=tuple(notes), **common)
+
+
+def _manifest_plan(
+    settings: Settings,
+    project: GoProject,
+    dockerfile: DockerfileChoice,
+    refs: tuple[str, ...],
+    build_args: dict[str, str],
+    labels: dict[str, str],
+    workdir: str,
+    notes: list[str],
+    strategy: tuple[str, str],
+    common: dict[str, Any],
+) -> Plan:
+    """Per-platform builds (side by side), then a docker manifest list per tag."""
+    if settings.output:
+        raise InputError(
+            f"--output: the manifest strategy ({strategy[1]}) publishes to a registry only",
+            "use --push, or a builder that builds several platforms in one run",
+        )
+    image = str(settings.image)
+    version_tag = refs[0].rsplit(":", 1)[1]
+    declared = Dockerfile.parse(dockerfile.text).args_declared() if dockerfile.source == "user" else set()
+    concurrent = len(settings.platform) > 1
+    progress = "plain" if concurrent and settings.progress in ("auto", "tty") else settings.progress
+    if (settings.provenance and settings.sources.get("provenance") != "default") or settings.sbom:
+        notes.append("attestations left out: a docker manifest list cannot hold provenance or SBOM manifests")
+    commands = []
+    arch_refs = []
+    for p in settings.platform:
+        arch_ref = f"{image}:{version_tag}-{p.suffix}"
+        arch_refs.append((str(p), arch_ref))
+        args = {**build_args, **{k: v for k, v in p.go_env.items() if k in declared}}
+        metadata = f"{workdir}/metadata-{p.suffix}.json"
+        argv = buildx_build_argv(
+            settings,
+            str(project.root),
+            dockerfile,
+            (arch_ref,) if settings.push else (),
+            (p,),
+            args,
+            labels,
+            metadata,
+            attestations=False,
+            progress=progress,
+        )
+        commands.append(Command(f"build {p}", argv, passthrough=True, platform=p, metadata=metadata))
+    docker_config = f"{workdir}/docker-config" if settings.push else None
+    if settings.push:
+        for ref in refs:
+            commands += manifest_commands(ref, image, settings.platform, "publish", str(docker_config))
+        for tag in common["moving_tags"]:
+            commands += manifest_commands(f"{image}:{tag}", image, settings.platform, "promote", str(docker_config))
+    clean = tuple(r for _, r in arch_refs) if settings.clean_arch_tags and settings.push else ()
+    if settings.push and not clean:
+        notes.append(f"per-platform tags kept: {', '.join(r for _, r in arch_refs)} (--clean-arch-tags removes them)")
     return Plan(
-        strategy="buildx",
-        reason="one buildx run builds every platform; the Go stage cross-compiles on the build platform",
-        project=str(project.root),
-        module=project.module.path,
-        platforms=platforms,
-        refs=refs,
-        dockerfile=dockerfile,
+        strategy=strategy[0],
+        reason=strategy[1],
         commands=tuple(commands),
-        metadata_file=metadata_file,
-        verify=settings.verify and settings.push,
-        moving_tags=moving,
         notes=tuple(notes),
-        emulated=emulated,
-        builder=settings.builder,
+        arch_refs=tuple(arch_refs),
+        docker_config=docker_config,
+        clean_tags=clean,
+        **common,
     )
+
+
+def manifest_commands(
+    ref: str, image: str, platforms: tuple[Platform, ...], phase: str, docker_config: str
+) -> list[Command]:
+    """docker manifest rm/create/annotate/push for REF, pinned to the per-platform digests."""
+    env = (("DOCKER_CONFIG", docker_config),)
+    insecure = ["--insecure"] if Reference.parse(ref).is_loopback else []
+    tag = ref.rsplit(":", 1)[1]
+    members = [f"{image}@{{digest:{p}}}" for p in platforms]
+    out = [
+        Command(f"forget list {tag}", ("docker", "manifest", "rm", ref), phase, env=env, may_fail="No such manifest"),
+        Command(f"create list {tag}", ("docker", "manifest", "create", *insecure, ref, *members), phase, env=env),
+    ]
+    for p, member in zip(platforms, members, strict=True):
+        argv = ["docker", "manifest", "annotate", ref, member, "--os", p.os, "--arch", p.arch]
+        if p.variant:
+            argv += ["--variant", p.variant]
+        out.append(Command(f"annotate {tag} {p}", tuple(argv), phase, env=env))
+    out.append(Command(f"push list {tag}", ("docker", "manifest", "push", *insecure, "--purge", ref), phase, env=env))
+    return out

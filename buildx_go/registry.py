@@ -93,7 +93,7 @@ def docker_config_auths(env: Mapping[str, str]) -> dict[str, tuple[str, str]]:
 class RegistryClient:
     def __init__(self, env: Mapping[str, str] | None = None, timeout: float = 60) -> None:
         self._auths = docker_config_auths(env if env is not None else os.environ)
-        self._tokens: dict[tuple[str, str], str] = {}
+        self._tokens: dict[tuple[str, str, str], str] = {}
         self._timeout = timeout
 
     def _base(self, ref: Reference) -> str:
@@ -103,7 +103,8 @@ class RegistryClient:
 
     def _open(self, ref: Reference, url: str, accept: str | None = None, method: str = "GET") -> Any:
         headers = {"Accept": accept} if accept else {}
-        token = self._tokens.get((ref.registry, ref.repository))
+        action = "delete" if method == "DELETE" else "pull"
+        token = self._tokens.get((ref.registry, ref.repository, action))
         if token:
             headers["Authorization"] = token
         req = urllib.request.Request(url, headers=headers, method=method)
@@ -112,10 +113,11 @@ class RegistryClient:
         except urllib.error.HTTPError as exc:
             if exc.code != 401 or token:
                 raise
-            self._tokens[(ref.registry, ref.repository)] = self._authorize(ref, exc.headers.get("WWW-Authenticate", ""))
+            challenge = exc.headers.get("WWW-Authenticate", "")
+            self._tokens[(ref.registry, ref.repository, action)] = self._authorize(ref, challenge, action)
             return self._open(ref, url, accept, method)
 
-    def _authorize(self, ref: Reference, challenge: str) -> str:
+    def _authorize(self, ref: Reference, challenge: str, action: str = "pull") -> str:
         creds = self._auths.get(ref.registry) or (
             self._auths.get("index.docker.io") if ref.registry == "docker.io" else None
         )
@@ -125,7 +127,7 @@ class RegistryClient:
                 raise PushFailed(f"{ref.registry}: needs credentials", f"docker login {ref.registry}")
             return "Basic " + base64.b64encode(f"{creds[0]}:{creds[1]}".encode()).decode()
         fields = dict(re.findall(r'(\w+)="([^"]*)"', params))
-        query = {"scope": f"repository:{ref.repository}:pull"}
+        query = {"scope": f"repository:{ref.repository}:{action}"}
         if fields.get("service"):
             query["service"] = fields["service"]
         req = urllib.request.Request(fields.get("realm", "") + "?" + urllib.parse.urlencode(query))
@@ -167,3 +169,13 @@ class RegistryClient:
             if exc.code == 404:
                 return []
             raise
+
+    def delete_tag(self, ref: Reference) -> str | None:
+        """Delete the tag REF (only the tag, never the manifest by digest: other indexes point at
+        it). None when done, else why not (many registries, distribution 2.x among them, refuse)."""
+        try:
+            with self._open(ref, f"{self._base(ref)}/manifests/{ref.tag}", method="DELETE"):
+                return None
+        except urllib.error.HTTPError as exc:
+            detail = exc.read().decode(errors="replace").strip()[:200]
+            return f"the registry refused (HTTP {exc.code}{': ' + detail if detail else ''})"

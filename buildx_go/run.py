@@ -1,24 +1,36 @@
-"""Executes a Plan step by step, emitting structured events; then verifies what it pushed."""
+"""Executes a Plan phase by phase, emitting structured events; verifies before it promotes.
+
+buildx strategy: build (BuildKit pushes the version's index) -> verify -> promote moving tags.
+manifest strategy: per-platform builds side by side -> verify each image -> docker manifest
+list for each version tag -> verify it -> the same for each moving tag -> clean arch tags.
+A failure in any phase stops before the next: nothing multi-platform is created or moved.
+"""
 
 from __future__ import annotations
 
 import json
+import os
+import shutil
 import time
+from collections.abc import Mapping
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
 import attrs
 
-from buildx_go.docker import Executor, builder_platforms, host_emulators
+from buildx_go.builder import Preflight
+from buildx_go.docker import Executor, gather_preflight
 from buildx_go.errors import BuildFailed, BuildxGoError, EngineError, VerificationFailed
 from buildx_go.log import get_logger
-from buildx_go.plan import Plan
-from buildx_go.registry import RegistryClient
-from buildx_go.verify import Report, verify
+from buildx_go.plan import Command, Plan
+from buildx_go.registry import Reference, RegistryClient
+from buildx_go.verify import Report, verify, verify_image
 
 
 @attrs.frozen
 class Outcome:
+    strategy: str
     refs: tuple[str, ...]
     digest: str | None
     platforms: tuple[str, ...]
@@ -26,85 +38,213 @@ class Outcome:
     report: Report | None
     moved: tuple[str, ...]
     seconds: float
+    arch_refs: tuple[tuple[str, str], ...] = ()  # (platform, ref@digest) of per-platform images kept
 
     def to_dict(self) -> dict[str, Any]:
         return {
+            "strategy": self.strategy,
             "refs": list(self.refs),
             "digest": self.digest,
             "platforms": list(self.platforms),
             "verified": self.verified,
             "moved_tags": list(self.moved),
+            "arch_refs": dict(self.arch_refs),
             "verification": self.report.to_dict() if self.report else None,
             "seconds": round(self.seconds, 3),
         }
 
 
-def execute(plan: Plan, executor: Executor, registry: RegistryClient | None = None) -> Outcome:
-    log = get_logger()
+def execute(
+    plan: Plan,
+    executor: Executor,
+    registry: RegistryClient | None = None,
+    env: Mapping[str, str] | None = None,
+    preflight: Preflight | None = None,
+) -> Outcome:
+    env = os.environ if env is None else env
     started = time.monotonic()
-    workdir = Path(plan.metadata_file).parent
-    workdir.mkdir(parents=True, exist_ok=True)
+    Path(plan.metadata_file).parent.mkdir(parents=True, exist_ok=True)
+    for stale in [plan.metadata_file] + [c.metadata for c in plan.commands if c.metadata]:
+        Path(stale).unlink(missing_ok=True)  # a reused --workdir must not lend an old digest
     if plan.dockerfile.source in ("generated", "adapted") and plan.dockerfile.path:
         Path(plan.dockerfile.path).write_text(plan.dockerfile.text)
     if plan.emulated:
-        check_emulation(plan, executor)
-    for cmd in plan.commands:
-        if not cmd.after_verify:
-            _run_one(executor, cmd.argv, cmd.purpose, cmd.passthrough)
+        check_emulation(plan, preflight or gather_preflight(executor, env, plan.builder))
+    client = registry or RegistryClient(env)
+    if plan.strategy == "manifest":
+        if plan.docker_config:
+            private_docker_config(plan.docker_config, env)
+        try:
+            return _manifest(plan, executor, client, started)
+        finally:
+            if plan.docker_config:
+                shutil.rmtree(plan.docker_config, ignore_errors=True)
+    return _buildx(plan, executor, client, started)
+
+
+def _buildx(plan: Plan, executor: Executor, client: RegistryClient, started: float) -> Outcome:
+    log = get_logger()
+    for cmd in _phase(plan, "build"):
+        run_command(executor, cmd)
     digest = read_digest(plan.metadata_file)
     if digest:
         log.info("image.pushed" if plan.verify else "image.built", refs=list(plan.refs), digest=digest)
     report = None
     if plan.verify:
-        t0 = time.monotonic()
-        report = verify(
-            registry or RegistryClient(), f"{plan.refs[0]}@{digest}" if digest else plan.refs[0], plan.platforms
+        report = _verified(
+            plan, lambda: verify(client, f"{plan.refs[0]}@{digest}" if digest else plan.refs[0], plan.platforms)
         )
-        for img in report.images:
-            log.info(
-                "verify.image",
-                platform=img.platform,
-                config=img.config_platform,
-                binary=img.binary,
-                facts=img.facts,
-                problems=list(img.problems),
-            )
+    moved = _promote(plan, executor, {"": digest} if digest else {})
+    return _summary(plan, digest, report, moved, started, ())
+
+
+def _manifest(plan: Plan, executor: Executor, client: RegistryClient, started: float) -> Outcome:
+    log = get_logger()
+    arch_ref = dict(plan.arch_refs)
+    builds = _phase(plan, "build")
+    failed: list[tuple[Command, BuildxGoError]] = []
+    with ThreadPoolExecutor(max(1, len(builds))) as pool:
+        label = len(builds) > 1
+        jobs = [(c, pool.submit(run_command, executor, c, str(c.platform) if label else None)) for c in builds]
+        for cmd, job in jobs:
+            exc = job.exception()
+            if isinstance(exc, BuildxGoError):
+                failed.append((cmd, exc))
+            elif exc is not None:
+                raise exc
+    digests = {str(c.platform): d for c in builds if c.metadata and (d := read_digest(c.metadata))}
+    pushed = [f"{arch_ref[p]}@{d}" for p, d in digests.items() if p in arch_ref]
+    if failed:
+        names = ", ".join(str(c.platform) for c, _ in failed)
+        untouched = list(plan.refs) + [f"{plan.image}:{t}" for t in plan.moving_tags]
+        log.error("build.failed", failed=[str(c.platform) for c, _ in failed], left_behind=pushed, untouched=untouched)
+        first = failed[0][1]
+        raise type(first)(
+            f"{names}: {first.message}",
+            "no manifest list was created or moved ("
+            + ", ".join(untouched)
+            + " untouched)"
+            + (f"; left behind: {', '.join(pushed)}" if pushed else ""),
+        )
+    if not plan.verify:
+        return _summary(plan, None, None, (), started, tuple(digests.items()))
+    for platform in plan.platforms:
+        p = str(platform)
+        if p not in digests:
+            raise BuildFailed(f"{p}: the build wrote no image digest to {plan.metadata_file}", "see the build output")
+        report = verify_image(client, f"{plan.image}@{digests[p]}", platform)
+        _log_report(report)
         if not report.ok:
-            log.error(
-                "verify.failed",
-                ref=report.ref,
-                problems=list(report.problems),
-                left_behind=list(plan.refs),
-                not_moved=list(plan.moving_tags),
-            )
+            log.error("verify.failed", ref=arch_ref.get(p), problems=list(report.problems), left_behind=pushed)
             raise VerificationFailed(
-                f"{plan.refs[0]}: " + "; ".join(report.problems),
-                "the pushed image is wrong: see verify.image events; moving tags were not touched",
+                f"{arch_ref.get(p)}: " + "; ".join(report.problems),
+                "no manifest list was created; left behind: " + ", ".join(pushed),
             )
-        log.info("verify.ok", ref=report.ref, digest=report.digest, seconds=round(time.monotonic() - t0, 3))
-    promoted = []
-    for cmd in plan.commands:
-        if cmd.after_verify:
-            if not digest or (plan.verify and not report):
-                raise BuildFailed(f"{cmd.purpose}: no verified digest to promote", "see the build output")
-            _run_one(executor, tuple(a.replace("{digest}", digest) for a in cmd.argv), cmd.purpose, False)
-            promoted.append(cmd.purpose.split(" ", 1)[1])
-    if promoted:
-        log.info("tags.moved", tags=promoted, digest=digest)
-    moved_refs = tuple(f"{plan.refs[0].rsplit(':', 1)[0]}:{t}" for t in promoted)
+    log.info("images.verified", images=pushed)
+    published = _run_phase(plan, executor, "publish", digests)
+    digest = published.get(plan.refs[0].rsplit(":", 1)[1])
+    if not digest:
+        raise BuildFailed(f"{plan.refs[0]}: `docker manifest push` printed no digest", "see the command output")
+    log.info("image.pushed", refs=list(plan.refs), digest=digest)
+    report = _verified(
+        plan, lambda: verify(client, f"{plan.refs[0]}@{digest}", plan.platforms, check_binaries=False, expected=digests)
+    )
+    moved = _promote(plan, executor, {"": digest, **digests})
+    for ref in plan.clean_tags:
+        why = client.delete_tag(Reference.parse(ref))
+        if why is None:
+            log.info("tag.deleted", ref=ref)
+        else:
+            log.warning("tag.kept", ref=ref, reason=why)
+    kept = tuple((p, f"{arch_ref[p]}@{d}") for p, d in digests.items() if arch_ref[p] not in plan.clean_tags)
+    return _summary(plan, digest, report, moved, started, kept)
+
+
+def _phase(plan: Plan, phase: str) -> list[Command]:
+    return [c for c in plan.commands if c.phase == phase]
+
+
+def _run_phase(plan: Plan, executor: Executor, phase: str, digests: Mapping[str, str]) -> dict[str, str]:
+    """Run PHASE's commands in order with digests filled in; {tag: digest} of the lists pushed."""
+    pushed = {}
+    for cmd in _phase(plan, phase):
+        out = run_command(executor, fill(cmd, digests))
+        if cmd.purpose.startswith("push list "):
+            pushed[cmd.purpose.rsplit(" ", 1)[1]] = next(
+                (w for w in reversed(out.split()) if w.startswith("sha256:")), ""
+            )
+    return pushed
+
+
+def _promote(plan: Plan, executor: Executor, digests: Mapping[str, str]) -> tuple[str, ...]:
+    if not _phase(plan, "promote"):
+        return ()
+    if not digests.get(""):
+        raise BuildFailed("promote: no verified digest to promote", "see the build output")
+    pushed = _run_phase(plan, executor, "promote", digests)
+    for tag, digest in pushed.items():
+        if digest != digests[""]:
+            raise VerificationFailed(f"{plan.image}:{tag} is {digest}, not the verified {digests['']}")
+    get_logger().info("tags.moved", tags=list(plan.moving_tags), digest=digests[""])
+    return plan.moving_tags
+
+
+def _verified(plan: Plan, check: Any) -> Report:
+    log = get_logger()
+    t0 = time.monotonic()
+    report: Report = check()
+    _log_report(report)
+    if not report.ok:
+        log.error(
+            "verify.failed",
+            ref=report.ref,
+            problems=list(report.problems),
+            left_behind=list(plan.refs),
+            not_moved=list(plan.moving_tags),
+        )
+        raise VerificationFailed(
+            f"{plan.refs[0]}: " + "; ".join(report.problems),
+            "the pushed image is wrong: see verify.image events; moving tags were not touched",
+        )
+    log.info("verify.ok", ref=report.ref, digest=report.digest, seconds=round(time.monotonic() - t0, 3))
+    return report
+
+
+def _log_report(report: Report) -> None:
+    for img in report.images:
+        get_logger().info(
+            "verify.image",
+            platform=img.platform,
+            config=img.config_platform,
+            binary=img.binary,
+            facts=img.facts,
+            problems=list(img.problems),
+        )
+
+
+def _summary(
+    plan: Plan,
+    digest: str | None,
+    report: Report | None,
+    moved: tuple[str, ...],
+    started: float,
+    arch_refs: tuple[tuple[str, str], ...],
+) -> Outcome:
     outcome = Outcome(
-        plan.refs + moved_refs,
+        plan.strategy,
+        plan.refs + tuple(f"{plan.image}:{t}" for t in moved),
         digest,
         tuple(str(p) for p in plan.platforms),
         bool(report and report.ok),
         report,
-        tuple(promoted),
+        moved,
         time.monotonic() - started,
+        arch_refs,
     )
-    log.info(
+    get_logger().info(
         "build.summary",
         strategy=plan.strategy,
-        refs=list(plan.refs),
+        refs=list(outcome.refs),
         digest=digest,
         platforms=list(outcome.platforms),
         verified=outcome.verified,
@@ -113,26 +253,38 @@ def execute(plan: Plan, executor: Executor, registry: RegistryClient | None = No
     return outcome
 
 
-QEMU_NAMES = {
-    "arm64": "qemu-aarch64",
-    "arm": "qemu-arm",
-    "386": "qemu-i386",
-    "ppc64le": "qemu-ppc64le",
-    "s390x": "qemu-s390x",
-    "riscv64": "qemu-riscv64",
-    "amd64": "qemu-x86_64",
-}
+def fill(cmd: Command, digests: Mapping[str, str]) -> Command:
+    """CMD with ``{digest}`` / ``{digest:PLATFORM}`` replaced by DIGESTS ("" is the index)."""
+    argv = []
+    for arg in cmd.argv:
+        for key, digest in digests.items():
+            arg = arg.replace("{digest:" + key + "}" if key else "{digest}", digest)
+        if "{digest" in arg:
+            raise BuildFailed(f"{cmd.purpose}: no digest for {arg}", "a build wrote no --metadata-file digest")
+        argv.append(arg)
+    return attrs.evolve(cmd, argv=tuple(argv))
 
 
-def check_emulation(plan: Plan, executor: Executor) -> None:
+def private_docker_config(path: str, env: Mapping[str, str]) -> None:
+    """A docker config dir for this run only (manifest lists live there): the user's
+    config.json (credentials, helpers) copied in, nothing else shared."""
+    target = Path(path)
+    target.mkdir(mode=0o700, parents=True, exist_ok=True)
+    source = Path(env.get("DOCKER_CONFIG") or Path(env.get("HOME") or Path.home()) / ".docker") / "config.json"
+    if source.is_file():
+        shutil.copyfile(source, target / "config.json")
+        (target / "config.json").chmod(0o600)
+
+
+def check_emulation(plan: Plan, pre: Preflight) -> None:
     """RUN in the final stage of a foreign platform needs QEMU: refuse before building without it."""
-    listed = builder_platforms(executor, plan.builder)
-    emulators = host_emulators()
-    missing = [p for p in plan.emulated if str(p) not in listed and QEMU_NAMES.get(p.arch) not in emulators]
+    support = dict(pre.platform_support(plan.emulated))
+    missing = [p for p in plan.emulated if support[p].startswith("no emulation")]
+    b = pre.builder
     get_logger().info(
         "emulation.checked",
         needed=[str(p) for p in plan.emulated],
-        builder_platforms=sorted(listed),
+        builder_platforms=sorted(b.platforms if b else ()),
         missing=[str(p) for p in missing],
     )
     if missing:
@@ -142,22 +294,27 @@ def check_emulation(plan: Plan, executor: Executor) -> None:
         )
 
 
-def _run_one(executor: Executor, argv: tuple[str, ...], purpose: str, stream: bool) -> None:
+def run_command(executor: Executor, cmd: Command, label: str | None = None) -> str:
+    """Run one planned command, with command.start/done/failed events; its stdout."""
     log = get_logger()
-    log.info("command.start", purpose=purpose, argv=list(argv))
+    log.info("command.start", purpose=cmd.purpose, argv=list(cmd.argv))
     t0 = time.monotonic()
     try:
-        executor.run(argv, stream=stream, purpose=purpose)
+        out = executor.run(cmd.argv, stream=cmd.passthrough, purpose=cmd.purpose, env=dict(cmd.env), label=label)
     except BuildxGoError as exc:
+        if cmd.may_fail and cmd.may_fail in exc.message:
+            log.info("command.done", purpose=cmd.purpose, seconds=round(time.monotonic() - t0, 3), note=cmd.may_fail)
+            return ""
         log.error(
             "command.failed",
-            purpose=purpose,
+            purpose=cmd.purpose,
             seconds=round(time.monotonic() - t0, 3),
             exit_code=exc.exit_code,
             error=exc.message,
         )
         raise
-    log.info("command.done", purpose=purpose, seconds=round(time.monotonic() - t0, 3), exit_code=0)
+    log.info("command.done", purpose=cmd.purpose, seconds=round(time.monotonic() - t0, 3), exit_code=0)
+    return out
 
 
 def read_digest(metadata_file: str) -> str | None:

@@ -117,8 +117,41 @@ def entrypoint_path(config: dict[str, Any]) -> str | None:
     return posixpath.join(env.get("PATH", "/usr/local/bin:/usr/bin:/bin").split(":")[0], first)
 
 
-def verify(client: RegistryClient, ref_text: str, wanted: tuple[Platform, ...], check_binaries: bool = True) -> Report:
-    """A Report on REF: exactly WANTED platforms, configs that agree, binaries that fit."""
+def check_image(client: RegistryClient, img_ref: Reference, plat: str, check_binaries: bool = True) -> ImageCheck:
+    """One image (a manifest, by digest): its config's platform and entrypoint binary vs PLAT."""
+    media, digest, manifest = client.manifest(img_ref)
+    if media in INDEX_TYPES:
+        return ImageCheck(plat, digest, "?", None, None, (f"{img_ref} is an index, not an image",))
+    config = json.loads(client.blob(img_ref, manifest["config"]["digest"]))
+    cfg_plat = str(Platform(config.get("os", "?"), config.get("architecture", "?"), config.get("variant")))
+    mine: list[str] = []
+    if normalised(cfg_plat) != plat:
+        mine.append(f"image config says {cfg_plat}")
+    binary = entrypoint_path(config)
+    facts_text = None
+    if check_binaries:
+        if binary is None:
+            mine.append("image has no entrypoint to check")
+        else:
+            data = find_file(client, img_ref, manifest.get("layers") or [], binary)
+            if data is None:
+                mine.append(f"entrypoint {binary} not found in the layers")
+            else:
+                facts = BinaryFacts.from_bytes(data)
+                facts_text = facts.describe() if facts else "not ELF"
+                mine += binary_problems(Platform.parse(plat), facts)
+    return ImageCheck(plat, digest, cfg_plat, binary, facts_text, tuple(mine))
+
+
+def verify(
+    client: RegistryClient,
+    ref_text: str,
+    wanted: tuple[Platform, ...],
+    check_binaries: bool = True,
+    expected: dict[str, str] | None = None,
+) -> Report:
+    """A Report on REF: exactly WANTED platforms, configs that agree, binaries that fit; with
+    EXPECTED (platform -> digest), each entry must be that already verified image."""
     ref = Reference.parse(ref_text)
     found = client.manifest_or_none(ref)
     if found is None:
@@ -139,26 +172,21 @@ def verify(client: RegistryClient, ref_text: str, wanted: tuple[Platform, ...], 
     for plat, entry in images:
         if plat is None:
             continue
-        img_ref = ref.with_digest(entry["digest"])
-        _, _, manifest = client.manifest(img_ref)
-        config = json.loads(client.blob(img_ref, manifest["config"]["digest"]))
-        cfg_plat = str(Platform(config.get("os", "?"), config.get("architecture", "?"), config.get("variant")))
-        mine: list[str] = []
-        if normalised(cfg_plat) != plat:
-            mine.append(f"image config says {cfg_plat}")
-        binary = entrypoint_path(config)
-        facts_text = None
-        if check_binaries:
-            if binary is None:
-                mine.append("image has no entrypoint to check")
-            else:
-                data = find_file(client, img_ref, manifest.get("layers") or [], binary)
-                if data is None:
-                    mine.append(f"entrypoint {binary} not found in the layers")
-                else:
-                    facts = BinaryFacts.from_bytes(data)
-                    facts_text = facts.describe() if facts else "not ELF"
-                    mine += binary_problems(Platform.parse(plat), facts)
-        problems += [f"{plat}: {p}" for p in mine]
-        checks.append(ImageCheck(plat, entry["digest"], cfg_plat, binary, facts_text, tuple(mine)))
+        if expected is not None and expected.get(plat) != entry["digest"]:
+            problems.append(f"{plat}: entry {entry['digest']} is not the verified image {expected.get(plat)}")
+        check = check_image(client, ref.with_digest(entry["digest"]), plat, check_binaries)
+        problems += [f"{plat}: {p}" for p in check.problems]
+        checks.append(check)
     return Report(str(ref), digest, media, tuple(checks), attestations, tuple(problems))
+
+
+def verify_image(client: RegistryClient, ref_text: str, platform: Platform) -> Report:
+    """A Report on one single-platform image (the manifest strategy's per-platform pushes)."""
+    ref = Reference.parse(ref_text)
+    found = client.manifest_or_none(ref)
+    if found is None:
+        raise VerificationFailed(f"{ref}: not found in the registry")
+    media, digest, _ = found
+    check = check_image(client, ref, str(platform))
+    problems = tuple(f"{platform}: {p}" for p in check.problems)
+    return Report(str(ref), digest, media, (check,), 0, problems)

@@ -96,6 +96,8 @@ def test_plan_json_is_stable() -> None:
         "commands",
         "verify",
         "moving_tags",
+        "arch_refs",
+        "clean_tags",
         "notes",
     ]
     assert d["schema"] == 1
@@ -133,6 +135,8 @@ def test_dry_run_prints_commands_and_runs_nothing(
             "1.0.0",
             "--push",
             "--dry-run",
+            "--strategy",
+            "buildx",
         ],
         env={"BUILDX_GO_WORKDIR": "/tmp/w"},
     )

@@ -1,58 +1,157 @@
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 import pytest
+from packaging.version import Version
+from structlog.testing import capture_logs
 
+from buildx_go.builder import Builder, Engine, Preflight
 from buildx_go.config import resolve
-from buildx_go.errors import EngineError
+from buildx_go.errors import BuildFailed, EngineError
 from buildx_go.gomod import GoProject
-from buildx_go.plan import DockerfileChoice, make_plan
+from buildx_go.plan import Command, DockerfileChoice, Plan, make_plan
 from buildx_go.platforms import Platform
-from buildx_go.run import check_emulation
+from buildx_go.run import check_emulation, execute, fill
 
 HELLO = Path(__file__).parents[2] / "examples" / "hello"
+RECIPE = Path(__file__).parents[2] / "tests" / "fixtures" / "recipe"
+MANIFEST = ("manifest", "the builder cannot build several platforms in one run")
 
 
-class FakeExecutor:
-    def __init__(self, ls_output: str) -> None:
-        self.ls_output = ls_output
-        self.calls: list[list[str]] = []
-
-    def run(self, argv: Sequence[str], *, stream: bool = False, purpose: str = "docker") -> str:
-        self.calls.append(list(argv))
-        return self.ls_output
-
-
-def emulated_plan(platform: str) -> object:
-    settings = resolve({"image": "r/app", "tag": ["1"], "platform": [f"linux/amd64,{platform}"]}, {}, {})
-    choice = DockerfileChoice("user", "/x/Dockerfile", "buildx", "")
+def plan_for(
+    platform: str,
+    strategy: tuple[str, str] = ("buildx", "test"),
+    workdir: str = "/w",
+    emulated: str | None = None,
+    **settings: object,
+) -> Plan:
+    given: dict[str, object] = {"image": "localhost:5000/app", "tag": ["1.2.0"], "platform": [platform]}
+    given.update(settings)
+    choice = DockerfileChoice("user", "/x/Dockerfile", "buildx", "FROM scratch\n")
     return make_plan(
         GoProject.detect(HELLO),
-        settings,
+        resolve(given, {}, {}),
         choice,
         version=None,
         git={},
-        workdir="/w",
-        emulated=(Platform.parse(platform),),
+        workdir=workdir,
+        strategy=strategy,
+        emulated=(Platform.parse(emulated),) if emulated else (),
     )
 
 
-LS = '{"Name":"default","Current":true,"Nodes":[{"Platforms":["linux/amd64","linux/arm64"]}]}\n'
+def facts(platforms: tuple[str, ...], emulators: tuple[str, ...]) -> Preflight:
+    b = Builder("default", "docker", "running", platforms, current=True)
+    return Preflight(Engine("h", server=Version("26.1"), arch="amd64"), Version("0.13"), None, (b,), None, emulators)
 
 
-def test_emulation_present_passes(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr("buildx_go.run.host_emulators", lambda: set())
-    ex = FakeExecutor(LS)
-    check_emulation(emulated_plan("linux/arm64"), ex)  # type: ignore[arg-type]
-    assert ex.calls == [["docker", "buildx", "ls", "--format", "json"]]
+def test_emulation_present_passes() -> None:
+    with capture_logs() as logs:
+        plan = plan_for("linux/amd64,linux/arm64", emulated="linux/arm64")
+        check_emulation(plan, facts(("linux/amd64", "linux/arm64"), ()))
+    assert logs[0]["event"] == "emulation.checked" and logs[0]["missing"] == []
 
 
-def test_emulation_missing_is_exit_3_before_any_build(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr("buildx_go.run.host_emulators", lambda: {"qemu-aarch64"})
-    ex = FakeExecutor(LS)
+def test_emulation_missing_is_exit_3() -> None:
     with pytest.raises(EngineError, match=r"emulation for linux/s390x") as err:
-        check_emulation(emulated_plan("linux/s390x"), ex)  # type: ignore[arg-type]
+        plan = plan_for("linux/amd64,linux/s390x", emulated="linux/s390x")
+        check_emulation(plan, facts(("linux/amd64",), ("qemu-aarch64",)))
     assert err.value.exit_code == 3
-    assert all(call[:3] != ["docker", "buildx", "build"] for call in ex.calls)
+
+
+def test_manifest_plan_builds_each_platform_then_lists_pinned_to_digests() -> None:
+    plan = plan_for("linux/amd64,linux/arm/v7", MANIFEST, push=True, latest=True)
+    assert plan.strategy == "manifest" and plan.reason == MANIFEST[1]
+    builds = [c for c in plan.commands if c.phase == "build"]
+    assert [c.purpose for c in builds] == ["build linux/amd64", "build linux/arm/v7"]
+    arm = builds[1].argv
+    assert arm[arm.index("--platform") + 1] == "linux/arm/v7"  # so the image config says arm/v7
+    assert arm[arm.index("--tag") + 1] == "localhost:5000/app:1.2.0-armv7"
+    assert "--provenance=false" in arm and "--sbom=false" in arm  # else `manifest create` refuses
+    assert arm[arm.index("--progress") + 1] == "plain"  # two builds side by side: no tty display
+    assert "--no-cache" not in arm
+    assert plan.arch_refs == (
+        ("linux/amd64", "localhost:5000/app:1.2.0-amd64"),
+        ("linux/arm/v7", "localhost:5000/app:1.2.0-armv7"),
+    )
+    publish = [c.shell() for c in plan.commands if c.phase == "publish"]
+    env = "DOCKER_CONFIG=/w/docker-config "
+    assert publish == [
+        env + "docker manifest rm localhost:5000/app:1.2.0",
+        env + "docker manifest create --insecure localhost:5000/app:1.2.0 "
+        "'localhost:5000/app@{digest:linux/amd64}' 'localhost:5000/app@{digest:linux/arm/v7}'",
+        env + "docker manifest annotate localhost:5000/app:1.2.0 'localhost:5000/app@{digest:linux/amd64}' "
+        "--os linux --arch amd64",
+        env + "docker manifest annotate localhost:5000/app:1.2.0 'localhost:5000/app@{digest:linux/arm/v7}' "
+        "--os linux --arch arm --variant v7",
+        env + "docker manifest push --insecure --purge localhost:5000/app:1.2.0",
+    ]
+    promote = [c.purpose for c in plan.commands if c.phase == "promote"]
+    assert promote == [
+        "forget list latest",
+        "create list latest",
+        "annotate latest linux/amd64",
+        "annotate latest linux/arm/v7",
+        "push list latest",
+    ]
+    assert plan.to_dict()["commands"][0]["phase"] == "build"
+
+
+def test_manifest_plan_passes_goarch_only_to_a_dockerfile_that_declares_it() -> None:
+    text = (RECIPE / "docker" / "Dockerfile").read_text()
+    settings = resolve({"image": "r/app", "tag": ["1"], "push": True}, {}, {})
+    for source, expect in (("user", ["GOARCH=arm64"]), ("adapted", [])):
+        choice = DockerfileChoice(source, str(RECIPE / "docker" / "Dockerfile"), "goarch-recipe", text)
+        plan = make_plan(
+            GoProject.detect(RECIPE), settings, choice, version=None, git={}, workdir="/w", strategy=MANIFEST
+        )
+        argv = plan.commands[1].argv
+        got = [argv[i + 1] for i, a in enumerate(argv) if a == "--build-arg" and argv[i + 1].startswith("GO")]
+        assert got == expect, source
+
+
+def test_manifest_plan_refuses_an_oci_output() -> None:
+    with pytest.raises(Exception, match=r"^--output: the manifest strategy"):
+        plan_for("linux/amd64,linux/arm64", MANIFEST, output="type=oci,dest=x.tar")
+
+
+def test_fill_replaces_digests_and_refuses_unknown_ones() -> None:
+    cmd = Command("c", ("x", "r@{digest:linux/arm64}", "r@{digest}"))
+    assert fill(cmd, {"": "sha256:i", "linux/arm64": "sha256:a"}).argv == ("x", "r@sha256:a", "r@sha256:i")
+    with pytest.raises(BuildFailed, match="no digest"):
+        fill(cmd, {"": "sha256:i"})
+
+
+class FailingArm64:
+    """Fails the arm64 build the way a Go compile error does; records everything."""
+
+    def __init__(self) -> None:
+        self.calls: list[tuple[str, ...]] = []
+
+    def run(self, argv: Sequence[str], *, env: Mapping[str, str] | None = None, **_: object) -> str:
+        self.calls.append(tuple(argv))
+        if "linux/arm64" in argv:
+            raise BuildFailed("docker buildx build (build linux/arm64) failed: undefined: brokenOnArm64")
+        md = argv[argv.index("--metadata-file") + 1]
+        Path(md).write_text('{"containerimage.digest": "sha256:' + "a" * 64 + '"}')
+        return ""
+
+    def probe(self, argv: Sequence[str], **_: object) -> tuple[int, str, str]:
+        raise AssertionError("no probes expected")
+
+
+def test_one_platform_failing_creates_and_moves_nothing(tmp_path: Path) -> None:
+    plan = plan_for("linux/amd64,linux/arm64", MANIFEST, str(tmp_path), push=True, latest=True)
+    ex = FailingArm64()
+    with capture_logs() as logs, pytest.raises(BuildFailed) as err:
+        execute(plan, ex, env={"HOME": str(tmp_path)})
+    assert err.value.exit_code == 4
+    assert err.value.message.startswith("linux/arm64: ")
+    assert "localhost:5000/app:1.2.0, localhost:5000/app:latest untouched" in str(err.value.hint)
+    assert "left behind: localhost:5000/app:1.2.0-amd64@sha256:aaaa" in str(err.value.hint)
+    assert all(c[1] != "manifest" for c in ex.calls)  # no list created, none moved
+    failed = next(e for e in logs if e["event"] == "build.failed")
+    assert failed["failed"] == ["linux/arm64"]
+    assert not (tmp_path / "docker-config").exists()  # the run's private docker config is gone

@@ -1,0 +1,172 @@
+"""Builder facts and the strategy choice, from `docker info` / `buildx ls` output captured on
+the two engines scripts/setup starts (tests/unit/data)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+
+import pytest
+from packaging.version import Version
+
+from buildx_go.builder import (
+    Builder,
+    Engine,
+    Preflight,
+    buildkitd_config,
+    choose_strategy,
+    create_builder_argv,
+    parse_builders,
+    parse_version,
+)
+from buildx_go.docker import gather_preflight
+from buildx_go.errors import EngineError
+from buildx_go.platforms import parse_platforms
+
+DATA = Path(__file__).parent / "data"
+TWO = parse_platforms("linux/amd64,linux/arm64")
+
+
+def read(name: str) -> str:
+    return (DATA / name).read_text()
+
+
+class ProbeExecutor:
+    """Answers `docker info` and `buildx ls` with captured output."""
+
+    def __init__(self, answers: Mapping[str, tuple[int, str, str]]) -> None:
+        self.answers = answers
+        self.calls: list[list[str]] = []
+
+    def run(self, argv: Sequence[str], **_: object) -> str:
+        raise AssertionError(f"gather_preflight must only probe, ran {argv}")
+
+    def probe(self, argv: Sequence[str], *, purpose: str = "docker") -> tuple[int, str, str]:
+        self.calls.append(list(argv))
+        return self.answers[" ".join(argv[1:3])]
+
+
+def preflight(info: str, ls: str, builder: str | None = None, info_code: int = 0) -> Preflight:
+    ex = ProbeExecutor(
+        {
+            "info --format": (info_code, read(info), "Cannot connect to the Docker daemon" if info_code else ""),
+            "buildx ls": (0, read(ls), ""),
+            "buildx inspect": (0, "Name:          default\nDriver:        docker\n", ""),
+        }
+    )
+    return gather_preflight(ex, {}, builder, emulators={"qemu-aarch64", "qemu-arm"})
+
+
+def test_versions_are_parsed_leniently() -> None:
+    assert parse_version("0.13.1+ds1") == Version("0.13.1")
+    assert parse_version("v0.17.1-desktop.1") == Version("0.17.1")
+    assert parse_version("26.1.5+dfsg1") == Version("26.1.5")
+    assert parse_version("") is None
+
+
+def test_containerd_store_engine_builds_multi_platform_in_one_run() -> None:
+    pre = preflight("info-containerd.json", "ls-containerd.jsonl")
+    assert pre.engine.server == Version("26.1.5") and pre.engine.containerd_store
+    assert pre.engine.arch == "amd64"
+    assert pre.buildx == Version("0.13.1")
+    assert [b.name for b in pre.builders] == ["default"]  # buildx 0.13 prints it twice
+    assert pre.builder is not None and pre.builder.driver == "docker" and pre.builder.current
+    assert pre.multi_platform()[0]
+    assert pre.problems() == []
+    strategy, why = choose_strategy("auto", "default", pre, TWO)
+    assert strategy == "buildx" and "containerd image store" in why
+
+
+def test_classic_store_engine_falls_back_to_manifest_and_says_why() -> None:
+    pre = preflight("info-classic.json", "ls-classic.jsonl")
+    assert not pre.engine.containerd_store and pre.engine.storage_driver == "overlay2"
+    multi, why = pre.multi_platform()
+    assert not multi and "classic image store (overlay2)" in why
+    strategy, reason = choose_strategy("auto", "default", pre, TWO)
+    assert strategy == "manifest" and "cannot build several platforms in one run" in reason
+    assert choose_strategy("auto", "default", pre, TWO[:1])[0] == "buildx"  # one platform: one run
+
+
+def test_asking_for_buildx_on_a_builder_that_cannot_is_exit_3() -> None:
+    pre = preflight("info-classic.json", "ls-classic.jsonl")
+    with pytest.raises(EngineError, match=r"^--strategy buildx: builder 'default' uses the docker driver") as err:
+        choose_strategy("buildx", "--strategy", pre, TWO)
+    assert err.value.exit_code == 3
+
+
+def test_explicit_strategies_need_no_facts() -> None:
+    assert choose_strategy("buildx", "--strategy", None, TWO)[0] == "buildx"
+    assert choose_strategy("manifest", "BUILDX_GO_STRATEGY", None, TWO) == (
+        "manifest",
+        "asked for (BUILDX_GO_STRATEGY manifest): per-platform builds, then a docker manifest list",
+    )
+
+
+def test_engine_down_is_a_problem_naming_the_host() -> None:
+    pre = preflight("info-down.json", "ls-classic.jsonl", info_code=1)
+    assert not pre.engine.reachable
+    assert pre.buildx == Version("0.13.1")  # the client still reports its plugins
+    assert pre.problems()[0].startswith("engine: not reachable at context default: Cannot connect")
+
+
+def test_missing_buildx_is_a_problem() -> None:
+    ex = ProbeExecutor(
+        {
+            "info --format": (0, read("info-containerd.json").replace('"Name":"buildx"', '"Name":"compose"'), ""),
+            "buildx ls": (1, "", "docker: 'buildx' is not a docker command.\nSee 'docker --help'"),
+        }
+    )
+    pre = gather_preflight(ex, {}, None, emulators=set())
+    assert pre.buildx is None
+    assert pre.problems() == ["buildx: the docker buildx plugin is missing (the docker CLI lists no buildx plugin)"]
+
+
+def test_unknown_builder_is_a_problem_listing_the_known_ones() -> None:
+    pre = preflight("info-containerd.json", "ls-containerd.jsonl", builder="nope")
+    assert pre.problems() == ["builder: 'nope' not found (builders: default)"]
+
+
+def test_platform_support_native_emulated_or_cross_only() -> None:
+    pre = preflight("info-containerd.json", "ls-containerd.jsonl")
+    support = {str(p): how for p, how in pre.platform_support(parse_platforms("linux/amd64,linux/arm64,linux/arm/v7"))}
+    assert support == {
+        "linux/amd64": "native",
+        "linux/arm64": "emulated (builder lists it)",
+        "linux/arm/v7": "emulated (qemu-arm in binfmt_misc)",
+    }
+    assert dict(pre.platform_support(parse_platforms("linux/s390x")))[parse_platforms("linux/s390x")[0]].startswith(
+        "no emulation"
+    )
+
+
+def test_docker_container_builders_are_multi_platform() -> None:
+    b = Builder("bx", "docker-container", "running", ("linux/amd64",), current=True)
+    pre = Preflight(Engine("h", server=Version("26.1")), Version("0.13"), None, (b,), None, ())
+    assert pre.multi_platform() == (True, "builder 'bx' uses the docker-container driver")
+
+
+def test_current_builder_comes_from_inspect_when_ls_does_not_mark_it() -> None:
+    two = read("ls-classic.jsonl").strip() + "\n" + read("ls-classic.jsonl").strip().replace('"default"', '"other"', 1)
+    builders = parse_builders(two, "other")
+    assert [(b.name, b.current) for b in builders] == [("default", False), ("other", True)]
+
+
+def test_create_builder_command_for_a_loopback_registry() -> None:
+    argv = create_builder_argv("buildx-go", "mirror.local/moby/buildkit:v0.13", True, "/w/buildkitd.toml")
+    assert argv == (
+        "docker",
+        "buildx",
+        "create",
+        "--name",
+        "buildx-go",
+        "--driver",
+        "docker-container",
+        "--driver-opt",
+        "image=mirror.local/moby/buildkit:v0.13",
+        "--driver-opt",
+        "network=host",
+        "--buildkitd-config",
+        "/w/buildkitd.toml",
+        "--bootstrap",
+    )
+    assert buildkitd_config(["localhost:5000"]) == '[registry."localhost:5000"]\n  http = true\n  insecure = true\n'
