@@ -314,7 +314,7 @@ def builder_facts(settings: Settings, env: Mapping[str, str], workdir: str) -> t
     from buildx_go.docker import DockerExecutor, create_builder, gather_preflight
 
     executor = DockerExecutor(env)
-    pre = gather_preflight(executor, env, settings.builder)
+    pre = gather_preflight(executor, env, None if settings.create_builder else settings.builder)
     if settings.create_builder:
         name = settings.builder or DEFAULT_BUILDER_NAME
         http = http_registry(settings.image)
@@ -451,7 +451,7 @@ def _doctor(ns: argparse.Namespace, env: Mapping[str, str]) -> int:
     platforms = parse_platforms(ns.platform or [env.get("BUILDX_GO_PLATFORM", "linux/amd64,linux/arm64")])
     builder = ns.builder or env.get("BUILDX_GO_BUILDER") or None
     executor = DockerExecutor(env)
-    pre = gather_preflight(executor, env, builder)
+    pre = gather_preflight(executor, env, None if ns.create_builder else builder)
     if ns.create_builder and not pre.problems():
         builder = builder or DEFAULT_BUILDER_NAME
         workdir = os.path.join(tempfile.gettempdir(), f"buildx-go-doctor-{os.getpid()}")

@@ -195,13 +195,13 @@ def create_builder(
         Path(config).write_text(buildkitd_config([http_registry]))
     argv = create_builder_argv(name, image, network_host or bool(http_registry), config)
     log.info("builder.create", name=name, argv=list(argv))
-    try:
-        executor.run(argv, purpose="create builder")
-    except BuildxGoError as exc:
+    code, _, err = executor.probe(argv, purpose="create builder")
+    if code != 0:
         executor.probe(["docker", "buildx", "rm", name], purpose="remove half-made builder")
         shown = image or "moby/buildkit:buildx-stable-1 (the default)"
+        why = next((ln for ln in reversed(err.splitlines()) if "ERROR" in ln), _last_line(err))
         raise EngineError(
-            f"--create-builder: could not bootstrap builder {name!r} from image {shown}: {exc.message}",
+            f"--create-builder: could not bootstrap builder {name!r} from image {shown}: {why.strip()}",
             "the BuildKit image must be pullable by the engine: pass --builder-image for a mirror or a local copy",
         ) from None
     log.info("builder.created", name=name)

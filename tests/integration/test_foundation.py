@@ -140,6 +140,8 @@ def test_dry_run_starts_no_docker(tmp_path: Path) -> None:
         "1",
         "--push",
         "--dry-run",
+        "--strategy",
+        "buildx",
         env={"PATH": f"{fake.parent}:{os.environ['PATH']}"},
     )
     assert proc.stdout.startswith("docker buildx build ")

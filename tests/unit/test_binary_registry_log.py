@@ -1,6 +1,9 @@
 from __future__ import annotations
 
+import http.server
+import json
 import struct
+import threading
 
 import pytest
 
@@ -10,7 +13,7 @@ from buildx_go.errors import BuildFailed, EngineError, PushFailed
 from buildx_go.gitinfo import git_facts, strip_credentials, version_from_describe
 from buildx_go.log import _redact_event, redact_argv
 from buildx_go.platforms import Platform
-from buildx_go.registry import Reference
+from buildx_go.registry import Reference, RegistryClient
 from buildx_go.verify import entry_platform, entrypoint_path
 
 
@@ -130,3 +133,48 @@ def test_git_versions() -> None:
     }
     facts = git_facts(__import__("pathlib").Path("/x"), run=lambda argv: answers.get(" ".join(argv[3:])))
     assert facts["version"] == "2.0.0" and facts["source"] == "https://example.com/r.git" and "created" not in facts
+
+
+class TagDeletingRegistry(http.server.BaseHTTPRequestHandler):
+    """A registry that deletes tags (OCI distribution 1.1 allows it), with bearer auth."""
+
+    deleted: list[str] = []  # noqa: RUF012
+
+    def do_DELETE(self) -> None:
+        if self.headers.get("Authorization") != "Bearer t0k":
+            self.send_response(401)
+            realm = f"http://{self.headers['Host']}/token"
+            self.send_header("WWW-Authenticate", f'Bearer realm="{realm}",service="reg"')
+            self.end_headers()
+            return
+        if self.path.endswith("/manifests/1.0.0-amd64"):
+            self.deleted.append(self.path)
+            self.send_response(202)
+        else:
+            self.send_response(400)
+        self.end_headers()
+
+    def do_GET(self) -> None:
+        assert "scope=repository%3Ateam%2Fapp%3Adelete" in self.path, self.path
+        body = json.dumps({"token": "t0k"}).encode()
+        self.send_response(200)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+def test_delete_tag_asks_for_delete_scope_and_reports_refusals() -> None:
+    server = http.server.HTTPServer(("127.0.0.1", 0), TagDeletingRegistry)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        host = f"127.0.0.1:{server.server_port}"
+        client = RegistryClient({"HOME": "/nonexistent"})
+        assert client.delete_tag(Reference.parse(f"{host}/team/app:1.0.0-amd64")) is None
+        assert TagDeletingRegistry.deleted == ["/v2/team/app/manifests/1.0.0-amd64"]
+        why = client.delete_tag(Reference.parse(f"{host}/team/app:1.0.0-arm64"))
+        assert why == "the registry refused (HTTP 400)"
+    finally:
+        server.shutdown()
