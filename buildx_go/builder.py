@@ -129,6 +129,7 @@ class Preflight:
     wanted_builder: str | None  # --builder, else None (the current one)
     emulators: tuple[str, ...]
     cli_error: str | None = None
+    cached: bool = False  # the docker answers came from buildx-go's facts cache
 
     @property
     def builder(self) -> Builder | None:
@@ -280,14 +281,18 @@ def buildkitd_config(http_registries: Iterable[str]) -> str:
     return "".join(f'[registry."{host}"]\n  http = true\n  insecure = true\n' for host in http_registries)
 
 
-def create_builder_argv(name: str, image: str | None, network_host: bool, config_path: str | None) -> tuple[str, ...]:
-    """``docker buildx create`` for a docker-container builder that can build multi-platform."""
-    argv = ["docker", "buildx", "create", "--name", name, "--driver", "docker-container"]
+def create_builder_options(name: str, image: str | None, network_host: bool, config_path: str | None) -> dict[str, Any]:
+    """Arguments of python-on-whales' ``buildx.create`` for a docker-container builder that can
+    build multi-platform (``docker buildx create --driver docker-container --bootstrap ...``)."""
+    driver_options = {}
     if image:
-        argv += ["--driver-opt", f"image={image}"]
+        driver_options["image"] = image
     if network_host:
-        argv += ["--driver-opt", "network=host"]
-    if config_path:
-        argv += ["--buildkitd-config", config_path]
-    argv.append("--bootstrap")
-    return tuple(argv)
+        driver_options["network"] = "host"
+    return {
+        "name": name,
+        "driver": "docker-container",
+        "driver_options": driver_options,
+        "config": config_path,
+        "bootstrap": True,
+    }

@@ -19,7 +19,7 @@ from buildx_go import __version__
 from buildx_go.builder import Preflight, choose_strategy
 from buildx_go.config import LOG_FORMATS, Settings, load_config_file, resolve
 from buildx_go.errors import BuildxGoError, InputError, Interrupted
-from buildx_go.log import configure, get_logger
+from buildx_go.log import activate, configure, get_logger
 from buildx_go.plan import Plan
 from buildx_go.platforms import Platform
 
@@ -72,6 +72,11 @@ def _build_options(p: argparse.ArgumentParser) -> None:
         choices=("auto", "buildx", "manifest"),
         help="auto (default): one buildx run when the builder can build every platform at once, else "
         "manifest: per-platform builds then a docker manifest list",
+    )
+    g.add_argument(
+        "--compression",
+        choices=("zstd", "gzip", "uncompressed"),
+        help="layer compression of a push (default: zstd, level 1; gzip for runtimes older than Docker 23)",
     )
     g.add_argument(
         "--clean-arch-tags",
@@ -182,6 +187,7 @@ CLI_OPTIONS = (
     "version_from",
     "strategy",
     "clean_arch_tags",
+    "compression",
     "create_builder",
     "builder_image",
 )
@@ -200,6 +206,7 @@ def reported(debug: bool) -> Iterator[list[int]]:
     try:
         yield code
     except BuildxGoError as exc:
+        activate()
         get_logger().error("error", error=exc.message, exit_code=exc.exit_code)
         print(f"ERROR {exc.message}", file=sys.stderr)
         if exc.hint:
@@ -314,11 +321,12 @@ def builder_facts(settings: Settings, env: Mapping[str, str], workdir: str) -> t
     from buildx_go.docker import DockerExecutor, create_builder, gather_preflight
 
     executor = DockerExecutor(env)
-    pre = gather_preflight(executor, env, None if settings.create_builder else settings.builder)
+    cache = facts_cache_dir(env)
+    pre = gather_preflight(executor, env, None if settings.create_builder else settings.builder, cache_dir=cache)
     if settings.create_builder:
         name = settings.builder or DEFAULT_BUILDER_NAME
         http = http_registry(settings.image)
-        create_builder(executor, pre, name, settings.builder_image, http, settings.network == "host", workdir)
+        create_builder(pre, name, settings.builder_image, http, settings.network == "host", workdir, env)
         settings = attrs.evolve(settings, builder=name)
         pre = gather_preflight(executor, env, name)
     require_usable(pre)
@@ -333,15 +341,22 @@ def builder_facts(settings: Settings, env: Mapping[str, str], workdir: str) -> t
         containerd_store=pre.engine.containerd_store,
         multi_platform=multi,
         why=why,
+        cached=pre.cached,
     )
     return settings, pre
+
+
+def facts_cache_dir(env: Mapping[str, str]) -> str:
+    """Where builder facts are cached ($XDG_CACHE_HOME/buildx-go, else ~/.cache/buildx-go)."""
+    base = env.get("XDG_CACHE_HOME") or os.path.join(env.get("HOME") or os.path.expanduser("~"), ".cache")
+    return os.path.join(base, "buildx-go")
 
 
 def http_registry(image: str | None) -> str | None:
     """The registry host of IMAGE if it is spoken to in plain http (loopback), else None."""
     if not image:
         return None
-    from buildx_go.registry import Reference
+    from buildx_go.refs import Reference
 
     ref = Reference.parse(f"{image}:x")
     return ref.registry if ref.is_loopback else None
@@ -361,7 +376,8 @@ def existing_tags(image: str | None, env: Mapping[str, str]) -> list[str] | None
     and the plan says the check was not possible)."""
     if not image:
         return None
-    from buildx_go.registry import Reference, RegistryClient
+    from buildx_go.refs import Reference
+    from buildx_go.registry import RegistryClient
 
     try:
         return RegistryClient(env, timeout=10).tags(Reference.parse(f"{image}:x"))
@@ -392,7 +408,15 @@ def print_plan(plan: Plan, fmt: str) -> None:
 def main(argv: Sequence[str] | None = None, env: Mapping[str, str] | None = None) -> int:
     env = os.environ if env is None else env
     ns = parser().parse_args(argv)
-    configure(ns.log_format or env.get("BUILDX_GO_LOG_FORMAT") or "auto", debug=ns.debug)
+    deferred = ns.command == "build" and not ns.dry_run  # structlog's import overlaps the build
+    configure(ns.log_format or env.get("BUILDX_GO_LOG_FORMAT") or "auto", debug=ns.debug, defer=deferred)
+    try:
+        return _main(ns, env)
+    finally:
+        activate()  # flush anything still buffered
+
+
+def _main(ns: argparse.Namespace, env: Mapping[str, str]) -> int:
     with reported(ns.debug) as code:
         if ns.command == "verify":
             return _verify(ns, env)
@@ -455,7 +479,7 @@ def _doctor(ns: argparse.Namespace, env: Mapping[str, str]) -> int:
     if ns.create_builder and not pre.problems():
         builder = builder or DEFAULT_BUILDER_NAME
         workdir = os.path.join(tempfile.gettempdir(), f"buildx-go-doctor-{os.getpid()}")
-        create_builder(executor, pre, builder, ns.builder_image, http_registry(ns.image), False, workdir)
+        create_builder(pre, builder, ns.builder_image, http_registry(ns.image), False, workdir, env)
         pre = gather_preflight(executor, env, builder)
     rows = doctor_rows(pre, platforms, ns.image)
     if ns.format == "json":

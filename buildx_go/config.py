@@ -5,7 +5,6 @@ Every value remembers where it came from (``Settings.sources``), so ``plan`` can
 
 from __future__ import annotations
 
-import tomllib
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
@@ -78,6 +77,7 @@ OPTIONS: dict[str, tuple[Callable[[Any], Any], Any]] = {
     "version_from": (_optional_str, None),
     "strategy": (_choice("auto", "buildx", "manifest"), "auto"),
     "clean_arch_tags": (_bool, False),
+    "compression": (_choice("zstd", "gzip", "uncompressed"), "zstd"),
     "create_builder": (_bool, False),
     "builder_image": (_optional_str, None),
     "log_format": (_choice(*LOG_FORMATS), "auto"),
@@ -109,6 +109,7 @@ class Settings:
     version_from: str | None
     strategy: str
     clean_arch_tags: bool
+    compression: str
     create_builder: bool
     builder_image: str | None
     log_format: str
@@ -128,6 +129,8 @@ def load_config_file(project: Path) -> dict[str, Any]:
     path = project / CONFIG_FILE
     if not path.is_file():
         return {}
+    import tomllib  # only when there is a file: keeps the start fast
+
     try:
         data = tomllib.loads(path.read_text())
     except tomllib.TOMLDecodeError as exc:

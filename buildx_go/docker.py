@@ -1,16 +1,27 @@
 """The only module that talks to docker (through python-on-whales).
 
 ``Executor`` is the seam: the runner hands it argv lists (never shell strings) and gets
-text back or a BuildxGoError; tests replace it. python-on-whales is imported lazily so
-that --help, plan and --dry-run never pay for it.
+text back or a BuildxGoError; tests replace it. python-on-whales (slow to import) is only
+used to create builders.
 """
 
 from __future__ import annotations
 
+import collections
+import contextlib
+import hashlib
+import json
+import os
 import re
+import subprocess
 import sys
-from collections.abc import Mapping, Sequence
-from typing import Protocol, TextIO
+import threading
+import time
+from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
+from typing import Any, Protocol, TextIO
+
+import attrs
 
 from buildx_go.builder import Builder, Engine, Preflight, parse_builders
 from buildx_go.errors import BuildFailed, BuildxGoError, EngineError, PushFailed
@@ -34,9 +45,11 @@ class Executor(Protocol):
         purpose: str = "docker",
         env: Mapping[str, str] | None = None,
         label: str | None = None,
+        on_start: Callable[[], None] | None = None,
     ) -> str:
         """Run ARGV (with ENV added); return its stdout or raise a BuildxGoError.
-        STREAM: show its stderr to the user as it comes, each line prefixed with LABEL."""
+        STREAM: show its stderr to the user as it comes, each line prefixed with LABEL.
+        ON_START is called once the process runs (to use the wait)."""
         ...
 
     def probe(self, argv: Sequence[str], *, purpose: str = "docker") -> tuple[int, str, str]:
@@ -61,11 +74,19 @@ def classify(argv: Sequence[str], code: int, stderr: str, purpose: str) -> Build
 
 
 class DockerExecutor:
-    """Runs docker commands with python-on-whales' runner, with ENV added (DOCKER_HOST...)."""
+    """Runs docker: argv lists only, ENV added to this process's environment.
+
+    A plain subprocess runner in python-on-whales' manner (its ``utils.run``): importing
+    python-on-whales costs ~0.35 s here, more than buildx-go's whole budget from start to
+    the first docker call, so only the rare builder creation uses its components.
+    """
 
     def __init__(self, env: Mapping[str, str] | None = None, echo: TextIO | None = None) -> None:
         self.env = dict(env or {})
         self.echo = echo or sys.stderr
+
+    def _env(self, extra: Mapping[str, str] | None) -> dict[str, str]:
+        return {**os.environ, **self.env, **(extra or {})}
 
     def run(
         self,
@@ -75,54 +96,97 @@ class DockerExecutor:
         purpose: str = "docker",
         env: Mapping[str, str] | None = None,
         label: str | None = None,
+        on_start: Callable[[], None] | None = None,
     ) -> str:
-        from python_on_whales.exceptions import DockerException
-        from python_on_whales.utils import run, stream_stdout_and_stderr
-
-        full_env = {**self.env, **(env or {})}
         try:
             if not stream:
-                return str(run(list(argv), env=full_env))
-            out: list[str] = []
-            prefix = f"[{label}] " if label else ""
-            for source, line in stream_stdout_and_stderr(list(argv), env=full_env):
-                text = line.decode(errors="replace")
-                if source == "stdout":
-                    out.append(text)
-                else:
-                    self.echo.write(prefix + text)
-                    self.echo.flush()
-            return "".join(out)
+                if on_start:
+                    on_start()
+                proc = subprocess.run(list(argv), capture_output=True, text=True, env=self._env(env), check=False)
+                if proc.returncode != 0:
+                    raise classify(argv, proc.returncode, proc.stderr, purpose)
+                return proc.stdout
+            return self._stream(argv, purpose, env, f"[{label}] " if label else "", on_start)
         except FileNotFoundError:
             raise EngineError("docker: command not found", "install the Docker CLI (scripts/setup does)") from None
-        except DockerException as exc:
-            raise classify(argv, exc.return_code, exc.stderr or "", purpose) from None
+
+    def _stream(
+        self,
+        argv: Sequence[str],
+        purpose: str,
+        env: Mapping[str, str] | None,
+        prefix: str,
+        on_start: Callable[[], None] | None,
+    ) -> str:
+        """Show stderr (BuildKit's progress) as it comes; keep stdout and stderr's tail."""
+        proc = subprocess.Popen(
+            list(argv), stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=self._env(env), text=True, errors="replace"
+        )
+        if on_start:
+            on_start()
+        out: list[str] = []
+        reader = threading.Thread(target=lambda: out.append(proc.stdout.read() if proc.stdout else ""), daemon=True)
+        reader.start()
+        tail: collections.deque[str] = collections.deque(maxlen=TAIL_LINES)
+        assert proc.stderr is not None
+        for line in proc.stderr:
+            tail.append(line)
+            self.echo.write(prefix + line)
+            self.echo.flush()
+        code = proc.wait()
+        reader.join()
+        if code != 0:
+            raise classify(argv, code, "".join(tail), purpose)
+        return "".join(out)
 
     def probe(self, argv: Sequence[str], *, purpose: str = "docker") -> tuple[int, str, str]:
-        from python_on_whales.exceptions import DockerException
-        from python_on_whales.utils import run
-
         try:
-            stdout, stderr = run(list(argv), env=self.env, return_stderr=True)
-            return 0, str(stdout or ""), str(stderr or "")
+            proc = subprocess.run(list(argv), capture_output=True, text=True, env=self._env(None), check=False)
         except FileNotFoundError:
             return 127, "", "docker: command not found"
-        except DockerException as exc:
-            return exc.return_code, exc.stdout or "", exc.stderr or ""
+        return proc.returncode, proc.stdout, proc.stderr
 
 
 def gather_preflight(
-    executor: Executor, env: Mapping[str, str], builder: str | None, *, emulators: set[str] | None = None
+    executor: Executor,
+    env: Mapping[str, str],
+    builder: str | None,
+    *,
+    emulators: set[str] | None = None,
+    cache_dir: str | None = None,
 ) -> Preflight:
-    """Facts about the engine, buildx and its builders: two docker calls, run side by side."""
+    """Facts about the engine, buildx and its builders: `docker info` and `buildx ls` (and
+    `buildx inspect` for the current builder's name), run side by side. With CACHE_DIR, the
+    answers are reused while nothing they depend on has changed (see ``facts_stamp``)."""
     from concurrent.futures import ThreadPoolExecutor
 
-    with ThreadPoolExecutor(2) as pool:
-        info_job = pool.submit(executor.probe, ["docker", "info", "--format", "json"], purpose="engine info")
-        ls_job = pool.submit(executor.probe, ["docker", "buildx", "ls", "--format", "json"], purpose="builder list")
-        info_code, info_out, info_err = info_job.result()
-        ls_code, ls_out, ls_err = ls_job.result()
-    emus = tuple(sorted(host_emulators() if emulators is None else emulators))
+    stamp = facts_stamp(env, builder)
+    cache = None
+    if cache_dir and stamp:
+        cache = Path(cache_dir) / f"facts-{hashlib.sha256(stamp.encode()).hexdigest()[:16]}.json"
+    raw = _read_cache(cache, stamp) if cache and stamp else None
+    if raw is None:
+        with ThreadPoolExecutor(3) as pool:
+            info = pool.submit(executor.probe, ["docker", "info", "--format", "json"], purpose="engine info")
+            ls = pool.submit(executor.probe, ["docker", "buildx", "ls", "--format", "json"], purpose="builder list")
+            name = pool.submit(current_builder_name, executor) if builder is None else None
+            raw = {
+                "info": list(info.result()),
+                "ls": list(ls.result()),
+                "current": env.get("BUILDX_BUILDER") or (name.result() if name else None),
+            }
+        if cache and stamp and raw["info"][0] == 0 and raw["ls"][0] == 0:
+            _write_cache(cache, stamp, raw)
+    pre = preflight_from(raw, env, builder, tuple(sorted(host_emulators() if emulators is None else emulators)))
+    return attrs.evolve(pre, cached=raw.get("cached", False))
+
+
+def preflight_from(
+    raw: dict[str, Any], env: Mapping[str, str], builder: str | None, emus: tuple[str, ...]
+) -> Preflight:
+    """Preflight from the probes' (exit code, stdout, stderr) answers."""
+    info_code, info_out, info_err = raw["info"]
+    ls_code, ls_out, ls_err = raw["ls"]
     host = env.get("DOCKER_HOST", "")
     if info_code == 127:
         return Preflight(Engine(host or "?", "docker CLI missing"), None, None, (), builder, emus, info_err.strip())
@@ -137,11 +201,59 @@ def gather_preflight(
     elif ls_code != 0:
         buildx, buildx_error = None, ls_err.strip().splitlines()[0] if ls_err.strip() else f"exit code {ls_code}"
     else:
-        current = None
-        if builder is None and '"Current"' not in ls_out:
-            current = env.get("BUILDX_BUILDER") or current_builder_name(executor)
-        builders = parse_builders(ls_out, current)
+        builders = parse_builders(ls_out, raw.get("current"))
     return Preflight(engine, buildx, buildx_error, builders, builder, emus)
+
+
+FACTS_TTL = 3600.0
+
+
+def facts_stamp(env: Mapping[str, str], builder: str | None) -> str | None:
+    """What cached builder facts depend on, or None when that cannot be told cheaply.
+
+    Only for a local engine socket: restarting the engine (the only way to change its image
+    store) recreates the socket, and creating, removing or switching builders touches the
+    buildx config. Remote engines, contexts and tcp hosts are always asked afresh."""
+    host = env.get("DOCKER_HOST") or "unix:///var/run/docker.sock"
+    if not host.startswith("unix://") or env.get("DOCKER_CONTEXT"):
+        return None
+    config = Path(env.get("DOCKER_CONFIG") or Path(env.get("HOME") or Path.home()) / ".docker")
+    parts = [host, str(builder), env.get("BUILDX_BUILDER", ""), str(config)]
+    try:
+        sock = os.stat(host.removeprefix("unix://"))
+        parts.append(f"{sock.st_ino}:{sock.st_ctime_ns}")
+        config_json = config / "config.json"
+        if config_json.is_file() and '"currentContext"' in config_json.read_text():
+            return None
+        buildx_dir = config / "buildx"
+        current = buildx_dir / "current"  # rewritten often: its content is what counts
+        parts.append(current.read_text() if current.is_file() else "-")
+        watched = [config_json, buildx_dir / "instances"]
+        for path in watched + sorted(buildx_dir.glob("instances/*")):
+            parts.append(f"{path.name}:{path.stat().st_mtime_ns}" if path.exists() else f"{path.name}:-")
+    except OSError:
+        return None
+    return "|".join(parts)
+
+
+def _read_cache(path: Path, stamp: str) -> dict[str, Any] | None:
+    try:
+        data = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return None
+    if data.get("stamp") != stamp or time.time() - float(data.get("time", 0)) > FACTS_TTL:
+        return None
+    raw: dict[str, Any] = data["raw"]
+    raw["cached"] = True
+    return raw
+
+
+def _write_cache(path: Path, stamp: str, raw: dict[str, Any]) -> None:
+    with contextlib.suppress(OSError):
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(f".{os.getpid()}.tmp")
+        tmp.write_text(json.dumps({"stamp": stamp, "time": time.time(), "raw": raw}))
+        tmp.replace(path)
 
 
 def current_builder_name(executor: Executor) -> str | None:
@@ -169,19 +281,22 @@ def host_emulators(binfmt_dir: str = "/proc/sys/fs/binfmt_misc") -> set[str]:
 
 
 def create_builder(
-    executor: Executor,
     pre: Preflight,
     name: str,
     image: str | None,
     http_registry: str | None,
     network_host: bool,
     workdir: str,
+    env: Mapping[str, str],
 ) -> None:
-    """Create and bootstrap docker-container builder NAME unless it exists; on failure remove
-    what was half-made and raise EngineError (exit 3)."""
+    """Create and bootstrap docker-container builder NAME (python-on-whales' buildx.create)
+    unless it exists; on failure remove what was half-made and raise EngineError (exit 3)."""
     from pathlib import Path
 
-    from buildx_go.builder import buildkitd_config, create_builder_argv
+    from python_on_whales import DockerClient
+    from python_on_whales.exceptions import DockerException
+
+    from buildx_go.builder import buildkitd_config, create_builder_options
     from buildx_go.log import get_logger
 
     log = get_logger()
@@ -193,12 +308,16 @@ def create_builder(
         Path(workdir).mkdir(parents=True, exist_ok=True)
         config = f"{workdir}/buildkitd.toml"
         Path(config).write_text(buildkitd_config([http_registry]))
-    argv = create_builder_argv(name, image, network_host or bool(http_registry), config)
-    log.info("builder.create", name=name, argv=list(argv))
-    code, _, err = executor.probe(argv, purpose="create builder")
-    if code != 0:
-        executor.probe(["docker", "buildx", "rm", name], purpose="remove half-made builder")
+    options = create_builder_options(name, image, network_host or bool(http_registry), config)
+    log.info("builder.create", **options)
+    client = DockerClient(host=env.get("DOCKER_HOST") or None)
+    try:
+        client.buildx.create(**options)
+    except DockerException as exc:
+        with contextlib.suppress(DockerException):
+            client.buildx.remove(name)
         shown = image or "moby/buildkit:buildx-stable-1 (the default)"
+        err = exc.stderr or ""
         why = next((ln for ln in reversed(err.splitlines()) if "ERROR" in ln), _last_line(err))
         raise EngineError(
             f"--create-builder: could not bootstrap builder {name!r} from image {shown}: {why.strip()}",

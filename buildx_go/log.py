@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import logging
+import datetime
 import sys
+import threading
 from collections.abc import MutableMapping
 from typing import Any, TextIO
 
-import structlog
-
+DEBUG, INFO = 10, 20  # logging's levels, without importing logging
 SECRET_HINTS = ("password", "token", "secret", "auth", "credential")
 
 
@@ -40,29 +40,100 @@ def _redact_event(_: Any, __: str, event: MutableMapping[str, Any]) -> MutableMa
     return event
 
 
-def configure(fmt: str = "auto", stream: TextIO | None = None, debug: bool = False) -> None:
-    """FMT is json, console, or auto (console on a TTY, JSON otherwise)."""
-    stream = stream or sys.stderr
-    if fmt == "auto":
-        fmt = "console" if stream.isatty() else "json"
-    renderer: Any
-    if fmt == "json":
-        renderer = structlog.processors.JSONRenderer(sort_keys=False)
-    else:
-        renderer = structlog.dev.ConsoleRenderer(colors=stream.isatty())
-    structlog.configure(
-        processors=[
-            structlog.contextvars.merge_contextvars,
-            structlog.processors.add_log_level,
-            structlog.processors.TimeStamper(fmt="iso", utc=True),
-            _redact_event,
-            renderer,
-        ],
-        wrapper_class=structlog.make_filtering_bound_logger(logging.DEBUG if debug else logging.INFO),
-        logger_factory=structlog.PrintLoggerFactory(stream),
-        cache_logger_on_first_use=False,
-    )
+def _timestamp(_: Any, __: str, event: MutableMapping[str, Any]) -> MutableMapping[str, Any]:
+    """ISO UTC timestamp, unless the event already has one (replayed from the buffer)."""
+    event.setdefault("timestamp", _now())
+    return event
+
+
+def _now() -> str:
+    return datetime.datetime.now(datetime.UTC).isoformat().replace("+00:00", "Z")
+
+
+class _Buffer:
+    """Collects events, with their time, until structlog is set up (see ``configure``); after
+    that, passes them on (callers may hold on to it across ``activate``)."""
+
+    def __init__(self) -> None:
+        self.events: list[tuple[str, str, dict[str, Any]]] = []
+
+    def _add(self, level: str, event: str, **kw: Any) -> None:
+        kw.setdefault("timestamp", _now())
+        with _lock:
+            if _pending is not None:
+                self.events.append((level, event, kw))
+                return
+        getattr(get_logger(), level)(event, **kw)
+
+    def debug(self, event: str, **kw: Any) -> None:
+        self._add("debug", event, **kw)
+
+    def info(self, event: str, **kw: Any) -> None:
+        self._add("info", event, **kw)
+
+    def warning(self, event: str, **kw: Any) -> None:
+        self._add("warning", event, **kw)
+
+    def error(self, event: str, **kw: Any) -> None:
+        self._add("error", event, **kw)
+
+
+_lock = threading.Lock()
+_pending: dict[str, Any] | None = None  # configure(defer=True) given, structlog not yet set up
+_buffer = _Buffer()
+
+
+def configure(fmt: str = "auto", stream: TextIO | None = None, debug: bool = False, defer: bool = False) -> None:
+    """FMT is json, console, or auto (console on a TTY, JSON otherwise).
+
+    DEFER: importing structlog costs ~0.1 s; a build defers it until its docker process runs
+    (``activate``), events logged before are buffered with their own timestamps."""
+    global _pending
+    _pending = {"fmt": fmt, "stream": stream or sys.stderr, "debug": debug}
+    if not defer:
+        activate()
+
+
+def activate() -> None:
+    """Set structlog up as configured and replay buffered events (idempotent, thread-safe)."""
+    global _pending
+    with _lock:
+        if _pending is None:
+            return
+        import structlog
+
+        stream, fmt = _pending["stream"], _pending["fmt"]
+        if fmt == "auto":
+            fmt = "console" if stream.isatty() else "json"
+        renderer: Any
+        if fmt == "json":
+            renderer = structlog.processors.JSONRenderer(sort_keys=False)
+        else:
+            renderer = structlog.dev.ConsoleRenderer(colors=stream.isatty())
+        structlog.configure(
+            processors=[
+                structlog.contextvars.merge_contextvars,
+                structlog.processors.add_log_level,
+                _timestamp,
+                _redact_event,
+                renderer,
+            ],
+            wrapper_class=structlog.make_filtering_bound_logger(DEBUG if _pending["debug"] else INFO),
+            logger_factory=structlog.PrintLoggerFactory(stream),
+            cache_logger_on_first_use=False,
+        )
+        _pending = None
+        logger = structlog.get_logger("buildx-go")
+        for level, event, kw in _buffer.events:
+            getattr(logger, level)(event, **kw)
+        _buffer.events.clear()
 
 
 def get_logger() -> Any:
+    if _pending is not None:
+        with _lock:
+            if _pending is not None:
+                return _buffer
+    import structlog
+
     return structlog.get_logger("buildx-go")

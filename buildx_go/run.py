@@ -11,21 +11,25 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import threading
 import time
 from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import attrs
 
 from buildx_go.builder import Preflight
 from buildx_go.docker import Executor, gather_preflight
 from buildx_go.errors import BuildFailed, BuildxGoError, EngineError, VerificationFailed
-from buildx_go.log import get_logger
+from buildx_go.log import activate, get_logger
 from buildx_go.plan import Command, Plan
-from buildx_go.registry import Reference, RegistryClient
-from buildx_go.verify import Report, verify, verify_image
+from buildx_go.refs import Reference
+
+if TYPE_CHECKING:  # imported when needed: after the build starts (see _warm_up)
+    from buildx_go.registry import RegistryClient
+    from buildx_go.verify import Report
 
 
 @attrs.frozen
@@ -70,7 +74,7 @@ def execute(
         Path(plan.dockerfile.path).write_text(plan.dockerfile.text)
     if plan.emulated:
         check_emulation(plan, preflight or gather_preflight(executor, env, plan.builder))
-    client = registry or RegistryClient(env)
+    client: RegistryClient = registry or _registry(env)  # type: ignore[assignment]
     if plan.strategy == "manifest":
         if plan.docker_config:
             private_docker_config(plan.docker_config, env)
@@ -91,6 +95,8 @@ def _buildx(plan: Plan, executor: Executor, client: RegistryClient, started: flo
         log.info("image.pushed" if plan.verify else "image.built", refs=list(plan.refs), digest=digest)
     report = None
     if plan.verify:
+        from buildx_go.verify import verify
+
         report = _verified(
             plan, lambda: verify(client, f"{plan.refs[0]}@{digest}" if digest else plan.refs[0], plan.platforms)
         )
@@ -128,6 +134,8 @@ def _manifest(plan: Plan, executor: Executor, client: RegistryClient, started: f
         )
     if not plan.verify:
         return _summary(plan, None, None, (), started, tuple(digests.items()))
+    from buildx_go.verify import verify, verify_image
+
     for platform in plan.platforms:
         p = str(platform)
         if p not in digests:
@@ -158,6 +166,21 @@ def _manifest(plan: Plan, executor: Executor, client: RegistryClient, started: f
             log.warning("tag.kept", ref=ref, reason=why)
     kept = tuple((p, f"{arch_ref[p]}@{d}") for p, d in digests.items() if arch_ref[p] not in plan.clean_tags)
     return _summary(plan, digest, report, moved, started, kept)
+
+
+class _registry:
+    """A RegistryClient made on first use, so its imports stay off the way to the build."""
+
+    def __init__(self, env: Mapping[str, str]) -> None:
+        self.env = env
+        self.client: RegistryClient | None = None
+
+    def __getattr__(self, name: str) -> Any:
+        if self.client is None:
+            from buildx_go.registry import RegistryClient
+
+            self.client = RegistryClient(self.env)
+        return getattr(self.client, name)
 
 
 def _phase(plan: Plan, phase: str) -> list[Command]:
@@ -300,7 +323,14 @@ def run_command(executor: Executor, cmd: Command, label: str | None = None) -> s
     log.info("command.start", purpose=cmd.purpose, argv=list(cmd.argv))
     t0 = time.monotonic()
     try:
-        out = executor.run(cmd.argv, stream=cmd.passthrough, purpose=cmd.purpose, env=dict(cmd.env), label=label)
+        out = executor.run(
+            cmd.argv,
+            stream=cmd.passthrough,
+            purpose=cmd.purpose,
+            env=dict(cmd.env),
+            label=label,
+            on_start=_warm_up if cmd.phase == "build" else None,
+        )
     except BuildxGoError as exc:
         if cmd.may_fail and cmd.may_fail in exc.message:
             log.info("command.done", purpose=cmd.purpose, seconds=round(time.monotonic() - t0, 3), note=cmd.may_fail)
@@ -315,6 +345,19 @@ def run_command(executor: Executor, cmd: Command, label: str | None = None) -> s
         raise
     log.info("command.done", purpose=cmd.purpose, seconds=round(time.monotonic() - t0, 3), exit_code=0)
     return out
+
+
+def _warm_up() -> None:
+    """While BuildKit works, finish what startup deferred (structlog) and import what comes
+    after the build (verification), in a thread: the main one is only waiting."""
+
+    def work() -> None:
+        activate()
+        import zstandard  # noqa: F401
+
+        import buildx_go.verify  # noqa: F401
+
+    threading.Thread(target=work, daemon=True).start()
 
 
 def read_digest(metadata_file: str) -> str | None:

@@ -13,7 +13,8 @@ from buildx_go.errors import BuildFailed, EngineError, PushFailed
 from buildx_go.gitinfo import git_facts, strip_credentials, version_from_describe
 from buildx_go.log import _redact_event, redact_argv
 from buildx_go.platforms import Platform
-from buildx_go.registry import Reference, RegistryClient
+from buildx_go.refs import Reference
+from buildx_go.registry import RegistryClient
 from buildx_go.verify import entry_platform, entrypoint_path
 
 

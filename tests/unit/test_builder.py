@@ -15,7 +15,7 @@ from buildx_go.builder import (
     Preflight,
     buildkitd_config,
     choose_strategy,
-    create_builder_argv,
+    create_builder_options,
     parse_builders,
     parse_version,
 )
@@ -114,6 +114,7 @@ def test_missing_buildx_is_a_problem() -> None:
         {
             "info --format": (0, read("info-containerd.json").replace('"Name":"buildx"', '"Name":"compose"'), ""),
             "buildx ls": (1, "", "docker: 'buildx' is not a docker command.\nSee 'docker --help'"),
+            "buildx inspect": (1, "", "docker: 'buildx' is not a docker command."),
         }
     )
     pre = gather_preflight(ex, {}, None, emulators=set())
@@ -151,22 +152,13 @@ def test_current_builder_comes_from_inspect_when_ls_does_not_mark_it() -> None:
     assert [(b.name, b.current) for b in builders] == [("default", False), ("other", True)]
 
 
-def test_create_builder_command_for_a_loopback_registry() -> None:
-    argv = create_builder_argv("buildx-go", "mirror.local/moby/buildkit:v0.13", True, "/w/buildkitd.toml")
-    assert argv == (
-        "docker",
-        "buildx",
-        "create",
-        "--name",
-        "buildx-go",
-        "--driver",
-        "docker-container",
-        "--driver-opt",
-        "image=mirror.local/moby/buildkit:v0.13",
-        "--driver-opt",
-        "network=host",
-        "--buildkitd-config",
-        "/w/buildkitd.toml",
-        "--bootstrap",
-    )
+def test_create_builder_options_for_a_loopback_registry() -> None:
+    options = create_builder_options("buildx-go", "mirror.local/moby/buildkit:v0.13", True, "/w/buildkitd.toml")
+    assert options == {
+        "name": "buildx-go",
+        "driver": "docker-container",
+        "driver_options": {"image": "mirror.local/moby/buildkit:v0.13", "network": "host"},
+        "config": "/w/buildkitd.toml",
+        "bootstrap": True,
+    }
     assert buildkitd_config(["localhost:5000"]) == '[registry."localhost:5000"]\n  http = true\n  insecure = true\n'

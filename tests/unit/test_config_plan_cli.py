@@ -78,7 +78,9 @@ def test_plan_is_one_buildx_run_with_every_platform() -> None:
     assert argv[argv.index("--file") + 1] == "/w/Dockerfile"
     assert argv[argv.index("--tag") + 1] == "localhost:5000/hello:1.2.3"
     assert "org.opencontainers.image.revision=abc" in argv
-    assert argv[argv.index("--output") + 1] == "type=registry" and argv[-1] == str(HELLO)
+    assert argv[argv.index("--output") + 1] == "type=registry,compression=zstd,compression-level=1" and argv[-1] == str(
+        HELLO
+    )
     assert plan.verify
 
 
