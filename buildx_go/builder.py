@@ -256,6 +256,8 @@ def choose_strategy(
     requested: str, source: str, pre: Preflight | None, platforms: tuple[Platform, ...]
 ) -> tuple[str, str]:
     """(strategy, reason). REQUESTED is auto|buildx|manifest, SOURCE where it was set."""
+    if requested == "host":
+        return "host", f"asked for ({source} host): the host's Go compiles every platform, BuildKit packages"
     if requested == "manifest":
         return "manifest", f"asked for ({source} manifest): per-platform builds, then a docker manifest list"
     if requested == "buildx":

@@ -11,7 +11,7 @@ import time
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import attrs
 
@@ -22,6 +22,11 @@ from buildx_go.errors import BuildxGoError, InputError, Interrupted
 from buildx_go.log import activate, configure, get_logger
 from buildx_go.plan import Plan
 from buildx_go.platforms import Platform
+
+if TYPE_CHECKING:
+    from buildx_go.gomod import GoProject, MainPackage
+    from buildx_go.hostgo import HostGo
+    from buildx_go.plan import DockerfileChoice
 
 EPILOG = """exit codes: 0 ok, 2 bad input or configuration, 3 environment (engine, buildx,
 builder), 4 build failed, 5 push/registry failed, 6 verification failed, 130 interrupted.
@@ -69,9 +74,16 @@ def _build_options(p: argparse.ArgumentParser) -> None:
     g.add_argument("--version-from", help="command printing the version, e.g. 'go run ./cmd/app -version'")
     g.add_argument(
         "--strategy",
-        choices=("auto", "buildx", "manifest"),
+        choices=("auto", "buildx", "manifest", "host"),
         help="auto (default): one buildx run when the builder can build every platform at once, else "
-        "manifest: per-platform builds then a docker manifest list",
+        "manifest: per-platform builds then a docker manifest list; host: the host's Go compiles every "
+        "platform, BuildKit only packages (auto picks host only with host_go set)",
+    )
+    g.add_argument(
+        "--host-go",
+        action="store_const",
+        const=True,
+        help="let auto choose the host strategy when the host's Go satisfies go.mod (usually set in .buildx-go.toml)",
     )
     g.add_argument(
         "--compression",
@@ -187,6 +199,7 @@ CLI_OPTIONS = (
     "version_from",
     "strategy",
     "clean_arch_tags",
+    "host_go",
     "compression",
     "create_builder",
     "builder_image",
@@ -247,6 +260,7 @@ def prepare(
     )
     path = find_dockerfile(root, settings.file)
     native = native_platform()
+    mains: tuple[MainPackage, ...] = ()
     if path is None:
         mains = tuple(project.main_for(m) for m in settings.main) or (project.main_for(None),)
         go_image = settings.go_image or f"golang:{project.module.go_minor or '1'}"
@@ -284,7 +298,12 @@ def prepare(
         tempfile.gettempdir(), f"buildx-go-{os.getpid()}-{int(time.time())}"
     )
     settings, pre = builder_facts(settings, env, workdir)
-    strategy = choose_strategy(settings.strategy, settings.sources["strategy"], pre, settings.platform)
+    host, strategy, host_note = host_strategy(settings, env, project, choice)
+    if strategy is None:
+        strategy = choose_strategy(settings.strategy, settings.sources["strategy"], pre, settings.platform)
+    packaging = strategy[0] if strategy[0] != "host" else "buildx"
+    if strategy[0] == "host" and pre is not None and len(settings.platform) > 1 and not pre.multi_platform()[0]:
+        packaging = "manifest"
     git = git_facts(root)
     version = settings.tag[0] if settings.tag else version_from(settings.version_from, root) or git.get("version")
     existing = existing_tags(settings.image, env) if settings.latest or settings.floating else None
@@ -301,10 +320,16 @@ def prepare(
         if any(i.code == "run-needs-emulation" for i in lints)
         else (),
         strategy=strategy,
+        packaging=packaging,
+        host=host,
+        mains=mains,
     )
+    if host_note:
+        the_plan = attrs.evolve(the_plan, notes=(*the_plan.notes, host_note))
     log.info(
         "plan.chosen",
         strategy=the_plan.strategy,
+        packaging=the_plan.packaging,
         reason=the_plan.reason,
         platforms=[str(p) for p in the_plan.platforms],
         refs=list(the_plan.refs),
@@ -312,10 +337,42 @@ def prepare(
     return settings, the_plan, choice.text, pre
 
 
+def host_strategy(
+    settings: Settings, env: Mapping[str, str], project: GoProject, choice: DockerfileChoice
+) -> tuple[HostGo | None, tuple[str, str] | None, str | None]:
+    """(host Go, strategy, note) when the host strategy is asked for (--strategy host) or
+    allowed (host_go with strategy auto); (None, None, note) leaves the choice to the builder."""
+    if settings.strategy != "host" and not (settings.strategy == "auto" and settings.host_go):
+        return None, None, None
+    from buildx_go.hostgo import check_host_go, find_host_go
+
+    found = find_host_go(env)
+    if settings.strategy == "host":
+        if choice.source != "generated":
+            raise InputError(
+                f"--strategy host: the project has its own Dockerfile ({choice.path}), which host builds do not use",
+                "use --strategy auto, or build from the generated Dockerfile (no Dockerfile in the project)",
+            )
+        host = check_host_go(found, project)
+        why = (
+            f"asked for ({settings.sources['strategy']} host): the host's Go {host.version} compiles, BuildKit packages"
+        )
+        return host, ("host", why), None
+    source = settings.sources["host_go"]
+    need = project.module.go
+    if choice.source != "generated":
+        return None, None, f"host_go ({source}): not used, the project has its own Dockerfile"
+    if found is None or (need is not None and found.version < need):
+        have = f"Go {found.version}" if found else "no Go toolchain"
+        return None, None, f"host_go ({source}): not used, the host has {have} (go.mod wants {need})"
+    why = f"host_go is set ({source}) and the host's Go {found.version} satisfies go.mod's go {need}"
+    return found, ("host", why), None
+
+
 def builder_facts(settings: Settings, env: Mapping[str, str], workdir: str) -> tuple[Settings, Preflight | None]:
     """Gather builder facts when the plan depends on them (auto strategy, --create-builder);
     create the builder if asked. Stops with exit 3 if the engine or buildx is not usable."""
-    if settings.strategy != "auto" and not settings.create_builder:
+    if settings.strategy not in ("auto", "host") and not settings.create_builder:
         return settings, None
     from buildx_go.builder import DEFAULT_BUILDER_NAME, require_usable
     from buildx_go.docker import DockerExecutor, create_builder, gather_preflight

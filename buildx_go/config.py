@@ -75,7 +75,8 @@ OPTIONS: dict[str, tuple[Callable[[Any], Any], Any]] = {
     "latest": (_bool, False),
     "floating": (_bool, False),
     "version_from": (_optional_str, None),
-    "strategy": (_choice("auto", "buildx", "manifest"), "auto"),
+    "strategy": (_choice("auto", "buildx", "manifest", "host"), "auto"),
+    "host_go": (_bool, False),
     "clean_arch_tags": (_bool, False),
     "compression": (_choice("zstd", "gzip", "uncompressed"), "zstd"),
     "create_builder": (_bool, False),
@@ -108,6 +109,7 @@ class Settings:
     floating: bool
     version_from: str | None
     strategy: str
+    host_go: bool
     clean_arch_tags: bool
     compression: str
     create_builder: bool

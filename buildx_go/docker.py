@@ -46,6 +46,7 @@ class Executor(Protocol):
         env: Mapping[str, str] | None = None,
         label: str | None = None,
         on_start: Callable[[], None] | None = None,
+        cwd: str | None = None,
     ) -> str:
         """Run ARGV (with ENV added); return its stdout or raise a BuildxGoError.
         STREAM: show its stderr to the user as it comes, each line prefixed with LABEL.
@@ -61,7 +62,7 @@ def classify(argv: Sequence[str], code: int, stderr: str, purpose: str) -> Build
     """The BuildxGoError for a failed docker command (message names the command)."""
     tail = [line for line in stderr.strip().splitlines() if line.strip()][-3:]
     detail = " | ".join(tail) if tail else f"exit code {code}"
-    cmd = " ".join(argv[:3])
+    cmd = " ".join([os.path.basename(argv[0]), *argv[1:3]]) if argv else "?"
     if ENGINE_DOWN.search(stderr):
         return EngineError(
             f"{cmd}: no Docker engine reachable: {detail}", "start the engine (scripts/setup) or set DOCKER_HOST"
@@ -97,18 +98,21 @@ class DockerExecutor:
         env: Mapping[str, str] | None = None,
         label: str | None = None,
         on_start: Callable[[], None] | None = None,
+        cwd: str | None = None,
     ) -> str:
         try:
             if not stream:
                 if on_start:
                     on_start()
-                proc = subprocess.run(list(argv), capture_output=True, text=True, env=self._env(env), check=False)
+                proc = subprocess.run(
+                    list(argv), capture_output=True, text=True, env=self._env(env), check=False, cwd=cwd
+                )
                 if proc.returncode != 0:
                     raise classify(argv, proc.returncode, proc.stderr, purpose)
                 return proc.stdout
-            return self._stream(argv, purpose, env, f"[{label}] " if label else "", on_start)
+            return self._stream(argv, purpose, env, f"[{label}] " if label else "", on_start, cwd)
         except FileNotFoundError:
-            raise EngineError("docker: command not found", "install the Docker CLI (scripts/setup does)") from None
+            raise EngineError(f"{argv[0]}: command not found", "install the Docker CLI (scripts/setup does)") from None
 
     def _stream(
         self,
@@ -117,10 +121,17 @@ class DockerExecutor:
         env: Mapping[str, str] | None,
         prefix: str,
         on_start: Callable[[], None] | None,
+        cwd: str | None = None,
     ) -> str:
         """Show stderr (BuildKit's progress) as it comes; keep stdout and stderr's tail."""
         proc = subprocess.Popen(
-            list(argv), stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=self._env(env), text=True, errors="replace"
+            list(argv),
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            env=self._env(env),
+            text=True,
+            errors="replace",
+            cwd=cwd,
         )
         if on_start:
             on_start()

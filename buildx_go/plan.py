@@ -15,7 +15,8 @@ import attrs
 from buildx_go.config import Settings
 from buildx_go.dockerfile import Dockerfile
 from buildx_go.errors import InputError
-from buildx_go.gomod import GoProject
+from buildx_go.gomod import GoProject, MainPackage
+from buildx_go.hostgo import HostGo, bin_dir, compile_argv, compile_env, packaging_dockerfile
 from buildx_go.platforms import Platform
 from buildx_go.refs import Reference
 from buildx_go.tags import moving_tags
@@ -23,14 +24,15 @@ from buildx_go.tags import moving_tags
 PLAN_SCHEMA = 1
 
 
-PHASES = ("build", "publish", "promote")
+PHASES = ("compile", "build", "publish", "promote")
 
 
 @attrs.frozen
 class Command:
     """One docker invocation.
 
-    Phases: ``build`` runs first (the manifest strategy's per-platform builds side by side);
+    Phases: ``compile`` (host strategy: `go build` per platform, side by side), then ``build``
+    (the manifest packaging's per-platform builds side by side);
     ``publish`` once every per-platform image is verified; ``promote`` once the version's
     index is verified. ``{digest}`` in argv is the version index's digest, ``{digest:PLATFORM}``
     a per-platform image's (known only at run time).
@@ -44,10 +46,12 @@ class Command:
     platform: Platform | None = None  # a per-platform build
     metadata: str | None = None  # its --metadata-file
     may_fail: str | None = None  # stderr text that only means "nothing to do"
+    cwd: str | None = None  # runs there (host strategy's `go build`: the module root)
 
     def shell(self) -> str:
         """The command as a person would type it (for display only: never executed so)."""
-        return shlex.join([f"{k}={v}" for k, v in self.env] + list(self.argv))
+        text = shlex.join([f"{k}={v}" for k, v in self.env] + list(self.argv))
+        return f"cd {shlex.quote(self.cwd)} && {text}" if self.cwd else text
 
 
 @attrs.frozen
@@ -79,6 +83,8 @@ class Plan:
     arch_refs: tuple[tuple[str, str], ...] = ()  # manifest strategy: (platform, per-platform ref)
     docker_config: str | None = None  # manifest strategy: this run's own docker config dir
     clean_tags: tuple[str, ...] = ()  # per-platform refs to delete once all is published
+    packaging: str = "buildx"  # how images are made: one buildx run, or per platform + manifest list
+    context: str | None = None  # the build context, when it is not the project (host strategy)
 
     @property
     def image(self) -> str:
@@ -89,6 +95,7 @@ class Plan:
         return {
             "schema": PLAN_SCHEMA,
             "strategy": self.strategy,
+            "packaging": self.packaging,
             "reason": self.reason,
             "project": self.project,
             "module": self.module,
@@ -100,7 +107,7 @@ class Plan:
                 "style": self.dockerfile.style,
             },
             "commands": [
-                {"purpose": c.purpose, "phase": c.phase, "argv": list(c.argv), "env": dict(c.env)}
+                {"purpose": c.purpose, "phase": c.phase, "argv": list(c.argv), "env": dict(c.env), "cwd": c.cwd}
                 for c in self.commands
             ],
             "verify": self.verify,
@@ -199,8 +206,13 @@ def make_plan(
     lints: tuple[str, ...] = (),
     emulated: tuple[Platform, ...] = (),
     strategy: tuple[str, str] = ("buildx", "one buildx run builds every platform"),
+    packaging: str | None = None,
+    host: HostGo | None = None,
+    mains: tuple[MainPackage, ...] = (),
 ) -> Plan:
-    """The plan for PROJECT by STRATEGY, (name, why) as ``builder.choose_strategy`` chose it."""
+    """The plan for PROJECT by STRATEGY, (name, why) as ``builder.choose_strategy`` chose it.
+    PACKAGING (buildx | manifest) is how images are made, for the host strategy too (HOST is
+    its Go toolchain, MAINS the packages it compiles)."""
     refs = image_refs(settings, version)
     version_tag = refs[0].rsplit(":", 1)[1]  # the version, or the first --tag
     build_args: dict[str, str] = {}
@@ -216,6 +228,21 @@ def make_plan(
     if settings.latest or settings.floating:
         notes.append(f"moving tags {', '.join(moving) or 'none'}: {why}")
     image = str(settings.image)
+    packaging = packaging or ("manifest" if strategy[0] == "manifest" else "buildx")
+    context = str(project.root)
+    compile_commands: list[Command] = []
+    if strategy[0] == "host":
+        if host is None or not mains:
+            raise ValueError("the host strategy needs the host's Go and the main packages")
+        context = f"{workdir}/context"
+        text = packaging_dockerfile(settings.base_image, mains, project.module.path)
+        dockerfile = DockerfileChoice("generated", f"{workdir}/Dockerfile", "host", text)
+        build_args = {}  # the version is linked in by the host's go build
+        for p in settings.platform:
+            argv = compile_argv(host.go, mains, bin_dir(context, p), settings.version_var, version_tag)
+            compile_commands.append(
+                Command(f"compile {p}", argv, "compile", env=compile_env(p), platform=p, cwd=str(project.root))
+            )
     common: dict[str, Any] = dict(
         project=str(project.root),
         module=project.module.path,
@@ -227,27 +254,31 @@ def make_plan(
         moving_tags=moving,
         emulated=emulated,
         builder=settings.builder,
+        packaging=packaging,
+        context=context if context != str(project.root) else None,
     )
-    if strategy[0] == "manifest":
-        return _manifest_plan(settings, project, dockerfile, refs, build_args, labels, workdir, notes, strategy, common)
+    if packaging == "manifest":
+        return _manifest_plan(
+            settings, context, dockerfile, refs, build_args, labels, workdir, notes, strategy, common, compile_commands
+        )
     if settings.clean_arch_tags:
         notes.append("--clean-arch-tags: nothing to clean, the buildx strategy pushes no per-platform tags")
-    root, metadata = str(project.root), f"{workdir}/metadata.json"
-    build_argv = buildx_build_argv(settings, root, dockerfile, refs, settings.platform, build_args, labels, metadata)
+    metadata = f"{workdir}/metadata.json"
+    build_argv = buildx_build_argv(settings, context, dockerfile, refs, settings.platform, build_args, labels, metadata)
     build = Command(purpose="build", argv=build_argv, passthrough=True)
-    commands = [build]
+    commands = [*compile_commands, build]
     for tag in moving:
-        argv = ["docker", "buildx", "imagetools", "create"]
+        promote = ["docker", "buildx", "imagetools", "create"]
         if settings.builder:
-            argv += ["--builder", settings.builder]
-        argv += ["--tag", f"{image}:{tag}", f"{refs[0]}@{{digest}}"]
-        commands.append(Command(purpose=f"promote {tag}", argv=tuple(argv), phase="promote"))
+            promote += ["--builder", settings.builder]
+        promote += ["--tag", f"{image}:{tag}", f"{refs[0]}@{{digest}}"]
+        commands.append(Command(purpose=f"promote {tag}", argv=tuple(promote), phase="promote"))
     return Plan(strategy=strategy[0], reason=strategy[1], commands=tuple(commands), notes=tuple(notes), **common)
 
 
 def _manifest_plan(
     settings: Settings,
-    project: GoProject,
+    context: str,
     dockerfile: DockerfileChoice,
     refs: tuple[str, ...],
     build_args: dict[str, str],
@@ -256,6 +287,7 @@ def _manifest_plan(
     notes: list[str],
     strategy: tuple[str, str],
     common: dict[str, Any],
+    compile_commands: list[Command],
 ) -> Plan:
     """Per-platform builds (side by side), then a docker manifest list per tag."""
     if settings.output:
@@ -270,7 +302,7 @@ def _manifest_plan(
     progress = "plain" if concurrent and settings.progress in ("auto", "tty") else settings.progress
     if (settings.provenance and settings.sources.get("provenance") != "default") or settings.sbom:
         notes.append("attestations left out: a docker manifest list cannot hold provenance or SBOM manifests")
-    commands = []
+    commands = list(compile_commands)
     arch_refs = []
     for p in settings.platform:
         arch_ref = f"{image}:{version_tag}-{p.suffix}"
@@ -279,7 +311,7 @@ def _manifest_plan(
         metadata = f"{workdir}/metadata-{p.suffix}.json"
         argv = buildx_build_argv(
             settings,
-            str(project.root),
+            context,
             dockerfile,
             (arch_ref,) if settings.push else (),
             (p,),

@@ -75,7 +75,9 @@ def execute(
     if plan.emulated:
         check_emulation(plan, preflight or gather_preflight(executor, env, plan.builder))
     client: RegistryClient = registry or _registry(env)  # type: ignore[assignment]
-    if plan.strategy == "manifest":
+    if _phase(plan, "compile"):
+        _compile(plan, executor)
+    if plan.packaging == "manifest":
         if plan.docker_config:
             private_docker_config(plan.docker_config, env)
         try:
@@ -181,6 +183,23 @@ class _registry:
 
             self.client = RegistryClient(self.env)
         return getattr(self.client, name)
+
+
+def _compile(plan: Plan, executor: Executor) -> None:
+    """Host strategy: `go build` for every platform side by side, into a fresh bin/ tree."""
+    if plan.context:
+        shutil.rmtree(f"{plan.context}/bin", ignore_errors=True)
+        Path(plan.context).mkdir(parents=True, exist_ok=True)
+    commands = _phase(plan, "compile")
+    with ThreadPoolExecutor(len(commands)) as pool:
+        jobs = [(c, pool.submit(run_command, executor, c)) for c in commands]
+        failed = [(c, exc) for c, job in jobs if (exc := job.exception()) is not None]
+    if failed:
+        first = failed[0][1]
+        if not isinstance(first, BuildxGoError):
+            raise first
+        names = ", ".join(str(c.platform) for c, _ in failed)
+        raise type(first)(f"{names}: {first.message}", "the host's go build failed: nothing was built or pushed")
 
 
 def _phase(plan: Plan, phase: str) -> list[Command]:
@@ -330,6 +349,7 @@ def run_command(executor: Executor, cmd: Command, label: str | None = None) -> s
             env=dict(cmd.env),
             label=label,
             on_start=_warm_up if cmd.phase == "build" else None,
+            cwd=cmd.cwd,
         )
     except BuildxGoError as exc:
         if cmd.may_fail and cmd.may_fail in exc.message:

@@ -89,6 +89,7 @@ def test_plan_json_is_stable() -> None:
     assert list(d) == [
         "schema",
         "strategy",
+        "packaging",
         "reason",
         "project",
         "module",

@@ -155,3 +155,48 @@ def test_one_platform_failing_creates_and_moves_nothing(tmp_path: Path) -> None:
     failed = next(e for e in logs if e["event"] == "build.failed")
     assert failed["failed"] == ["linux/arm64"]
     assert not (tmp_path / "docker-config").exists()  # the run's private docker config is gone
+
+
+def test_host_strategy_compiles_each_platform_then_packages_in_one_run() -> None:
+    from buildx_go.hostgo import HostGo
+
+    host = HostGo("/opt/go/bin/go", Version("1.27.3"), "/opt/go")
+    project = GoProject.detect(HELLO)
+    settings = resolve(
+        {"image": "localhost:5000/app", "tag": ["1.2.0"], "push": True, "version_var": "main.version"}, {}, {}
+    )
+    choice = DockerfileChoice("generated", None, "generated", "unused")
+    plan = make_plan(
+        project,
+        settings,
+        choice,
+        version=None,
+        git={},
+        workdir="/w",
+        strategy=("host", "test"),
+        host=host,
+        mains=(project.main_for(None),),
+    )
+    compiles = [c for c in plan.commands if c.phase == "compile"]
+    assert [c.shell() for c in compiles] == [
+        f"cd {HELLO} && CGO_ENABLED=0 GOTOOLCHAIN=local GOARCH=amd64 GOOS=linux /opt/go/bin/go build -trimpath "
+        "'-ldflags=-s -w -X main.version=1.2.0' -o /w/context/bin/linux/amd64/ .",
+        f"cd {HELLO} && CGO_ENABLED=0 GOTOOLCHAIN=local GOARCH=arm64 GOOS=linux /opt/go/bin/go build -trimpath "
+        "'-ldflags=-s -w -X main.version=1.2.0' -o /w/context/bin/linux/arm64/ .",
+    ]
+    build = next(c for c in plan.commands if c.phase == "build")
+    assert build.argv[-1] == "/w/context"  # the context is the binaries, nothing else
+    assert "--build-arg" not in build.argv
+    assert "COPY bin/$TARGETOS/$TARGETARCH$TARGETVARIANT/ /usr/local/bin/" in plan.dockerfile.text
+    assert plan.packaging == "buildx" and plan.to_dict()["packaging"] == "buildx"
+
+
+def test_host_go_older_than_go_mod_is_exit_3() -> None:
+    from buildx_go.hostgo import HostGo, check_host_go
+
+    project = GoProject.detect(HELLO)  # go 1.22
+    with pytest.raises(EngineError, match=r"host Go 1.21 is older than go.mod's go 1.22") as err:
+        check_host_go(HostGo("/go/bin/go", Version("1.21"), "/go"), project)
+    assert err.value.exit_code == 3
+    with pytest.raises(EngineError, match="no Go toolchain found"):
+        check_host_go(None, project)
