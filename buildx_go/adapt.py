@@ -11,9 +11,13 @@ import re
 import attrs
 
 from buildx_go.dockerfile import GO_BUILD, Dockerfile, Stage
+from buildx_go.generate import GOCACHE, GOMODCACHE
 from buildx_go.platforms import Platform
 
 GO_ENV_VARS = {"GOOS", "GOARCH", "GOARM", "GOAMD64"}
+GO_CACHED = r"\bgo\s+(build|install|mod|get|run|generate|test|vet)\b"  # RUNs that fill Go's caches
+MAY_USE_GO = r"\b(go|make|mage|task|just|bazel)\b"  # RUNs that might run go indirectly
+GO_HARMLESS = r"\s*go\s+(env|version)\b[^;&|]*$"  # go commands that need no modules
 VARIANT_RUN = (
     'RUN case "$TARGETARCH" in '
     'arm) go env -w GOARM="${TARGETVARIANT#v}" ;; '
@@ -37,16 +41,43 @@ class Adaptation:
 
 def adapt(df: Dockerfile, filename: str) -> Adaptation:
     """The recipe's Go stages moved to $BUILDPLATFORM, GOOS/GOARCH fed from TARGETOS/TARGETARCH
-    and GOARM/GOAMD64 from TARGETVARIANT; every other line kept as it is."""
+    and GOARM/GOAMD64 from TARGETVARIANT, Go's build and module caches kept in cache mounts
+    across builds; every other line kept as it is."""
     lines = df.text.splitlines()
     edits: dict[int, tuple[int, list[str]]] = {}  # first line index -> (last line index, replacement)
     changes: list[str] = []
+    # Modules may live in a cache mount only if every RUN that could need them gets the mount.
+    go_stage_runs = [ins for st in df.go_stages() for ins in st.instructions if ins.keyword == "RUN"]
+    modules_cached = all(
+        re.search(GO_CACHED, r.args) or not re.search(MAY_USE_GO, r.args) or re.match(GO_HARMLESS, r.args)
+        for r in go_stage_runs
+    )
+    cache_env = f"ENV GOCACHE={GOCACHE}" + (f" GOMODCACHE={GOMODCACHE}" if modules_cached else "")
+    mounts = f"--mount=type=cache,target={GOCACHE}" + (
+        f" --mount=type=cache,target={GOMODCACHE}" if modules_cached else ""
+    )
     for st in df.go_stages():
+        first = st.head.line - 1
         if st.platform is None and df.stage_named(st.base) is None:
-            first = st.head.line - 1
             lines_from = re.sub(r"^(\s*FROM\s+)", r"\1--platform=$BUILDPLATFORM ", lines[first], count=1, flags=re.I)
             edits[first] = (first, [lines_from])
             changes.append(f"{filename}:{st.head.line}: stage {st.name or st.index} runs on $BUILDPLATFORM")
+        go_runs = [
+            ins
+            for ins in st.instructions
+            if ins.keyword == "RUN" and re.search(GO_CACHED, ins.args) and "type=cache" not in ins.args
+        ]
+        if go_runs and not any(ins.keyword == "USER" for ins in st.instructions):
+            last, head_lines = edits.get(first, (st.head.end_line - 1, lines[first : st.head.end_line]))
+            edits[first] = (last, [*head_lines, cache_env])
+            for ins in go_runs:
+                at = ins.line - 1
+                edits[at] = (at, [re.sub(r"^(\s*RUN\s+)", r"\1" + mounts + " ", lines[at], count=1, flags=re.I)])
+            which = "build and module caches" if modules_cached else "build cache (modules stay in the image)"
+            changes.append(
+                f"{filename}:{go_runs[0].line}: Go {which} in cache mounts "
+                f"({len(go_runs)} RUN{'s' if len(go_runs) > 1 else ''})"
+            )
         if not st.runs(GO_BUILD):
             continue
         inject = ["ARG TARGETOS TARGETARCH TARGETVARIANT", "ENV GOOS=$TARGETOS GOARCH=$TARGETARCH", VARIANT_RUN]

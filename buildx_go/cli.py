@@ -98,6 +98,9 @@ def _build_options(p: argparse.ArgumentParser) -> None:
     )
     _builder_options(g)
     g.add_argument("--network", help="network mode for RUN steps (buildx --network)")
+    g.add_argument(
+        "--include-git", action="store_const", const=True, help="send .git in the build context (left out by default)"
+    )
     g.add_argument("--progress", help="BuildKit progress display: auto, plain, tty, quiet (default: auto)")
     g.add_argument(
         "--provenance",
@@ -200,6 +203,7 @@ CLI_OPTIONS = (
     "strategy",
     "clean_arch_tags",
     "host_go",
+    "include_git",
     "compression",
     "create_builder",
     "builder_image",
@@ -304,6 +308,9 @@ def prepare(
     packaging = strategy[0] if strategy[0] != "host" else "buildx"
     if strategy[0] == "host" and pre is not None and len(settings.platform) > 1 and not pre.multi_platform()[0]:
         packaging = "manifest"
+    ignore_rules = project_ignore_rules(root, path)
+    if ignore_rules is None and choice.source != "generated":
+        log.info("context.no_dockerignore", suggestion=f"add {root}/.dockerignore (e.g. .git, bin/, *.test)")
     git = git_facts(root)
     version = settings.tag[0] if settings.tag else version_from(settings.version_from, root) or git.get("version")
     existing = existing_tags(settings.image, env) if settings.latest or settings.floating else None
@@ -319,6 +326,7 @@ def prepare(
         emulated=tuple(p for p in settings.platform if p.arch != native.arch)
         if any(i.code == "run-needs-emulation" for i in lints)
         else (),
+        dockerignore=ignore_rules,
         strategy=strategy,
         packaging=packaging,
         host=host,
@@ -335,6 +343,15 @@ def prepare(
         refs=list(the_plan.refs),
     )
     return settings, the_plan, choice.text, pre
+
+
+def project_ignore_rules(root: Path, dockerfile: Path | None) -> str | None:
+    """The ignore rules BuildKit would apply: <Dockerfile>.dockerignore, else <root>/.dockerignore."""
+    candidates = ([Path(f"{dockerfile}.dockerignore")] if dockerfile else []) + [root / ".dockerignore"]
+    for candidate in candidates:
+        if candidate.is_file():
+            return candidate.read_text()
+    return None
 
 
 def host_strategy(

@@ -77,6 +77,7 @@ OPTIONS: dict[str, tuple[Callable[[Any], Any], Any]] = {
     "version_from": (_optional_str, None),
     "strategy": (_choice("auto", "buildx", "manifest", "host"), "auto"),
     "host_go": (_bool, False),
+    "include_git": (_bool, False),
     "clean_arch_tags": (_bool, False),
     "compression": (_choice("zstd", "gzip", "uncompressed"), "zstd"),
     "create_builder": (_bool, False),
@@ -110,6 +111,7 @@ class Settings:
     version_from: str | None
     strategy: str
     host_go: bool
+    include_git: bool
     clean_arch_tags: bool
     compression: str
     create_builder: bool

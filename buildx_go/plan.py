@@ -84,6 +84,7 @@ class Plan:
     docker_config: str | None = None  # manifest strategy: this run's own docker config dir
     clean_tags: tuple[str, ...] = ()  # per-platform refs to delete once all is published
     packaging: str = "buildx"  # how images are made: one buildx run, or per platform + manifest list
+    dockerignore: str | None = None  # written beside the Dockerfile (<Dockerfile>.dockerignore)
     context: str | None = None  # the build context, when it is not the project (host strategy)
 
     @property
@@ -185,6 +186,18 @@ def buildx_build_argv(
     return tuple(argv)
 
 
+def context_ignore(user_rules: str | None, include_git: bool) -> str:
+    """The ignore file BuildKit reads beside buildx-go's Dockerfile: the project's own rules
+    (which it would otherwise read), then .git unless asked to send it or the rules keep it."""
+    text = "# written by buildx-go: the project's .dockerignore rules, then .git\n" + (user_rules or "")
+    if not text.endswith("\n"):
+        text += "\n"
+    keeps_git = any(line.strip().startswith("!.git") for line in (user_rules or "").splitlines())
+    if not include_git and not keeps_git:
+        text += ".git\n"
+    return text
+
+
 def registry_output(compression: str) -> str:
     """--output for a push. zstd at level 1 compresses a Go binary several times faster than
     gzip at its default level, for a similar size; pulling it needs Docker 23+/containerd 1.5+
@@ -205,6 +218,7 @@ def make_plan(
     existing_tags: list[str] | None = None,
     lints: tuple[str, ...] = (),
     emulated: tuple[Platform, ...] = (),
+    dockerignore: str | None = None,
     strategy: tuple[str, str] = ("buildx", "one buildx run builds every platform"),
     packaging: str | None = None,
     host: HostGo | None = None,
@@ -219,8 +233,9 @@ def make_plan(
     if settings.version_var and dockerfile.source == "generated":
         build_args["VERSION"] = version_tag
     labels = oci_labels(version_tag, git)
-    if dockerfile.source in ("generated", "adapted"):
-        dockerfile = attrs.evolve(dockerfile, path=f"{workdir}/Dockerfile")
+    # Every Dockerfile goes to the workdir (the user's unchanged), with a Dockerfile-specific
+    # ignore file beside it: the user's ignore rules plus .git.
+    dockerfile = attrs.evolve(dockerfile, path=f"{workdir}/Dockerfile")
     notes = list(lints)
     if not settings.push:
         notes.append("not pushing: the result is not verified in a registry (use --push)")
@@ -256,6 +271,7 @@ def make_plan(
         builder=settings.builder,
         packaging=packaging,
         context=context if context != str(project.root) else None,
+        dockerignore=context_ignore(dockerignore, settings.include_git),
     )
     if packaging == "manifest":
         return _manifest_plan(

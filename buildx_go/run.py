@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import threading
 import time
@@ -22,7 +23,7 @@ import attrs
 
 from buildx_go.builder import Preflight
 from buildx_go.docker import Executor, gather_preflight
-from buildx_go.errors import BuildFailed, BuildxGoError, EngineError, VerificationFailed
+from buildx_go.errors import BuildFailed, BuildxGoError, EngineError, PushFailed, VerificationFailed
 from buildx_go.log import activate, get_logger
 from buildx_go.plan import Command, Plan
 from buildx_go.refs import Reference
@@ -70,8 +71,10 @@ def execute(
     Path(plan.metadata_file).parent.mkdir(parents=True, exist_ok=True)
     for stale in [plan.metadata_file] + [c.metadata for c in plan.commands if c.metadata]:
         Path(stale).unlink(missing_ok=True)  # a reused --workdir must not lend an old digest
-    if plan.dockerfile.source in ("generated", "adapted") and plan.dockerfile.path:
+    if plan.dockerfile.path:
         Path(plan.dockerfile.path).write_text(plan.dockerfile.text)
+        if plan.dockerignore is not None:
+            Path(f"{plan.dockerfile.path}.dockerignore").write_text(plan.dockerignore)
     if plan.emulated:
         check_emulation(plan, preflight or gather_preflight(executor, env, plan.builder))
     client: RegistryClient = registry or _registry(env)  # type: ignore[assignment]
@@ -90,9 +93,21 @@ def execute(
 
 def _buildx(plan: Plan, executor: Executor, client: RegistryClient, started: float) -> Outcome:
     log = get_logger()
-    for cmd in _phase(plan, "build"):
-        run_command(executor, cmd)
-    digest = read_digest(plan.metadata_file)
+    (build,) = _phase(plan, "build")
+    for attempt in range(1, PUSH_ATTEMPTS + 1):
+        try:
+            run_command(executor, build)
+            digest = read_digest(plan.metadata_file)
+            if plan.verify and digest:
+                _check_tags(client, plan.refs, digest)
+            break
+        except PushFailed as exc:
+            # buildx 0.13 with the docker driver pushes twice (BuildKit, then "pushing with
+            # docker", which PUTs child manifests under the tag): distribution 2.x may answer
+            # 500, or the tag may be left on a child. The cached rebuild pushes again.
+            if attempt == PUSH_ATTEMPTS or not RETRYABLE_PUSH.search(exc.message):
+                raise
+            log.warning("build.retry", attempt=attempt, reason=exc.message)
     if digest:
         log.info("image.pushed" if plan.verify else "image.built", refs=list(plan.refs), digest=digest)
     report = None
@@ -200,6 +215,19 @@ def _compile(plan: Plan, executor: Executor) -> None:
             raise first
         names = ", ".join(str(c.platform) for c, _ in failed)
         raise type(first)(f"{names}: {first.message}", "the host's go build failed: nothing was built or pushed")
+
+
+PUSH_ATTEMPTS = 3
+RETRYABLE_PUSH = re.compile(r"500 Internal Server Error|invalid checksum digest format|not the pushed index")
+
+
+def _check_tags(client: RegistryClient, refs: tuple[str, ...], digest: str) -> None:
+    """Each of REFS must resolve to DIGEST (the index BuildKit pushed), else PushFailed."""
+    for ref in refs:
+        found = client.manifest_or_none(Reference.parse(ref))
+        if found is None or found[1] != digest:
+            have = found[1] if found else "nothing"
+            raise PushFailed(f"{ref} resolves to {have}, not the pushed index {digest}")
 
 
 def _phase(plan: Plan, phase: str) -> list[Command]:

@@ -38,6 +38,19 @@ def run(
     return proc  # type: ignore[no-any-return]
 
 
+def push_build(argv: Sequence[str], env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    """A raw `docker build/buildx build` that pushes, as a user types it. buildx 0.13's docker
+    driver pushes twice and distribution 2.x sometimes answers the second push with 500: retry
+    that (and only that), as buildx-go itself does."""
+    for _ in range(3):
+        proc = run(argv, env=env, check=False)
+        if proc.returncode == 0 or "500 Internal Server Error" not in proc.stderr:
+            break
+    if proc.returncode != 0:
+        raise AssertionError(f"{argv} failed ({proc.returncode}):\n{proc.stderr[-4000:]}")
+    return proc
+
+
 def buildx_go(*args: str, env: dict[str, str] | None = None, check: bool = True) -> subprocess.CompletedProcess[str]:
     """The CLI as a user runs it: a subprocess, JSON logs on stderr."""
     base = {"BUILDX_GO_NETWORK": os.environ.get("BUILDX_GO_NETWORK", "host"), "BUILDX_GO_LOG_FORMAT": "json"}

@@ -24,7 +24,9 @@ def test_user_dockerfiles_cross_compile_in_one_run(repo: str, fixture: str, stag
         "build", str(FIXTURES / fixture), "--image", repo, "--tag", "1.0.0", "--push", "--progress", "plain"
     )
     starts = built(proc.stderr)
-    assert len(starts) == 1 and starts[0]["argv"][:3] == ["docker", "buildx", "build"]  # type: ignore[index]
+    # ONE buildx invocation (repeated only if the registry answered 500, see run.py's build.retry)
+    assert starts[0]["argv"][:3] == ["docker", "buildx", "build"]  # type: ignore[index]
+    assert all(s["argv"] == starts[0]["argv"] for s in starts)
     chosen = next(e for e in events(proc.stderr) if e["event"] == "dockerfile.chosen")
     assert chosen["source"] == source
     # The arm64 go build ran on the amd64 build platform (BuildKit labels it amd64->arm64),

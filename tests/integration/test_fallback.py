@@ -20,6 +20,7 @@ from tests.integration.conftest import (
     ROOT,
     buildx_go,
     events,
+    push_build,
     registry_index,
     run,
 )
@@ -128,7 +129,7 @@ def test_the_articles_raw_recipe_fails_where_buildx_go_succeeds(repo: str, tmp_p
     # The article's commands, plus only what this machine needs: --network host (no bridge)
     # and --insecure (a plain-http registry).
     for arch in ("amd64", "arm64"):
-        run(
+        push_build(
             [
                 "docker",
                 "build",
@@ -192,7 +193,7 @@ def test_one_platform_failing_leaves_version_and_latest_untouched(repo: str, eng
 
 
 def test_verify_catches_an_amd64_binary_labelled_arm64(repo: str) -> None:
-    run(
+    push_build(
         [
             "docker",
             "buildx",

@@ -65,6 +65,8 @@ def test_multi_stage_with_stage_reuse_golden() -> None:
     assert "ARG VERSION=dev" in a.text and "GOARCH=amd64" not in a.text
     assert a.changes == (
         "Dockerfile:3: stage base runs on $BUILDPLATFORM",
+        "Dockerfile:6: Go build and module caches in cache mounts (1 RUN)",
+        "Dockerfile:12: Go build and module caches in cache mounts (1 RUN)",
         "Dockerfile:11: ARG GOARCH replaced by GOARCH=$TARGETARCH",
     )
 
@@ -77,9 +79,14 @@ def test_stage_without_arg_goarch_gets_it_after_from() -> None:
 
 def test_user_file_text_is_untouched_outside_edits() -> None:
     a = adapt(Dockerfile.parse(RECIPE), "docker/Dockerfile")
-    kept = [line for line in RECIPE.splitlines() if not line.startswith(("FROM golang", "ARG GOARCH"))]
+    edited = ("FROM golang", "ARG GOARCH", "RUN go mod", "RUN go build")
+    kept = [line for line in RECIPE.splitlines() if not line.startswith(edited)]
     for line in kept:
         assert line in a.text.splitlines()
+    # Go's RUNs only gain cache mounts in front of the user's own command.
+    mounts = "RUN --mount=type=cache,target=/root/.cache/go-build --mount=type=cache,target=/go/pkg/mod "
+    assert mounts + "go mod tidy" in a.text.splitlines()
+    assert mounts + "go build \\" in a.text.splitlines()
 
 
 @pytest.mark.parametrize(
@@ -106,3 +113,15 @@ def test_cgo_lints() -> None:
     df = Dockerfile.parse(NO_ARG)
     assert [i.code for i in lint(df, TWO, AMD64, adapted=True, cgo_files=("c.go",), generated=True)] == ["cgo-disabled"]
     assert [i.code for i in lint(df, TWO, AMD64, adapted=True, cgo_files=("c.go",))] == ["cgo-cross"]
+
+
+def test_modules_stay_in_the_image_when_a_run_may_use_go_indirectly() -> None:
+    text = (
+        "FROM golang:1.22 AS b\nARG GOARCH\nRUN go mod download\nRUN make generate\nRUN go build -o /app .\n\n"
+        "FROM scratch\nCOPY --from=b /app /app\n"
+    )
+    a = adapt(Dockerfile.parse(text), "Dockerfile")
+    assert "ENV GOCACHE=/root/.cache/go-build\n" in a.text  # no GOMODCACHE: `make` may need the modules
+    assert "RUN --mount=type=cache,target=/root/.cache/go-build go mod download\n" in a.text
+    assert "RUN --mount=type=cache,target=/root/.cache/go-build go build -o /app .\n" in a.text
+    assert "RUN make generate\n" in a.text

@@ -160,3 +160,18 @@ def test_missing_gomod_exit_2(tmp_path: Path, capsys: pytest.CaptureFixture[str]
     code = cli.main(["--log-format", "json", "plan", str(tmp_path), "--image", "r/a", "--tag", "1"], env={})
     assert code == 2
     assert "ERROR PATH: no go.mod in" in capsys.readouterr().err
+
+
+def test_context_ignore_keeps_the_projects_rules_and_leaves_out_git() -> None:
+    from buildx_go.plan import context_ignore
+
+    assert context_ignore(None, include_git=False).splitlines()[1:] == [".git"]
+    assert context_ignore("bin/\n*.test", include_git=False).splitlines()[1:] == ["bin/", "*.test", ".git"]
+    assert ".git" not in context_ignore("bin/\n", include_git=True).splitlines()
+    assert context_ignore("*\n!.git\n", include_git=False).splitlines()[1:] == ["*", "!.git"]  # the project's call
+
+
+def test_every_dockerfile_is_written_beside_its_ignore_file() -> None:
+    plan = hello_plan()
+    assert plan.dockerfile.path is not None and plan.dockerfile.path.endswith("/Dockerfile")
+    assert plan.dockerignore is not None and plan.dockerignore.endswith(".git\n")

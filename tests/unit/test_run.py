@@ -9,7 +9,7 @@ from structlog.testing import capture_logs
 
 from buildx_go.builder import Builder, Engine, Preflight
 from buildx_go.config import resolve
-from buildx_go.errors import BuildFailed, EngineError
+from buildx_go.errors import BuildFailed, EngineError, PushFailed
 from buildx_go.gomod import GoProject
 from buildx_go.plan import Command, DockerfileChoice, Plan, make_plan
 from buildx_go.platforms import Platform
@@ -200,3 +200,44 @@ def test_host_go_older_than_go_mod_is_exit_3() -> None:
     assert err.value.exit_code == 3
     with pytest.raises(EngineError, match="no Go toolchain found"):
         check_host_go(None, project)
+
+
+class FlakyPush:
+    """The first build fails the way distribution 2.x answers buildx's second push."""
+
+    def __init__(self) -> None:
+        self.builds = 0
+
+    def run(self, argv: Sequence[str], **_: object) -> str:
+        self.builds += 1
+        if self.builds == 1:
+            raise PushFailed(
+                "docker buildx build (build): push failed: unexpected status from HEAD request to "
+                "http://localhost:5000/v2/app/manifests/1.2.0: 500 Internal Server Error"
+            )
+        return ""
+
+    def probe(self, argv: Sequence[str], **_: object) -> tuple[int, str, str]:
+        raise AssertionError("no probes expected")
+
+
+def test_a_500_from_the_second_push_is_retried_once(tmp_path: Path) -> None:
+    plan = plan_for("linux/amd64,linux/arm64", ("buildx", "test"), str(tmp_path), push=True, verify=False)
+    ex = FlakyPush()
+    with capture_logs() as logs:
+        execute(plan, ex, env={})
+    assert ex.builds == 2
+    assert [e["attempt"] for e in logs if e["event"] == "build.retry"] == [1]
+
+
+def test_other_push_failures_are_not_retried(tmp_path: Path) -> None:
+    class Denied(FlakyPush):
+        def run(self, argv: Sequence[str], **_: object) -> str:
+            self.builds += 1
+            raise PushFailed("docker buildx build (build): push failed: push access denied")
+
+    plan = plan_for("linux/amd64,linux/arm64", ("buildx", "test"), str(tmp_path), push=True, verify=False)
+    ex = Denied()
+    with pytest.raises(PushFailed):
+        execute(plan, ex, env={})
+    assert ex.builds == 1
