@@ -1,5 +1,3 @@
-import sys
+from buildx_go.cli import entry
 
-from buildx_go.cli import main
-
-sys.exit(main())
+entry()

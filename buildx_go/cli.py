@@ -363,7 +363,7 @@ def host_strategy(
         return None, None, None
     from buildx_go.hostgo import check_host_go, find_host_go
 
-    found = find_host_go(env)
+    found = find_host_go(env, facts_cache_dir(env))
     if settings.strategy == "host":
         if choice.source != "generated":
             raise InputError(
@@ -477,6 +477,15 @@ def print_plan(plan: Plan, fmt: str) -> None:
     print("commands:")
     for c in plan.commands:
         print(f"  {c.shell()}")
+
+
+def entry() -> None:
+    """The console script: main(), then exit without the interpreter's slow teardown (every
+    result is written and flushed by then; daemon threads have nothing left to do)."""
+    code = main()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)
 
 
 def main(argv: Sequence[str] | None = None, env: Mapping[str, str] | None = None) -> int:

@@ -29,11 +29,38 @@ class HostGo:
     root: str
 
 
-def find_host_go(env: Mapping[str, str]) -> HostGo | None:
-    """The Go toolchain on PATH (or $BUILDX_GO_GO), None if there is none."""
+def find_host_go(env: Mapping[str, str], cache_dir: str | None = None) -> HostGo | None:
+    """The Go toolchain on PATH (or $BUILDX_GO_GO), None if there is none. With CACHE_DIR, its
+    facts are kept until the `go` found changes (`go` may be a slow-starting wrapper)."""
     candidate = env.get("BUILDX_GO_GO") or shutil.which("go", path=env.get("PATH"))
     if not candidate:
         return None
+    try:
+        st = os.stat(candidate)
+    except OSError:
+        return None
+    key = f"{os.path.realpath(candidate)}|{st.st_size}|{st.st_mtime_ns}"
+    cache = os.path.join(cache_dir, "host-go.json") if cache_dir else None
+    if cache:
+        try:
+            with open(cache) as f:
+                data = json.load(f)
+            if data.get("key") == key and os.access(data["go"], os.X_OK):
+                return HostGo(data["go"], Version(data["version"]), data["root"])
+        except (OSError, ValueError, KeyError):
+            pass
+    found = _ask_go(candidate, env)
+    if found and cache:
+        try:
+            os.makedirs(os.path.dirname(cache), exist_ok=True)
+            with open(cache, "w") as f:
+                json.dump({"key": key, "go": found.go, "version": str(found.version), "root": found.root}, f)
+        except OSError:
+            pass
+    return found
+
+
+def _ask_go(candidate: str, env: Mapping[str, str]) -> HostGo | None:
     try:
         proc = subprocess.run(
             [candidate, "env", "-json", "GOVERSION", "GOROOT"],

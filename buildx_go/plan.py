@@ -271,7 +271,9 @@ def make_plan(
         builder=settings.builder,
         packaging=packaging,
         context=context if context != str(project.root) else None,
-        dockerignore=context_ignore(dockerignore, settings.include_git),
+        dockerignore=context_ignore(dockerignore, settings.include_git)
+        if strategy[0] != "host"
+        else "# buildx-go, host strategy: the context holds only the binaries\n",
     )
     if packaging == "manifest":
         return _manifest_plan(
