@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import os
 import sys
@@ -331,6 +332,11 @@ def prepare(
         packaging=packaging,
         host=host,
         mains=mains,
+        host_context=os.path.join(
+            facts_cache_dir(env), "host-context", hashlib.sha256(str(root).encode()).hexdigest()[:16]
+        )
+        if host
+        else None,
     )
     if host_note:
         the_plan = attrs.evolve(the_plan, notes=(*the_plan.notes, host_note))

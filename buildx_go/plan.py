@@ -223,6 +223,7 @@ def make_plan(
     packaging: str | None = None,
     host: HostGo | None = None,
     mains: tuple[MainPackage, ...] = (),
+    host_context: str | None = None,
 ) -> Plan:
     """The plan for PROJECT by STRATEGY, (name, why) as ``builder.choose_strategy`` chose it.
     PACKAGING (buildx | manifest) is how images are made, for the host strategy too (HOST is
@@ -249,7 +250,9 @@ def make_plan(
     if strategy[0] == "host":
         if host is None or not mains:
             raise ValueError("the host strategy needs the host's Go and the main packages")
-        context = f"{workdir}/context"
+        # A stable context (HOST_CONTEXT, one per project) lets an unchanged binary stay
+        # unwritten, so BuildKit's context transfer has nothing to send.
+        context = host_context or f"{workdir}/context"
         text = packaging_dockerfile(settings.base_image, mains, project.module.path)
         dockerfile = DockerfileChoice("generated", f"{workdir}/Dockerfile", "host", text)
         build_args = {}  # the version is linked in by the host's go build

@@ -8,13 +8,15 @@ A failure in any phase stops before the next: nothing multi-platform is created 
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import json
 import os
 import re
 import shutil
 import threading
 import time
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -78,6 +80,23 @@ def execute(
     if plan.emulated:
         check_emulation(plan, preflight or gather_preflight(executor, env, plan.builder))
     client: RegistryClient = registry or _registry(env)  # type: ignore[assignment]
+    with _context_lock(plan.context):
+        return _execute(plan, executor, client, started, env)
+
+
+@contextlib.contextmanager
+def _context_lock(context: str | None) -> Iterator[None]:
+    """One run at a time in a shared (host strategy) context directory."""
+    if not context:
+        yield
+        return
+    Path(context).mkdir(parents=True, exist_ok=True)
+    with open(Path(context).parent / f"{Path(context).name}.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        yield
+
+
+def _execute(plan: Plan, executor: Executor, client: RegistryClient, started: float, env: Mapping[str, str]) -> Outcome:
     if _phase(plan, "compile"):
         _compile(plan, executor)
     if plan.packaging == "manifest":
@@ -201,11 +220,14 @@ class _registry:
 
 
 def _compile(plan: Plan, executor: Executor) -> None:
-    """Host strategy: `go build` for every platform side by side, into a fresh bin/ tree."""
-    if plan.context:
-        shutil.rmtree(f"{plan.context}/bin", ignore_errors=True)
-        Path(plan.context).mkdir(parents=True, exist_ok=True)
+    """Host strategy: `go build` for every platform side by side into bin/<os>/<arch><variant>/
+    (directories of platforms not asked for are removed; go leaves up-to-date binaries alone)."""
     commands = _phase(plan, "compile")
+    if plan.context:
+        wanted = {Path(c.argv[c.argv.index("-o") + 1]).resolve() for c in commands}
+        for old in Path(plan.context).glob("bin/*/*"):
+            if old.resolve() not in wanted:
+                shutil.rmtree(old, ignore_errors=True)
     with ThreadPoolExecutor(len(commands)) as pool:
         jobs = [(c, pool.submit(run_command, executor, c)) for c in commands]
         failed = [(c, exc) for c, job in jobs if (exc := job.exception()) is not None]

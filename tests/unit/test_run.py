@@ -241,3 +241,24 @@ def test_other_push_failures_are_not_retried(tmp_path: Path) -> None:
     with pytest.raises(PushFailed):
         execute(plan, ex, env={})
     assert ex.builds == 1
+
+
+def test_host_context_is_stable_per_project_when_given() -> None:
+    from buildx_go.hostgo import HostGo
+
+    project = GoProject.detect(HELLO)
+    plan = make_plan(
+        project,
+        resolve({"image": "localhost:5000/app", "tag": ["1"], "push": True}, {}, {}),
+        DockerfileChoice("generated", None, "generated", "unused"),
+        version=None,
+        git={},
+        workdir="/w",
+        strategy=("host", "test"),
+        host=HostGo("/go/bin/go", Version("1.27"), "/go"),
+        mains=(project.main_for(None),),
+        host_context="/cache/host-context/abc",
+    )
+    assert plan.context == "/cache/host-context/abc"
+    assert next(c for c in plan.commands if c.phase == "build").argv[-1] == "/cache/host-context/abc"
+    assert plan.dockerfile.path == "/w/Dockerfile"  # the Dockerfile stays in the run's workdir
