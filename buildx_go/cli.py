@@ -465,6 +465,14 @@ def existing_tags(image: str | None, env: Mapping[str, str]) -> list[str] | None
         return None
 
 
+PHASE_NOTES = {
+    "compile": "the host's go build, every platform side by side",
+    "build": "BuildKit (per-platform builds run side by side)",
+    "publish": "once every per-platform image is verified; {digest:P} is P's image",
+    "promote": "once the version's index is verified; {digest} is its digest",
+}
+
+
 def print_plan(plan: Plan, fmt: str) -> None:
     if fmt == "json":
         print(json.dumps(plan.to_dict(), indent=2))
@@ -481,7 +489,11 @@ def print_plan(plan: Plan, fmt: str) -> None:
     for note in plan.notes:
         print(f"note:       {note}")
     print("commands:")
+    phase = None
     for c in plan.commands:
+        if c.phase != phase:
+            phase = c.phase
+            print(f"  # {phase}: {PHASE_NOTES[phase]}")
         print(f"  {c.shell()}")
 
 
