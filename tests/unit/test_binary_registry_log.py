@@ -179,3 +179,22 @@ def test_delete_tag_asks_for_delete_scope_and_reports_refusals() -> None:
         assert why == "the registry refused (HTTP 400)"
     finally:
         server.shutdown()
+
+
+def test_deferred_events_keep_their_order_and_time_and_held_loggers_still_work() -> None:
+    import io
+
+    from buildx_go import log
+
+    out = io.StringIO()
+    log.configure("json", stream=out, defer=True)
+    held = log.get_logger()
+    held.info("first", n=1)
+    assert out.getvalue() == ""  # nothing printed before activation
+    log.activate()
+    held.info("second", n=2)  # a logger taken before activation keeps working
+    log.get_logger().warning("third", token="s3cret")
+    events = [json.loads(line) for line in out.getvalue().splitlines()]
+    assert [e["event"] for e in events] == ["first", "second", "third"]
+    assert events[0]["timestamp"] <= events[1]["timestamp"] <= events[2]["timestamp"]
+    assert events[2]["token"] == "***"  # redaction applies to buffered and live events alike

@@ -162,3 +162,52 @@ def test_create_builder_options_for_a_loopback_registry() -> None:
         "bootstrap": True,
     }
     assert buildkitd_config(["localhost:5000"]) == '[registry."localhost:5000"]\n  http = true\n  insecure = true\n'
+
+
+class CountingProbe(ProbeExecutor):
+    def __init__(self) -> None:
+        super().__init__(
+            {
+                "info --format": (0, read("info-containerd.json"), ""),
+                "buildx ls": (0, read("ls-containerd.jsonl"), ""),
+                "buildx inspect": (0, "Name: default\n", ""),
+            }
+        )
+
+
+def test_facts_are_cached_until_the_engine_or_the_buildx_config_changes(tmp_path: Path) -> None:
+    sock = tmp_path / "docker.sock"
+    sock.write_text("")  # stands in for the engine's socket: only its inode and ctime count
+    config = tmp_path / "docker-config"
+    (config / "buildx" / "instances").mkdir(parents=True)
+    (config / "buildx" / "current").write_text('{"Name":""}')
+    env = {"DOCKER_HOST": f"unix://{sock}", "DOCKER_CONFIG": str(config)}
+    cache = str(tmp_path / "cache")
+
+    def gather() -> tuple[Preflight, int]:
+        ex = CountingProbe()
+        pre = gather_preflight(ex, env, None, emulators=set(), cache_dir=cache)
+        return pre, len(ex.calls)
+
+    first, calls = gather()
+    assert not first.cached and calls == 3
+    second, calls = gather()
+    assert second.cached and calls == 0
+    assert second.builder == first.builder and second.engine == first.engine
+
+    (config / "buildx" / "current").write_text('{"Name":"other"}')  # `docker buildx use other`
+    third, calls = gather()
+    assert not third.cached and calls == 3
+
+    sock.unlink()
+    sock.write_text("")  # the engine restarted: a new socket
+    fourth, calls = gather()
+    assert not fourth.cached and calls == 3
+
+
+def test_facts_of_remote_engines_are_never_cached(tmp_path: Path) -> None:
+    from buildx_go.docker import facts_stamp
+
+    assert facts_stamp({"DOCKER_HOST": "tcp://10.0.0.5:2376"}, None) is None
+    assert facts_stamp({"DOCKER_HOST": "unix:///nonexistent.sock"}, None) is None
+    assert facts_stamp({"DOCKER_CONTEXT": "remote"}, None) is None
