@@ -115,9 +115,16 @@ def entrypoint_path(config: dict[str, Any]) -> str | None:
     return posixpath.join(env.get("PATH", "/usr/local/bin:/usr/bin:/bin").split(":")[0], first)
 
 
-def check_image(client: RegistryClient, img_ref: Reference, plat: str, check_binaries: bool = True) -> ImageCheck:
-    """One image (a manifest, by digest): its config's platform and entrypoint binary vs PLAT."""
-    media, digest, manifest = client.manifest(img_ref)
+def check_image(
+    client: RegistryClient,
+    img_ref: Reference,
+    plat: str,
+    check_binaries: bool = True,
+    found: tuple[str, str, dict[str, Any]] | None = None,
+) -> ImageCheck:
+    """One image (a manifest, by digest): its config's platform and entrypoint binary vs PLAT.
+    FOUND is the manifest when the caller has already fetched it."""
+    media, digest, manifest = found or client.manifest(img_ref)
     if media in INDEX_TYPES:
         return ImageCheck(plat, digest, "?", None, None, (f"{img_ref} is an index, not an image",))
     config = json.loads(client.blob(img_ref, manifest["config"]["digest"]))
@@ -189,6 +196,6 @@ def verify_image(client: RegistryClient, ref_text: str, platform: Platform) -> R
     if found is None:
         raise VerificationFailed(f"{ref}: not found in the registry")
     media, digest, _ = found
-    check = check_image(client, ref, str(platform))
+    check = check_image(client, ref, str(platform), found=found)
     problems = tuple(f"{platform}: {p}" for p in check.problems)
     return Report(str(ref), digest, media, (check,), 0, problems)
