@@ -19,7 +19,7 @@ import time
 from collections.abc import Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NoReturn
 
 import attrs
 
@@ -144,25 +144,14 @@ def _manifest(plan: Plan, executor: Executor, client: RegistryClient, started: f
     log = get_logger()
     arch_ref = dict(plan.arch_refs)
     builds = _phase(plan, "build")
-    failed: list[tuple[Command, BuildxGoError]] = []
-    with ThreadPoolExecutor(max(1, len(builds))) as pool:
-        label = len(builds) > 1
-        jobs = [(c, pool.submit(run_command, executor, c, str(c.platform) if label else None)) for c in builds]
-        for cmd, job in jobs:
-            exc = job.exception()
-            if isinstance(exc, BuildxGoError):
-                failed.append((cmd, exc))
-            elif exc is not None:
-                raise exc
+    failed = _side_by_side(executor, builds, labelled=len(builds) > 1)
     digests = {str(c.platform): d for c in builds if c.metadata and (d := read_digest(c.metadata))}
     pushed = [f"{arch_ref[p]}@{d}" for p, d in digests.items() if p in arch_ref]
     if failed:
-        names = ", ".join(str(c.platform) for c, _ in failed)
         untouched = list(plan.refs) + [f"{plan.image}:{t}" for t in plan.moving_tags]
         log.error("build.failed", failed=[str(c.platform) for c, _ in failed], left_behind=pushed, untouched=untouched)
-        first = failed[0][1]
-        raise type(first)(
-            f"{names}: {first.message}",
+        _raise_first(
+            failed,
             "no manifest list was created or moved ("
             + ", ".join(untouched)
             + " untouched)"
@@ -228,15 +217,33 @@ def _compile(plan: Plan, executor: Executor) -> None:
         for old in Path(plan.context).glob("bin/*/*"):
             if old.resolve() not in wanted:
                 shutil.rmtree(old, ignore_errors=True)
-    with ThreadPoolExecutor(len(commands)) as pool:
-        jobs = [(c, pool.submit(run_command, executor, c)) for c in commands]
-        failed = [(c, exc) for c, job in jobs if (exc := job.exception()) is not None]
+    failed = _side_by_side(executor, commands, labelled=False)
     if failed:
-        first = failed[0][1]
-        if not isinstance(first, BuildxGoError):
-            raise first
-        names = ", ".join(str(c.platform) for c, _ in failed)
-        raise type(first)(f"{names}: {first.message}", "the host's go build failed: nothing was built or pushed")
+        _raise_first(failed, "the host's go build failed: nothing was built or pushed")
+
+
+def _side_by_side(
+    executor: Executor, commands: list[Command], *, labelled: bool
+) -> list[tuple[Command, BuildxGoError]]:
+    """Run per-platform COMMANDS at once (streamed lines prefixed with the platform when
+    LABELLED); wait for all; the ones that failed. Unexpected errors are raised as they are."""
+    with ThreadPoolExecutor(max(1, len(commands))) as pool:
+        jobs = [(c, pool.submit(run_command, executor, c, str(c.platform) if labelled else None)) for c in commands]
+        failed = []
+        for cmd, job in jobs:
+            exc = job.exception()
+            if isinstance(exc, BuildxGoError):
+                failed.append((cmd, exc))
+            elif exc is not None:
+                raise exc
+    return failed
+
+
+def _raise_first(failed: list[tuple[Command, BuildxGoError]], hint: str) -> NoReturn:
+    """The first failure's error, naming every platform that failed, with HINT."""
+    names = ", ".join(str(c.platform) for c, _ in failed)
+    first = failed[0][1]
+    raise type(first)(f"{names}: {first.message}", hint)
 
 
 PUSH_ATTEMPTS = 3
