@@ -397,18 +397,19 @@ def builder_facts(settings: Settings, env: Mapping[str, str], workdir: str) -> t
     create the builder if asked. Stops with exit 3 if the engine or buildx is not usable."""
     if settings.strategy not in ("auto", "host") and not settings.create_builder:
         return settings, None
-    from buildx_go.builder import DEFAULT_BUILDER_NAME, require_usable
-    from buildx_go.docker import DockerExecutor, create_builder, gather_preflight
+    from buildx_go.builder import require_usable
 
-    executor = DockerExecutor(env)
-    cache = facts_cache_dir(env)
-    pre = gather_preflight(executor, env, None if settings.create_builder else settings.builder, cache_dir=cache)
-    if settings.create_builder:
-        name = settings.builder or DEFAULT_BUILDER_NAME
-        http = http_registry(settings.image)
-        create_builder(pre, name, settings.builder_image, http, settings.network == "host", workdir, env)
-        settings = attrs.evolve(settings, builder=name)
-        pre = gather_preflight(executor, env, name)
+    builder, pre = facts_and_builder(
+        env,
+        settings.builder,
+        create=settings.create_builder,
+        image=settings.image,
+        builder_image=settings.builder_image,
+        network_host=settings.network == "host",
+        workdir=workdir,
+        cache_dir=facts_cache_dir(env),
+    )
+    settings = attrs.evolve(settings, builder=builder)
     require_usable(pre)
     b = pre.builder
     multi, why = pre.multi_platform()
@@ -424,6 +425,31 @@ def builder_facts(settings: Settings, env: Mapping[str, str], workdir: str) -> t
         cached=pre.cached,
     )
     return settings, pre
+
+
+def facts_and_builder(
+    env: Mapping[str, str],
+    builder: str | None,
+    *,
+    create: bool,
+    image: str | None,
+    builder_image: str | None,
+    network_host: bool,
+    workdir: str,
+    cache_dir: str | None,
+) -> tuple[str | None, Preflight]:
+    """(builder name, facts) for BUILDER (None: the current one). With CREATE, a docker-container
+    builder (BUILDER, else buildx-go) is created first, unless the engine or buildx is unusable."""
+    from buildx_go.builder import DEFAULT_BUILDER_NAME
+    from buildx_go.docker import DockerExecutor, create_builder, gather_preflight
+
+    executor = DockerExecutor(env)
+    pre = gather_preflight(executor, env, None if create else builder, cache_dir=cache_dir)
+    if create and not pre.problems():
+        builder = builder or DEFAULT_BUILDER_NAME
+        create_builder(pre, builder, builder_image, http_registry(image), network_host, workdir, env)
+        pre = gather_preflight(executor, env, builder)
+    return builder, pre
 
 
 def facts_cache_dir(env: Mapping[str, str]) -> str:
@@ -568,26 +594,32 @@ def _verify(ns: argparse.Namespace, env: Mapping[str, str]) -> int:
 
 
 def _doctor(ns: argparse.Namespace, env: Mapping[str, str]) -> int:
-    from buildx_go.builder import DEFAULT_BUILDER_NAME
-    from buildx_go.docker import DockerExecutor, create_builder, gather_preflight
     from buildx_go.errors import EngineError
     from buildx_go.platforms import parse_platforms
 
     platforms = parse_platforms(ns.platform or [env.get("BUILDX_GO_PLATFORM", "linux/amd64,linux/arm64")])
-    builder = ns.builder or env.get("BUILDX_GO_BUILDER") or None
-    executor = DockerExecutor(env)
-    pre = gather_preflight(executor, env, None if ns.create_builder else builder)
-    if ns.create_builder and not pre.problems():
-        builder = builder or DEFAULT_BUILDER_NAME
-        workdir = os.path.join(tempfile.gettempdir(), f"buildx-go-doctor-{os.getpid()}")
-        create_builder(pre, builder, ns.builder_image, http_registry(ns.image), False, workdir, env)
-        pre = gather_preflight(executor, env, builder)
-    rows = doctor_rows(pre, platforms, ns.image)
+    _, pre = facts_and_builder(  # never cached: doctor reports the machine as it is now
+        env,
+        ns.builder or env.get("BUILDX_GO_BUILDER") or None,
+        create=ns.create_builder,
+        image=ns.image,
+        builder_image=ns.builder_image,
+        network_host=False,
+        workdir=os.path.join(tempfile.gettempdir(), f"buildx-go-doctor-{os.getpid()}"),
+        cache_dir=None,
+    )
+    strategy = (
+        " -> ".join(choose_strategy("auto", "--strategy", pre, platforms))
+        if pre.builder and not pre.problems()
+        else None
+    )
+    registry = registry_scheme(ns.image) if ns.image else None
+    rows = doctor_rows(pre, platforms, registry, strategy)
     if ns.format == "json":
         data = pre.to_dict()
         data["platforms"] = {str(p): how for p, how in pre.platform_support(platforms)} if pre.builder else {}
-        data["strategy"] = rows[-1][1] if rows[-1][0] == "strategy" else None
-        data["registry"] = next((v for k, v in rows if k == "registry"), None)
+        data["strategy"] = strategy
+        data["registry"] = registry
         print(json.dumps(data, indent=2))
     else:
         width = max(len(k) for k, _ in rows)
@@ -599,7 +631,15 @@ def _doctor(ns: argparse.Namespace, env: Mapping[str, str]) -> int:
     return 0
 
 
-def doctor_rows(pre: Preflight, platforms: tuple[Platform, ...], image: str | None) -> list[tuple[str, str]]:
+def registry_scheme(image: str) -> str:
+    """How IMAGE's registry is spoken to, for doctor."""
+    http = http_registry(image)
+    return f"{http}: plain http (loopback)" if http else f"{image.split('/')[0]}: https"
+
+
+def doctor_rows(
+    pre: Preflight, platforms: tuple[Platform, ...], registry: str | None, strategy: str | None
+) -> list[tuple[str, str]]:
     """The doctor table: (what, finding) rows for people."""
     e = pre.engine
     rows = [("docker CLI", pre.cli_error or f"{e.client or '?'}")]
@@ -621,13 +661,12 @@ def doctor_rows(pre: Preflight, platforms: tuple[Platform, ...], image: str | No
             rows.append((str(p), how))
     emus = ", ".join(pre.emulators) or "none registered"
     rows.append(("emulators", emus))
-    if image:
-        http = http_registry(image)
-        rows.append(("registry", f"{http}: plain http (loopback)" if http else f"{image.split('/')[0]}: https"))
+    if registry:
+        rows.append(("registry", registry))
     for problem in pre.problems():
         rows.append(("problem", problem))
-    if pre.builder and not pre.problems():
-        rows.append(("strategy", " -> ".join(choose_strategy("auto", "--strategy", pre, platforms))))
+    if strategy:
+        rows.append(("strategy", strategy))
     return rows
 
 
