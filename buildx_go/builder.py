@@ -255,14 +255,13 @@ def require_usable(pre: Preflight) -> None:
 def choose_strategy(
     requested: str, source: str, pre: Preflight | None, platforms: tuple[Platform, ...]
 ) -> tuple[str, str]:
-    """(strategy, reason). REQUESTED is auto|buildx|manifest, SOURCE where it was set."""
-    if requested == "host":
-        return "host", f"asked for ({source} host): the host's Go compiles every platform, BuildKit packages"
+    """(strategy, reason). REQUESTED is auto|buildx|manifest (the host strategy is chosen by
+    cli.host_strategy, which knows the host's Go), SOURCE where it was set."""
     if requested == "manifest":
         return "manifest", f"asked for ({source} manifest): per-platform builds, then a docker manifest list"
     if requested == "buildx":
-        if pre is not None and len(platforms) > 1 and not pre.multi_platform()[0]:
-            why = pre.multi_platform()[1]
+        multi, why = pre.multi_platform() if pre is not None else (True, "")
+        if len(platforms) > 1 and not multi:
             raise EngineError(f"{source} buildx: {why}", "use --strategy auto (or manifest), or another --builder")
         return "buildx", f"asked for ({source} buildx): one buildx run builds every platform"
     if pre is None:
