@@ -104,12 +104,10 @@ class DockerExecutor:
             if not stream:
                 if on_start:
                     on_start()
-                proc = subprocess.run(
-                    list(argv), capture_output=True, text=True, env=self._env(env), check=False, cwd=cwd
-                )
-                if proc.returncode != 0:
-                    raise classify(argv, proc.returncode, proc.stderr, purpose)
-                return proc.stdout
+                code, out, err = self._capture(argv, env, cwd)
+                if code != 0:
+                    raise classify(argv, code, err, purpose)
+                return out
             return self._stream(argv, purpose, env, f"[{label}] " if label else "", on_start, cwd)
         except FileNotFoundError:
             raise EngineError(f"{argv[0]}: command not found", "install the Docker CLI (scripts/setup does)") from None
@@ -152,9 +150,12 @@ class DockerExecutor:
 
     def probe(self, argv: Sequence[str], *, purpose: str = "docker") -> tuple[int, str, str]:
         try:
-            proc = subprocess.run(list(argv), capture_output=True, text=True, env=self._env(None), check=False)
+            return self._capture(argv, None, None)
         except FileNotFoundError:
             return 127, "", "docker: command not found"
+
+    def _capture(self, argv: Sequence[str], env: Mapping[str, str] | None, cwd: str | None) -> tuple[int, str, str]:
+        proc = subprocess.run(list(argv), capture_output=True, text=True, env=self._env(env), check=False, cwd=cwd)
         return proc.returncode, proc.stdout, proc.stderr
 
 
