@@ -284,7 +284,7 @@ def make_plan(
         )
     if settings.clean_arch_tags:
         notes.append("--clean-arch-tags: nothing to clean, the buildx strategy pushes no per-platform tags")
-    metadata = f"{workdir}/metadata.json"
+    metadata = common["metadata_file"]
     build_argv = buildx_build_argv(settings, context, dockerfile, refs, settings.platform, build_args, labels, metadata)
     build = Command(purpose="build", argv=build_argv, passthrough=True)
     commands = [*compile_commands, build]
