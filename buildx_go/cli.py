@@ -87,6 +87,14 @@ def _build_options(p: argparse.ArgumentParser) -> None:
         help="let auto choose the host strategy when the host's Go satisfies go.mod (usually set in .buildx-go.toml)",
     )
     g.add_argument(
+        "--no-pin-base",
+        dest="pin_base",
+        action="store_const",
+        const=False,
+        help="host strategy: let BuildKit resolve --base-image itself (default: look up each platform's "
+        "digest in the registry while Go compiles, one manifest request per build)",
+    )
+    g.add_argument(
         "--compression",
         choices=("zstd", "gzip", "uncompressed"),
         help="layer compression of a push (default: zstd, level 1; gzip for runtimes older than Docker 23)",
@@ -205,6 +213,7 @@ CLI_OPTIONS = (
     "clean_arch_tags",
     "host_go",
     "include_git",
+    "pin_base",
     "compression",
     "create_builder",
     "builder_image",

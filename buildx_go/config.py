@@ -78,6 +78,7 @@ OPTIONS: dict[str, tuple[Callable[[Any], Any], Any]] = {
     "strategy": (_choice("auto", "buildx", "manifest", "host"), "auto"),
     "host_go": (_bool, False),
     "include_git": (_bool, False),
+    "pin_base": (_bool, True),
     "clean_arch_tags": (_bool, False),
     "compression": (_choice("zstd", "gzip", "uncompressed"), "zstd"),
     "create_builder": (_bool, False),
@@ -112,6 +113,7 @@ class Settings:
     strategy: str
     host_go: bool
     include_git: bool
+    pin_base: bool
     clean_arch_tags: bool
     compression: str
     create_builder: bool

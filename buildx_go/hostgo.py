@@ -20,6 +20,7 @@ from buildx_go.errors import EngineError
 from buildx_go.generate import BIN_DIR
 from buildx_go.gomod import GoProject, MainPackage
 from buildx_go.platforms import Platform
+from buildx_go.refs import Reference
 
 
 @attrs.frozen
@@ -127,6 +128,24 @@ def packaging_dockerfile(
         "",
     ]
     return "\n".join(lines)
+
+
+def pin_base(dockerfile: str, base_image: str, pins: Mapping[Platform, str]) -> str:
+    """DOCKERFILE (``packaging_dockerfile``'s) with ``FROM BASE_IMAGE`` replaced by one stage
+    per platform, each FROM that platform's own manifest (PINS: platform -> digest), the
+    image stage picking its platform's by name. BuildKit then resolves one distinct manifest
+    per platform instead of the same index for each, which the docker driver's content
+    store serialises (0.4-0.8 s with an empty cache, measured)."""
+    ref = Reference.parse(base_image)
+    stages = [
+        f"FROM {attrs.evolve(ref, digest=digest)} AS base-{p.os}-{p.arch}{p.variant or ''}"
+        for p, digest in sorted(pins.items())
+    ]
+    stages.append("FROM base-${TARGETOS}-${TARGETARCH}${TARGETVARIANT}")
+    line = f"FROM {base_image}\n"
+    if dockerfile.count(line) != 1:
+        raise ValueError(f"the packaging Dockerfile has no single {line.strip()!r}")
+    return dockerfile.replace(line, "\n".join(stages) + "\n")
 
 
 def bin_dir(context: str, platform: Platform) -> str:

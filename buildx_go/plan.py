@@ -86,6 +86,7 @@ class Plan:
     packaging: str = "buildx"  # how images are made: one buildx run, or per platform + manifest list
     dockerignore: str | None = None  # written beside the Dockerfile (<Dockerfile>.dockerignore)
     context: str | None = None  # the build context, when it is not the project (host strategy)
+    pin_base: str | None = None  # host strategy: the runtime base, pinned per platform at run time
 
     @property
     def image(self) -> str:
@@ -115,6 +116,7 @@ class Plan:
             "moving_tags": list(self.moving_tags),
             "arch_refs": dict(self.arch_refs),
             "clean_tags": list(self.clean_tags),
+            "pin_base": self.pin_base,
             "notes": list(self.notes),
         }
 
@@ -277,6 +279,9 @@ def make_plan(
         dockerignore=context_ignore(dockerignore, settings.include_git)
         if strategy[0] != "host"
         else "# buildx-go, host strategy: the context holds only the binaries\n",
+        pin_base=settings.base_image
+        if strategy[0] == "host" and settings.pin_base and settings.base_image != "scratch"
+        else None,
     )
     if packaging == "manifest":
         return _manifest_plan(

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import Any
+
 import attrs
 
 from buildx_go.errors import InputError
@@ -127,3 +130,20 @@ def parse_platforms(text: str | list[str] | tuple[str, ...]) -> tuple[Platform, 
     if not out:
         raise InputError("--platform: no platform given", "e.g. --platform linux/amd64,linux/arm64")
     return tuple(out)
+
+
+def index_platforms(index: Mapping[str, Any]) -> dict[Platform, str]:
+    """Each image of an OCI index (or Docker manifest list) by its normalised platform -> its
+    manifest digest. Attestation manifests and platforms buildx-go does not build are left
+    out; of duplicates, the first wins (as registries and BuildKit pick)."""
+    out: dict[Platform, str] = {}
+    for entry in index.get("manifests") or []:
+        p = entry.get("platform") or {}
+        if not p.get("os") or not p.get("architecture") or not entry.get("digest"):
+            continue
+        try:
+            platform = Platform.parse("/".join(filter(None, (p["os"], p["architecture"], p.get("variant")))))
+        except InputError:  # unknown/unknown (attestations), windows, ...
+            continue
+        out.setdefault(platform, entry["digest"])
+    return out

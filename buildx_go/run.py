@@ -16,7 +16,7 @@ import re
 import shutil
 import threading
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn
@@ -98,7 +98,10 @@ def _context_lock(context: str | None) -> Iterator[None]:
 
 def _execute(plan: Plan, executor: Executor, client: RegistryClient, started: float, env: Mapping[str, str]) -> Outcome:
     if _phase(plan, "compile"):
+        pin = _pin_base(plan, env) if plan.pin_base else None
         _compile(plan, executor)
+        if pin:
+            pin()
     if plan.packaging == "manifest":
         if plan.docker_config:
             private_docker_config(plan.docker_config, env)
@@ -220,6 +223,57 @@ def _compile(plan: Plan, executor: Executor) -> None:
     failed = _side_by_side(executor, commands, labelled=False)
     if failed:
         _raise_first(failed, "the host's go build failed: nothing was built or pushed")
+
+
+PIN_WAIT = 3.0  # seconds the base's lookup may take in all (it runs while Go compiles)
+
+
+def _pin_base(plan: Plan, env: Mapping[str, str]) -> Callable[[], None]:
+    """Host strategy: look up each platform's manifest of the runtime base in the registry
+    while the host compiles; the function returned (called after the compile) writes the
+    pinned Dockerfile (``hostgo.pin_base``), or logs why the base stays as it is. Never
+    fails the build: BuildKit can always resolve the base itself, only slower."""
+    base = str(plan.pin_base)
+    found: dict[str, Any] = {}
+
+    def look_up() -> None:
+        try:
+            from buildx_go.platforms import index_platforms
+            from buildx_go.registry import INDEX_TYPES, RegistryClient
+
+            media, _, doc = RegistryClient(env, timeout=PIN_WAIT).manifest(Reference.parse(base))
+            found["pins"] = index_platforms(doc) if media in INDEX_TYPES else {}
+        except Exception as exc:  # any failure only means "not pinned"
+            found["error"] = f"{type(exc).__name__}: {exc}"
+
+    deadline = time.monotonic() + PIN_WAIT
+    thread = threading.Thread(target=look_up, daemon=True)
+    thread.start()
+
+    def finish() -> None:
+        from buildx_go.hostgo import pin_base
+
+        thread.join(max(0.0, deadline - time.monotonic()))
+        log = get_logger()
+        pins = found.get("pins")
+        missing = [str(p) for p in plan.platforms if p not in (pins or {})]
+        if pins is None or missing:
+            if "error" in found:
+                why = found["error"]
+            elif pins is None:
+                why = f"the registry did not answer within {PIN_WAIT:g} s"
+            elif pins:
+                why = f"it has no {', '.join(missing)} image (BuildKit picks a compatible one)"
+            else:
+                why = "it is a single image, not an index"
+            log.info("base.unpinned", base=base, reason=why)
+            return
+        chosen = {p: pins[p] for p in plan.platforms}
+        path = Path(str(plan.dockerfile.path))
+        path.write_text(pin_base(path.read_text(), base, chosen))
+        log.info("base.pinned", base=base, digests={str(p): d for p, d in chosen.items()})
+
+    return finish
 
 
 def _side_by_side(

@@ -47,6 +47,11 @@ def test_host_strategy_compiles_on_the_host_and_publishes_a_verified_index(repo:
     assert {e["purpose"] for e in compiles} == {"compile linux/amd64", "compile linux/arm64"}
     builds = [e for e in ev if e["event"] == "command.start" and e["argv"][:3] == ["docker", "buildx", "build"]]  # type: ignore[index]
     assert all("/host-context/" in str(b["argv"][-1]) for b in builds)  # type: ignore[index]
+    # the runtime base, looked up while Go compiled, is pinned per platform to what the registry has
+    pinned = next(e for e in ev if e["event"] == "base.pinned")
+    index = json.loads(run(["docker", "buildx", "imagetools", "inspect", "--raw", BASE_IMAGE]).stdout)
+    by_platform = {f"{m['platform']['os']}/{m['platform']['architecture']}": m["digest"] for m in index["manifests"]}
+    assert pinned["digests"] == {p: by_platform[p] for p in ("linux/amd64", "linux/arm64")}
     assert any(e["event"] == "verify.ok" for e in ev)
     docker_run = ["docker", "run", "--rm", "--pull", "always", "--network", "none", "--platform", "linux/arm64"]
     out = run([*docker_run, f"{repo}:1.0.0"], env={"DOCKER_HOST": CLASSIC_HOST} if engine == "classic" else {})

@@ -101,6 +101,7 @@ def test_plan_json_is_stable() -> None:
         "moving_tags",
         "arch_refs",
         "clean_tags",
+        "pin_base",
         "notes",
     ]
     assert d["schema"] == 1

@@ -67,3 +67,27 @@ def test_suffix_is_tag_safe() -> None:
         "armv7",
         "amd64v3",
     ]
+
+
+def test_index_platforms_maps_each_image_platform_to_its_digest() -> None:
+    from buildx_go.platforms import index_platforms
+
+    index = {
+        "manifests": [
+            {"digest": "sha256:a", "platform": {"os": "linux", "architecture": "amd64"}},
+            {"digest": "sha256:b", "platform": {"os": "linux", "architecture": "arm64", "variant": "v8"}},
+            {"digest": "sha256:c", "platform": {"os": "linux", "architecture": "arm", "variant": "v7"}},
+            {"digest": "sha256:d", "platform": {"os": "linux", "architecture": "arm", "variant": "v6"}},
+            {"digest": "sha256:e", "platform": {"os": "unknown", "architecture": "unknown"}},  # attestation
+            {"digest": "sha256:f", "platform": {"os": "windows", "architecture": "amd64"}},
+            {"digest": "sha256:g", "platform": {"os": "linux", "architecture": "amd64"}},  # a duplicate
+            {"digest": "sha256:h"},  # no platform
+        ]
+    }
+    assert index_platforms(index) == {
+        Platform("linux", "amd64"): "sha256:a",
+        Platform("linux", "arm64"): "sha256:b",
+        Platform("linux", "arm", "v7"): "sha256:c",
+        Platform("linux", "arm", "v6"): "sha256:d",
+    }
+    assert index_platforms({"layers": []}) == {}

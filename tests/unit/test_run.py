@@ -191,6 +191,126 @@ def test_host_strategy_compiles_each_platform_then_packages_in_one_run() -> None
     assert plan.packaging == "buildx" and plan.to_dict()["packaging"] == "buildx"
 
 
+def host_plan(workdir: str, **given: object) -> Plan:
+    from buildx_go.hostgo import HostGo
+
+    project = GoProject.detect(HELLO)
+    settings = resolve({"image": "localhost:5000/app", "tag": ["1.2.0"], "push": True, **given}, {}, {})
+    choice = DockerfileChoice("generated", None, "generated", "unused")
+    host = HostGo("/opt/go/bin/go", Version("1.27.3"), "/opt/go")
+    return make_plan(
+        project,
+        settings,
+        choice,
+        version=None,
+        git={},
+        workdir=workdir,
+        strategy=("host", "test"),
+        host=host,
+        mains=(project.main_for(None),),
+    )
+
+
+def test_the_host_plan_pins_the_runtime_base_unless_told_not_to() -> None:
+    assert host_plan("/w", base_image="localhost:5000/static:1").pin_base == "localhost:5000/static:1"
+    assert host_plan("/w", base_image="localhost:5000/static:1").to_dict()["pin_base"] == "localhost:5000/static:1"
+    assert host_plan("/w", base_image="localhost:5000/static:1", pin_base=False).pin_base is None
+    assert host_plan("/w", base_image="scratch").pin_base is None
+    assert plan_for("linux/amd64,linux/arm64", push=True).pin_base is None  # the buildx strategy: BuildKit's
+
+
+def test_pin_base_gives_each_platform_its_own_stage_named_like_its_bin_dir() -> None:
+    from buildx_go.hostgo import bin_dir, pin_base
+
+    text = host_plan("/w", base_image="localhost:5000/static:1").dockerfile.text
+    pinned = pin_base(
+        text,
+        "localhost:5000/static:1",
+        {Platform("linux", "arm", "v7"): "sha256:" + "c" * 64, Platform("linux", "amd64"): "sha256:" + "a" * 64},
+    )
+    assert "FROM localhost:5000/static:1\n" not in pinned
+    assert pinned.splitlines()[2:5] == [
+        "FROM localhost:5000/static:1@sha256:" + "a" * 64 + " AS base-linux-amd64",
+        "FROM localhost:5000/static:1@sha256:" + "c" * 64 + " AS base-linux-armv7",
+        "FROM base-${TARGETOS}-${TARGETARCH}${TARGETVARIANT}",
+    ]
+    # the stage names follow what BuildKit's $TARGETOS-$TARGETARCH$TARGETVARIANT expand to,
+    # like the binaries' directories do
+    assert bin_dir("", Platform("linux", "arm", "v7")) == "/bin/linux/armv7"
+    assert pinned.split("FROM base-", 1)[1].startswith("${TARGETOS}")
+    assert "COPY bin/$TARGETOS/$TARGETARCH$TARGETVARIANT/ /usr/local/bin/" in pinned
+
+
+class Compiles:
+    """An executor whose commands all succeed and print nothing."""
+
+    def __init__(self) -> None:
+        self.argvs: list[tuple[str, ...]] = []
+
+    def run(self, argv: Sequence[str], **_: object) -> str:
+        self.argvs.append(tuple(argv))
+        return ""
+
+    def probe(self, argv: Sequence[str], **_: object) -> tuple[int, str, str]:
+        raise AssertionError("no probes expected")
+
+
+def fake_registry(monkeypatch: pytest.MonkeyPatch, answer: tuple[str, object] | Exception) -> None:
+    """RegistryClient.manifest answers ANSWER: (media type, document), or raises it."""
+    import buildx_go.registry
+
+    class Fake:
+        def __init__(self, env: object, timeout: float) -> None:
+            assert timeout <= 5  # the lookup must not hold the build up for long
+
+        def manifest(self, ref: object) -> tuple[str, str, object]:
+            if isinstance(answer, Exception):
+                raise answer
+            return answer[0], "sha256:index", answer[1]
+
+    monkeypatch.setattr(buildx_go.registry, "RegistryClient", Fake)
+
+
+INDEX = "application/vnd.oci.image.index.v1+json"
+BASE_INDEX = {
+    "manifests": [
+        {"digest": "sha256:" + "a" * 64, "platform": {"os": "linux", "architecture": "amd64"}},
+        {"digest": "sha256:" + "b" * 64, "platform": {"os": "linux", "architecture": "arm64", "variant": "v8"}},
+    ]
+}
+
+
+def test_the_host_run_pins_the_base_it_found_while_compiling(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    fake_registry(monkeypatch, (INDEX, BASE_INDEX))
+    plan = host_plan(str(tmp_path), base_image="localhost:5000/static:1", verify=False)
+    with capture_logs() as logs:
+        execute(plan, Compiles(), env={})
+    pinned = next(e for e in logs if e["event"] == "base.pinned")
+    assert pinned["digests"] == {"linux/amd64": "sha256:" + "a" * 64, "linux/arm64": "sha256:" + "b" * 64}
+    written = (tmp_path / "Dockerfile").read_text()
+    assert "FROM localhost:5000/static:1@sha256:" + "b" * 64 + " AS base-linux-arm64" in written
+
+
+@pytest.mark.parametrize(
+    ("answer", "reason"),
+    [
+        (OSError("connection refused"), "OSError: connection refused"),
+        ((INDEX, {"manifests": BASE_INDEX["manifests"][:1]}), "it has no linux/arm64 image"),
+        (("application/vnd.oci.image.manifest.v1+json", {"layers": []}), "a single image, not an index"),
+    ],
+)
+def test_a_base_that_cannot_be_pinned_is_left_to_buildkit(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, answer: tuple[str, object] | Exception, reason: str
+) -> None:
+    fake_registry(monkeypatch, answer)
+    plan = host_plan(str(tmp_path), base_image="localhost:5000/static:1", verify=False)
+    with capture_logs() as logs:
+        execute(plan, Compiles(), env={})
+    unpinned = next(e for e in logs if e["event"] == "base.unpinned")
+    assert reason in unpinned["reason"]
+    assert (tmp_path / "Dockerfile").read_text() == plan.dockerfile.text  # as planned
+
+
 def test_host_go_older_than_go_mod_is_exit_3() -> None:
     from buildx_go.hostgo import HostGo, check_host_go
 
