@@ -6,6 +6,7 @@ import argparse
 import hashlib
 import json
 import os
+import shutil
 import sys
 import tempfile
 import time
@@ -573,6 +574,8 @@ def _main(ns: argparse.Namespace, env: Mapping[str, str]) -> int:
             from buildx_go.run import execute
 
             outcome = execute(plan, DockerExecutor(env), env=env, preflight=pre)
+            if not env.get("BUILDX_GO_WORKDIR"):  # kept after a failure, to look into
+                shutil.rmtree(Path(plan.metadata_file).parent, ignore_errors=True)
             if ns.output_format == "json":
                 print(json.dumps(outcome.to_dict(), indent=2))
             elif outcome.digest:
@@ -607,16 +610,20 @@ def _doctor(ns: argparse.Namespace, env: Mapping[str, str]) -> int:
     from buildx_go.platforms import parse_platforms
 
     platforms = parse_platforms(ns.platform or [env.get("BUILDX_GO_PLATFORM", "linux/amd64,linux/arm64")])
-    _, pre = facts_and_builder(  # never cached: doctor reports the machine as it is now
-        env,
-        ns.builder or env.get("BUILDX_GO_BUILDER") or None,
-        create=ns.create_builder,
-        image=ns.image,
-        builder_image=ns.builder_image,
-        network_host=False,
-        workdir=os.path.join(tempfile.gettempdir(), f"buildx-go-doctor-{os.getpid()}"),
-        cache_dir=None,
-    )
+    workdir = os.path.join(tempfile.gettempdir(), f"buildx-go-doctor-{os.getpid()}")
+    try:
+        _, pre = facts_and_builder(  # never cached: doctor reports the machine as it is now
+            env,
+            ns.builder or env.get("BUILDX_GO_BUILDER") or None,
+            create=ns.create_builder,
+            image=ns.image,
+            builder_image=ns.builder_image,
+            network_host=False,
+            workdir=workdir,
+            cache_dir=None,
+        )
+    finally:
+        shutil.rmtree(workdir, ignore_errors=True)  # only --create-builder writes there (buildx copies it)
     strategy = (
         " -> ".join(choose_strategy("auto", "--strategy", pre, platforms))
         if pre.builder and not pre.problems()

@@ -175,7 +175,10 @@ def gather_preflight(
     stamp = facts_stamp(env, builder)
     cache = None
     if cache_dir and stamp:
-        cache = Path(cache_dir) / f"facts-{hashlib.sha256(stamp.encode()).hexdigest()[:16]}.json"
+        # One file per engine and builder choice (the stamp's first fields): a restarted
+        # engine or a changed buildx config overwrites it instead of adding another.
+        key = "|".join(stamp.split("|")[:FACTS_KEY_FIELDS])
+        cache = Path(cache_dir) / f"facts-{hashlib.sha256(key.encode()).hexdigest()[:16]}.json"
     raw = _read_cache(cache, stamp) if cache and stamp else None
     if raw is None:
         with ThreadPoolExecutor(3) as pool:
@@ -218,6 +221,9 @@ def preflight_from(
 
 
 FACTS_TTL = 3600.0
+
+
+FACTS_KEY_FIELDS = 4  # host, builder, BUILDX_BUILDER, docker config dir: what a cache file is for
 
 
 def facts_stamp(env: Mapping[str, str], builder: str | None) -> str | None:

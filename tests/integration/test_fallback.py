@@ -162,9 +162,10 @@ def test_the_articles_raw_recipe_fails_where_buildx_go_succeeds(repo: str, tmp_p
 
 
 @pytest.mark.parametrize("engine", ["classic", "containerd"])
-def test_one_platform_failing_leaves_version_and_latest_untouched(repo: str, engine: str) -> None:
-    env = CLASSIC if engine == "classic" else {}
+def test_one_platform_failing_leaves_version_and_latest_untouched(repo: str, engine: str, tmp_path: Path) -> None:
+    env = (CLASSIC if engine == "classic" else {}) | {"TMPDIR": str(tmp_path)}
     buildx_go("build", str(HELLO), *GENERATED, "--image", repo, "--tag", "2.0.0", "--push", "--latest", env=env)
+    assert not list(tmp_path.glob("buildx-go-*"))  # a successful run leaves no workdir behind
     before = {t: tag_digest(f"{repo}:{t}") for t in ("2.0.0", "latest", "2.1.0")}
     assert before["2.0.0"] and before["latest"] == before["2.0.0"] and before["2.1.0"] is None
 
@@ -187,6 +188,8 @@ def test_one_platform_failing_leaves_version_and_latest_untouched(repo: str, eng
         assert not any(e["event"] in ("tags.moved", "image.pushed") for e in events(proc.stderr))
     after = {t: tag_digest(f"{repo}:{t}") for t in ("2.0.0", "latest", "2.1.0")}
     assert after == before
+    kept = list(tmp_path.glob("buildx-go-*/Dockerfile"))  # failed runs keep theirs, to look into
+    assert len(kept) == 2
     if engine == "classic":  # what the failed run left behind is named
         assert f"left behind: {repo}:2.1.0-amd64@sha256:" in proc.stderr
         assert f"{repo}:2.1.0, {repo}:latest untouched" in proc.stderr

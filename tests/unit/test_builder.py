@@ -203,6 +203,9 @@ def test_facts_are_cached_until_the_engine_or_the_buildx_config_changes(tmp_path
     sock.write_text("")  # the engine restarted: a new socket
     fourth, calls = gather()
     assert not fourth.cached and calls == 3
+    fifth, calls = gather()
+    assert fifth.cached and calls == 0
+    assert len(list(Path(cache).glob("facts-*"))) == 1  # one file per engine, rewritten, not one per change
 
 
 def test_facts_of_remote_engines_are_never_cached(tmp_path: Path) -> None:
