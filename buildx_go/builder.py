@@ -163,6 +163,12 @@ class Preflight:
             )
         return False, f"builder {b.name!r} uses the unknown driver {b.driver!r}"
 
+    def direct_push(self) -> bool:
+        """Does BuildKit push by itself while buildx would push again through the engine? (the
+        docker driver on a containerd-store engine; see ``plan.registry_output``)"""
+        b = self.builder
+        return b is not None and b.driver == "docker" and self.engine.containerd_store
+
     def platform_support(self, platforms: Iterable[Platform]) -> list[tuple[Platform, str]]:
         """How the builder runs each platform: native, emulated (QEMU), or not at all (then a Go
         cross-compile still works; only RUN in that platform's final stage cannot)."""

@@ -347,6 +347,7 @@ def prepare(
         )
         if host
         else None,
+        direct_push=pre is not None and pre.direct_push(),
     )
     if host_note:
         the_plan = attrs.evolve(the_plan, notes=(*the_plan.notes, host_note))

@@ -157,6 +157,7 @@ def buildx_build_argv(
     *,
     attestations: bool = True,
     progress: str | None = None,
+    direct_push: bool = False,
 ) -> tuple[str, ...]:
     argv = ["docker", "buildx", "build"]
     if settings.builder:
@@ -177,9 +178,7 @@ def buildx_build_argv(
         argv += ["--network", settings.network]
     argv += ["--progress", progress or settings.progress, "--metadata-file", metadata_file]
     if settings.push:
-        # Straight from BuildKit to the registry: with the docker driver, --push also unpacks
-        # into the engine and pushes a second time from the engine (racing on the tag).
-        argv += ["--output", registry_output(settings.compression)]
+        argv += ["--output", registry_output(settings.compression, direct_push)]
     elif settings.load:
         argv.append("--load")
     elif settings.output:
@@ -200,13 +199,19 @@ def context_ignore(user_rules: str | None, include_git: bool) -> str:
     return text
 
 
-def registry_output(compression: str) -> str:
+def registry_output(compression: str, direct_push: bool = False) -> str:
     """--output for a push. zstd at level 1 compresses a Go binary several times faster than
     gzip at its default level, for a similar size; pulling it needs Docker 23+/containerd 1.5+
-    (--compression gzip for older runtimes). Base image layers are reused as they are."""
+    (--compression gzip for older runtimes). Base image layers are reused as they are.
+
+    DIRECT_PUSH (the docker driver on a containerd-store engine): BuildKit pushes by itself,
+    but buildx before 0.21 then pushes everything again through the engine ("pushing ... with
+    docker", docker/buildx#3023) whenever the output says push=true, as type=registry does.
+    An empty ``push=`` means true to BuildKit and nothing to that check of buildx: one push."""
+    out = "type=image,push=" if direct_push else "type=registry"
     if compression == "zstd":
-        return "type=registry,compression=zstd,compression-level=1"
-    return f"type=registry,compression={compression}"
+        return f"{out},compression=zstd,compression-level=1"
+    return f"{out},compression={compression}"
 
 
 def make_plan(
@@ -226,10 +231,11 @@ def make_plan(
     host: HostGo | None = None,
     mains: tuple[MainPackage, ...] = (),
     host_context: str | None = None,
+    direct_push: bool = False,
 ) -> Plan:
     """The plan for PROJECT by STRATEGY, (name, why) as ``builder.choose_strategy`` chose it.
     PACKAGING (buildx | manifest) is how images are made, for the host strategy too (HOST is
-    its Go toolchain, MAINS the packages it compiles)."""
+    its Go toolchain, MAINS the packages it compiles). DIRECT_PUSH: see ``registry_output``."""
     refs = image_refs(settings, version)
     version_tag = refs[0].rsplit(":", 1)[1]  # the version, or the first --tag
     build_args: dict[str, str] = {}
@@ -285,12 +291,25 @@ def make_plan(
     )
     if packaging == "manifest":
         return _manifest_plan(
-            settings, context, dockerfile, refs, build_args, labels, workdir, notes, strategy, common, compile_commands
+            settings,
+            context,
+            dockerfile,
+            refs,
+            build_args,
+            labels,
+            workdir,
+            notes,
+            strategy,
+            common,
+            compile_commands,
+            direct_push,
         )
     if settings.clean_arch_tags:
         notes.append("--clean-arch-tags: nothing to clean, the buildx strategy pushes no per-platform tags")
     metadata = common["metadata_file"]
-    build_argv = buildx_build_argv(settings, context, dockerfile, refs, settings.platform, build_args, labels, metadata)
+    build_argv = buildx_build_argv(
+        settings, context, dockerfile, refs, settings.platform, build_args, labels, metadata, direct_push=direct_push
+    )
     build = Command(purpose="build", argv=build_argv, passthrough=True)
     commands = [*compile_commands, build]
     for tag in moving:
@@ -314,6 +333,7 @@ def _manifest_plan(
     strategy: tuple[str, str],
     common: dict[str, Any],
     compile_commands: list[Command],
+    direct_push: bool,
 ) -> Plan:
     """Per-platform builds (side by side), then a docker manifest list per tag."""
     if settings.output:
@@ -346,6 +366,7 @@ def _manifest_plan(
             metadata,
             attestations=False,
             progress=progress,
+            direct_push=direct_push,
         )
         commands.append(Command(f"build {p}", argv, passthrough=True, platform=p, metadata=metadata))
     docker_config = f"{workdir}/docker-config" if settings.push else None

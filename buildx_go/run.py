@@ -124,9 +124,9 @@ def _buildx(plan: Plan, executor: Executor, client: RegistryClient, started: flo
                 _check_tags(client, plan.refs, digest)
             break
         except PushFailed as exc:
-            # buildx 0.13 with the docker driver pushes twice (BuildKit, then "pushing with
-            # docker", which PUTs child manifests under the tag): distribution 2.x may answer
-            # 500, or the tag may be left on a child. The cached rebuild pushes again.
+            # A registry may answer a push with a 500 (distribution 2.x did so under buildx's
+            # second push, see plan.registry_output), or a tag may be left on a child
+            # manifest. The cached rebuild only pushes again.
             if attempt == PUSH_ATTEMPTS or not RETRYABLE_PUSH.search(exc.message):
                 raise
             log.warning("build.retry", attempt=attempt, reason=exc.message)

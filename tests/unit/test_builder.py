@@ -72,6 +72,7 @@ def test_containerd_store_engine_builds_multi_platform_in_one_run() -> None:
     assert [b.name for b in pre.builders] == ["default"]  # buildx 0.13 prints it twice
     assert pre.builder is not None and pre.builder.driver == "docker" and pre.builder.current
     assert pre.multi_platform()[0]
+    assert pre.direct_push()  # BuildKit pushes: buildx must not push again through the engine
     assert pre.problems() == []
     strategy, why = choose_strategy("auto", "default", pre, TWO)
     assert strategy == "buildx" and "containerd image store" in why
@@ -82,6 +83,7 @@ def test_classic_store_engine_falls_back_to_manifest_and_says_why() -> None:
     assert not pre.engine.containerd_store and pre.engine.storage_driver == "overlay2"
     multi, why = pre.multi_platform()
     assert not multi and "classic image store (overlay2)" in why
+    assert not pre.direct_push()  # there only buildx's push through the engine pushes
     strategy, reason = choose_strategy("auto", "default", pre, TWO)
     assert strategy == "manifest" and "cannot build several platforms in one run" in reason
     assert choose_strategy("auto", "default", pre, TWO[:1])[0] == "buildx"  # one platform: one run
@@ -144,6 +146,7 @@ def test_docker_container_builders_are_multi_platform() -> None:
     b = Builder("bx", "docker-container", "running", ("linux/amd64",), current=True)
     pre = Preflight(Engine("h", server=Version("26.1")), Version("0.13"), None, (b,), None, ())
     assert pre.multi_platform() == (True, "builder 'bx' uses the docker-container driver")
+    assert not pre.direct_push()  # buildx leaves pushing to BuildKit anyway
 
 
 def test_current_builder_comes_from_inspect_when_ls_does_not_mark_it() -> None:

@@ -84,6 +84,28 @@ def test_plan_is_one_buildx_run_with_every_platform() -> None:
     assert plan.verify
 
 
+def test_one_push_on_a_containerd_store_docker_driver() -> None:
+    from buildx_go.plan import registry_output
+
+    assert registry_output("zstd") == "type=registry,compression=zstd,compression-level=1"
+    assert registry_output("gzip", direct_push=True) == "type=image,push=,compression=gzip"
+    settings = resolve({"image": "localhost:5000/hello", "tag": ["1.2.3"], "push": True}, {}, {})
+    choice = DockerfileChoice("generated", None, "generated", "")
+    for strategy in (("buildx", "test"), ("manifest", "test")):
+        plan = make_plan(
+            GoProject.detect(HELLO),
+            settings,
+            choice,
+            version=None,
+            git={},
+            workdir="/w",
+            strategy=strategy,
+            direct_push=True,
+        )
+        for build in (c for c in plan.commands if c.phase == "build"):
+            assert build.argv[build.argv.index("--output") + 1].startswith("type=image,push=,")
+
+
 def test_plan_json_is_stable() -> None:
     d = hello_plan().to_dict()
     assert list(d) == [
