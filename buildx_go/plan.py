@@ -207,8 +207,10 @@ def registry_output(compression: str, direct_push: bool = False) -> str:
     DIRECT_PUSH (the docker driver on a containerd-store engine): BuildKit pushes by itself,
     but buildx before 0.21 then pushes everything again through the engine ("pushing ... with
     docker", docker/buildx#3023) whenever the output says push=true, as type=registry does.
-    An empty ``push=`` means true to BuildKit and nothing to that check of buildx: one push."""
-    out = "type=image,push=" if direct_push else "type=registry"
+    An empty ``push=`` means true to BuildKit and nothing to that check of buildx: one push.
+    ``store=false``: the pushed image is not also unpacked into the engine's image store
+    (~0.2 s less, and no pile of images there; a docker-container builder keeps none either)."""
+    out = "type=image,push=,store=false" if direct_push else "type=registry"
     if compression == "zstd":
         return f"{out},compression=zstd,compression-level=1"
     return f"{out},compression={compression}"

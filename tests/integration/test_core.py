@@ -36,6 +36,8 @@ def test_user_dockerfiles_cross_compile_in_one_run(repo: str, fixture: str, stag
     # BuildKit pushed the index once; buildx did not push it all again through the engine
     assert f"pushing manifest for {repo}:1.0.0@" in proc.stderr
     assert "with docker" not in proc.stderr
+    # and did not unpack it into the engine's image store too (store=false): it is pulled below
+    assert run(["docker", "image", "inspect", f"{repo}:1.0.0"], check=False).returncode != 0
     out = run(
         ["docker", "run", "--rm", "--pull", "always", "--network", "none", "--platform", "linux/arm64", f"{repo}:1.0.0"]
     )

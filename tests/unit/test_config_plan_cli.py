@@ -88,7 +88,7 @@ def test_one_push_on_a_containerd_store_docker_driver() -> None:
     from buildx_go.plan import registry_output
 
     assert registry_output("zstd") == "type=registry,compression=zstd,compression-level=1"
-    assert registry_output("gzip", direct_push=True) == "type=image,push=,compression=gzip"
+    assert registry_output("gzip", direct_push=True) == "type=image,push=,store=false,compression=gzip"
     settings = resolve({"image": "localhost:5000/hello", "tag": ["1.2.3"], "push": True}, {}, {})
     choice = DockerfileChoice("generated", None, "generated", "")
     for strategy in (("buildx", "test"), ("manifest", "test")):
@@ -103,7 +103,7 @@ def test_one_push_on_a_containerd_store_docker_driver() -> None:
             direct_push=True,
         )
         for build in (c for c in plan.commands if c.phase == "build"):
-            assert build.argv[build.argv.index("--output") + 1].startswith("type=image,push=,")
+            assert build.argv[build.argv.index("--output") + 1].startswith("type=image,push=,store=false,")
 
 
 def test_plan_json_is_stable() -> None:
