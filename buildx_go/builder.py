@@ -18,6 +18,7 @@ from buildx_go.errors import EngineError
 from buildx_go.platforms import Platform
 
 MIN_BUILDX = Version("0.13")  # `buildx ls --format json`
+BUILDX_PUSHES_ONCE = Version("0.21")  # docker/buildx#3023: no second push through the engine
 MIN_ENGINE = Version("23.0")  # BuildKit by default, --provenance/--sbom, --metadata-file digests
 MULTI_PLATFORM_DRIVERS = ("docker-container", "kubernetes", "remote")
 CONTAINERD_SNAPSHOTTER = "io.containerd.snapshotter.v1"
@@ -165,9 +166,11 @@ class Preflight:
 
     def direct_push(self) -> bool:
         """Does BuildKit push by itself while buildx would push again through the engine? (the
-        docker driver on a containerd-store engine; see ``plan.registry_output``)"""
+        docker driver on a containerd-store engine, buildx before 0.21, which fixed that:
+        docker/buildx#3023; see ``plan.registry_output``)"""
         b = self.builder
-        return b is not None and b.driver == "docker" and self.engine.containerd_store
+        fixed = self.buildx is None or self.buildx >= BUILDX_PUSHES_ONCE
+        return b is not None and b.driver == "docker" and self.engine.containerd_store and not fixed
 
     def platform_support(self, platforms: Iterable[Platform]) -> list[tuple[Platform, str]]:
         """How the builder runs each platform: native, emulated (QEMU), or not at all (then a Go

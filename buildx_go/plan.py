@@ -204,9 +204,10 @@ def registry_output(compression: str, direct_push: bool = False) -> str:
     gzip at its default level, for a similar size; pulling it needs Docker 23+/containerd 1.5+
     (--compression gzip for older runtimes). Base image layers are reused as they are.
 
-    DIRECT_PUSH (the docker driver on a containerd-store engine): BuildKit pushes by itself,
-    but buildx before 0.21 then pushes everything again through the engine ("pushing ... with
-    docker", docker/buildx#3023) whenever the output says push=true, as type=registry does.
+    DIRECT_PUSH (the docker driver on a containerd-store engine, buildx before 0.21): BuildKit
+    pushes by itself, but such a buildx then pushes everything again through the engine
+    ("pushing ... with docker", docker/buildx#3023) whenever the output says push=true, as
+    type=registry does.
     An empty ``push=`` means true to BuildKit and nothing to that check of buildx: one push.
     ``store=false``: the pushed image is not also unpacked into the engine's image store
     (~0.2 s less, and no pile of images there; a docker-container builder keeps none either)."""
