@@ -132,18 +132,30 @@ def parse_platforms(text: str | list[str] | tuple[str, ...]) -> tuple[Platform, 
     return tuple(out)
 
 
+ATTESTATION = "attestation-manifest"
+
+
+def entry_platform(entry: Mapping[str, Any]) -> str | None:
+    """The platform of an index entry as the index states it, None for attestation manifests."""
+    if (entry.get("annotations") or {}).get("vnd.docker.reference.type") == ATTESTATION:
+        return None
+    p = entry.get("platform") or {}
+    if p.get("os") in (None, "unknown"):
+        return None
+    return str(Platform(p["os"], p["architecture"], p.get("variant")))
+
+
 def index_platforms(index: Mapping[str, Any]) -> dict[Platform, str]:
     """Each image of an OCI index (or Docker manifest list) by its normalised platform -> its
     manifest digest. Attestation manifests and platforms buildx-go does not build are left
     out; of duplicates, the first wins (as registries and BuildKit pick)."""
     out: dict[Platform, str] = {}
     for entry in index.get("manifests") or []:
-        p = entry.get("platform") or {}
-        if not p.get("os") or not p.get("architecture") or not entry.get("digest"):
-            continue
         try:
-            platform = Platform.parse("/".join(filter(None, (p["os"], p["architecture"], p.get("variant")))))
-        except InputError:  # unknown/unknown (attestations), windows, ...
+            named = entry_platform(entry)
+            platform = Platform.parse(named) if named and entry.get("digest") else None
+        except (InputError, KeyError):  # windows, an unknown arch, no architecture
             continue
-        out.setdefault(platform, entry["digest"])
+        if platform is not None:
+            out.setdefault(platform, entry["digest"])
     return out

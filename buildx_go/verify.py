@@ -18,11 +18,9 @@ import attrs
 
 from buildx_go.binary import BinaryFacts, binary_problems
 from buildx_go.errors import VerificationFailed
-from buildx_go.platforms import Platform
+from buildx_go.platforms import Platform, entry_platform
 from buildx_go.refs import Reference
 from buildx_go.registry import INDEX_TYPES, RegistryClient
-
-ATTESTATION = "attestation-manifest"
 
 
 @attrs.frozen
@@ -50,16 +48,6 @@ class Report:
 
     def to_dict(self) -> dict[str, Any]:
         return attrs.asdict(self) | {"ok": self.ok}
-
-
-def entry_platform(entry: dict[str, Any]) -> str | None:
-    """The platform of an index entry, None for attestation manifests."""
-    if (entry.get("annotations") or {}).get("vnd.docker.reference.type") == ATTESTATION:
-        return None
-    p = entry.get("platform") or {}
-    if p.get("os") in (None, "unknown"):
-        return None
-    return str(Platform(p["os"], p["architecture"], p.get("variant")))
 
 
 def normalised(text: str) -> str:

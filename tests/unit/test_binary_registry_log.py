@@ -12,10 +12,10 @@ from buildx_go.docker import classify
 from buildx_go.errors import BuildFailed, EngineError, PushFailed
 from buildx_go.gitinfo import git_facts, strip_credentials, version_from_describe
 from buildx_go.log import _redact_event, redact_argv
-from buildx_go.platforms import Platform
+from buildx_go.platforms import Platform, entry_platform
 from buildx_go.refs import Reference
 from buildx_go.registry import RegistryClient
-from buildx_go.verify import entry_platform, entrypoint_path
+from buildx_go.verify import entrypoint_path
 
 
 def fake_elf(bits: int, machine: int, flags: int = 0, settings: dict[str, str] | None = None) -> bytes:
