@@ -120,6 +120,16 @@ class Engine:
 
 
 @attrs.frozen
+class BuilderCaps:
+    """What the chosen builder can do that changes the commands (``Preflight.caps``). The
+    defaults are the docker driver's: the safe assumption when the builder is not known."""
+
+    direct_push: bool = False  # BuildKit pushes; buildx must not push again (plan.registry_output)
+    push_by_digest: bool = False  # an index can be pushed untagged, verified, then tagged
+    cache_export: bool = False  # --cache-to works (not on the docker driver's classic store)
+
+
+@attrs.frozen
 class Preflight:
     """Everything ``doctor`` reports and the planner needs from the machine."""
 
@@ -171,6 +181,15 @@ class Preflight:
         b = self.builder
         fixed = self.buildx is None or self.buildx >= BUILDX_PUSHES_ONCE
         return b is not None and b.driver == "docker" and self.engine.containerd_store and not fixed
+
+    def caps(self) -> BuilderCaps:
+        """The selected builder's capabilities. Only BuildKit's own exporters push by digest:
+        the docker driver's engine names every image it exports with a tag (moby's exporter
+        wrapper), and buildx refuses ``push-by-digest`` there."""
+        b = self.builder
+        own_buildkit = b is not None and b.driver in MULTI_PLATFORM_DRIVERS
+        cache = own_buildkit or (b is not None and b.driver == "docker" and self.engine.containerd_store)
+        return BuilderCaps(self.direct_push(), own_buildkit, cache)
 
     def platform_support(self, platforms: Iterable[Platform]) -> list[tuple[Platform, str]]:
         """How the builder runs each platform: native, emulated (QEMU), or not at all (then a Go

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 import attrs
 
 from buildx_go import __version__
-from buildx_go.builder import Preflight, choose_strategy
+from buildx_go.builder import BuilderCaps, Preflight, choose_strategy
 from buildx_go.config import LOG_FORMATS, Settings, load_config_file, resolve
 from buildx_go.errors import BuildxGoError, InputError, Interrupted
 from buildx_go.log import activate, configure, get_logger
@@ -106,6 +106,14 @@ def _build_options(p: argparse.ArgumentParser) -> None:
         const=True,
         help="manifest strategy: delete the per-platform tags (V-amd64 ...) afterwards, if the registry allows",
     )
+    g.add_argument(
+        "--cache",
+        choices=("none", "registry"),
+        help="registry: import and export BuildKit's cache at IMAGE:buildcache (mode=max), so a fresh CI "
+        "runner starts warm (cache mounts such as Go's build cache are not exported; default: none)",
+    )
+    g.add_argument("--cache-to", action="append", help="buildx --cache-to value (repeatable), e.g. type=gha")
+    g.add_argument("--cache-from", action="append", help="buildx --cache-from value (repeatable)")
     _builder_options(g)
     g.add_argument("--network", help="network mode for RUN steps (buildx --network)")
     g.add_argument(
@@ -218,6 +226,9 @@ CLI_OPTIONS = (
     "compression",
     "create_builder",
     "builder_image",
+    "cache",
+    "cache_to",
+    "cache_from",
 )
 
 
@@ -347,7 +358,7 @@ def prepare(
         )
         if host
         else None,
-        direct_push=pre is not None and pre.direct_push(),
+        caps=pre.caps() if pre is not None else BuilderCaps(),
     )
     if host_note:
         the_plan = attrs.evolve(the_plan, notes=(*the_plan.notes, host_note))
@@ -404,9 +415,11 @@ def host_strategy(
 
 
 def builder_facts(settings: Settings, env: Mapping[str, str], workdir: str) -> tuple[Settings, Preflight | None]:
-    """Gather builder facts when the plan depends on them (auto strategy, --create-builder);
-    create the builder if asked. Stops with exit 3 if the engine or buildx is not usable."""
-    if settings.strategy not in ("auto", "host") and not settings.create_builder:
+    """Gather builder facts when the plan depends on them (auto strategy, --create-builder, and
+    pushes and cache exports, whose commands depend on the driver); create the builder if asked.
+    Stops with exit 3 if the engine or buildx is not usable."""
+    needed = settings.push or settings.cache != "none" or bool(settings.cache_to)
+    if settings.strategy not in ("auto", "host") and not settings.create_builder and not needed:
         return settings, None
     from buildx_go.builder import require_usable
 
@@ -505,7 +518,7 @@ def existing_tags(image: str | None, env: Mapping[str, str]) -> list[str] | None
 PHASE_NOTES = {
     "compile": "the host's go build, every platform side by side",
     "build": "BuildKit (per-platform builds run side by side)",
-    "publish": "once every per-platform image is verified; {digest:P} is P's image",
+    "publish": "once what was built is verified: version tags from the verified digests ({digest:P}: P's image)",
     "promote": "once the version's index is verified; {digest} is its digest",
 }
 
@@ -574,7 +587,7 @@ def _main(ns: argparse.Namespace, env: Mapping[str, str]) -> int:
             from buildx_go.docker import DockerExecutor
             from buildx_go.run import execute
 
-            outcome = execute(plan, DockerExecutor(env), env=env, preflight=pre)
+            outcome = execute(plan, DockerExecutor(env), env=env, preflight=pre, cache_dir=facts_cache_dir(env))
             if not env.get("BUILDX_GO_WORKDIR"):  # kept after a failure, to look into
                 shutil.rmtree(Path(plan.metadata_file).parent, ignore_errors=True)
             if ns.output_format == "json":
@@ -590,9 +603,13 @@ def _verify(ns: argparse.Namespace, env: Mapping[str, str]) -> int:
     from buildx_go.platforms import parse_platforms
     from buildx_go.registry import RegistryClient
     from buildx_go.verify import verify
+    from buildx_go.verifycache import VerifyCache
 
     platforms = parse_platforms(ns.platform or [env.get("BUILDX_GO_PLATFORM", "linux/amd64,linux/arm64")])
-    report = verify(RegistryClient(env), ns.image, platforms)
+    # What was checked before is only trusted for layers (their diff_ids): the command asked
+    # for the image as it is now, so every image is read again.
+    cache = VerifyCache(facts_cache_dir(env), images=False)
+    report = verify(RegistryClient(env), ns.image, platforms, cache=cache)
     if ns.format == "json":
         print(json.dumps(report.to_dict(), indent=2))
     else:

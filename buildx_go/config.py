@@ -83,6 +83,9 @@ OPTIONS: dict[str, tuple[Callable[[Any], Any], Any]] = {
     "compression": (_choice("zstd", "gzip", "uncompressed"), "zstd"),
     "create_builder": (_bool, False),
     "builder_image": (_optional_str, None),
+    "cache": (_choice("none", "registry"), "none"),
+    "cache_to": (_list, ()),
+    "cache_from": (_list, ()),
     "log_format": (_choice(*LOG_FORMATS), "auto"),
 }
 
@@ -118,6 +121,9 @@ class Settings:
     compression: str
     create_builder: bool
     builder_image: str | None
+    cache: str
+    cache_to: tuple[str, ...]
+    cache_from: tuple[str, ...]
     log_format: str
     sources: Mapping[str, str] = attrs.field(factory=dict, eq=False)
 
@@ -196,8 +202,10 @@ def check(s: Settings) -> None:
             "--load: a multi-platform image cannot be loaded into the image store of every engine",
             "use --push to a registry, or --platform with one platform",
         )
+    from buildx_go.tags import valid_tag
+
     for tag in s.tag:
-        if not tag or len(tag) > 128 or not all(c.isalnum() or c in "._-" for c in tag) or tag[0] in ".-":
+        if not valid_tag(tag):
             raise InputError(
                 f"--tag: {tag!r} is not a valid tag", "tags are [A-Za-z0-9_.-], at most 128, not starting with . or -"
             )

@@ -36,10 +36,14 @@ class BuildFailed(BuildxGoError):
     exit_code = 4
 
 
-class PushFailed(BuildxGoError):
-    """Publishing to the registry failed."""
+class RegistryError(BuildxGoError):
+    """The registry refused, failed or could not be reached (reads and writes alike)."""
 
     exit_code = 5
+
+
+class PushFailed(RegistryError):
+    """Publishing to the registry failed."""
 
 
 class VerificationFailed(BuildxGoError):

@@ -12,6 +12,7 @@ from typing import Any
 
 import attrs
 
+from buildx_go.builder import BuilderCaps
 from buildx_go.config import Settings
 from buildx_go.dockerfile import Dockerfile
 from buildx_go.errors import InputError
@@ -19,9 +20,10 @@ from buildx_go.gomod import GoProject, MainPackage
 from buildx_go.hostgo import HostGo, bin_dir, compile_argv, compile_env, packaging_dockerfile
 from buildx_go.platforms import Platform
 from buildx_go.refs import Reference
-from buildx_go.tags import moving_tags
+from buildx_go.tags import as_tag, moving_tags, valid_tag
 
 PLAN_SCHEMA = 1
+DOCKER_DRIVER = BuilderCaps()  # what a plan assumes when the builder was not asked
 
 
 PHASES = ("compile", "build", "publish", "promote")
@@ -33,7 +35,8 @@ class Command:
 
     Phases: ``compile`` (host strategy: `go build` per platform, side by side), then ``build``
     (the manifest packaging's per-platform builds side by side);
-    ``publish`` once every per-platform image is verified; ``promote`` once the version's
+    ``publish`` once what was built is verified (version tags, or the manifest strategy's
+    lists, from the verified digests); ``promote`` once the version's
     index is verified. ``{digest}`` in argv is the version index's digest, ``{digest:PLATFORM}``
     a per-platform image's (known only at run time).
     """
@@ -87,6 +90,7 @@ class Plan:
     dockerignore: str | None = None  # written beside the Dockerfile (<Dockerfile>.dockerignore)
     context: str | None = None  # the build context, when it is not the project (host strategy)
     pin_base: str | None = None  # host strategy: the runtime base, pinned per platform at run time
+    push_by_digest: bool = False  # buildx strategy: pushed untagged, tagged by `publish` once verified
 
     @property
     def image(self) -> str:
@@ -117,6 +121,7 @@ class Plan:
             "arch_refs": dict(self.arch_refs),
             "clean_tags": list(self.clean_tags),
             "pin_base": self.pin_base,
+            "push_by_digest": self.push_by_digest,
             "notes": list(self.notes),
         }
 
@@ -126,9 +131,14 @@ def image_refs(settings: Settings, version: str | None) -> tuple[str, ...]:
         raise InputError("--image: no image repository given", "e.g. --image registry.example.com/team/app")
     if any(c.isspace() for c in settings.image) or ":" in settings.image.rsplit("/", 1)[-1] or "@" in settings.image:
         raise InputError(f"--image: {settings.image!r} must be a repository without tag or digest", "put tags in --tag")
-    tags = settings.tag or ((version,) if version else ())
+    tags = settings.tag or ((as_tag(version),) if version else ())
     if not tags:
         raise InputError("--tag: no tag given and none could be derived", "pass --tag 1.2.3 (or tag the git commit)")
+    if not valid_tag(tags[0]):
+        raise InputError(
+            f"--tag: the version {version!r} (from --version-from or git describe) is not a valid tag",
+            "tags are [A-Za-z0-9_.-], at most 128, not starting with . or -: pass --tag",
+        )
     return tuple(f"{settings.image}:{t}" for t in tags)
 
 
@@ -158,13 +168,17 @@ def buildx_build_argv(
     attestations: bool = True,
     progress: str | None = None,
     direct_push: bool = False,
+    by_digest: str | None = None,
+    cache: tuple[str, ...] = (),
 ) -> tuple[str, ...]:
+    """The `docker buildx build` argv. BY_DIGEST (an image name): push untagged, by digest;
+    CACHE: its --cache-from/--cache-to arguments."""
     argv = ["docker", "buildx", "build"]
     if settings.builder:
         argv += ["--builder", settings.builder]
     argv += ["--platform", ",".join(str(p) for p in platforms)]
     argv += ["--file", str(dockerfile.path)]
-    for ref in refs:
+    for ref in refs if not by_digest else ():
         argv += ["--tag", ref]
     for key, value in build_args.items():
         argv += ["--build-arg", f"{key}={value}"]
@@ -177,8 +191,9 @@ def buildx_build_argv(
     if settings.network:
         argv += ["--network", settings.network]
     argv += ["--progress", progress or settings.progress, "--metadata-file", metadata_file]
+    argv += cache
     if settings.push:
-        argv += ["--output", registry_output(settings.compression, direct_push)]
+        argv += ["--output", registry_output(settings.compression, direct_push, by_digest)]
     elif settings.load:
         argv.append("--load")
     elif settings.output:
@@ -199,10 +214,11 @@ def context_ignore(user_rules: str | None, include_git: bool) -> str:
     return text
 
 
-def registry_output(compression: str, direct_push: bool = False) -> str:
+def registry_output(compression: str, direct_push: bool = False, by_digest: str | None = None) -> str:
     """--output for a push. zstd at level 1 compresses a Go binary several times faster than
     gzip at its default level, for a similar size; pulling it needs Docker 23+/containerd 1.5+
-    (--compression gzip for older runtimes). Base image layers are reused as they are.
+    (--compression gzip for older runtimes). zstd only ever goes with OCI media types: under
+    Docker v2 manifest types engines cannot pull it. Base image layers are reused as they are.
 
     DIRECT_PUSH (the docker driver on a containerd-store engine, buildx before 0.21): BuildKit
     pushes by itself, but such a buildx then pushes everything again through the engine
@@ -210,11 +226,46 @@ def registry_output(compression: str, direct_push: bool = False) -> str:
     type=registry does.
     An empty ``push=`` means true to BuildKit and nothing to that check of buildx: one push.
     ``store=false``: the pushed image is not also unpacked into the engine's image store
-    (~0.2 s less, and no pile of images there; a docker-container builder keeps none either)."""
-    out = "type=image,push=,store=false" if direct_push else "type=registry"
+    (~0.2 s less, and no pile of images there; a docker-container builder keeps none either).
+
+    BY_DIGEST (an image name, for builders other than the docker driver, whose engine always
+    adds a tag): the index is pushed untagged; tags are written once it is verified."""
+    if by_digest:
+        out = f"type=image,name={by_digest},push-by-digest=true,push=true"
+    else:
+        out = "type=image,push=,store=false" if direct_push else "type=registry"
     if compression == "zstd":
-        return f"{out},compression=zstd,compression-level=1"
+        return f"{out},compression=zstd,compression-level=1,oci-mediatypes=true"
     return f"{out},compression={compression}"
+
+
+CACHE_TAG = "buildcache"
+
+
+def cache_args(settings: Settings, suffix: str | None, can_export: bool) -> tuple[tuple[str, ...], list[str]]:
+    """(--cache-from/--cache-to arguments, notes): --cache registry imports and exports
+    IMAGE:buildcache (IMAGE:buildcache-SUFFIX per platform in the manifest strategy, whose
+    builds run side by side), with every stage's layers (mode=max); --cache-to/--cache-from
+    are passed as given. A builder that cannot export cache only imports it."""
+    argv: list[str] = []
+    notes: list[str] = []
+    if settings.cache == "registry":
+        ref = f"{settings.image}:{CACHE_TAG}" + (f"-{suffix}" if suffix else "")
+        argv += ["--cache-from", f"type=registry,ref={ref}"]
+        if can_export:
+            argv += ["--cache-to", f"type=registry,ref={ref},mode=max,oci-mediatypes=true,image-manifest=true"]
+        else:
+            notes.append(
+                f"--cache registry: imported from {ref} only; this builder cannot export cache (the docker "
+                "driver on the classic image store): use the containerd image store or a docker-container builder"
+            )
+    for spec in settings.cache_from:
+        argv += ["--cache-from", spec]
+    for spec in settings.cache_to if can_export else ():
+        argv += ["--cache-to", spec]
+    if settings.cache_to and not can_export:
+        notes.append("--cache-to: left out, this builder cannot export cache (the docker driver, classic store)")
+    return tuple(argv), notes
 
 
 def make_plan(
@@ -234,11 +285,11 @@ def make_plan(
     host: HostGo | None = None,
     mains: tuple[MainPackage, ...] = (),
     host_context: str | None = None,
-    direct_push: bool = False,
+    caps: BuilderCaps = DOCKER_DRIVER,
 ) -> Plan:
     """The plan for PROJECT by STRATEGY, (name, why) as ``builder.choose_strategy`` chose it.
     PACKAGING (buildx | manifest) is how images are made, for the host strategy too (HOST is
-    its Go toolchain, MAINS the packages it compiles). DIRECT_PUSH: see ``registry_output``."""
+    its Go toolchain, MAINS the packages it compiles). CAPS: what the builder can do."""
     refs = image_refs(settings, version)
     version_tag = refs[0].rsplit(":", 1)[1]  # the version, or the first --tag
     build_args: dict[str, str] = {}
@@ -305,23 +356,56 @@ def make_plan(
             strategy,
             common,
             compile_commands,
-            direct_push,
+            caps,
         )
     if settings.clean_arch_tags:
         notes.append("--clean-arch-tags: nothing to clean, the buildx strategy pushes no per-platform tags")
     metadata = common["metadata_file"]
+    by_digest = image if settings.push and settings.verify and caps.push_by_digest else None
+    cache, cache_notes = cache_args(settings, None, caps.cache_export)
+    notes += cache_notes
     build_argv = buildx_build_argv(
-        settings, context, dockerfile, refs, settings.platform, build_args, labels, metadata, direct_push=direct_push
+        settings,
+        context,
+        dockerfile,
+        refs,
+        settings.platform,
+        build_args,
+        labels,
+        metadata,
+        direct_push=caps.direct_push,
+        by_digest=by_digest,
+        cache=cache,
     )
     build = Command(purpose="build", argv=build_argv, passthrough=True)
     commands = [*compile_commands, build]
+    if by_digest:
+        tags = [arg for ref in refs for arg in ("--tag", ref)]
+        commands.append(Command(f"publish {', '.join(refs)}", imagetools_create(settings, tags, refs[0]), "publish"))
+    elif settings.push and settings.verify:
+        notes.append(
+            f"{', '.join(refs)}: written by the build before verification (this builder cannot push by digest)"
+        )
     for tag in moving:
-        promote = ["docker", "buildx", "imagetools", "create"]
-        if settings.builder:
-            promote += ["--builder", settings.builder]
-        promote += ["--tag", f"{image}:{tag}", f"{refs[0]}@{{digest}}"]
-        commands.append(Command(purpose=f"promote {tag}", argv=tuple(promote), phase="promote"))
-    return Plan(strategy=strategy[0], reason=strategy[1], commands=tuple(commands), notes=tuple(notes), **common)
+        argv = imagetools_create(settings, ["--tag", f"{image}:{tag}"], refs[0])
+        commands.append(Command(purpose=f"promote {tag}", argv=argv, phase="promote"))
+    return Plan(
+        strategy=strategy[0],
+        reason=strategy[1],
+        commands=tuple(commands),
+        notes=tuple(notes),
+        push_by_digest=by_digest is not None,
+        **common,
+    )
+
+
+def imagetools_create(settings: Settings, tags: list[str], ref: str) -> tuple[str, ...]:
+    """`docker buildx imagetools create --tag ... REF@{digest}`: tags an index already verified
+    (the registry copies nothing: same repository, same digest)."""
+    argv = ["docker", "buildx", "imagetools", "create"]
+    if settings.builder:
+        argv += ["--builder", settings.builder]
+    return (*argv, *tags, f"{ref}@{{digest}}")
 
 
 def _manifest_plan(
@@ -336,7 +420,7 @@ def _manifest_plan(
     strategy: tuple[str, str],
     common: dict[str, Any],
     compile_commands: list[Command],
-    direct_push: bool,
+    caps: BuilderCaps,
 ) -> Plan:
     """Per-platform builds (side by side), then a docker manifest list per tag."""
     if settings.output:
@@ -358,6 +442,8 @@ def _manifest_plan(
         arch_refs.append((str(p), arch_ref))
         args = {**build_args, **{k: v for k, v in p.go_env.items() if k in declared}}
         metadata = f"{workdir}/metadata-{p.suffix}.json"
+        cache, cache_notes = cache_args(settings, p.suffix, caps.cache_export)
+        notes += [n for n in cache_notes if n not in notes]
         argv = buildx_build_argv(
             settings,
             context,
@@ -369,7 +455,8 @@ def _manifest_plan(
             metadata,
             attestations=False,
             progress=progress,
-            direct_push=direct_push,
+            direct_push=caps.direct_push,
+            cache=cache,
         )
         commands.append(Command(f"build {p}", argv, passthrough=True, platform=p, metadata=metadata))
     docker_config = f"{workdir}/docker-config" if settings.push else None

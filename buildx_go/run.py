@@ -29,6 +29,7 @@ from buildx_go.errors import BuildFailed, BuildxGoError, EngineError, PushFailed
 from buildx_go.log import activate, get_logger
 from buildx_go.plan import Command, Plan
 from buildx_go.refs import Reference
+from buildx_go.verifycache import VerifyCache
 
 if TYPE_CHECKING:  # imported when needed: after the build starts (see _warm_up)
     from buildx_go.registry import RegistryClient
@@ -67,7 +68,9 @@ def execute(
     registry: RegistryClient | None = None,
     env: Mapping[str, str] | None = None,
     preflight: Preflight | None = None,
+    cache_dir: str | None = None,
 ) -> Outcome:
+    """Run PLAN. CACHE_DIR keeps what verification has already checked (verifycache.py)."""
     env = os.environ if env is None else env
     started = time.monotonic()
     Path(plan.metadata_file).parent.mkdir(parents=True, exist_ok=True)
@@ -80,8 +83,9 @@ def execute(
     if plan.emulated:
         check_emulation(plan, preflight or gather_preflight(executor, env, plan.builder))
     client: RegistryClient = registry or _registry(env)  # type: ignore[assignment]
+    cache = VerifyCache(cache_dir) if cache_dir else None
     with _context_lock(plan.context):
-        return _execute(plan, executor, client, started, env)
+        return _execute(plan, executor, client, started, env, cache)
 
 
 @contextlib.contextmanager
@@ -96,7 +100,14 @@ def _context_lock(context: str | None) -> Iterator[None]:
         yield
 
 
-def _execute(plan: Plan, executor: Executor, client: RegistryClient, started: float, env: Mapping[str, str]) -> Outcome:
+def _execute(
+    plan: Plan,
+    executor: Executor,
+    client: RegistryClient,
+    started: float,
+    env: Mapping[str, str],
+    cache: VerifyCache | None,
+) -> Outcome:
     if _phase(plan, "compile"):
         pin = _pin_base(plan, env) if plan.pin_base else None
         _compile(plan, executor)
@@ -106,21 +117,25 @@ def _execute(plan: Plan, executor: Executor, client: RegistryClient, started: fl
         if plan.docker_config:
             private_docker_config(plan.docker_config, env)
         try:
-            return _manifest(plan, executor, client, started)
+            return _manifest(plan, executor, client, started, cache)
         finally:
             if plan.docker_config:
                 shutil.rmtree(plan.docker_config, ignore_errors=True)
-    return _buildx(plan, executor, client, started)
+    return _buildx(plan, executor, client, started, cache)
 
 
-def _buildx(plan: Plan, executor: Executor, client: RegistryClient, started: float) -> Outcome:
+def _buildx(
+    plan: Plan, executor: Executor, client: RegistryClient, started: float, cache: VerifyCache | None
+) -> Outcome:
+    """One buildx run; with PUSH_BY_DIGEST the index is pushed untagged, verified, then tagged
+    (publish), else the build writes the version tags and verification follows."""
     log = get_logger()
     (build,) = _phase(plan, "build")
     for attempt in range(1, PUSH_ATTEMPTS + 1):
         try:
             run_command(executor, build)
             digest = read_digest(plan.metadata_file)
-            if plan.verify and digest:
+            if plan.verify and digest and not plan.push_by_digest:
                 _check_tags(client, plan.refs, digest)
             break
         except PushFailed as exc:
@@ -131,19 +146,27 @@ def _buildx(plan: Plan, executor: Executor, client: RegistryClient, started: flo
                 raise
             log.warning("build.retry", attempt=attempt, reason=exc.message)
     if digest:
-        log.info("image.pushed" if plan.verify else "image.built", refs=list(plan.refs), digest=digest)
+        refs = [f"{plan.image}@{digest}"] if plan.push_by_digest else list(plan.refs)
+        log.info("image.pushed" if plan.verify else "image.built", refs=refs, digest=digest)
     report = None
     if plan.verify:
         from buildx_go.verify import verify
 
-        report = _verified(
-            plan, lambda: verify(client, f"{plan.refs[0]}@{digest}" if digest else plan.refs[0], plan.platforms)
-        )
+        if plan.push_by_digest and not digest:
+            raise PushFailed("the build pushed by digest but wrote no digest to its metadata file", "see the output")
+        target = f"{plan.image if plan.push_by_digest else plan.refs[0]}@{digest}" if digest else plan.refs[0]
+        report = _verified(plan, lambda: verify(client, target, plan.platforms, cache=cache))
+    if plan.push_by_digest and digest:
+        _run_phase(plan, executor, "publish", {"": digest})
+        _check_tags(client, plan.refs, digest)
+        log.info("tags.published", refs=list(plan.refs), digest=digest)
     moved = _promote(plan, executor, {"": digest} if digest else {})
     return _summary(plan, digest, report, moved, started, ())
 
 
-def _manifest(plan: Plan, executor: Executor, client: RegistryClient, started: float) -> Outcome:
+def _manifest(
+    plan: Plan, executor: Executor, client: RegistryClient, started: float, cache: VerifyCache | None
+) -> Outcome:
     log = get_logger()
     arch_ref = dict(plan.arch_refs)
     builds = _phase(plan, "build")
@@ -168,7 +191,7 @@ def _manifest(plan: Plan, executor: Executor, client: RegistryClient, started: f
         p = str(platform)
         if p not in digests:
             raise BuildFailed(f"{p}: the build wrote no image digest to {plan.metadata_file}", "see the build output")
-        report = verify_image(client, f"{plan.image}@{digests[p]}", platform)
+        report = verify_image(client, f"{plan.image}@{digests[p]}", platform, cache)
         _log_report(report)
         if not report.ok:
             log.error("verify.failed", ref=arch_ref.get(p), problems=list(report.problems), left_behind=pushed)
@@ -183,7 +206,10 @@ def _manifest(plan: Plan, executor: Executor, client: RegistryClient, started: f
         raise BuildFailed(f"{plan.refs[0]}: `docker manifest push` printed no digest", "see the command output")
     log.info("image.pushed", refs=list(plan.refs), digest=digest)
     report = _verified(
-        plan, lambda: verify(client, f"{plan.refs[0]}@{digest}", plan.platforms, check_binaries=False, expected=digests)
+        plan,
+        lambda: verify(
+            client, f"{plan.refs[0]}@{digest}", plan.platforms, check_binaries=False, expected=digests, cache=cache
+        ),
     )
     moved = _promote(plan, executor, {"": digest, **digests})
     for ref in plan.clean_tags:
@@ -241,7 +267,7 @@ def _pin_base(plan: Plan, env: Mapping[str, str]) -> Callable[[], None]:
             from buildx_go.platforms import index_platforms
             from buildx_go.registry import INDEX_TYPES, RegistryClient
 
-            media, _, doc = RegistryClient(env, timeout=PIN_WAIT).manifest(Reference.parse(base))
+            media, _, doc = RegistryClient(env, timeout=PIN_WAIT, attempts=1).manifest(Reference.parse(base))
             found["pins"] = index_platforms(doc) if media in INDEX_TYPES else {}
         except Exception as exc:  # any failure only means "not pinned"
             found["error"] = f"{type(exc).__name__}: {exc}"
@@ -307,10 +333,9 @@ RETRYABLE_PUSH = re.compile(r"500 Internal Server Error|invalid checksum digest 
 def _check_tags(client: RegistryClient, refs: tuple[str, ...], digest: str) -> None:
     """Each of REFS must resolve to DIGEST (the index BuildKit pushed), else PushFailed."""
     for ref in refs:
-        found = client.manifest_or_none(Reference.parse(ref))
-        if found is None or found[1] != digest:
-            have = found[1] if found else "nothing"
-            raise PushFailed(f"{ref} resolves to {have}, not the pushed index {digest}")
+        have = client.digest_of(Reference.parse(ref))
+        if have != digest:
+            raise PushFailed(f"{ref} resolves to {have or 'nothing'}, not the pushed index {digest}")
 
 
 def _phase(plan: Plan, phase: str) -> list[Command]:
@@ -348,18 +373,29 @@ def _verified(plan: Plan, check: Any) -> Report:
     report: Report = check()
     _log_report(report)
     if not report.ok:
+        tagged = () if plan.push_by_digest else plan.refs
         log.error(
             "verify.failed",
             ref=report.ref,
             problems=list(report.problems),
-            left_behind=list(plan.refs),
+            left_behind=list(tagged),
             not_moved=list(plan.moving_tags),
         )
-        raise VerificationFailed(
-            f"{plan.refs[0]}: " + "; ".join(report.problems),
-            "the pushed image is wrong: see verify.image events; moving tags were not touched",
-        )
-    log.info("verify.ok", ref=report.ref, digest=report.digest, seconds=round(time.monotonic() - t0, 3))
+        problems = "; ".join(report.problems)
+        if tagged:  # say first what is now published wrong
+            why = "pushed by the build before verification: this builder cannot push by digest"
+            message = f"{', '.join(tagged)} left published ({why}), and it failed verification: {problems}"
+        else:
+            message = f"{report.ref} failed verification; no tag was written ({', '.join(plan.refs)} untouched): "
+            message += problems
+        raise VerificationFailed(message, "the pushed image is wrong: see verify.image events; moving tags untouched")
+    log.info(
+        "verify.ok",
+        ref=report.ref,
+        digest=report.digest,
+        seconds=round(time.monotonic() - t0, 3),
+        cached=sum(1 for img in report.images if img.cached),
+    )
     return report
 
 

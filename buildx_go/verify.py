@@ -1,16 +1,17 @@
-"""Check a published image against what was asked: platforms, configs, binaries.
+"""Check a published image against what was asked: platforms, configs, layers, binaries.
 
 Reads the registry directly (registry.py): the index, each image's manifest and config,
-and the entrypoint binary out of the layers, never by running it.
+every layer the way an engine reads it (media types its manifest type allows, as many layers
+as diff_ids, each layer's uncompressed digest equal to its diff_id), and the entrypoint
+binary out of the layers, never by running it. What passed once is kept by digest
+(verifycache.py), so a no-op rebuild re-reads nothing but its index.
 """
 
 from __future__ import annotations
 
-import gzip
-import io
 import json
 import posixpath
-import tarfile
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
@@ -18,9 +19,13 @@ import attrs
 
 from buildx_go.binary import BinaryFacts, binary_problems
 from buildx_go.errors import VerificationFailed
+from buildx_go.layers import LayerFacts, content_problems, declared_problems, layer_facts, tar_members
 from buildx_go.platforms import Platform, entry_platform
 from buildx_go.refs import Reference
-from buildx_go.registry import INDEX_TYPES, RegistryClient
+from buildx_go.registry import INDEX_TYPES, MANIFEST_TYPES, RegistryClient
+from buildx_go.verifycache import VerifyCache
+
+MAX_SYMLINK_HOPS = 8
 
 
 @attrs.frozen
@@ -31,6 +36,20 @@ class ImageCheck:
     binary: str | None
     facts: str | None
     problems: tuple[str, ...]
+    cached: bool = False  # passed before (same digest): nothing was read again
+
+    @classmethod
+    def passed_before(cls, stored: dict[str, Any]) -> ImageCheck:
+        """A check that passed on an earlier run, from its stored form (``attrs.asdict``)."""
+        return cls(
+            str(stored["platform"]),
+            str(stored["digest"]),
+            str(stored["config_platform"]),
+            stored.get("binary"),
+            stored.get("facts"),
+            problems=(),
+            cached=True,
+        )
 
 
 @attrs.frozen
@@ -57,37 +76,40 @@ def normalised(text: str) -> str:
         return text
 
 
-def _layer_tar(blob: bytes) -> tarfile.TarFile:
-    if blob[:2] == b"\x1f\x8b":
-        blob = gzip.decompress(blob)
-    elif blob[:4] == b"\x28\xb5\x2f\xfd":
-        import zstandard
+class _Blobs:
+    """One image's blobs, each fetched at most once."""
 
-        blob = zstandard.ZstdDecompressor().decompressobj().decompress(blob)
-    return tarfile.open(fileobj=io.BytesIO(blob), mode="r:")
+    def __init__(self, client: RegistryClient, ref: Reference) -> None:
+        self.client, self.ref = client, ref
+        self._got: dict[str, bytes] = {}
+
+    def __call__(self, digest: str) -> bytes:
+        if digest not in self._got:
+            self._got[digest] = self.client.blob(self.ref, digest)
+        return self._got[digest]
 
 
-def find_file(client: RegistryClient, ref: Reference, layers: list[dict[str, Any]], path: str) -> bytes | None:
+def find_file(blob: Callable[[str], bytes], layers: list[dict[str, Any]], path: str) -> bytes | None:
     """PATH's content in the image whose layers are LAYERS (top layer wins), symlinks followed."""
     wanted = path.lstrip("/")
-    for _ in range(8):  # symlink hops
-        for layer in reversed(layers):
-            with _layer_tar(client.blob(ref, layer["digest"])) as tar:
-                for member in tar:
-                    if member.name.lstrip("./") != wanted:
-                        continue
-                    if member.issym():
-                        wanted = posixpath.normpath(posixpath.join(posixpath.dirname(wanted), member.linkname)).lstrip(
-                            "/"
-                        )
-                        break
-                    f = tar.extractfile(member)
-                    return f.read() if f else None
-                else:
-                    continue
-                break  # followed a symlink: search again from the top
-        else:
-            return None
+    for _ in range(MAX_SYMLINK_HOPS):
+        target = _lookup(blob, layers, wanted)
+        if target is None or isinstance(target, bytes):
+            return target
+        wanted = target  # a symlink: search again from the top
+    return None
+
+
+def _lookup(blob: Callable[[str], bytes], layers: list[dict[str, Any]], wanted: str) -> bytes | str | None:
+    """WANTED's content (bytes), or the path its symlink points to (str), or None."""
+    for layer in reversed(layers):
+        for member, tar in tar_members(blob(layer["digest"])):
+            if member.name.lstrip("./") != wanted:
+                continue
+            if member.issym():
+                return posixpath.normpath(posixpath.join(posixpath.dirname(wanted), member.linkname)).lstrip("/")
+            f = tar.extractfile(member)
+            return f.read() if f else None
     return None
 
 
@@ -103,37 +125,81 @@ def entrypoint_path(config: dict[str, Any]) -> str | None:
     return posixpath.join(env.get("PATH", "/usr/local/bin:/usr/bin:/bin").split(":")[0], first)
 
 
+def layer_check(
+    client: RegistryClient,
+    ref: Reference,
+    blob: Callable[[str], bytes],
+    media: str,
+    manifest: dict[str, Any],
+    diff_ids: list[Any],
+    cache: VerifyCache | None,
+) -> list[str]:
+    """Every layer as an engine reads it (see layers.py). A layer known from CACHE is not
+    downloaded again: the registry is only asked that it still has it."""
+    layers = manifest.get("layers") or []
+    problems = declared_problems(media, layers, diff_ids)
+    for i, layer in enumerate(layers, 1):
+        digest = str(layer.get("digest"))
+        facts: LayerFacts | None = cache.layer(digest) if cache else None
+        if facts is not None:
+            client.blob_exists(ref, digest)
+        else:
+            try:
+                facts = layer_facts(blob(digest))
+            except ValueError as exc:
+                problems.append(f"layer {i} ({digest}): {exc}")
+                continue
+            if cache:
+                cache.put_layer(digest, facts)
+        diff_id = str(diff_ids[i - 1]) if i <= len(diff_ids) else None
+        problems += content_problems(media, i, layer, facts, diff_id)
+    return problems
+
+
 def check_image(
     client: RegistryClient,
     img_ref: Reference,
     plat: str,
     check_binaries: bool = True,
     found: tuple[str, str, dict[str, Any]] | None = None,
+    cache: VerifyCache | None = None,
 ) -> ImageCheck:
-    """One image (a manifest, by digest): its config's platform and entrypoint binary vs PLAT.
-    FOUND is the manifest when the caller has already fetched it."""
+    """One image (a manifest, by digest): its config's platform, its layers, and its entrypoint
+    binary vs PLAT. FOUND is the manifest when the caller has already fetched it."""
+    known_digest = found[1] if found else img_ref.digest
+    known = cache.image(known_digest, plat, check_binaries) if cache and known_digest else None
+    if known is not None:  # content-addressed: the same digest passed before
+        return ImageCheck.passed_before(known)
     media, digest, manifest = found or client.manifest(img_ref)
     if media in INDEX_TYPES:
         return ImageCheck(plat, digest, "?", None, None, (f"{img_ref} is an index, not an image",))
-    config = json.loads(client.blob(img_ref, manifest["config"]["digest"]))
+    if media not in MANIFEST_TYPES:
+        return ImageCheck(plat, digest, "?", None, None, (f"{img_ref} has the unknown manifest type {media}",))
+    blob = _Blobs(client, img_ref)
+    config = json.loads(blob(manifest["config"]["digest"]))
     cfg_plat = str(Platform(config.get("os", "?"), config.get("architecture", "?"), config.get("variant")))
     mine: list[str] = []
     if normalised(cfg_plat) != plat:
         mine.append(f"image config says {cfg_plat}")
+    diff_ids = list((config.get("rootfs") or {}).get("diff_ids") or [])
+    mine += layer_check(client, img_ref, blob, media, manifest, diff_ids, cache)
     binary = entrypoint_path(config)
     facts_text = None
     if check_binaries:
         if binary is None:
             mine.append("image has no entrypoint to check")
         else:
-            data = find_file(client, img_ref, manifest.get("layers") or [], binary)
+            data = find_file(blob, manifest.get("layers") or [], binary)
             if data is None:
                 mine.append(f"entrypoint {binary} not found in the layers")
             else:
                 facts = BinaryFacts.from_bytes(data)
                 facts_text = facts.describe() if facts else "not ELF"
                 mine += binary_problems(Platform.parse(plat), facts)
-    return ImageCheck(plat, digest, cfg_plat, binary, facts_text, tuple(mine))
+    check = ImageCheck(plat, digest, cfg_plat, binary, facts_text, tuple(mine))
+    if cache and not check.problems:
+        cache.put_image(digest, plat, check_binaries, attrs.asdict(check))
+    return check
 
 
 def verify(
@@ -142,9 +208,11 @@ def verify(
     wanted: tuple[Platform, ...],
     check_binaries: bool = True,
     expected: dict[str, str] | None = None,
+    cache: VerifyCache | None = None,
 ) -> Report:
-    """A Report on REF: exactly WANTED platforms, configs that agree, binaries that fit; with
-    EXPECTED (platform -> digest), each entry must be that already verified image."""
+    """A Report on REF: exactly WANTED platforms, configs that agree, layers an engine can pull,
+    binaries that fit; with EXPECTED (platform -> digest), each entry must be that already
+    verified image."""
     ref = Reference.parse(ref_text)
     found = client.manifest_or_none(ref)
     if found is None:
@@ -168,7 +236,7 @@ def verify(
     with ThreadPoolExecutor(max(1, len(platform_entries))) as pool:  # one image per thread: I/O bound
         checks = list(
             pool.map(
-                lambda pe: check_image(client, ref.with_digest(pe[1]["digest"]), pe[0], check_binaries),
+                lambda pe: check_image(client, ref.with_digest(pe[1]["digest"]), pe[0], check_binaries, cache=cache),
                 platform_entries,
             )
         )
@@ -177,13 +245,13 @@ def verify(
     return Report(str(ref), digest, media, tuple(checks), attestations, tuple(problems))
 
 
-def verify_image(client: RegistryClient, ref_text: str, platform: Platform) -> Report:
+def verify_image(client: RegistryClient, ref_text: str, platform: Platform, cache: VerifyCache | None = None) -> Report:
     """A Report on one single-platform image (the manifest strategy's per-platform pushes)."""
     ref = Reference.parse(ref_text)
     found = client.manifest_or_none(ref)
     if found is None:
         raise VerificationFailed(f"{ref}: not found in the registry")
     media, digest, _ = found
-    check = check_image(client, ref, str(platform), found=found)
+    check = check_image(client, ref, str(platform), found=found, cache=cache)
     problems = tuple(f"{platform}: {p}" for p in check.problems)
     return Report(str(ref), digest, media, (check,), 0, problems)

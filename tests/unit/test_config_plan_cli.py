@@ -4,9 +4,12 @@ import json
 from pathlib import Path
 from typing import Any
 
+import attrs
 import pytest
+from packaging.version import Version
 
 from buildx_go import cli
+from buildx_go.builder import Builder, BuilderCaps, Engine, Preflight
 from buildx_go.config import load_config_file, resolve
 from buildx_go.errors import InputError
 from buildx_go.gomod import GoProject
@@ -78,16 +81,89 @@ def test_plan_is_one_buildx_run_with_every_platform() -> None:
     assert argv[argv.index("--file") + 1] == "/w/Dockerfile"
     assert argv[argv.index("--tag") + 1] == "localhost:5000/hello:1.2.3"
     assert "org.opencontainers.image.revision=abc" in argv
-    assert argv[argv.index("--output") + 1] == "type=registry,compression=zstd,compression-level=1" and argv[-1] == str(
-        HELLO
+    output = "type=registry,compression=zstd,compression-level=1,oci-mediatypes=true"
+    assert argv[argv.index("--output") + 1] == output and argv[-1] == str(HELLO)
+    assert plan.verify and not plan.push_by_digest
+    assert any("written by the build before verification" in n for n in plan.notes)
+
+
+def test_zstd_only_with_oci_media_types() -> None:
+    from buildx_go.plan import registry_output
+
+    for direct in (False, True):
+        assert registry_output("zstd", direct).endswith(",compression=zstd,compression-level=1,oci-mediatypes=true")
+        assert "oci-mediatypes" not in registry_output("gzip", direct)
+
+
+def test_a_builder_that_pushes_by_digest_tags_only_after_verification() -> None:
+    settings = resolve(
+        {"image": "localhost:5000/hello", "tag": ["1.2.3", "stable"], "push": True, "latest": True}, {}, {}
     )
-    assert plan.verify
+    choice = DockerfileChoice("generated", None, "generated", "FROM x\n")
+    plan = make_plan(
+        GoProject.detect(HELLO),
+        settings,
+        choice,
+        version=None,
+        git={},
+        workdir="/w",
+        caps=BuilderCaps(push_by_digest=True, cache_export=True),
+        existing_tags=[],
+    )
+    build, publish, promote = plan.commands
+    assert plan.push_by_digest and "--tag" not in build.argv
+    assert build.argv[build.argv.index("--output") + 1].startswith(
+        "type=image,name=localhost:5000/hello,push-by-digest=true,push=true,compression=zstd"
+    )
+    assert (publish.phase, promote.phase) == ("publish", "promote")
+    assert publish.shell() == (
+        "docker buildx imagetools create --tag localhost:5000/hello:1.2.3 --tag localhost:5000/hello:stable "
+        "'localhost:5000/hello:1.2.3@{digest}'"
+    )
+    assert promote.argv[-3:] == ("--tag", "localhost:5000/hello:latest", "localhost:5000/hello:1.2.3@{digest}")
+    no_verify = make_plan(
+        GoProject.detect(HELLO),
+        attrs.evolve(settings, verify=False),
+        choice,
+        version=None,
+        git={},
+        workdir="/w",
+        caps=BuilderCaps(push_by_digest=True),
+    )
+    assert not no_verify.push_by_digest and "--tag" in no_verify.commands[0].argv  # nothing to wait for
+
+
+@pytest.mark.parametrize("exporting", [True, False])
+def test_registry_cache_imports_and_exports_where_the_builder_can(exporting: bool) -> None:
+    settings = resolve(
+        {"image": "localhost:5000/hello", "tag": ["1"], "push": True, "cache": "registry", "cache_from": ["type=gha"]},
+        {},
+        {},
+    )
+    caps = BuilderCaps(cache_export=exporting)
+    choice = DockerfileChoice("generated", None, "generated", "FROM x\n")
+    for strategy, ref in ((("buildx", "t"), "buildcache"), (("manifest", "t"), "buildcache-arm64")):
+        plan = make_plan(
+            GoProject.detect(HELLO), settings, choice, version=None, git={}, workdir="/w", strategy=strategy, caps=caps
+        )
+        argv = next(c.argv for c in plan.commands if c.purpose.startswith("build") and "arm64" in " ".join(c.argv))
+        pairs = [(a, argv[i + 1]) for i, a in enumerate(argv) if a in ("--cache-from", "--cache-to")]
+        want = [("--cache-from", f"type=registry,ref=localhost:5000/hello:{ref}"), ("--cache-from", "type=gha")]
+        if exporting:
+            want.insert(
+                1,
+                (
+                    "--cache-to",
+                    f"type=registry,ref=localhost:5000/hello:{ref},mode=max,oci-mediatypes=true,image-manifest=true",
+                ),
+            )
+        assert pairs == want
+        assert any(n.startswith("--cache registry: imported") for n in plan.notes) is not exporting
 
 
 def test_one_push_on_a_containerd_store_docker_driver() -> None:
     from buildx_go.plan import registry_output
 
-    assert registry_output("zstd") == "type=registry,compression=zstd,compression-level=1"
     assert registry_output("gzip", direct_push=True) == "type=image,push=,store=false,compression=gzip"
     settings = resolve({"image": "localhost:5000/hello", "tag": ["1.2.3"], "push": True}, {}, {})
     choice = DockerfileChoice("generated", None, "generated", "")
@@ -100,7 +176,7 @@ def test_one_push_on_a_containerd_store_docker_driver() -> None:
             git={},
             workdir="/w",
             strategy=strategy,
-            direct_push=True,
+            caps=BuilderCaps(direct_push=True),
         )
         for build in (c for c in plan.commands if c.phase == "build"):
             assert build.argv[build.argv.index("--output") + 1].startswith("type=image,push=,store=false,")
@@ -124,6 +200,7 @@ def test_plan_json_is_stable() -> None:
         "arch_refs",
         "clean_tags",
         "pin_base",
+        "push_by_digest",
         "notes",
     ]
     assert d["schema"] == 1
@@ -147,8 +224,13 @@ def test_plan_needs_image_and_tag() -> None:
 def test_dry_run_prints_commands_and_runs_nothing(
     capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    # git facts would start a process: the autouse fixture turns that into a failure, so stub them.
+    # git facts and builder facts would start processes: the autouse fixture turns that into a
+    # failure, so stub them (a containerd-store docker driver, buildx 0.13).
     monkeypatch.setattr("buildx_go.gitinfo.git_facts", lambda root: {})
+    builder = Builder("default", "docker", "running", ("linux/amd64",), current=True)
+    engine = Engine("unix:///x", server=Version("26.1"), arch="amd64", containerd_store=True)
+    pre = Preflight(engine, Version("0.13.1"), None, (builder,), None, ())
+    monkeypatch.setattr("buildx_go.cli.facts_and_builder", lambda *a, **kw: (None, pre))
     code = cli.main(
         [
             "--log-format",

@@ -260,8 +260,8 @@ def fake_registry(monkeypatch: pytest.MonkeyPatch, answer: tuple[str, object] | 
     import buildx_go.registry
 
     class Fake:
-        def __init__(self, env: object, timeout: float) -> None:
-            assert timeout <= 5  # the lookup must not hold the build up for long
+        def __init__(self, env: object, timeout: float, attempts: int = 4) -> None:
+            assert timeout <= 5 and attempts == 1  # the lookup must not hold the build up for long
 
         def manifest(self, ref: object) -> tuple[str, str, object]:
             if isinstance(answer, Exception):

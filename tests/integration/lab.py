@@ -1,0 +1,373 @@
+"""The registries and builders users have, made on loopback for the integration tests.
+
+* ``AuthRegistry``: distribution (Debian's docker-registry) with htpasswd Basic auth.
+* ``TokenRegistry``: distribution with token auth, and a small token server in front of it
+  (realm/service/scope, JWTs signed by a key whose certificate the registry trusts).
+* ``credential_helper``: a ``docker-credential-bxgtest`` on PATH speaking the helper protocol
+  (get/store/erase/list), its store outside everything buildx-go writes.
+* ``RemoteBuilder``: buildkitd (../shared/tools/buildkit, v0.32.2) on loopback as a buildx
+  remote-driver builder: a builder whose BuildKit pushes by digest.
+"""
+
+from __future__ import annotations
+
+import base64
+import contextlib
+import datetime
+import hashlib
+import http.server
+import json
+import lzma
+import os
+import shutil
+import socket
+import subprocess
+import textwrap
+import threading
+import time
+import urllib.parse
+import urllib.request
+import uuid
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+
+import bcrypt
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import padding, rsa
+from cryptography.x509.oid import NameOID
+
+ROOT = Path(__file__).parents[2]
+TOOLS = ROOT.parent / "shared" / "tools" / "buildkit"
+CACHE = Path(os.environ.get("BUILDX_GO_CACHE", "/var/cache/buildx-go"))
+HELPER = "bxgtest"
+
+
+def wait_http(url: str, seconds: float = 20) -> None:
+    deadline = time.monotonic() + seconds
+    while True:
+        try:
+            urllib.request.urlopen(url, timeout=2)
+            return
+        except urllib.error.HTTPError:
+            return  # it answers (401 is an answer)
+        except OSError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.2)
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+class _Process:
+    def __init__(self, argv: Sequence[str], log: Path) -> None:
+        self.log = log
+        self._out = open(log, "ab")  # noqa: SIM115 (closed in stop)
+        self.proc = subprocess.Popen(list(argv), stdout=self._out, stderr=subprocess.STDOUT, start_new_session=True)
+
+    def stop(self) -> None:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(self.proc.pid, 15)
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            self.proc.wait(10)
+        if self.proc.poll() is None:
+            os.killpg(self.proc.pid, 9)
+            self.proc.wait()
+        self._out.close()
+
+
+def _registry_config(work: Path, port: int, auth: str) -> Path:
+    (work / "data").mkdir(parents=True, exist_ok=True)
+    cfg = work / "config.yml"
+    cfg.write_text(
+        textwrap.dedent(
+            f"""\
+            version: 0.1
+            log:
+              level: warn
+            storage:
+              filesystem:
+                rootdirectory: {work / "data"}
+              delete:
+                enabled: true
+            http:
+              addr: 127.0.0.1:{port}
+            auth:
+            """
+        )
+        + textwrap.indent(auth, "  ")
+    )
+    return cfg
+
+
+class AuthRegistry:
+    """A registry on 127.0.0.1:PORT that wants USER/PASSWORD by Basic auth (htpasswd, bcrypt)."""
+
+    def __init__(self, work: Path, user: str, password: str) -> None:
+        work.mkdir(parents=True, exist_ok=True)
+        self.port = free_port()
+        self.host = f"localhost:{self.port}"
+        self.storage = work / "data"
+        htpasswd = work / "htpasswd"
+        htpasswd.write_bytes(user.encode() + b":" + bcrypt.hashpw(password.encode(), bcrypt.gensalt(5)) + b"\n")
+        cfg = _registry_config(work, self.port, f"htpasswd:\n  realm: buildx-go-test\n  path: {htpasswd}\n")
+        self._proc = _Process(["docker-registry", "serve", str(cfg)], work / "registry.log")
+        wait_http(f"http://127.0.0.1:{self.port}/v2/")
+
+    def stop(self) -> None:
+        self._proc.stop()
+
+
+def _b64url(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+
+
+class TokenServer:
+    """A token service as registries use it (docker/distribution's token auth): GET with Basic
+    auth or POST (OAuth2 password / refresh_token grants) -> a JWT for the asked scopes."""
+
+    def __init__(self, user: str, password: str, service: str, issuer: str) -> None:
+        self.user, self.password, self.service, self.issuer = user, password, service, issuer
+        self.key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+        name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "buildx-go test token signer")])
+        now = datetime.datetime.now(datetime.UTC)
+        self.cert = (
+            x509.CertificateBuilder()
+            .subject_name(name)
+            .issuer_name(name)
+            .public_key(self.key.public_key())
+            .serial_number(x509.random_serial_number())
+            .not_valid_before(now - datetime.timedelta(days=1))
+            .not_valid_after(now + datetime.timedelta(days=30))
+            .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+            .sign(self.key, hashes.SHA256())
+        )
+        self.requests: list[dict[str, str]] = []
+        self._server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
+        self.port = self._server.server_port
+        threading.Thread(target=self._server.serve_forever, args=(0.05,), daemon=True).start()
+
+    @property
+    def realm(self) -> str:
+        return f"http://127.0.0.1:{self.port}/token"
+
+    def cert_pem(self) -> bytes:
+        return self.cert.public_bytes(serialization.Encoding.PEM)
+
+    def token(self, scopes: list[str]) -> str:
+        access = []
+        for scope in scopes:
+            kind, _, rest = scope.partition(":")
+            name, _, actions = rest.rpartition(":")
+            if kind == "repository" and name:
+                access.append({"type": "repository", "name": name, "actions": actions.split(",")})
+        now = int(time.time())
+        header = {
+            "typ": "JWT",
+            "alg": "RS256",
+            "x5c": [base64.b64encode(self.cert.public_bytes(serialization.Encoding.DER)).decode()],
+        }
+        claims = {
+            "iss": self.issuer,
+            "sub": self.user,
+            "aud": self.service,
+            "exp": now + 300,
+            "nbf": now - 10,
+            "iat": now,
+            "jti": uuid.uuid4().hex,
+            "access": access,
+        }
+        signing = _b64url(json.dumps(header).encode()) + "." + _b64url(json.dumps(claims).encode())
+        signature = self.key.sign(signing.encode(), padding.PKCS1v15(), hashes.SHA256())
+        return signing + "." + _b64url(signature)
+
+    def _handler(self) -> type[http.server.BaseHTTPRequestHandler]:
+        server = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def log_message(self, *args: object) -> None:
+                pass
+
+            def _answer(self, status: int, doc: dict[str, object]) -> None:
+                body = json.dumps(doc).encode()
+                self.send_response(status)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def do_GET(self) -> None:
+                query = urllib.parse.parse_qs(urllib.parse.urlsplit(self.path).query)
+                basic = "Basic " + base64.b64encode(f"{server.user}:{server.password}".encode()).decode()
+                server.requests.append({"method": "GET", "scope": " ".join(query.get("scope", []))})
+                if self.headers.get("Authorization") != basic:
+                    self._answer(401, {"errors": [{"code": "UNAUTHORIZED", "message": "bad credentials"}]})
+                    return
+                self._answer(200, {"token": server.token(query.get("scope", [])), "expires_in": 300})
+
+            def do_POST(self) -> None:
+                length = int(self.headers.get("Content-Length") or 0)
+                form = urllib.parse.parse_qs(self.rfile.read(length).decode())
+                grant = form.get("grant_type", [""])[0]
+                server.requests.append({"method": "POST", "grant": grant, "scope": " ".join(form.get("scope", []))})
+                ok = grant == "password" and form.get("username") == [server.user]
+                ok = ok and form.get("password") == [server.password]
+                if not ok:
+                    self._answer(401, {"errors": [{"code": "UNAUTHORIZED", "message": "bad credentials"}]})
+                    return
+                scopes = " ".join(form.get("scope", [])).split()
+                self._answer(200, {"access_token": server.token(scopes), "expires_in": 300})
+
+        return Handler
+
+    def stop(self) -> None:
+        self._server.shutdown()
+
+
+class TokenRegistry:
+    """A registry that only takes bearer tokens from a TokenServer (realm/service/issuer)."""
+
+    def __init__(self, work: Path, user: str, password: str) -> None:
+        work.mkdir(parents=True, exist_ok=True)
+        self.tokens = TokenServer(user, password, "buildx-go-test-registry", "buildx-go-test-issuer")
+        bundle = work / "token-signer.pem"
+        bundle.write_bytes(self.tokens.cert_pem())
+        self.port = free_port()
+        self.host = f"localhost:{self.port}"
+        self.storage = work / "data"
+        auth = (
+            f"token:\n  realm: {self.tokens.realm}\n  service: buildx-go-test-registry\n"
+            f"  issuer: buildx-go-test-issuer\n  rootcertbundle: {bundle}\n"
+        )
+        cfg = _registry_config(work, self.port, auth)
+        self._proc = _Process(["docker-registry", "serve", str(cfg)], work / "registry.log")
+        wait_http(f"http://127.0.0.1:{self.port}/v2/")
+
+    def stop(self) -> None:
+        self._proc.stop()
+        self.tokens.stop()
+
+
+HELPER_SCRIPT = """#!{python}
+# docker-credential-{name}: a credential helper for the tests (the docker helper protocol).
+import json, sys
+STORE = {store!r}
+def load():
+    try:
+        with open(STORE) as f:
+            return json.load(f)
+    except FileNotFoundError:
+        return {{}}
+def save(data):
+    with open(STORE, "w") as f:
+        json.dump(data, f)
+verb = sys.argv[1] if len(sys.argv) > 1 else ""
+data = load()
+if verb == "get":
+    server = sys.stdin.read().strip()
+    if server not in data:
+        print("credentials not found in native keychain")
+        sys.exit(1)
+    print(json.dumps({{"ServerURL": server, "Username": data[server][0], "Secret": data[server][1]}}))
+elif verb == "store":
+    entry = json.load(sys.stdin)
+    data[entry["ServerURL"]] = [entry["Username"], entry["Secret"]]
+    save(data)
+elif verb == "erase":
+    data.pop(sys.stdin.read().strip(), None)
+    save(data)
+elif verb == "list":
+    print(json.dumps({{k: v[0] for k, v in data.items()}}))
+else:
+    sys.exit(2)
+"""
+
+
+def credential_helper(bin_dir: Path, store: Path, logins: dict[str, tuple[str, str]]) -> Path:
+    """Install docker-credential-bxgtest in BIN_DIR with LOGINS (server -> user, secret)."""
+    bin_dir.mkdir(parents=True, exist_ok=True)
+    store.write_text(json.dumps({k: list(v) for k, v in logins.items()}))
+    store.chmod(0o600)
+    script = bin_dir / f"docker-credential-{HELPER}"
+    script.write_text(HELPER_SCRIPT.format(python=shutil.which("python3"), name=HELPER, store=str(store)))
+    script.chmod(0o755)
+    return script
+
+
+def buildkitd_binary() -> Path:
+    """buildkitd v0.32.2 from ../shared/tools/buildkit, uncompressed once into the cache."""
+    want = next(
+        line.split()[0] for line in (TOOLS / "SHA256SUMS").read_text().splitlines() if line.endswith(" buildkitd")
+    )
+    target = CACHE / "buildkit" / want[:16] / "buildkitd"
+    if target.is_file():
+        return target
+    target.parent.mkdir(parents=True, exist_ok=True)
+    data = lzma.decompress((TOOLS / "buildkitd.xz").read_bytes())
+    if hashlib.sha256(data).hexdigest() != want:
+        raise AssertionError("buildkitd.xz does not match SHA256SUMS")
+    tmp = target.with_suffix(".tmp")
+    tmp.write_bytes(data)
+    tmp.chmod(0o755)
+    tmp.replace(target)
+    return target
+
+
+class RemoteBuilder:
+    """buildkitd on tcp://127.0.0.1:PORT, known to buildx (in ENV's DOCKER_CONFIG) as NAME."""
+
+    def __init__(self, work: Path, name: str, env: dict[str, str], http_registries: Sequence[str]) -> None:
+        work.mkdir(parents=True, exist_ok=True)
+        self.name, self.env = name, env
+        config = work / "buildkitd.toml"
+        config.write_text(
+            "".join(f'[registry."{h}"]\n  http = true\n  insecure = true\n' for h in http_registries)
+        )
+        self.port = free_port()
+        # The state persists between runs (a builder keeps its cache): tests stay warm.
+        state = CACHE / "buildkitd-test-state"
+        argv = [
+            str(buildkitd_binary()),
+            "--config",
+            str(config),
+            "--root",
+            str(state),
+            "--addr",
+            f"tcp://127.0.0.1:{self.port}",
+            "--oci-worker=true",
+            "--containerd-worker=false",
+        ]
+        self._proc = _Process(argv, work / "buildkitd.log")
+        full = {**os.environ, **env}
+        subprocess.run(["docker", "buildx", "rm", name], env=full, capture_output=True, check=False)
+        create = ["docker", "buildx", "create", "--name", name, "--driver", "remote", f"tcp://127.0.0.1:{self.port}"]
+        subprocess.run(create, env=full, capture_output=True, check=True)
+        deadline = time.monotonic() + 60
+        while True:  # until buildkitd answers
+            inspect = ["docker", "buildx", "inspect", "--bootstrap", name]
+            proc = subprocess.run(inspect, env=full, capture_output=True, check=False, text=True)
+            if proc.returncode == 0 and "running" in proc.stdout:
+                break
+            if time.monotonic() > deadline:
+                self.stop()
+                raise AssertionError(f"remote builder {name} did not start:\n{proc.stderr}\n{work / 'buildkitd.log'}")
+            time.sleep(0.5)
+
+    def stop(self) -> None:
+        subprocess.run(
+            ["docker", "buildx", "rm", self.name], env={**os.environ, **self.env}, capture_output=True, check=False
+        )
+        self._proc.stop()
+
+
+@contextlib.contextmanager
+def started(*items: object) -> Iterator[None]:
+    try:
+        yield
+    finally:
+        for item in reversed(items):
+            item.stop()  # type: ignore[attr-defined]

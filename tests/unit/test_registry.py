@@ -1,0 +1,197 @@
+"""Credentials as docker finds them, and the registry client's auth, retries and errors,
+against an in-process registry (tests/fakeregistry.py)."""
+
+from __future__ import annotations
+
+import base64
+import json
+from pathlib import Path
+
+import pytest
+
+from buildx_go.credentials import Credentials, from_auths_entry, lookup
+from buildx_go.errors import RegistryError, VerificationFailed
+from buildx_go.refs import Reference
+from buildx_go.registry import RegistryClient, next_page, parse_challenge, retry_after
+from tests.fakeregistry import FakeRegistry
+
+PASSWORD = "s3cr3t-pa55"
+
+
+def docker_config(tmp_path: Path, config: dict[str, object]) -> dict[str, str]:
+    (tmp_path / "config.json").write_text(json.dumps(config))
+    return {"DOCKER_CONFIG": str(tmp_path)}
+
+
+class Helper:
+    """A fake `docker-credential-NAME` (the protocol: server on stdin, JSON on stdout)."""
+
+    def __init__(self, store: dict[str, tuple[str, str]]) -> None:
+        self.store = store
+        self.calls: list[tuple[list[str], str]] = []
+
+    def __call__(self, argv: list[str], stdin: str) -> tuple[int, str]:
+        self.calls.append((argv, stdin))
+        if stdin not in self.store:
+            return 1, "credentials not found in native keychain\n"
+        user, secret = self.store[stdin]
+        return 0, json.dumps({"ServerURL": stdin, "Username": user, "Secret": secret})
+
+
+def test_auths_entries_plain_and_docker_hub_aliases(tmp_path: Path) -> None:
+    auth = base64.b64encode(f"ann:{PASSWORD}".encode()).decode()
+    env = docker_config(tmp_path, {"auths": {"https://index.docker.io/v1/": {"auth": auth}, "ghcr.io": {"auth": auth}}})
+    for registry in ("docker.io", "index.docker.io", "registry-1.docker.io", "ghcr.io"):
+        creds = lookup(env, registry)
+        assert creds is not None and (creds.username, creds.password) == ("ann", PASSWORD), registry
+    assert lookup(env, "quay.io") is None
+    assert PASSWORD not in repr(lookup(env, "ghcr.io"))  # secrets never show in a repr (or a log)
+
+
+def test_credential_helpers_are_asked_as_docker_asks_them(tmp_path: Path) -> None:
+    helper = Helper({"localhost:5001": ("bob", PASSWORD), "https://index.docker.io/v1/": ("<token>", "refresh-x")})
+    env = docker_config(
+        tmp_path,
+        {
+            "credsStore": "desktop",
+            "credHelpers": {"123.dkr.ecr.eu-west-1.amazonaws.com": "ecr-login"},
+            "auths": {"localhost:5001": {}},  # what docker writes beside a store: no secret
+        },
+    )
+    creds = lookup(env, "localhost:5001", helper)
+    assert creds is not None and (creds.username, creds.password) == ("bob", PASSWORD)
+    assert creds.source == "credential helper 'desktop'"
+    hub = lookup(env, "docker.io", helper)
+    assert hub is not None and hub.identity_token == "refresh-x" and hub.username is None
+    assert lookup(env, "123.dkr.ecr.eu-west-1.amazonaws.com", helper) is None  # ecr-login has nothing stored
+    assert [(c[0][0], c[1]) for c in helper.calls] == [
+        ("docker-credential-desktop", "localhost:5001"),
+        ("docker-credential-desktop", "https://index.docker.io/v1/"),
+        ("docker-credential-ecr-login", "123.dkr.ecr.eu-west-1.amazonaws.com"),
+    ]
+
+
+def test_a_missing_helper_or_a_broken_config_is_exit_5_without_the_secret(tmp_path: Path) -> None:
+    env = docker_config(tmp_path, {"credsStore": "nothere"})
+    with pytest.raises(RegistryError, match=r"docker-credential-nothere is not on PATH") as err:
+        lookup(env, "localhost:5001", lambda argv, stdin: (127, ""))
+    assert err.value.exit_code == 5
+    (tmp_path / "config.json").write_text("{not json")
+    with pytest.raises(RegistryError, match=r"not valid JSON"):
+        lookup(env, "localhost:5001")
+    entry = from_auths_entry("r", {"identitytoken": "tok", "registrytoken": "bearer"})
+    assert entry is not None and set(entry.secrets()) == {"tok", "bearer"}
+
+
+def image_on(reg: FakeRegistry, repo: str = "team/app") -> str:
+    digest, _ = reg.image(repo, [{"app": b"\x7fELF"}], tag="1.0.0")
+    return digest
+
+
+@pytest.mark.parametrize("kind", ["basic", "bearer"])
+def test_login_from_a_credential_helper_reaches_basic_and_token_registries(tmp_path: Path, kind: str) -> None:
+    with FakeRegistry(auth=(kind, "bob", PASSWORD)) as reg:
+        digest = image_on(reg)
+        env = docker_config(tmp_path, {"credHelpers": {reg.host: "test"}})
+        client = RegistryClient(env, helper=Helper({reg.host: ("bob", PASSWORD)}))
+        media, got, _ = client.manifest(Reference.parse(f"{reg.host}/team/app:1.0.0"))
+        assert got == digest and media.endswith("manifest.v1+json")
+        assert client.digest_of(Reference.parse(f"{reg.host}/team/app:1.0.0")) == digest
+        if kind == "bearer":
+            assert reg.token_requests[0]["scope"] == "repository:team/app:pull"
+            assert reg.token_requests[0]["service"] == "fake-registry"
+            assert len(reg.token_requests) == 1  # the token is reused
+
+
+def test_identity_tokens_are_traded_for_access_tokens(tmp_path: Path) -> None:
+    with FakeRegistry(auth=("bearer", "bob", "unused")) as reg:
+        image_on(reg)
+        env = docker_config(tmp_path, {"auths": {reg.host: {"identitytoken": "refresh-bob"}}})
+        RegistryClient(env).manifest(Reference.parse(f"{reg.host}/team/app:1.0.0"))
+        (req,) = reg.token_requests
+        assert (req["method"], req["grant_type"], req["client_id"]) == ("POST", "refresh_token", "buildx-go")
+
+
+@pytest.mark.parametrize("kind", ["basic", "bearer"])
+def test_refused_or_missing_login_is_exit_5_naming_the_registry(tmp_path: Path, kind: str) -> None:
+    with FakeRegistry(auth=(kind, "bob", PASSWORD)) as reg:
+        image_on(reg)
+        ref = Reference.parse(f"{reg.host}/team/app:1.0.0")
+        wrong = docker_config(tmp_path, {"credsStore": "test"})
+        with pytest.raises(RegistryError) as err:
+            RegistryClient(wrong, helper=Helper({reg.host: ("bob", "wrong")})).manifest(ref)
+        assert err.value.exit_code == 5
+        assert err.value.message.startswith(f"not logged in to {reg.host} (docker login {reg.host}): ")
+        assert "credential helper 'test' was refused" in err.value.message
+        assert "wrong" not in err.value.message and err.value.hint == f"docker login {reg.host}"
+        with pytest.raises(RegistryError, match=r"no credentials for it in the docker config"):
+            RegistryClient(docker_config(tmp_path, {})).manifest(ref)
+
+
+def test_reads_are_retried_on_429_5xx_and_resets_but_not_on_other_4xx(tmp_path: Path) -> None:
+    env = docker_config(tmp_path, {})
+    with FakeRegistry() as reg:
+        digest = image_on(reg)
+        ref = Reference.parse(f"{reg.host}/team/app:1.0.0")
+        waits: list[float] = []
+        client = RegistryClient(env, sleep=waits.append)
+        reg.faults += [
+            ("/manifests/", 429, {"Retry-After": "7"}),
+            ("/manifests/", 503, {}),
+            ("/manifests/", "reset", {}),
+        ]
+        assert client.manifest(ref)[1] == digest
+        assert waits[0] == 7 and len(waits) == 3  # Retry-After honoured, then backoff
+        reg.faults += [("/manifests/", 500, {})] * 4
+        with pytest.raises(RegistryError, match=r"HTTP 500 on GET team/app after 4 attempts") as err:
+            client.manifest(ref)
+        assert err.value.exit_code == 5
+        reg.faults.append(("/manifests/", 400, {}))
+        with pytest.raises(RegistryError, match=r"HTTP 400"):
+            before = len(reg.requests)
+            client.manifest(ref)
+        assert len(reg.requests) == before + 1  # a 400 is not retried
+        reg.faults.append(("/manifests/", 429, {"Retry-After": "3600"}))
+        with pytest.raises(RegistryError, match=r"asks to retry after 3600 s"):
+            client.manifest(ref)
+        assert client.manifest_or_none(Reference.parse(f"{reg.host}/team/app:nope")) is None
+        with pytest.raises(VerificationFailed, match=r"not found in the registry"):
+            client.manifest(Reference.parse(f"{reg.host}/team/app:nope"))
+
+
+def test_an_unreachable_registry_is_exit_5_after_bounded_retries() -> None:
+    waits: list[float] = []
+    client = RegistryClient({"HOME": "/nonexistent"}, sleep=waits.append, timeout=2)
+    with pytest.raises(RegistryError, match=r"127.0.0.1:9: cannot reach the registry .* after 4 attempts") as err:
+        client.manifest(Reference.parse("127.0.0.1:9/x:1"))
+    assert err.value.exit_code == 5 and len(waits) == 3 and waits[0] < waits[1] < waits[2]
+
+
+def test_tag_lists_follow_link_pages() -> None:
+    with FakeRegistry(page_size=2) as reg:
+        for tag in ("1.0.0", "1.1.0", "1.2.0", "latest", "v2.0.0"):
+            reg.image("team/app", [{"app": tag.encode()}], tag=tag)
+        tags = RegistryClient({"HOME": "/nonexistent"}).tags(Reference.parse(f"{reg.host}/team/app:x"))
+        assert tags == ["1.0.0", "1.1.0", "1.2.0", "latest", "v2.0.0"]
+        assert sum(1 for _, p in reg.requests if "/tags/list" in p) == 3
+        assert RegistryClient({"HOME": "/nonexistent"}).tags(Reference.parse(f"{reg.host}/team/none:x")) == []
+
+
+def test_header_parsing() -> None:
+    assert parse_challenge('Bearer realm="https://auth.docker.io/token",service="registry.docker.io"') == (
+        "bearer",
+        {"realm": "https://auth.docker.io/token", "service": "registry.docker.io"},
+    )
+    assert parse_challenge('Basic realm="Registry Realm"')[0] == "basic"
+    assert next_page("http://r/v2/a/tags/list?n=2", '</v2/a/tags/list?n=2&last=b>; rel="next"') == (
+        "http://r/v2/a/tags/list?n=2&last=b"
+    )
+    assert next_page("http://r/v2/a/tags/list", "") is None
+    assert retry_after("12", 1) == 12 and 0.5 <= retry_after(None, 1) <= 0.625
+    assert retry_after("Wed, 21 Oct 2015 07:28:00 GMT", 1) == 0  # in the past: at once
+
+
+def test_credentials_basic_header() -> None:
+    creds = Credentials("test", "u", "p")
+    assert creds.basic() == "Basic " + base64.b64encode(b"u:p").decode()
+    assert Credentials("test", identity_token="t").basic() is None

@@ -1,0 +1,162 @@
+"""Verification as an engine would read the image, against an in-process registry."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from buildx_go.errors import VerificationFailed
+from buildx_go.layers import LayerFacts, layer_facts
+from buildx_go.platforms import Platform
+from buildx_go.registry import RegistryClient
+from buildx_go.verify import verify, verify_image
+from buildx_go.verifycache import VerifyCache
+from tests.fakeregistry import DOCKER_MANIFEST, FakeRegistry, compress, digest_of, tar_of
+from tests.unit.test_binary_registry_log import fake_elf
+
+AMD64 = fake_elf(64, 62, settings={"GOOS": "linux", "GOARCH": "amd64"})
+ARM64 = fake_elf(64, 183, settings={"GOOS": "linux", "GOARCH": "arm64"})
+TWO = (Platform("linux", "amd64"), Platform("linux", "arm64"))
+BASE = {"etc/passwd": b"root:x:0:0::/root:/bin/sh\n"}
+
+
+def client() -> RegistryClient:
+    return RegistryClient({"HOME": "/nonexistent"}, sleep=lambda s: None)
+
+
+def two_platforms(reg: FakeRegistry, tag: str = "1.0.0", attestations: int = 2, **kw: object) -> str:
+    amd, amd_n = reg.image("app", [BASE, {"usr/local/bin/app": AMD64}], entrypoint="/usr/local/bin/app", **kw)  # type: ignore[arg-type]
+    arm, arm_n = reg.image(
+        "app",
+        [BASE, {"usr/local/bin/app": ARM64}],
+        arch="arm64",
+        entrypoint="/usr/local/bin/app",
+        **kw,  # type: ignore[arg-type]
+    )
+    platforms = [{"os": "linux", "architecture": "amd64"}, {"os": "linux", "architecture": "arm64"}]
+    images = [(amd, amd_n, platforms[0]), (arm, arm_n, platforms[1])]
+    reg.index("app", tag, images, attestations=attestations)
+    return f"{reg.host}/app:{tag}"
+
+
+@pytest.mark.parametrize("compression", ["gzip", "zstd", "none"])
+def test_a_good_index_passes_in_every_compression_with_attestations_skipped(compression: str) -> None:
+    with FakeRegistry() as reg:
+        report = verify(client(), two_platforms(reg, compression=compression), TWO)
+    assert report.ok, report.problems
+    assert report.attestations == 2
+    facts = {img.platform: img.facts for img in report.images}
+    assert facts["linux/arm64"] is not None and facts["linux/arm64"].startswith("ELF 64-bit LSB aarch64")
+
+
+def test_docker_v2_manifests_take_gzip_but_not_zstd_layers() -> None:
+    with FakeRegistry() as reg:
+        ok = two_platforms(reg, "gz", manifest_type=DOCKER_MANIFEST, compression="gzip")
+        assert verify(client(), ok, TWO).ok
+        bad = two_platforms(reg, "zst", manifest_type=DOCKER_MANIFEST, compression="zstd")
+        report = verify(client(), bad, TWO)
+    assert not report.ok
+    problem = report.problems[0]
+    assert problem.startswith("linux/amd64: layer 1 (sha256:")
+    assert "media type application/vnd.docker.image.rootfs.diff.tar.zstd is not allowed in a Docker v2 manifest" in (
+        problem
+    )
+
+
+def test_layers_must_match_their_media_type_and_the_configs_diff_ids() -> None:
+    with FakeRegistry() as reg:
+        liar = reg.image(
+            "app",
+            [BASE, {"app": AMD64}],
+            compression="zstd",
+            layer_types=["application/vnd.oci.image.layer.v1.tar+gzip"] * 2,
+        )
+        p = {"os": "linux", "architecture": "amd64"}
+        reg.index("app", "type", [(*liar, p)])
+        wrong_ids = reg.image("app", [BASE, {"app": AMD64}], diff_ids=[digest_of(b"x"), digest_of(b"y")])
+        reg.index("app", "ids", [(*wrong_ids, p)])
+        short = reg.image("app", [BASE, {"app": AMD64}], diff_ids=[digest_of(tar_of(BASE))])
+        reg.index("app", "count", [(*short, p)])
+        one = (Platform("linux", "amd64"),)
+        by_type = verify(client(), f"{reg.host}/app:type", one).problems
+        by_ids = verify(client(), f"{reg.host}/app:ids", one).problems
+        by_count = verify(client(), f"{reg.host}/app:count", one).problems
+    assert any("its media type says gzip, its bytes are zstd" in p for p in by_type)
+    assert any(p.startswith("linux/amd64: layer 2 (sha256:") and "not the config's diff_id" in p for p in by_ids)
+    assert any("the manifest has 2 layers, the config's rootfs lists 1 diff_ids" in p for p in by_count)
+
+
+def test_symlinked_entrypoints_are_followed_and_lies_are_named() -> None:
+    with FakeRegistry() as reg:
+        p = {"os": "linux", "architecture": "arm64"}
+        linked = reg.image("app", [{"opt/app-1.2": ARM64}, {"app": "opt/app-1.2"}], arch="arm64")
+        reg.index("app", "link", [(*linked, p)])
+        lying = reg.image("app", [{"app": AMD64}], arch="arm64")  # says arm64, holds amd64
+        reg.index("app", "lie", [(*lying, p)])
+        one = (Platform("linux", "arm64"),)
+        good = verify(client(), f"{reg.host}/app:link", one)
+        bad = verify(client(), f"{reg.host}/app:lie", one)
+        missing = verify(client(), f"{reg.host}/app:lie", TWO)
+        with pytest.raises(VerificationFailed, match="not found in the registry"):
+            verify(client(), f"{reg.host}/app:none", one)
+    assert good.ok and good.images[0].binary == "/app"
+    assert bad.problems == (
+        "linux/arm64: binary is ELF 64-bit LSB x86-64, go1.27.3 GOARCH=amd64 GOOS=linux, expected aarch64 64-bit",
+        "linux/arm64: Go build info says GOARCH=amd64, expected arm64",
+    )
+    assert "lists linux/arm64; expected linux/amd64, linux/arm64" in missing.problems[0]
+
+
+def test_manifest_list_entries_must_be_the_verified_images() -> None:
+    with FakeRegistry() as reg:
+        ref = two_platforms(reg, attestations=0)
+        report = verify(client(), ref, TWO)
+        expected = {img.platform: img.digest for img in report.images}
+        assert verify(client(), ref, TWO, check_binaries=False, expected=expected).ok
+        other = dict(expected, **{"linux/arm64": "sha256:" + "0" * 64})
+        wrong = verify(client(), ref, TWO, check_binaries=False, expected=other)
+        single = verify_image(client(), f"{ref.rsplit(':', 1)[0]}@{expected['linux/arm64']}", TWO[1])
+    assert any("is not the verified image sha256:000" in p for p in wrong.problems)
+    assert single.ok and single.images[0].platform == "linux/arm64"
+
+
+def test_what_passed_is_not_read_again(tmp_path: Path) -> None:
+    cache = VerifyCache(tmp_path)
+    with FakeRegistry() as reg:
+        first = two_platforms(reg, "1")
+        with reg.counting() as cold:
+            assert verify(client(), first, TWO, cache=cache).ok
+        # a no-op rebuild: new index (new provenance), the same image manifests
+        second = two_platforms(reg, "2", attestations=1)
+        with reg.counting() as warm:
+            report = verify(client(), second, TWO, cache=cache)
+        # an image that differs only in its top layer: the base layer is known, only HEADed
+        reg.image("app", [BASE, {"usr/local/bin/app": AMD64 + b"!"}], entrypoint="/usr/local/bin/app", tag="3")
+        with reg.counting() as changed:
+            assert verify_image(client(), f"{reg.host}/app:3", TWO[0], cache).ok
+    assert report.ok and all(img.cached for img in report.images)
+    assert len(warm) == 1 and warm[0][1].endswith("/manifests/2")  # the index, nothing else
+    assert len(cold) > 6
+    base_blob = digest_of(compress(tar_of(BASE), "gzip"))
+    assert ("HEAD", f"/v2/app/blobs/{base_blob}") in changed
+    assert ("GET", f"/v2/app/blobs/{base_blob}") not in changed
+    assert cache.layer(base_blob) == LayerFacts("gzip", digest_of(tar_of(BASE)))
+
+
+def test_failures_are_never_cached(tmp_path: Path) -> None:
+    cache = VerifyCache(tmp_path)
+    with FakeRegistry() as reg:
+        p = {"os": "linux", "architecture": "arm64"}
+        reg.index("app", "lie", [(*reg.image("app", [{"app": AMD64}], arch="arm64"), p)])
+        for _ in range(2):
+            report = verify(client(), f"{reg.host}/app:lie", (Platform("linux", "arm64"),), cache=cache)
+            assert not report.ok and not report.images[0].cached
+
+
+def test_layer_facts_of_each_compression() -> None:
+    raw = tar_of({"a": b"x" * 5000})
+    for how in ("gzip", "zstd", "none"):
+        assert layer_facts(compress(raw, how)) == LayerFacts(how, digest_of(raw))
+    with pytest.raises(ValueError, match="cannot be decompressed as gzip"):
+        layer_facts(b"\x1f\x8b garbage")
