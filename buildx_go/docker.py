@@ -24,7 +24,7 @@ from typing import Any, Protocol, TextIO
 import attrs
 
 from buildx_go.builder import Builder, Engine, Preflight, parse_builders
-from buildx_go.errors import BuildFailed, BuildxGoError, EngineError, PushFailed
+from buildx_go.errors import BuildFailed, BuildxGoError, EngineError, PushFailed, RegistryError
 
 ENGINE_DOWN = re.compile(r"Cannot connect to the Docker daemon|error during connect|docker daemon is not running", re.I)
 NO_BUILDX = re.compile(r"'buildx' is not a docker command|unknown command: docker buildx", re.I)
@@ -33,6 +33,15 @@ PUSH_FAILED = re.compile(
     r"failed commit on ref|unexpected status from (PUT|POST|HEAD)|server gave HTTP response to HTTPS client",
     re.I,
 )
+AUTH_FAILED = re.compile(
+    r"\b401 Unauthorized|\b403 Forbidden|unauthorized: |authentication required|failed to authorize|"
+    r"push access denied|insufficient_scope|no basic auth credentials",
+    re.I,
+)
+_REF_IN_ERROR = re.compile(
+    r"(?:failed to push|failed to resolve source metadata for|pull access denied for) ([^\s,]+?):? "
+)
+_HOST_IN_URL = re.compile(r"https?://([^/\s]+)/v2/")
 TAIL_LINES = 40
 
 
@@ -60,8 +69,12 @@ class Executor(Protocol):
 
 def classify(argv: Sequence[str], code: int, stderr: str, purpose: str) -> BuildxGoError:
     """The BuildxGoError for a failed docker command (message names the command)."""
-    tail = [line for line in stderr.strip().splitlines() if line.strip()][-3:]
-    detail = " | ".join(tail) if tail else f"exit code {code}"
+    lines = [line.strip() for line in stderr.strip().splitlines() if line.strip()]
+    errors = [ln for ln in lines if ln.startswith("ERROR: ")]
+    if errors:  # buildx's own summary line says it best
+        detail = errors[-1].removeprefix("ERROR: ").removeprefix("failed to solve: ")
+    else:
+        detail = " | ".join(lines[-3:]) if lines else f"exit code {code}"
     cmd = " ".join([os.path.basename(argv[0]), *argv[1:3]]) if argv else "?"
     if ENGINE_DOWN.search(stderr):
         return EngineError(
@@ -69,9 +82,30 @@ def classify(argv: Sequence[str], code: int, stderr: str, purpose: str) -> Build
         )
     if NO_BUILDX.search(stderr):
         return EngineError(f"{cmd}: the buildx plugin is missing", "install docker-buildx (scripts/setup does)")
+    if AUTH_FAILED.search(stderr):
+        registry = registry_in_error(stderr, argv)
+        return RegistryError(
+            f"not logged in to {registry} (docker login {registry}): {cmd} ({purpose}) was refused: {detail}",
+            f"docker login {registry}",
+        )
     if PUSH_FAILED.search(stderr):
         return PushFailed(f"{cmd} ({purpose}): push failed: {detail}", "check the registry address and `docker login`")
     return BuildFailed(f"{cmd} ({purpose}) failed: {detail}", "see the build output above")
+
+
+def registry_in_error(stderr: str, argv: Sequence[str]) -> str:
+    """The registry a failed docker command was talking to: named in its error (the image it
+    pushed or pulled, or a registry URL), else the first image reference in ARGV."""
+    from buildx_go.refs import Reference
+
+    candidates = [m.group(1) for m in _REF_IN_ERROR.finditer(stderr)]
+    candidates += [a.split("name=", 1)[1].split(",")[0] for a in argv if "name=" in a]
+    candidates += [argv[i + 1] for i, a in enumerate(argv[:-1]) if a in ("--tag", "-t")]
+    for text in candidates:
+        with contextlib.suppress(Exception):
+            return Reference.parse(text.split("@")[0]).registry
+    m = _HOST_IN_URL.search(stderr)
+    return m.group(1) if m else "the registry"
 
 
 class DockerExecutor:

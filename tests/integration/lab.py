@@ -320,16 +320,22 @@ def buildkitd_binary() -> Path:
 class RemoteBuilder:
     """buildkitd on tcp://127.0.0.1:PORT, known to buildx (in ENV's DOCKER_CONFIG) as NAME."""
 
-    def __init__(self, work: Path, name: str, env: dict[str, str], http_registries: Sequence[str]) -> None:
+    def __init__(
+        self,
+        work: Path,
+        name: str,
+        env: dict[str, str],
+        http_registries: Sequence[str],
+        state: Path | None = None,
+    ) -> None:
+        """STATE: BuildKit's state directory; by default one kept between runs (a builder keeps
+        its cache, so the tests stay warm), a new one for a fresh runner."""
         work.mkdir(parents=True, exist_ok=True)
         self.name, self.env = name, env
         config = work / "buildkitd.toml"
-        config.write_text(
-            "".join(f'[registry."{h}"]\n  http = true\n  insecure = true\n' for h in http_registries)
-        )
+        config.write_text("".join(f'[registry."{h}"]\n  http = true\n  insecure = true\n' for h in http_registries))
         self.port = free_port()
-        # The state persists between runs (a builder keeps its cache): tests stay warm.
-        state = CACHE / "buildkitd-test-state"
+        state = state or CACHE / "buildkitd-test-state"
         argv = [
             str(buildkitd_binary()),
             "--config",
@@ -340,6 +346,7 @@ class RemoteBuilder:
             f"tcp://127.0.0.1:{self.port}",
             "--oci-worker=true",
             "--containerd-worker=false",
+            "--allow-insecure-entitlement=network.host",  # the engines here have no bridge (README)
         ]
         self._proc = _Process(argv, work / "buildkitd.log")
         full = {**os.environ, **env}
