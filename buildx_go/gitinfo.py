@@ -6,6 +6,7 @@ import re
 import shlex
 import subprocess
 from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from buildx_go.errors import InputError
@@ -36,13 +37,15 @@ def git_facts(root: Path, run: Runner = _run) -> dict[str, str]:
     base = ["git", "-C", str(root)]
     if run([*base, "rev-parse", "--is-inside-work-tree"]) != "true":
         return facts
-    for key, args in (
-        ("revision", ["rev-parse", "HEAD"]),
-        ("created", ["log", "-1", "--format=%cI"]),
-        ("describe", ["describe", "--tags"]),
-        ("source", ["remote", "get-url", "origin"]),
-    ):
-        out = run([*base, *args])
+    asked = {
+        "revision": ["rev-parse", "HEAD"],
+        "created": ["log", "-1", "--format=%cI"],
+        "describe": ["describe", "--tags"],
+        "source": ["remote", "get-url", "origin"],
+    }
+    with ThreadPoolExecutor(len(asked)) as pool:  # independent questions: asked at once
+        answers = dict(zip(asked, pool.map(lambda args: run([*base, *args]), asked.values()), strict=True))
+    for key, out in answers.items():
         if out:
             facts[key] = strip_credentials(out) if key == "source" else out
     if "describe" in facts:

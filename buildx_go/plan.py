@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import shlex
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import attrs
 
@@ -17,10 +17,12 @@ from buildx_go.config import Settings
 from buildx_go.dockerfile import Dockerfile
 from buildx_go.errors import InputError
 from buildx_go.gomod import GoProject, MainPackage
-from buildx_go.hostgo import HostGo, bin_dir, compile_argv, compile_env, packaging_dockerfile
 from buildx_go.platforms import Platform
 from buildx_go.refs import Reference
 from buildx_go.tags import as_tag, moving_tags, valid_tag
+
+if TYPE_CHECKING:
+    from buildx_go.hostgo import HostGo
 
 PLAN_SCHEMA = 1
 DOCKER_DRIVER = BuilderCaps()  # what a plan assumes when the builder was not asked
@@ -310,6 +312,8 @@ def make_plan(
     context = str(project.root)
     compile_commands: list[Command] = []
     if strategy[0] == "host":
+        from buildx_go.hostgo import bin_dir, compile_argv, compile_env, packaging_dockerfile
+
         if host is None or not mains:
             raise ValueError("the host strategy needs the host's Go and the main packages")
         # A stable context (HOST_CONTEXT, one per project) lets an unchanged binary stay

@@ -29,11 +29,11 @@ from buildx_go.errors import BuildFailed, BuildxGoError, EngineError, PushFailed
 from buildx_go.log import activate, get_logger
 from buildx_go.plan import Command, Plan
 from buildx_go.refs import Reference
-from buildx_go.verifycache import VerifyCache
 
 if TYPE_CHECKING:  # imported when needed: after the build starts (see _warm_up)
     from buildx_go.registry import RegistryClient
     from buildx_go.verify import Report
+    from buildx_go.verifycache import VerifyCache
 
 
 @attrs.frozen
@@ -83,6 +83,8 @@ def execute(
     if plan.emulated:
         check_emulation(plan, preflight or gather_preflight(executor, env, plan.builder))
     client: RegistryClient = registry or _registry(env)  # type: ignore[assignment]
+    from buildx_go.verifycache import VerifyCache
+
     cache = VerifyCache(cache_dir) if cache_dir else None
     with _context_lock(plan.context):
         return _execute(plan, executor, client, started, env, cache)

@@ -169,7 +169,7 @@ class TagDeletingRegistry(http.server.BaseHTTPRequestHandler):
 
 def test_delete_tag_asks_for_delete_scope_and_reports_refusals() -> None:
     server = http.server.HTTPServer(("127.0.0.1", 0), TagDeletingRegistry)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
+    threading.Thread(target=server.serve_forever, args=(0.01,), daemon=True).start()
     try:
         host = f"127.0.0.1:{server.server_port}"
         client = RegistryClient({"HOME": "/nonexistent"})
