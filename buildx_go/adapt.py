@@ -43,72 +43,95 @@ def adapt(df: Dockerfile, filename: str) -> Adaptation:
     """The recipe's Go stages moved to $BUILDPLATFORM, GOOS/GOARCH fed from TARGETOS/TARGETARCH
     and GOARM/GOAMD64 from TARGETVARIANT, Go's build and module caches kept in cache mounts
     across builds; every other line kept as it is."""
-    lines = df.text.splitlines()
-    edits: dict[int, tuple[int, list[str]]] = {}  # first line index -> (last line index, replacement)
-    changes: list[str] = []
+    edits = _Edits(df.text.splitlines(), filename)
     # Modules may live in a cache mount only if every RUN that could need them gets the mount.
     go_stage_runs = [ins for st in df.go_stages() for ins in st.instructions if ins.keyword == "RUN"]
     modules_cached = all(
         re.search(GO_CACHED, r.args) or not re.search(MAY_USE_GO, r.args) or re.match(GO_HARMLESS, r.args)
         for r in go_stage_runs
     )
-    cache_env = f"ENV GOCACHE={GOCACHE}" + (f" GOMODCACHE={GOMODCACHE}" if modules_cached else "")
-    mounts = f"--mount=type=cache,target={GOCACHE}" + (
-        f" --mount=type=cache,target={GOMODCACHE}" if modules_cached else ""
-    )
     for st in df.go_stages():
-        first = st.head.line - 1
         if st.platform is None and df.stage_named(st.base) is None:
-            lines_from = re.sub(r"^(\s*FROM\s+)", r"\1--platform=$BUILDPLATFORM ", lines[first], count=1, flags=re.I)
-            edits[first] = (first, [lines_from])
-            changes.append(f"{filename}:{st.head.line}: stage {st.name or st.index} runs on $BUILDPLATFORM")
+            edits.build_platform(st)
+        edits.cache_mounts(st, modules_cached)
+        if st.runs(GO_BUILD):
+            edits.target_arch(st)
+    header = [
+        f"# Derived by buildx-go from {filename} for one multi-platform buildx run: the Go stage",
+        "# runs on $BUILDPLATFORM and cross-compiles for TARGETOS/TARGETARCH/TARGETVARIANT.",
+    ]
+    out = edits.applied()
+    n_directives = len(df.directives)
+    text = "\n".join(out[:n_directives] + header + out[n_directives:]) + "\n"
+    return Adaptation(text, tuple(edits.changes))
+
+
+class _Edits:
+    """Line replacements of a Dockerfile: first line index -> (last line index, new lines)."""
+
+    def __init__(self, lines: list[str], filename: str) -> None:
+        self.lines, self.filename = lines, filename
+        self.edits: dict[int, tuple[int, list[str]]] = {}
+        self.changes: list[str] = []
+
+    def _head(self, st: Stage) -> tuple[int, int, list[str]]:
+        """(first, last, lines) of ST's FROM as edited so far."""
+        first = st.head.line - 1
+        last, lines = self.edits.get(first, (st.head.end_line - 1, self.lines[first : st.head.end_line]))
+        return first, last, lines
+
+    def build_platform(self, st: Stage) -> None:
+        first = st.head.line - 1
+        line = re.sub(r"^(\s*FROM\s+)", r"\1--platform=$BUILDPLATFORM ", self.lines[first], count=1, flags=re.I)
+        self.edits[first] = (first, [line])
+        self.changes.append(f"{self.filename}:{st.head.line}: stage {st.name or st.index} runs on $BUILDPLATFORM")
+
+    def cache_mounts(self, st: Stage, modules_cached: bool) -> None:
         go_runs = [
             ins
             for ins in st.instructions
             if ins.keyword == "RUN" and re.search(GO_CACHED, ins.args) and "type=cache" not in ins.args
         ]
-        if go_runs and not any(ins.keyword == "USER" for ins in st.instructions):
-            last, head_lines = edits.get(first, (st.head.end_line - 1, lines[first : st.head.end_line]))
-            edits[first] = (last, [*head_lines, cache_env])
-            for ins in go_runs:
-                at = ins.line - 1
-                edits[at] = (at, [re.sub(r"^(\s*RUN\s+)", r"\1" + mounts + " ", lines[at], count=1, flags=re.I)])
-            which = "build and module caches" if modules_cached else "build cache (modules stay in the image)"
-            changes.append(
-                f"{filename}:{go_runs[0].line}: Go {which} in cache mounts "
-                f"({len(go_runs)} RUN{'s' if len(go_runs) > 1 else ''})"
-            )
-        if not st.runs(GO_BUILD):
-            continue
+        if not go_runs or any(ins.keyword == "USER" for ins in st.instructions):
+            return
+        cache_env = f"ENV GOCACHE={GOCACHE}" + (f" GOMODCACHE={GOMODCACHE}" if modules_cached else "")
+        mounts = f"--mount=type=cache,target={GOCACHE}"
+        mounts += f" --mount=type=cache,target={GOMODCACHE}" if modules_cached else ""
+        first, last, head_lines = self._head(st)
+        self.edits[first] = (last, [*head_lines, cache_env])
+        for ins in go_runs:
+            at = ins.line - 1
+            line = re.sub(r"^(\s*RUN\s+)", r"\1" + mounts + " ", self.lines[at], count=1, flags=re.I)
+            self.edits[at] = (at, [line])
+        which = "build and module caches" if modules_cached else "build cache (modules stay in the image)"
+        runs = f"{len(go_runs)} RUN{'s' if len(go_runs) > 1 else ''}"
+        self.changes.append(f"{self.filename}:{go_runs[0].line}: Go {which} in cache mounts ({runs})")
+
+    def target_arch(self, st: Stage) -> None:
         inject = ["ARG TARGETOS TARGETARCH TARGETVARIANT", "ENV GOOS=$TARGETOS GOARCH=$TARGETARCH", VARIANT_RUN]
         goarch_arg = _goarch_arg(st)
         if goarch_arg is not None:
             keep = [a for a in goarch_arg.args.split() if a.split("=", 1)[0] not in GO_ENV_VARS]
             repl = ([f"ARG {' '.join(keep)}"] if keep else []) + inject
-            edits[goarch_arg.line - 1] = (goarch_arg.end_line - 1, repl)
-            changes.append(f"{filename}:{goarch_arg.line}: ARG GOARCH replaced by GOARCH=$TARGETARCH")
-        else:
-            first = st.head.line - 1
-            last, head_lines = edits.get(first, (st.head.end_line - 1, lines[first : st.head.end_line]))
-            edits[first] = (last, head_lines + inject)
-            changes.append(f"{filename}:{st.head.line}: GOARCH=$TARGETARCH added to stage {st.name or st.index}")
-    out: list[str] = []
-    i = 0
-    while i < len(lines):
-        if i in edits:
-            last, repl = edits[i]
-            out.extend(repl)
-            i = last + 1
-        else:
-            out.append(lines[i])
-            i += 1
-    n_directives = len(df.directives)
-    header = [
-        f"# Derived by buildx-go from {filename} for one multi-platform buildx run: the Go stage",
-        "# runs on $BUILDPLATFORM and cross-compiles for TARGETOS/TARGETARCH/TARGETVARIANT.",
-    ]
-    text = "\n".join(out[:n_directives] + header + out[n_directives:]) + "\n"
-    return Adaptation(text, tuple(changes))
+            self.edits[goarch_arg.line - 1] = (goarch_arg.end_line - 1, repl)
+            self.changes.append(f"{self.filename}:{goarch_arg.line}: ARG GOARCH replaced by GOARCH=$TARGETARCH")
+            return
+        first, last, head_lines = self._head(st)
+        self.edits[first] = (last, head_lines + inject)
+        self.changes.append(f"{self.filename}:{st.head.line}: GOARCH=$TARGETARCH added to stage {st.name or st.index}")
+
+    def applied(self) -> list[str]:
+        out: list[str] = []
+        i = 0
+        while i < len(self.lines):
+            if i in self.edits:
+                last, repl = self.edits[i]
+                out.extend(repl)
+                i = last + 1
+            else:
+                out.append(self.lines[i])
+                i += 1
+        return out
 
 
 def _goarch_arg(st: Stage):  # type: ignore[no-untyped-def]
@@ -130,62 +153,59 @@ def lint(
     """What would go wrong (or slowly) building DF for PLATFORMS on a NATIVE builder."""
     out: list[Lint] = []
     if "syntax" in df.directives:
-        out.append(
-            Lint(
-                "syntax-directive",
-                f"# syntax={df.directives['syntax']} makes BuildKit pull a frontend "
-                "image from a registry: fails offline; the built-in frontend needs no such line",
-                1,
-            )
+        why = (
+            f"# syntax={df.directives['syntax']} makes BuildKit pull a frontend image from a registry: "
+            "fails offline; the built-in frontend needs no such line"
         )
+        out.append(Lint("syntax-directive", why, 1))
     foreign = [p for p in platforms if p.arch != native.arch]
     if not adapted:
-        for st in df.go_stages():
-            if st.platform is None and df.stage_named(st.base) is None and foreign:
-                out.append(
-                    Lint(
-                        "go-stage-emulated",
-                        f"stage {st.name or st.index} compiles Go on the target platform: "
-                        f"under QEMU for {', '.join(map(str, foreign))} (about 12x slower); use "
-                        "FROM --platform=$BUILDPLATFORM and GOARCH=$TARGETARCH (or drop --no-adapt)",
-                        st.head.line,
-                    )
-                )
-        if df.style == "goarch-recipe":
-            out.append(
-                Lint(
-                    "goarch-unset",
-                    "ARG GOARCH is never set by `buildx --platform`: every image would hold "
-                    "a binary for the build platform; drop --no-adapt to feed it from TARGETARCH",
-                )
-            )
-    final = df.stages[-1]
-    runs = [ins for ins in final.instructions if ins.keyword == "RUN"]
+        out += _emulated_go(df, foreign)
+    runs = [ins for ins in df.stages[-1].instructions if ins.keyword == "RUN"]
     if runs and foreign:
-        out.append(
-            Lint(
-                "run-needs-emulation",
-                f"RUN in the final stage runs under emulation for "
-                f"{', '.join(map(str, foreign))}: the builder needs QEMU/binfmt for them",
-                runs[0].line,
-            )
+        why = (
+            f"RUN in the final stage runs under emulation for {', '.join(map(str, foreign))}: "
+            "the builder needs QEMU/binfmt for them"
         )
-    if cgo_files:
-        if generated:
-            out.append(
-                Lint(
-                    "cgo-disabled",
-                    f"cgo is used ({', '.join(cgo_files[:3])}) but the generated Dockerfile "
-                    "builds with CGO_ENABLED=0: those files are left out; bring a Dockerfile with a C cross "
-                    "toolchain if they are needed",
-                )
-            )
-        elif foreign and not re.search(r"CGO_ENABLED=0", df.text):
-            out.append(
-                Lint(
-                    "cgo-cross",
-                    f"cgo is used ({', '.join(cgo_files[:3])}): cross-compiling it needs a C "
-                    "cross toolchain for each target (e.g. tonistiigi/xx), or CGO_ENABLED=0",
-                )
-            )
+        out.append(Lint("run-needs-emulation", why, runs[0].line))
+    out += _cgo(df, cgo_files, generated, bool(foreign))
     return tuple(out)
+
+
+def _emulated_go(df: Dockerfile, foreign: list[Platform]) -> list[Lint]:
+    """A file used as is: Go stages on the target platform, and an ARG GOARCH nobody sets."""
+    out = []
+    for st in df.go_stages():
+        if st.platform is None and df.stage_named(st.base) is None and foreign:
+            why = (
+                f"stage {st.name or st.index} compiles Go on the target platform: under QEMU for "
+                f"{', '.join(map(str, foreign))} (about 12x slower); use FROM --platform=$BUILDPLATFORM and "
+                "GOARCH=$TARGETARCH (or drop --no-adapt)"
+            )
+            out.append(Lint("go-stage-emulated", why, st.head.line))
+    if df.style == "goarch-recipe":
+        why = (
+            "ARG GOARCH is never set by `buildx --platform`: every image would hold a binary for the build "
+            "platform; drop --no-adapt to feed it from TARGETARCH"
+        )
+        out.append(Lint("goarch-unset", why))
+    return out
+
+
+def _cgo(df: Dockerfile, cgo_files: tuple[str, ...], generated: bool, foreign: bool) -> list[Lint]:
+    if not cgo_files:
+        return []
+    used = ", ".join(cgo_files[:3])
+    if generated:
+        why = (
+            f"cgo is used ({used}) but the generated Dockerfile builds with CGO_ENABLED=0: those files are "
+            "left out; bring a Dockerfile with a C cross toolchain if they are needed"
+        )
+        return [Lint("cgo-disabled", why)]
+    if foreign and not re.search(r"CGO_ENABLED=0", df.text):
+        why = (
+            f"cgo is used ({used}): cross-compiling it needs a C cross toolchain for each target "
+            "(e.g. tonistiigi/xx), or CGO_ENABLED=0"
+        )
+        return [Lint("cgo-cross", why)]
+    return []

@@ -1,7 +1,7 @@
 """What the engine and the buildx builder can do (pure: parsed from machine-readable output).
 
 docker.py gathers the raw JSON (``docker version``, ``docker info``, ``buildx ls``); the
-functions here turn it into facts, and ``choose_strategy`` picks how to build from them.
+functions here turn it into facts (decide.py picks how to build from them).
 """
 
 from __future__ import annotations
@@ -22,7 +22,6 @@ BUILDX_PUSHES_ONCE = Version("0.21")  # docker/buildx#3023: no second push throu
 MIN_ENGINE = Version("23.0")  # BuildKit by default, --provenance/--sbom, --metadata-file digests
 MULTI_PLATFORM_DRIVERS = ("docker-container", "kubernetes", "remote")
 CONTAINERD_SNAPSHOTTER = "io.containerd.snapshotter.v1"
-STRATEGIES = ("auto", "buildx", "manifest")
 
 
 def parse_version(text: str | None) -> Version | None:
@@ -278,28 +277,6 @@ def require_usable(pre: Preflight) -> None:
     problems = pre.problems()
     if problems:
         raise EngineError(problems[0], "run `buildx-go doctor` for the full picture (scripts/setup starts an engine)")
-
-
-def choose_strategy(
-    requested: str, source: str, pre: Preflight | None, platforms: tuple[Platform, ...]
-) -> tuple[str, str]:
-    """(strategy, reason). REQUESTED is auto|buildx|manifest (the host strategy is chosen by
-    cli.host_strategy, which knows the host's Go), SOURCE where it was set."""
-    if requested == "manifest":
-        return "manifest", f"asked for ({source} manifest): per-platform builds, then a docker manifest list"
-    if requested == "buildx":
-        multi, why = pre.multi_platform() if pre is not None else (True, "")
-        if len(platforms) > 1 and not multi:
-            raise EngineError(f"{source} buildx: {why}", "use --strategy auto (or manifest), or another --builder")
-        return "buildx", f"asked for ({source} buildx): one buildx run builds every platform"
-    if pre is None:
-        raise ValueError("strategy auto needs the builder facts")
-    multi, why = pre.multi_platform()
-    if len(platforms) == 1:
-        return "buildx", "one platform: one buildx run"
-    if multi:
-        return "buildx", f"{why}: one buildx run builds every platform, the Go stage cross-compiling natively"
-    return "manifest", f"{why}: per-platform builds, then a docker manifest list"
 
 
 DEFAULT_BUILDER_NAME = "buildx-go"

@@ -1,22 +1,32 @@
 """Settings, resolved once: CLI > BUILDX_GO_* environment > .buildx-go.toml > defaults.
 
-Every value remembers where it came from (``Settings.sources``), so ``plan`` can say why.
+Every option is one field of ``Settings``, declared with ``options.option`` (help, default,
+parser, the commands that take it); everything else is generated from these fields. Every
+value remembers where it came from (``Settings.sources``), so ``plan`` can say why.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import attrs
 
 from buildx_go.errors import InputError
+from buildx_go.options import BUILD, BUILDING, GLOBAL, config_key, env_name, flag, option, specs
 from buildx_go.platforms import Platform, parse_platforms
+
+if TYPE_CHECKING:
+    from buildx_go.effects import Files
 
 CONFIG_FILE = ".buildx-go.toml"
 DEFAULT_BASE_IMAGE = "gcr.io/distroless/static-debian12:nonroot"
 LOG_FORMATS = ("auto", "json", "console")
+STRATEGIES = ("auto", "buildx", "manifest", "host")
+PROGRESS = ("auto", "plain", "tty", "quiet", "rawjson")
+DOCTOR = frozenset({"doctor"})
+BUILDER = BUILDING | DOCTOR
 
 
 def _bool(value: Any) -> bool:
@@ -49,108 +59,163 @@ def _platforms(value: Any) -> tuple[Platform, ...]:
 
 
 def _optional_str(value: Any) -> str | None:
+    if isinstance(value, (list, tuple, dict, bool)):
+        raise ValueError(f"not a string: {value!r}")
     return str(value) if value not in (None, "") else None
 
 
-# name -> (parser, default). The CLI flag is --name-with-dashes, the env var BUILDX_GO_NAME.
-OPTIONS: dict[str, tuple[Callable[[Any], Any], Any]] = {
-    "platform": (_platforms, "linux/amd64,linux/arm64"),
-    "image": (_optional_str, None),
-    "tag": (_list, ()),
-    "go_image": (_optional_str, None),
-    "base_image": (str, DEFAULT_BASE_IMAGE),
-    "file": (_optional_str, None),
-    "main": (_list, ()),
-    "version_var": (_optional_str, None),
-    "push": (_bool, False),
-    "load": (_bool, False),
-    "output": (_optional_str, None),
-    "builder": (_optional_str, None),
-    "network": (_optional_str, None),
-    "progress": (str, "auto"),
-    "provenance": (_bool, True),
-    "sbom": (_bool, False),
-    "verify": (_bool, True),
-    "adapt": (_bool, True),
-    "latest": (_bool, False),
-    "floating": (_bool, False),
-    "version_from": (_optional_str, None),
-    "strategy": (_choice("auto", "buildx", "manifest", "host"), "auto"),
-    "host_go": (_bool, False),
-    "include_git": (_bool, False),
-    "pin_base": (_bool, True),
-    "clean_arch_tags": (_bool, False),
-    "compression": (_choice("zstd", "gzip", "uncompressed"), "zstd"),
-    "create_builder": (_bool, False),
-    "builder_image": (_optional_str, None),
-    "cache": (_choice("none", "registry"), "none"),
-    "cache_to": (_list, ()),
-    "cache_from": (_list, ()),
-    "log_format": (_choice(*LOG_FORMATS), "auto"),
-}
+def _str(value: Any) -> str:
+    text = _optional_str(value)
+    if text is None:
+        raise ValueError("must not be empty")
+    return text
+
+
+def _flag(default: bool, help: str, commands: frozenset[str] = BUILDING, group: str = "build") -> Any:
+    return option(default, help, parse=_bool, commands=commands, group=group, kind="flag")
+
+
+def _choose(default: str, choices: tuple[str, ...], help: str, **kw: Any) -> Any:
+    return option(default, help, parse=_choice(*choices), choices=choices, **kw)
 
 
 @attrs.frozen
 class Settings:
-    platform: tuple[Platform, ...]
-    image: str | None
-    tag: tuple[str, ...]
-    go_image: str | None
-    base_image: str
-    file: str | None
-    main: tuple[str, ...]
-    version_var: str | None
-    push: bool
-    load: bool
-    output: str | None
-    builder: str | None
-    network: str | None
-    progress: str
-    provenance: bool
-    sbom: bool
-    verify: bool
-    adapt: bool
-    latest: bool
-    floating: bool
-    version_from: str | None
-    strategy: str
-    host_go: bool
-    include_git: bool
-    pin_base: bool
-    clean_arch_tags: bool
-    compression: str
-    create_builder: bool
-    builder_image: str | None
-    cache: str
-    cache_to: tuple[str, ...]
-    cache_from: tuple[str, ...]
-    log_format: str
+    """Every option: its type, default, help and the commands that take it."""
+
+    image: str | None = option(
+        None, "repository to publish, e.g. localhost:5000/hello", parse=_optional_str, commands=BUILDER, group="image"
+    )
+    tag: tuple[str, ...] = option(
+        (),
+        "tag; default: --version-from, else `git describe --tags` (v1.2.3 -> 1.2.3)",
+        parse=_list,
+        group="image",
+        kind="list",
+    )
+    platform: tuple[Platform, ...] = option(
+        "linux/amd64,linux/arm64",
+        "platforms, comma-separated, e.g. linux/amd64,linux/arm64,linux/arm/v7",
+        parse=_platforms,
+        commands=BUILDING | DOCTOR | {"verify"},
+        group="image",
+        kind="list",
+    )
+    file: str | None = option(
+        None,
+        "the project's Dockerfile (default: Dockerfile, docker/Dockerfile, else generated)",
+        parse=_optional_str,
+        group="Dockerfile",
+        short="-f",
+    )
+    main: tuple[str, ...] = option(
+        (), "main package to build, e.g. ./cmd/app (generated Dockerfile)", parse=_list, group="Dockerfile", kind="list"
+    )
+    go_image: str | None = option(
+        None, "Go builder image (default: golang:<go.mod's go version>)", parse=_optional_str, group="Dockerfile"
+    )
+    base_image: str = option(DEFAULT_BASE_IMAGE, "runtime base image", parse=_str, group="Dockerfile")
+    adapt: bool = _flag(
+        True,
+        "derive a cross-compiling Dockerfile from an `ARG GOARCH` one (--no-adapt: use it as is)",
+        group="Dockerfile",
+    )
+    version_var: str | None = option(
+        None,
+        "Go variable set to the version with -ldflags -X, e.g. main.version",
+        parse=_optional_str,
+        group="Dockerfile",
+    )
+    push: bool = _flag(False, "push to the registry, then verify what was pushed")
+    load: bool = _flag(False, "load into the engine's image store (one platform)")
+    output: str | None = option(
+        None, "buildx --output value, e.g. type=oci,dest=app.tar", parse=_optional_str, short="-o", metavar="SPEC"
+    )
+    latest: bool = _flag(False, "also move `latest`, if the version is a SemVer release not older than any tag")
+    floating: bool = _flag(False, "also move X and X.Y (same rule as --latest)")
+    version_from: str | None = option(
+        None,
+        "command printing the version (run without a shell), e.g. 'go run ./cmd/app -version'",
+        parse=_optional_str,
+        metavar="CMD",
+    )
+    strategy: str = _choose(
+        "auto",
+        STRATEGIES,
+        "auto: one buildx run when the builder can build every platform at once, else manifest: per-platform builds "
+        "then a docker manifest list; host: the host's Go compiles, BuildKit only packages",
+    )
+    host_go: bool = _flag(False, "let auto choose the host strategy when the host's Go satisfies go.mod")
+    pin_base: bool = _flag(True, "host strategy: pin --base-image per platform, looked up while Go compiles")
+    compression: str = _choose(
+        "zstd", ("zstd", "gzip", "uncompressed"), "layer compression of a push (zstd: level 1, OCI media types)"
+    )
+    clean_arch_tags: bool = _flag(False, "manifest strategy: delete the per-platform tags afterwards, if allowed")
+    cache: str = _choose(
+        "none",
+        ("none", "registry"),
+        "registry: import and export BuildKit's cache at IMAGE:buildcache (mode=max), for fresh CI runners",
+    )
+    cache_to: tuple[str, ...] = option((), "buildx --cache-to value, e.g. type=gha", parse=_list, kind="list")
+    cache_from: tuple[str, ...] = option((), "buildx --cache-from value", parse=_list, kind="list")
+    builder: str | None = option(
+        None, "buildx builder to use (default: the current one)", parse=_optional_str, commands=BUILDER, group="builder"
+    )
+    create_builder: bool = _flag(
+        False,
+        "create and bootstrap a docker-container builder (--builder, default buildx-go) and use it",
+        commands=BUILDER,
+        group="builder",
+    )
+    builder_image: str | None = option(
+        None,
+        "BuildKit image for --create-builder (a mirror, for air-gapped machines)",
+        parse=_optional_str,
+        commands=BUILDER,
+        group="builder",
+    )
+    network: str | None = option(None, "network mode for RUN steps (buildx --network)", parse=_optional_str)
+    include_git: bool = _flag(False, "send .git in the build context (left out by default)")
+    progress: str = _choose("auto", PROGRESS, "BuildKit's progress display")
+    provenance: bool = _flag(True, "provenance attestations")
+    sbom: bool = _flag(False, "an SBOM attestation")
+    verify: bool = _flag(True, "verify what was pushed (--no-verify: do not)")
+    dry_run: bool = _flag(False, "print the commands that would run; run nothing", commands=BUILD)
+    format: str = _choose(
+        "text",
+        ("text", "json"),
+        "what stdout carries: text, or JSON for scripts",
+        commands=frozenset({"build", "plan", "doctor", "verify"}),
+        group="output",
+        aliases=("--output-format",),
+    )
+    log_format: str = _choose(
+        "auto", LOG_FORMATS, "events on stderr: console on a terminal, else json", commands=GLOBAL, group="output"
+    )
+    debug: bool = _flag(False, "debug events, and tracebacks for errors", commands=GLOBAL, group="output")
     sources: Mapping[str, str] = attrs.field(factory=dict, eq=False)
 
 
-def env_name(option: str) -> str:
-    return "BUILDX_GO_" + option.upper()
+OPTION_NAMES = tuple(name for name, _ in specs(Settings))
 
 
-def flag_name(option: str) -> str:
-    return "--" + option.replace("_", "-")
-
-
-def load_config_file(project: Path) -> dict[str, Any]:
+def load_config_file(project: Path, files: Files) -> dict[str, Any]:
     """The ``[build]`` table (or top level) of PROJECT/.buildx-go.toml, if present."""
     path = project / CONFIG_FILE
-    if not path.is_file():
+    if not files.is_file(path):
         return {}
     import tomllib  # only when there is a file: keeps the start fast
 
     try:
-        data = tomllib.loads(path.read_text())
+        data = tomllib.loads(files.read_text(path))
     except tomllib.TOMLDecodeError as exc:
         raise InputError(f"{path}: {exc}", "fix the TOML syntax") from None
     table = data.get("build", data)
-    unknown = sorted(k for k in table if k.replace("-", "_") not in OPTIONS)
+    unknown = sorted(k for k in table if k.replace("-", "_") not in OPTION_NAMES)
     if unknown:
-        raise InputError(f"{path}: unknown setting {unknown[0]!r}", "known: " + ", ".join(sorted(OPTIONS)))
+        raise InputError(
+            f"{path}: unknown setting {unknown[0]!r}", "known: " + ", ".join(map(config_key, OPTION_NAMES))
+        )
     return {k.replace("-", "_"): v for k, v in table.items()}
 
 
@@ -159,9 +224,9 @@ def _given(
 ) -> tuple[str, Any]:
     """(source, raw value) of the first layer that sets NAME, or ("default", None)."""
     for source, table, key in (
-        (flag_name(name), cli, name),
+        (flag(name), cli, name),
         (env_name(name), env, env_name(name)),
-        (CONFIG_FILE, file_values, name),
+        (f"{CONFIG_FILE} {config_key(name)}", file_values, name),
     ):
         raw = table.get(key)
         if raw not in (None, [], ()):
@@ -169,24 +234,25 @@ def _given(
     return "default", None
 
 
-def resolve(cli: Mapping[str, Any], env: Mapping[str, str], file_values: Mapping[str, Any]) -> Settings:
-    """Settings from CLI values (None = not given), the environment and the config file."""
+def resolve(
+    cli: Mapping[str, Any], env: Mapping[str, str], file_values: Mapping[str, Any], *, checked: bool = True
+) -> Settings:
+    """Settings from CLI values (None = not given), the environment and the config file.
+    CHECKED: apply the cross-field rules of the commands that build (``check``)."""
     values: dict[str, Any] = {}
     sources: dict[str, str] = {}
-    for name, (parse, default) in OPTIONS.items():
+    for name, spec in specs(Settings):
         source, raw = _given(name, cli, env, file_values)
         sources[name] = source
-        if source == "default":
-            values[name] = parse(default) if default is not None else None
-            continue
         try:
-            values[name] = parse(raw)
+            values[name] = spec.parse(spec.default if source == "default" else raw)
         except InputError as exc:
             raise InputError(exc.message.replace("--platform", source, 1), exc.hint) from None
         except (ValueError, TypeError) as exc:
             raise InputError(f"{source}: {exc}") from None
     settings = Settings(**values, sources=sources)
-    check(settings)
+    if checked:
+        check(settings)
     return settings
 
 

@@ -4,10 +4,14 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import attrs
 
 from buildx_go.errors import InputError
+
+if TYPE_CHECKING:
+    from buildx_go.effects import Files
 
 CANDIDATES = ("Dockerfile", "docker/Dockerfile")
 GO_BUILD = r"\bgo\s+(build|install)\b"
@@ -196,14 +200,14 @@ def _instruction(parts: list[str], first: int, last: int) -> Instruction:
     return Instruction(keyword.upper(), rest.strip(), first, last)
 
 
-def find_dockerfile(root: Path, explicit: str | None) -> Path | None:
+def find_dockerfile(root: Path, explicit: str | None, files: Files) -> Path | None:
     """--file (relative to ROOT unless absolute), else Dockerfile or docker/Dockerfile."""
     if explicit:
         path = Path(explicit) if Path(explicit).is_absolute() else root / explicit
-        if not path.is_file():
+        if not files.is_file(path):
             raise InputError(f"--file: {explicit} not found", f"give a Dockerfile path (relative to {root})")
         return path
     for name in CANDIDATES:
-        if (root / name).is_file():
+        if files.is_file(root / name):
             return root / name
     return None

@@ -1,25 +1,22 @@
-"""Facts from git about the project (version, revision, source) via argument lists."""
+"""Facts from git about the project (version, revision, source), and the version a
+``--version-from`` command prints: argument lists through a Runner (effects.py)."""
 
 from __future__ import annotations
 
 import re
 import shlex
-import subprocess
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from buildx_go.errors import InputError
 
-Runner = Callable[[Sequence[str]], str | None]
+if TYPE_CHECKING:
+    from buildx_go.effects import Runner
 
-
-def _run(argv: Sequence[str]) -> str | None:
-    try:
-        proc = subprocess.run(list(argv), capture_output=True, text=True, timeout=10, check=False)
-    except (OSError, subprocess.TimeoutExpired):
-        return None
-    return proc.stdout.strip() if proc.returncode == 0 else None
+GIT_TIMEOUT = 10.0
+VERSION_FROM_TIMEOUT = 300.0
 
 
 def strip_credentials(url: str) -> str:
@@ -32,10 +29,16 @@ def version_from_describe(describe: str) -> str:
     return describe[1:] if re.match(r"^v\d", describe) else describe
 
 
-def git_facts(root: Path, run: Runner = _run) -> dict[str, str]:
+def _output(run: Runner, argv: Sequence[str]) -> str | None:
+    answer = run(argv, None, GIT_TIMEOUT)
+    return answer[1].strip() if answer and answer[0] == 0 else None
+
+
+def git_facts(root: Path, run: Runner) -> dict[str, str]:
+    """revision, created (commit time), describe, source (credentials stripped), version."""
     facts: dict[str, str] = {}
     base = ["git", "-C", str(root)]
-    if run([*base, "rev-parse", "--is-inside-work-tree"]) != "true":
+    if _output(run, [*base, "rev-parse", "--is-inside-work-tree"]) != "true":
         return facts
     asked = {
         "revision": ["rev-parse", "HEAD"],
@@ -44,7 +47,7 @@ def git_facts(root: Path, run: Runner = _run) -> dict[str, str]:
         "source": ["remote", "get-url", "origin"],
     }
     with ThreadPoolExecutor(len(asked)) as pool:  # independent questions: asked at once
-        answers = dict(zip(asked, pool.map(lambda args: run([*base, *args]), asked.values()), strict=True))
+        answers = dict(zip(asked, pool.map(lambda args: _output(run, [*base, *args]), asked.values()), strict=True))
     for key, out in answers.items():
         if out:
             facts[key] = strip_credentials(out) if key == "source" else out
@@ -53,19 +56,24 @@ def git_facts(root: Path, run: Runner = _run) -> dict[str, str]:
     return facts
 
 
-def version_from(command: str | None, root: Path) -> str | None:
+def version_from(command: str | None, root: Path, run: Runner) -> str | None:
     """The version printed by COMMAND (split like a shell would, run without one) in ROOT."""
     if not command:
         return None
-    argv = shlex.split(command)
     try:
-        proc = subprocess.run(argv, cwd=root, capture_output=True, text=True, timeout=300, check=False)
-    except OSError as exc:
-        raise InputError(f"--version-from: cannot run {argv[0]!r}: {exc.strerror}") from None
-    lines = proc.stdout.strip().splitlines()
-    if proc.returncode != 0 or not lines:
+        argv = shlex.split(command)
+    except ValueError as exc:
+        raise InputError(f"--version-from: {command!r} cannot be split into arguments: {exc}") from None
+    if not argv:
+        raise InputError("--version-from: the command is empty")
+    answer = run(argv, root, VERSION_FROM_TIMEOUT)
+    if answer is None:
+        raise InputError(f"--version-from: cannot run {argv[0]!r}", "is it installed and on PATH?")
+    code, out, err = answer
+    lines = out.strip().splitlines()
+    if code != 0 or not lines:
         raise InputError(
-            f"--version-from: {command!r} exited {proc.returncode} without a version",
-            (proc.stderr.strip().splitlines() or ["it should print the version"])[-1],
+            f"--version-from: {command!r} exited {code} without a version",
+            (err.strip().splitlines() or ["it should print the version"])[-1],
         )
     return lines[-1].strip().removeprefix("v")

@@ -1,16 +1,20 @@
 """Facts about a Go project: go.mod, main packages, cgo, vendor/, go.work (pure parsing
-plus one small finder that reads the tree)."""
+plus one small finder that reads the tree through the Files seam)."""
 
 from __future__ import annotations
 
 import re
 from collections.abc import Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import attrs
 from packaging.version import InvalidVersion, Version
 
 from buildx_go.errors import InputError
+
+if TYPE_CHECKING:
+    from buildx_go.effects import Files
 
 _GO_VERSION = re.compile(r"^1(\.\d+){1,2}((rc|beta)\d+)?$")
 _BLOCK_COMMENT = re.compile(r"/\*.*?\*/", re.S)
@@ -134,18 +138,21 @@ class GoProject:
         return bool(self.cgo_files)
 
     @classmethod
-    def detect(cls, root: Path) -> GoProject:
+    def detect(cls, root: Path, files: Files | None = None) -> GoProject:
         """Read go.mod and walk the sources under ROOT (skipping vendor/, testdata/, dot dirs)."""
+        from buildx_go.effects import LocalFiles
+
+        fs = files or LocalFiles()
         gomod = root / "go.mod"
-        if not root.is_dir():
+        if not fs.is_dir(root):
             raise InputError(f"PATH: {root} is not a directory", "give the directory holding go.mod")
-        if not gomod.is_file():
+        if not fs.is_file(gomod):
             raise InputError(f"PATH: no go.mod in {root}", "run buildx-go on the module root (or `go mod init`)")
-        module = GoModule.from_text(gomod.read_text(errors="replace"), str(gomod))
+        module = GoModule.from_text(fs.read_text(gomod), str(gomod))
         mains: dict[str, MainPackage] = {}
         cgo: list[str] = []
-        for src in sorted(_go_files(root)):
-            text = src.read_text(errors="replace")
+        for src in sorted(_go_files(root, fs)):
+            text = fs.read_text(src)
             rel_dir = src.parent.relative_to(root).as_posix()
             if package_name(text) == "main" and rel_dir not in mains:
                 pkg = "." if rel_dir == "." else f"./{rel_dir}"
@@ -158,8 +165,8 @@ class GoProject:
             module=module,
             mains=tuple(sorted(mains.values(), key=lambda m: m.path)),
             cgo_files=tuple(cgo),
-            vendored=(root / "vendor" / "modules.txt").is_file(),
-            workspace=(root / "go.work").is_file(),
+            vendored=fs.is_file(root / "vendor" / "modules.txt"),
+            workspace=fs.is_file(root / "go.work"),
         )
 
     def main_for(self, wanted: str | None) -> MainPackage:
@@ -181,13 +188,13 @@ class GoProject:
         return self.mains[0]
 
 
-def _go_files(root: Path) -> Iterator[Path]:
-    for path in root.iterdir():
-        if path.is_dir():
+def _go_files(root: Path, fs: Files) -> Iterator[Path]:
+    for path in fs.iterdir(root):
+        if fs.is_dir(path):
             if path.name in SKIP_DIRS or path.name.startswith((".", "_")):
                 continue
-            if (path / "go.mod").exists():
+            if fs.is_file(path / "go.mod"):
                 continue  # a nested module is not part of this one
-            yield from _go_files(path)
+            yield from _go_files(path, fs)
         elif path.suffix == ".go" and not path.name.endswith("_test.go"):
             yield path

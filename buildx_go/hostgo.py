@@ -1,21 +1,17 @@
 """The `host` strategy: compile with this machine's Go toolchain, then only package in BuildKit.
 
-Pure planning here (commands and the packaging Dockerfile); ``find_host_go`` is the one
-small probe of the machine (``go env``).
+Pure planning here (commands and the packaging Dockerfile); the probe of the machine
+(``go env``) is ``facts.find_host_go``.
 """
 
 from __future__ import annotations
 
 import json
-import os
-import shutil
-import subprocess
 from collections.abc import Mapping
 
 import attrs
 from packaging.version import Version
 
-from buildx_go.builder import parse_version
 from buildx_go.errors import EngineError
 from buildx_go.generate import BIN_DIR
 from buildx_go.gomod import GoProject, MainPackage
@@ -28,58 +24,6 @@ class HostGo:
     go: str  # the real binary ($GOROOT/bin/go), not a wrapper
     version: Version
     root: str
-
-
-def find_host_go(env: Mapping[str, str], cache_dir: str | None = None) -> HostGo | None:
-    """The Go toolchain on PATH (or $BUILDX_GO_GO), None if there is none. With CACHE_DIR, its
-    facts are kept until the `go` found changes (`go` may be a slow-starting wrapper)."""
-    candidate = env.get("BUILDX_GO_GO") or shutil.which("go", path=env.get("PATH"))
-    if not candidate:
-        return None
-    try:
-        st = os.stat(candidate)
-    except OSError:
-        return None
-    key = f"{os.path.realpath(candidate)}|{st.st_size}|{st.st_mtime_ns}"
-    cache = os.path.join(cache_dir, "host-go.json") if cache_dir else None
-    if cache:
-        try:
-            with open(cache) as f:
-                data = json.load(f)
-            if data.get("key") == key and os.access(data["go"], os.X_OK):
-                return HostGo(data["go"], Version(data["version"]), data["root"])
-        except (OSError, ValueError, KeyError):
-            pass
-    found = _ask_go(candidate, env)
-    if found and cache:
-        try:
-            os.makedirs(os.path.dirname(cache), exist_ok=True)
-            with open(cache, "w") as f:
-                json.dump({"key": key, "go": found.go, "version": str(found.version), "root": found.root}, f)
-        except OSError:
-            pass
-    return found
-
-
-def _ask_go(candidate: str, env: Mapping[str, str]) -> HostGo | None:
-    try:
-        proc = subprocess.run(
-            [candidate, "env", "-json", "GOVERSION", "GOROOT"],
-            capture_output=True,
-            text=True,
-            timeout=30,
-            env={**os.environ, **env, "GOTOOLCHAIN": "local"},
-            check=False,
-        )
-        facts = json.loads(proc.stdout) if proc.returncode == 0 else {}
-    except (OSError, ValueError, subprocess.TimeoutExpired):
-        return None
-    version = parse_version(str(facts.get("GOVERSION", "")).removeprefix("go"))
-    root = str(facts.get("GOROOT") or "")
-    real = os.path.join(root, "bin", "go")
-    if version is None or not os.access(real, os.X_OK):
-        return None
-    return HostGo(real, version, root)
 
 
 def check_host_go(host: HostGo | None, project: GoProject) -> HostGo:

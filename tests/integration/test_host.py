@@ -66,7 +66,7 @@ def test_auto_chooses_host_only_when_the_config_asks(tmp_path: Path) -> None:
     (project / ".buildx-go.toml").write_text("[build]\nhost-go = true\n")
     plan = json.loads(buildx_go(*common, env=host_go_env()).stdout)
     assert plan["strategy"] == "host"
-    assert "host_go is set (.buildx-go.toml)" in plan["reason"]
+    assert "host_go is set (.buildx-go.toml host-go)" in plan["reason"]
 
 
 def test_host_strategy_refuses_a_project_dockerfile() -> None:

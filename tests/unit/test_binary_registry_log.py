@@ -132,7 +132,12 @@ def test_git_versions() -> None:
         "describe --tags": "v2.0.0",
         "remote get-url origin": "https://u:p@example.com/r.git",
     }
-    facts = git_facts(__import__("pathlib").Path("/x"), run=lambda argv: answers.get(" ".join(argv[3:])))
+
+    def git(argv: list[str], cwd: object, timeout: float) -> tuple[int, str, str]:
+        out = answers.get(" ".join(argv[3:]))
+        return (0, out + "\n", "") if out is not None else (128, "", "fatal: no")
+
+    facts = git_facts(__import__("pathlib").Path("/x"), git)  # type: ignore[arg-type]
     assert facts["version"] == "2.0.0" and facts["source"] == "https://example.com/r.git" and "created" not in facts
 
 

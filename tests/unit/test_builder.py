@@ -15,16 +15,29 @@ from buildx_go.builder import (
     Engine,
     Preflight,
     buildkitd_config,
-    choose_strategy,
     create_builder_options,
     parse_builders,
     parse_version,
 )
+from buildx_go.config import resolve
+from buildx_go.decide import builder_strategy
 from buildx_go.docker import gather_preflight
 from buildx_go.errors import EngineError
-from buildx_go.platforms import parse_platforms
+from buildx_go.platforms import Platform, parse_platforms
+from tests.unit.planning import FakeDocker
 
 DATA = Path(__file__).parent / "data"
+
+
+def choose_strategy(
+    requested: str, source: str, pre: Preflight | None, platforms: tuple[Platform, ...]
+) -> tuple[str, str]:
+    """decide.builder_strategy for REQUESTED (set in SOURCE), as (name, reason)."""
+    settings = resolve({"strategy": requested, "platform": [",".join(map(str, platforms))]}, {}, {})
+    chosen = builder_strategy(attrs.evolve(settings, sources={**settings.sources, "strategy": source}), pre)
+    return chosen.name, chosen.reason
+
+
 TWO = parse_platforms("linux/amd64,linux/arm64")
 
 
@@ -32,19 +45,16 @@ def read(name: str) -> str:
     return (DATA / name).read_text()
 
 
-class ProbeExecutor:
-    """Answers `docker info` and `buildx ls` with captured output."""
+class ProbeExecutor(FakeDocker):
+    """Answers `docker info` and `buildx ls` with the ANSWERS given, runs nothing."""
 
     def __init__(self, answers: Mapping[str, tuple[int, str, str]]) -> None:
-        self.answers = answers
-        self.calls: list[list[str]] = []
+        super().__init__()
+        self.answers = dict(answers)
+        self.calls = self.probes
 
     def run(self, argv: Sequence[str], **_: object) -> str:
         raise AssertionError(f"gather_preflight must only probe, ran {argv}")
-
-    def probe(self, argv: Sequence[str], *, purpose: str = "docker") -> tuple[int, str, str]:
-        self.calls.append(list(argv))
-        return self.answers[" ".join(argv[1:3])]
 
 
 def preflight(info: str, ls: str, builder: str | None = None, info_code: int = 0) -> Preflight:

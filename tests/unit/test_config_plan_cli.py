@@ -4,18 +4,14 @@ import json
 from pathlib import Path
 from typing import Any
 
-import attrs
 import pytest
-from packaging.version import Version
 
 from buildx_go import cli
-from buildx_go.builder import Builder, BuilderCaps, Engine, Preflight
+from buildx_go.builder import BuilderCaps
 from buildx_go.config import load_config_file, resolve
+from buildx_go.effects import Effects, LocalFiles
 from buildx_go.errors import InputError
-from buildx_go.gomod import GoProject
-from buildx_go.plan import DockerfileChoice, make_plan
-
-HELLO = Path(__file__).parents[2] / "examples" / "hello"
+from tests.unit.planning import HELLO, FakeDocker, decide_for, plan_for, preflight
 
 
 def cli_given(**kw: Any) -> dict[str, Any]:
@@ -34,7 +30,7 @@ def test_cli_beats_env_beats_file_beats_default() -> None:
     assert s.progress == "auto"
     assert s.sources["platform"] == "--platform"
     assert s.sources["image"] == "BUILDX_GO_IMAGE"
-    assert s.sources["base_image"] == ".buildx-go.toml"
+    assert s.sources["base_image"] == ".buildx-go.toml base-image"
     assert s.sources["progress"] == "default"
 
 
@@ -59,16 +55,15 @@ def test_bad_settings_name_the_field(cli_vals: dict[str, Any], env: dict[str, st
 
 def test_config_file(tmp_path: Path) -> None:
     (tmp_path / ".buildx-go.toml").write_text('[build]\nbase-image = "x"\nplatform = ["linux/amd64"]\n')
-    assert load_config_file(tmp_path) == {"base_image": "x", "platform": ["linux/amd64"]}
+    assert load_config_file(tmp_path, LocalFiles()) == {"base_image": "x", "platform": ["linux/amd64"]}
     (tmp_path / ".buildx-go.toml").write_text("colour = 1\n")
     with pytest.raises(InputError, match="unknown setting 'colour'"):
-        load_config_file(tmp_path)
+        load_config_file(tmp_path, LocalFiles())
 
 
 def hello_plan(**kw: Any) -> Any:
-    settings = resolve({"image": "localhost:5000/hello", "tag": ["1.2.3"], "push": True, **kw}, {}, {})
-    choice = DockerfileChoice("generated", None, "generated", "FROM x\n")
-    return make_plan(GoProject.detect(HELLO), settings, choice, version=None, git={"revision": "abc"}, workdir="/w")
+    given = {"image": "localhost:5000/hello", "tag": ["1.2.3"], "push": True, "strategy": "buildx", **kw}
+    return plan_for(given, git={"revision": "abc"})
 
 
 def test_plan_is_one_buildx_run_with_every_platform() -> None:
@@ -88,7 +83,7 @@ def test_plan_is_one_buildx_run_with_every_platform() -> None:
 
 
 def test_zstd_only_with_oci_media_types() -> None:
-    from buildx_go.plan import registry_output
+    from buildx_go.argv import registry_output
 
     for direct in (False, True):
         assert registry_output("zstd", direct).endswith(",compression=zstd,compression-level=1,oci-mediatypes=true")
@@ -96,20 +91,10 @@ def test_zstd_only_with_oci_media_types() -> None:
 
 
 def test_a_builder_that_pushes_by_digest_tags_only_after_verification() -> None:
-    settings = resolve(
-        {"image": "localhost:5000/hello", "tag": ["1.2.3", "stable"], "push": True, "latest": True}, {}, {}
-    )
-    choice = DockerfileChoice("generated", None, "generated", "FROM x\n")
-    plan = make_plan(
-        GoProject.detect(HELLO),
-        settings,
-        choice,
-        version=None,
-        git={},
-        workdir="/w",
-        caps=BuilderCaps(push_by_digest=True, cache_export=True),
-        existing_tags=[],
-    )
+    given = {"image": "localhost:5000/hello", "tag": ["1.2.3", "stable"], "push": True, "latest": True}
+    remote = preflight("remote")
+    assert remote.caps() == BuilderCaps(push_by_digest=True, cache_export=True)
+    plan = plan_for(given, builder=remote, existing=())
     build, publish, promote = plan.commands
     assert plan.push_by_digest and "--tag" not in build.argv
     assert build.argv[build.argv.index("--output") + 1].startswith(
@@ -121,31 +106,25 @@ def test_a_builder_that_pushes_by_digest_tags_only_after_verification() -> None:
         "'localhost:5000/hello:1.2.3@{digest}'"
     )
     assert promote.argv[-3:] == ("--tag", "localhost:5000/hello:latest", "localhost:5000/hello:1.2.3@{digest}")
-    no_verify = make_plan(
-        GoProject.detect(HELLO),
-        attrs.evolve(settings, verify=False),
-        choice,
-        version=None,
-        git={},
-        workdir="/w",
-        caps=BuilderCaps(push_by_digest=True),
-    )
+    no_verify = plan_for({**given, "verify": False}, builder=remote, existing=())
     assert not no_verify.push_by_digest and "--tag" in no_verify.commands[0].argv  # nothing to wait for
+    docker = plan_for(given, builder=preflight("docker"), existing=())
+    assert not docker.push_by_digest and any("written by the build before verification" in n for n in docker.notes)
 
 
 @pytest.mark.parametrize("exporting", [True, False])
 def test_registry_cache_imports_and_exports_where_the_builder_can(exporting: bool) -> None:
-    settings = resolve(
-        {"image": "localhost:5000/hello", "tag": ["1"], "push": True, "cache": "registry", "cache_from": ["type=gha"]},
-        {},
-        {},
-    )
-    caps = BuilderCaps(cache_export=exporting)
-    choice = DockerfileChoice("generated", None, "generated", "FROM x\n")
-    for strategy, ref in ((("buildx", "t"), "buildcache"), (("manifest", "t"), "buildcache-arm64")):
-        plan = make_plan(
-            GoProject.detect(HELLO), settings, choice, version=None, git={}, workdir="/w", strategy=strategy, caps=caps
-        )
+    given = {
+        "image": "localhost:5000/hello",
+        "tag": ["1"],
+        "push": True,
+        "cache": "registry",
+        "cache_from": ["type=gha"],
+    }
+    builder = preflight("docker", containerd_store=exporting)  # the classic store cannot export
+    strategies = (("buildx", "buildcache"), ("manifest", "buildcache-arm64"))
+    for strategy, ref in strategies if exporting else strategies[1:]:  # classic: manifest only
+        plan = plan_for({**given, "strategy": strategy}, builder=builder)
         argv = next(c.argv for c in plan.commands if c.purpose.startswith("build") and "arm64" in " ".join(c.argv))
         pairs = [(a, argv[i + 1]) for i, a in enumerate(argv) if a in ("--cache-from", "--cache-to")]
         want = [("--cache-from", f"type=registry,ref=localhost:5000/hello:{ref}"), ("--cache-from", "type=gha")]
@@ -162,22 +141,13 @@ def test_registry_cache_imports_and_exports_where_the_builder_can(exporting: boo
 
 
 def test_one_push_on_a_containerd_store_docker_driver() -> None:
-    from buildx_go.plan import registry_output
+    from buildx_go.argv import registry_output
 
     assert registry_output("gzip", direct_push=True) == "type=image,push=,store=false,compression=gzip"
-    settings = resolve({"image": "localhost:5000/hello", "tag": ["1.2.3"], "push": True}, {}, {})
-    choice = DockerfileChoice("generated", None, "generated", "")
-    for strategy in (("buildx", "test"), ("manifest", "test")):
-        plan = make_plan(
-            GoProject.detect(HELLO),
-            settings,
-            choice,
-            version=None,
-            git={},
-            workdir="/w",
-            strategy=strategy,
-            caps=BuilderCaps(direct_push=True),
-        )
+    given = {"image": "localhost:5000/hello", "tag": ["1.2.3"], "push": True}
+    assert preflight("docker").caps().direct_push
+    for strategy in ("buildx", "manifest"):
+        plan = plan_for({**given, "strategy": strategy}, builder=preflight("docker"))
         for build in (c for c in plan.commands if c.phase == "build"):
             assert build.argv[build.argv.index("--output") + 1].startswith("type=image,push=,store=false,")
 
@@ -208,50 +178,35 @@ def test_plan_json_is_stable() -> None:
 
 
 def test_plan_needs_image_and_tag() -> None:
-    settings = resolve({}, {}, {})
-    choice = DockerfileChoice("generated", None, "generated", "")
     with pytest.raises(InputError, match="--image"):
-        make_plan(GoProject.detect(HELLO), settings, choice, version=None, git={}, workdir="/w")
-    settings = resolve({"image": "r/app"}, {}, {})
+        decide_for({"strategy": "buildx"})
     with pytest.raises(InputError, match="--tag"):
-        make_plan(GoProject.detect(HELLO), settings, choice, version=None, git={}, workdir="/w")
+        decide_for({"image": "r/app", "strategy": "buildx"})
     with pytest.raises(InputError, match="without tag"):
-        make_plan(
-            GoProject.detect(HELLO), resolve({"image": "r/app:1"}, {}, {}), choice, version="1", git={}, workdir="/w"
-        )
+        decide_for({"image": "r/app:1", "strategy": "buildx"}, version="1")
+    with pytest.raises(InputError, match=r"the version 'latest;rm' .* is not a valid tag"):
+        decide_for({"image": "r/app", "strategy": "buildx"}, version="latest;rm")
 
 
-def test_dry_run_prints_commands_and_runs_nothing(
-    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
-) -> None:
-    # git facts and builder facts would start processes: the autouse fixture turns that into a
-    # failure, so stub them (a containerd-store docker driver, buildx 0.13).
-    monkeypatch.setattr("buildx_go.gitinfo.git_facts", lambda root: {})
-    builder = Builder("default", "docker", "running", ("linux/amd64",), current=True)
-    engine = Engine("unix:///x", server=Version("26.1"), arch="amd64", containerd_store=True)
-    pre = Preflight(engine, Version("0.13.1"), None, (builder,), None, ())
-    monkeypatch.setattr("buildx_go.cli.facts_and_builder", lambda *a, **kw: (None, pre))
+def test_dry_run_prints_commands_and_runs_nothing(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    # Every effect is the test's own: docker answers its probes with captured output and
+    # must run nothing; git says "not a repository".
+    docker = FakeDocker("containerd")
+    effects = Effects(docker=lambda env: docker, git=lambda argv, cwd, timeout: (128, "", "not a repo"))
     code = cli.main(
         [
-            "--log-format",
-            "json",
-            "build",
-            str(HELLO),
-            "--image",
-            "localhost:5000/hello",
-            "--tag",
-            "1.0.0",
-            "--push",
-            "--dry-run",
-            "--strategy",
-            "buildx",
+            *("--log-format", "json", "build", str(HELLO), "--image", "localhost:5000/hello"),
+            *("--tag", "1.0.0", "--push", "--dry-run", "--strategy", "buildx"),
         ],
-        env={"BUILDX_GO_WORKDIR": "/tmp/w"},
+        env={"BUILDX_GO_WORKDIR": "/tmp/w", "HOME": str(tmp_path)},
+        effects=effects,
     )
     out = capsys.readouterr().out
     assert code == 0
     assert out.startswith("docker buildx build --platform linux/amd64,linux/arm64 --file /tmp/w/Dockerfile ")
     assert out.count("\n") == 1
+    assert docker.runs == []  # facts only: docker info, buildx ls, buildx inspect (the current builder)
+    assert sorted(p[1:3] for p in docker.probes) == [["buildx", "inspect"], ["buildx", "ls"], ["info", "--format"]]
 
 
 def test_bad_input_exit_code_and_one_line(capsys: pytest.CaptureFixture[str]) -> None:
@@ -268,7 +223,7 @@ def test_missing_gomod_exit_2(tmp_path: Path, capsys: pytest.CaptureFixture[str]
 
 
 def test_context_ignore_keeps_the_projects_rules_and_leaves_out_git() -> None:
-    from buildx_go.plan import context_ignore
+    from buildx_go.argv import context_ignore
 
     assert context_ignore(None, include_git=False).splitlines()[1:] == [".git"]
     assert context_ignore("bin/\n*.test", include_git=False).splitlines()[1:] == ["bin/", "*.test", ".git"]

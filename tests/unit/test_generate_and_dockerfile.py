@@ -6,6 +6,7 @@ from pathlib import Path
 import pytest
 
 from buildx_go.dockerfile import Dockerfile, find_dockerfile, split_instructions
+from buildx_go.effects import LocalFiles
 from buildx_go.errors import InputError
 from buildx_go.generate import GenerateOptions, generate_dockerfile
 from buildx_go.gomod import MainPackage
@@ -116,11 +117,11 @@ def test_bad_dockerfiles(text: str, fragment: str) -> None:
 
 
 def test_find_dockerfile(tmp_path: Path) -> None:
-    assert find_dockerfile(tmp_path, None) is None
+    assert find_dockerfile(tmp_path, None, LocalFiles()) is None
     (tmp_path / "docker").mkdir()
     (tmp_path / "docker/Dockerfile").write_text("FROM a\n")
-    assert find_dockerfile(tmp_path, None) == tmp_path / "docker/Dockerfile"
+    assert find_dockerfile(tmp_path, None, LocalFiles()) == tmp_path / "docker/Dockerfile"
     (tmp_path / "Dockerfile").write_text("FROM a\n")
-    assert find_dockerfile(tmp_path, None) == tmp_path / "Dockerfile"
+    assert find_dockerfile(tmp_path, None, LocalFiles()) == tmp_path / "Dockerfile"
     with pytest.raises(InputError, match="--file: nope not found"):
-        find_dockerfile(tmp_path, "nope")
+        find_dockerfile(tmp_path, "nope", LocalFiles())

@@ -1,45 +1,44 @@
+"""Plans for each strategy, and their runs phase by phase against fake docker executors and an
+in-process registry (tests/fakeregistry.py): verify before tagging, nothing moved on failure."""
+
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping, Sequence
 from pathlib import Path
+from typing import Any
 
 import pytest
 from packaging.version import Version
 from structlog.testing import capture_logs
 
 from buildx_go.builder import Builder, Engine, Preflight
-from buildx_go.config import resolve
-from buildx_go.errors import BuildFailed, EngineError, PushFailed
+from buildx_go.errors import BuildFailed, EngineError, PushFailed, VerificationFailed
 from buildx_go.gomod import GoProject
-from buildx_go.plan import Command, DockerfileChoice, Plan, make_plan
+from buildx_go.hostgo import HostGo
+from buildx_go.plan import Command, Plan
 from buildx_go.platforms import Platform
-from buildx_go.run import check_emulation, execute, fill
+from buildx_go.registry import RegistryClient
+from buildx_go.run import execute
+from buildx_go.steps import check_emulation, fill
+from tests.fakeregistry import FakeRegistry
+from tests.unit.planning import HELLO, ROOT, plan_for, preflight
+from tests.unit.test_binary_registry_log import fake_elf
 
-HELLO = Path(__file__).parents[2] / "examples" / "hello"
-RECIPE = Path(__file__).parents[2] / "tests" / "fixtures" / "recipe"
-MANIFEST = ("manifest", "the builder cannot build several platforms in one run")
+RECIPE = ROOT / "tests" / "fixtures" / "recipe"
+GO = HostGo("/opt/go/bin/go", Version("1.27.3"), "/opt/go")
+AMD64 = fake_elf(64, 62, settings={"GOOS": "linux", "GOARCH": "amd64"})
+ARM64 = fake_elf(64, 183, settings={"GOOS": "linux", "GOARCH": "arm64"})
 
 
-def plan_for(
-    platform: str,
-    strategy: tuple[str, str] = ("buildx", "test"),
-    workdir: str = "/w",
-    emulated: str | None = None,
-    **settings: object,
-) -> Plan:
-    given: dict[str, object] = {"image": "localhost:5000/app", "tag": ["1.2.0"], "platform": [platform]}
-    given.update(settings)
-    choice = DockerfileChoice("user", "/x/Dockerfile", "buildx", "FROM scratch\n")
-    return make_plan(
-        GoProject.detect(HELLO),
-        resolve(given, {}, {}),
-        choice,
-        version=None,
-        git={},
-        workdir=workdir,
-        strategy=strategy,
-        emulated=(Platform.parse(emulated),) if emulated else (),
-    )
+def app_plan(platform: str, workdir: str = "/w", dockerfile: str = "FROM scratch\n", **given: object) -> Plan:
+    """A plan for examples/hello with its own (user) Dockerfile DOCKERFILE."""
+    settings = {"image": "localhost:5000/app", "tag": ["1.2.0"], "platform": [platform], "strategy": "buildx"}
+    return plan_for({**settings, **given}, workdir, dockerfile=dockerfile)
+
+
+def no_registry() -> RegistryClient:
+    raise AssertionError("this run must not read the registry")
 
 
 def facts(platforms: tuple[str, ...], emulators: tuple[str, ...]) -> Preflight:
@@ -48,23 +47,25 @@ def facts(platforms: tuple[str, ...], emulators: tuple[str, ...]) -> Preflight:
 
 
 def test_emulation_present_passes() -> None:
+    plan = app_plan("linux/amd64,linux/arm64", dockerfile="FROM scratch\nRUN true\n")
+    assert plan.emulated == (Platform("linux", "arm64"),)  # the final stage RUNs on arm64
     with capture_logs() as logs:
-        plan = plan_for("linux/amd64,linux/arm64", emulated="linux/arm64")
         check_emulation(plan, facts(("linux/amd64", "linux/arm64"), ()))
     assert logs[0]["event"] == "emulation.checked" and logs[0]["missing"] == []
 
 
 def test_emulation_missing_is_exit_3() -> None:
+    plan = app_plan("linux/amd64,linux/s390x", dockerfile="FROM scratch\nRUN true\n")
     with pytest.raises(EngineError, match=r"emulation for linux/s390x") as err:
-        plan = plan_for("linux/amd64,linux/s390x", emulated="linux/s390x")
         check_emulation(plan, facts(("linux/amd64",), ("qemu-aarch64",)))
     assert err.value.exit_code == 3
 
 
 def test_manifest_plan_builds_each_platform_then_lists_pinned_to_digests() -> None:
-    plan = plan_for("linux/amd64,linux/arm/v7", MANIFEST, push=True, latest=True)
-    assert plan.strategy == "manifest" and plan.reason == MANIFEST[1]
-    builds = [c for c in plan.commands if c.phase == "build"]
+    plan = app_plan("linux/amd64,linux/arm/v7", push=True, latest=True, strategy="manifest")
+    assert plan.strategy == "manifest"
+    assert plan.reason == "asked for (--strategy manifest): per-platform builds, then a docker manifest list"
+    builds = plan.phase("build")
     assert [c.purpose for c in builds] == ["build linux/amd64", "build linux/arm/v7"]
     arm = builds[1].argv
     assert arm[arm.index("--platform") + 1] == "linux/arm/v7"  # so the image config says arm/v7
@@ -76,9 +77,8 @@ def test_manifest_plan_builds_each_platform_then_lists_pinned_to_digests() -> No
         ("linux/amd64", "localhost:5000/app:1.2.0-amd64"),
         ("linux/arm/v7", "localhost:5000/app:1.2.0-armv7"),
     )
-    publish = [c.shell() for c in plan.commands if c.phase == "publish"]
     env = "DOCKER_CONFIG=/w/docker-config "
-    assert publish == [
+    assert [c.shell() for c in plan.phase("publish")] == [
         env + "docker manifest rm localhost:5000/app:1.2.0",
         env + "docker manifest create --insecure localhost:5000/app:1.2.0 "
         "'localhost:5000/app@{digest:linux/amd64}' 'localhost:5000/app@{digest:linux/arm/v7}'",
@@ -88,8 +88,7 @@ def test_manifest_plan_builds_each_platform_then_lists_pinned_to_digests() -> No
         "--os linux --arch arm --variant v7",
         env + "docker manifest push --insecure --purge localhost:5000/app:1.2.0",
     ]
-    promote = [c.purpose for c in plan.commands if c.phase == "promote"]
-    assert promote == [
+    assert [c.purpose for c in plan.phase("promote")] == [
         "forget list latest",
         "create list latest",
         "annotate latest linux/amd64",
@@ -101,20 +100,18 @@ def test_manifest_plan_builds_each_platform_then_lists_pinned_to_digests() -> No
 
 def test_manifest_plan_passes_goarch_only_to_a_dockerfile_that_declares_it() -> None:
     text = (RECIPE / "docker" / "Dockerfile").read_text()
-    settings = resolve({"image": "r/app", "tag": ["1"], "push": True}, {}, {})
-    for source, expect in (("user", ["GOARCH=arm64"]), ("adapted", [])):
-        choice = DockerfileChoice(source, str(RECIPE / "docker" / "Dockerfile"), "goarch-recipe", text)
-        plan = make_plan(
-            GoProject.detect(RECIPE), settings, choice, version=None, git={}, workdir="/w", strategy=MANIFEST
-        )
+    given = {"image": "r/app", "tag": ["1"], "push": True, "strategy": "manifest"}
+    for adapt, expect in ((False, ["GOARCH=arm64"]), (True, [])):
+        plan = plan_for({**given, "adapt": adapt}, root=RECIPE, dockerfile=text)
+        assert plan.dockerfile.source == ("adapted" if adapt else "user")
         argv = plan.commands[1].argv
         got = [argv[i + 1] for i, a in enumerate(argv) if a == "--build-arg" and argv[i + 1].startswith("GO")]
-        assert got == expect, source
+        assert got == expect, adapt
 
 
 def test_manifest_plan_refuses_an_oci_output() -> None:
     with pytest.raises(Exception, match=r"^--output: the manifest strategy"):
-        plan_for("linux/amd64,linux/arm64", MANIFEST, output="type=oci,dest=x.tar")
+        app_plan("linux/amd64,linux/arm64", output="type=oci,dest=x.tar", strategy="manifest")
 
 
 def test_fill_replaces_digests_and_refuses_unknown_ones() -> None:
@@ -143,10 +140,10 @@ class FailingArm64:
 
 
 def test_one_platform_failing_creates_and_moves_nothing(tmp_path: Path) -> None:
-    plan = plan_for("linux/amd64,linux/arm64", MANIFEST, str(tmp_path), push=True, latest=True)
+    plan = app_plan("linux/amd64,linux/arm64", str(tmp_path), push=True, latest=True, strategy="manifest")
     ex = FailingArm64()
     with capture_logs() as logs, pytest.raises(BuildFailed) as err:
-        execute(plan, ex, env={"HOME": str(tmp_path)})
+        execute(plan, ex, no_registry, env={"HOME": str(tmp_path)})
     assert err.value.exit_code == 4
     assert err.value.message.startswith("linux/arm64: ")
     assert "localhost:5000/app:1.2.0, localhost:5000/app:latest untouched" in str(err.value.hint)
@@ -157,58 +154,30 @@ def test_one_platform_failing_creates_and_moves_nothing(tmp_path: Path) -> None:
     assert not (tmp_path / "docker-config").exists()  # the run's private docker config is gone
 
 
-def test_host_strategy_compiles_each_platform_then_packages_in_one_run() -> None:
-    from buildx_go.hostgo import HostGo
+def host_plan(workdir: str, host_context: str | None = None, **given: object) -> Plan:
+    settings = {"image": "localhost:5000/app", "tag": ["1.2.0"], "push": True, "strategy": "host", **given}
+    return plan_for(settings, workdir, host=GO, host_context=host_context)
 
-    host = HostGo("/opt/go/bin/go", Version("1.27.3"), "/opt/go")
-    project = GoProject.detect(HELLO)
-    settings = resolve(
-        {"image": "localhost:5000/app", "tag": ["1.2.0"], "push": True, "version_var": "main.version"}, {}, {}
-    )
-    choice = DockerfileChoice("generated", None, "generated", "unused")
-    plan = make_plan(
-        project,
-        settings,
-        choice,
-        version=None,
-        git={},
-        workdir="/w",
-        strategy=("host", "test"),
-        host=host,
-        mains=(project.main_for(None),),
-    )
-    compiles = [c for c in plan.commands if c.phase == "compile"]
-    assert [c.shell() for c in compiles] == [
+
+def test_host_strategy_compiles_each_platform_then_packages_in_one_run() -> None:
+    plan = host_plan("/w", version_var="main.version")
+    assert [c.shell() for c in plan.phase("compile")] == [
         f"cd {HELLO} && CGO_ENABLED=0 GOTOOLCHAIN=local GOARCH=amd64 GOOS=linux /opt/go/bin/go build -trimpath "
         "'-ldflags=-s -w -X main.version=1.2.0' -o /w/context/bin/linux/amd64/ .",
         f"cd {HELLO} && CGO_ENABLED=0 GOTOOLCHAIN=local GOARCH=arm64 GOOS=linux /opt/go/bin/go build -trimpath "
         "'-ldflags=-s -w -X main.version=1.2.0' -o /w/context/bin/linux/arm64/ .",
     ]
-    build = next(c for c in plan.commands if c.phase == "build")
+    build = plan.phase("build")[0]
     assert build.argv[-1] == "/w/context"  # the context is the binaries, nothing else
     assert "--build-arg" not in build.argv
     assert "COPY bin/$TARGETOS/$TARGETARCH$TARGETVARIANT/ /usr/local/bin/" in plan.dockerfile.text
     assert plan.packaging == "buildx" and plan.to_dict()["packaging"] == "buildx"
-
-
-def host_plan(workdir: str, **given: object) -> Plan:
-    from buildx_go.hostgo import HostGo
-
-    project = GoProject.detect(HELLO)
-    settings = resolve({"image": "localhost:5000/app", "tag": ["1.2.0"], "push": True, **given}, {}, {})
-    choice = DockerfileChoice("generated", None, "generated", "unused")
-    host = HostGo("/opt/go/bin/go", Version("1.27.3"), "/opt/go")
-    return make_plan(
-        project,
-        settings,
-        choice,
-        version=None,
-        git={},
-        workdir=workdir,
-        strategy=("host", "test"),
-        host=host,
-        mains=(project.main_for(None),),
+    classic = plan_for(
+        {"image": "localhost:5000/app", "tag": ["1"], "push": True, "strategy": "host"},
+        host=GO,
+        builder=preflight("docker", containerd_store=False),
     )
+    assert classic.packaging == "manifest"  # the host compiles, per-platform packaging + a list
 
 
 def test_the_host_plan_pins_the_runtime_base_unless_told_not_to() -> None:
@@ -216,7 +185,7 @@ def test_the_host_plan_pins_the_runtime_base_unless_told_not_to() -> None:
     assert host_plan("/w", base_image="localhost:5000/static:1").to_dict()["pin_base"] == "localhost:5000/static:1"
     assert host_plan("/w", base_image="localhost:5000/static:1", pin_base=False).pin_base is None
     assert host_plan("/w", base_image="scratch").pin_base is None
-    assert plan_for("linux/amd64,linux/arm64", push=True).pin_base is None  # the buildx strategy: BuildKit's
+    assert app_plan("linux/amd64,linux/arm64", push=True).pin_base is None  # the buildx strategy: BuildKit's
 
 
 def test_pin_base_gives_each_platform_its_own_stage_named_like_its_bin_dir() -> None:
@@ -255,24 +224,20 @@ class Compiles:
         raise AssertionError("no probes expected")
 
 
-def fake_registry(monkeypatch: pytest.MonkeyPatch, answer: tuple[str, object] | Exception) -> None:
-    """RegistryClient.manifest answers ANSWER: (media type, document), or raises it."""
-    import buildx_go.registry
+class BaseLookup:
+    """A registry whose manifest() answers ANSWER: (media type, document), or raises it."""
 
-    class Fake:
-        def __init__(self, env: object, timeout: float, attempts: int = 4) -> None:
-            assert timeout <= 5 and attempts == 1  # the lookup must not hold the build up for long
+    def __init__(self, answer: tuple[str, object] | Exception) -> None:
+        self.answer = answer
 
-        def manifest(self, ref: object) -> tuple[str, str, object]:
-            if isinstance(answer, Exception):
-                raise answer
-            return answer[0], "sha256:index", answer[1]
-
-    monkeypatch.setattr(buildx_go.registry, "RegistryClient", Fake)
+    def manifest(self, ref: object) -> tuple[str, str, object]:
+        if isinstance(self.answer, Exception):
+            raise self.answer
+        return self.answer[0], "sha256:index", self.answer[1]
 
 
 INDEX = "application/vnd.oci.image.index.v1+json"
-BASE_INDEX = {
+BASE_INDEX: dict[str, Any] = {
     "manifests": [
         {"digest": "sha256:" + "a" * 64, "platform": {"os": "linux", "architecture": "amd64"}},
         {"digest": "sha256:" + "b" * 64, "platform": {"os": "linux", "architecture": "arm64", "variant": "v8"}},
@@ -280,11 +245,10 @@ BASE_INDEX = {
 }
 
 
-def test_the_host_run_pins_the_base_it_found_while_compiling(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    fake_registry(monkeypatch, (INDEX, BASE_INDEX))
+def test_the_host_run_pins_the_base_it_found_while_compiling(tmp_path: Path) -> None:
     plan = host_plan(str(tmp_path), base_image="localhost:5000/static:1", verify=False)
     with capture_logs() as logs:
-        execute(plan, Compiles(), env={})
+        execute(plan, Compiles(), lambda: BaseLookup((INDEX, BASE_INDEX)), env={})  # type: ignore[arg-type,return-value]
     pinned = next(e for e in logs if e["event"] == "base.pinned")
     assert pinned["digests"] == {"linux/amd64": "sha256:" + "a" * 64, "linux/arm64": "sha256:" + "b" * 64}
     written = (tmp_path / "Dockerfile").read_text()
@@ -300,19 +264,18 @@ def test_the_host_run_pins_the_base_it_found_while_compiling(tmp_path: Path, mon
     ],
 )
 def test_a_base_that_cannot_be_pinned_is_left_to_buildkit(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, answer: tuple[str, object] | Exception, reason: str
+    tmp_path: Path, answer: tuple[str, object] | Exception, reason: str
 ) -> None:
-    fake_registry(monkeypatch, answer)
     plan = host_plan(str(tmp_path), base_image="localhost:5000/static:1", verify=False)
     with capture_logs() as logs:
-        execute(plan, Compiles(), env={})
+        execute(plan, Compiles(), lambda: BaseLookup(answer), env={})  # type: ignore[arg-type,return-value]
     unpinned = next(e for e in logs if e["event"] == "base.unpinned")
     assert reason in unpinned["reason"]
     assert (tmp_path / "Dockerfile").read_text() == plan.dockerfile.text  # as planned
 
 
 def test_host_go_older_than_go_mod_is_exit_3() -> None:
-    from buildx_go.hostgo import HostGo, check_host_go
+    from buildx_go.hostgo import check_host_go
 
     project = GoProject.detect(HELLO)  # go 1.22
     with pytest.raises(EngineError, match=r"host Go 1.21 is older than go.mod's go 1.22") as err:
@@ -342,10 +305,10 @@ class FlakyPush:
 
 
 def test_a_500_from_the_second_push_is_retried_once(tmp_path: Path) -> None:
-    plan = plan_for("linux/amd64,linux/arm64", ("buildx", "test"), str(tmp_path), push=True, verify=False)
+    plan = app_plan("linux/amd64,linux/arm64", str(tmp_path), push=True, verify=False)
     ex = FlakyPush()
     with capture_logs() as logs:
-        execute(plan, ex, env={})
+        execute(plan, ex, no_registry, env={})
     assert ex.builds == 2
     assert [e["attempt"] for e in logs if e["event"] == "build.retry"] == [1]
 
@@ -356,29 +319,89 @@ def test_other_push_failures_are_not_retried(tmp_path: Path) -> None:
             self.builds += 1
             raise PushFailed("docker buildx build (build): push failed: push access denied")
 
-    plan = plan_for("linux/amd64,linux/arm64", ("buildx", "test"), str(tmp_path), push=True, verify=False)
+    plan = app_plan("linux/amd64,linux/arm64", str(tmp_path), push=True, verify=False)
     ex = Denied()
     with pytest.raises(PushFailed):
-        execute(plan, ex, env={})
+        execute(plan, ex, no_registry, env={})
     assert ex.builds == 1
 
 
 def test_host_context_is_stable_per_project_when_given() -> None:
-    from buildx_go.hostgo import HostGo
-
-    project = GoProject.detect(HELLO)
-    plan = make_plan(
-        project,
-        resolve({"image": "localhost:5000/app", "tag": ["1"], "push": True}, {}, {}),
-        DockerfileChoice("generated", None, "generated", "unused"),
-        version=None,
-        git={},
-        workdir="/w",
-        strategy=("host", "test"),
-        host=HostGo("/go/bin/go", Version("1.27"), "/go"),
-        mains=(project.main_for(None),),
-        host_context="/cache/host-context/abc",
-    )
+    plan = host_plan("/w", host_context="/cache/host-context/abc")
     assert plan.context == "/cache/host-context/abc"
-    assert next(c for c in plan.commands if c.phase == "build").argv[-1] == "/cache/host-context/abc"
+    assert plan.phase("build")[0].argv[-1] == "/cache/host-context/abc"
     assert plan.dockerfile.path == "/w/Dockerfile"  # the Dockerfile stays in the run's workdir
+
+
+class PushesTo:
+    """A docker executor that "builds" by storing images in a FakeRegistry, as BuildKit would
+    push them: `build` pushes an index (by digest or tagged), `publish`/`promote` tag it."""
+
+    def __init__(self, reg: FakeRegistry, arm64_binary: bytes = ARM64) -> None:
+        self.reg, self.arm64_binary, self.purposes = reg, arm64_binary, []  # type: ignore[var-annotated]
+
+    def run(self, argv: Sequence[str], *, purpose: str = "docker", **_: object) -> str:
+        self.purposes.append(purpose)
+        if purpose == "build":
+            repo = "app"
+            images = [
+                (*self.reg.image(repo, [{"app": AMD64}]), {"os": "linux", "architecture": "amd64"}),
+                (
+                    *self.reg.image(repo, [{"app": self.arm64_binary}], arch="arm64"),
+                    {"os": "linux", "architecture": "arm64"},
+                ),
+            ]
+            tags = [argv[i + 1].rsplit(":", 1)[1] for i, a in enumerate(argv) if a == "--tag"]
+            digest = self.reg.index(repo, tags[0] if tags else "", images, attestations=2)
+            for tag in tags[1:]:
+                self.reg.manifests[(repo, tag)] = self.reg.manifests[(repo, digest)]
+            Path(argv[argv.index("--metadata-file") + 1]).write_text(json.dumps({"containerimage.digest": digest}))
+        elif argv[:4] == ("docker", "buildx", "imagetools", "create"):
+            source = argv[-1].split("@", 1)[1]
+            for tag in (argv[i + 1].rsplit(":", 1)[1] for i, a in enumerate(argv) if a == "--tag"):
+                self.reg.manifests[("app", tag)] = self.reg.manifests[("app", source)]
+        return ""
+
+    def probe(self, argv: Sequence[str], **_: object) -> tuple[int, str, str]:
+        raise AssertionError("no probes expected")
+
+
+def registry_plan(reg: FakeRegistry, workdir: Path, driver: str) -> Plan:
+    given = {"image": f"{reg.host}/app", "tag": ["1.0.0"], "push": True, "latest": True, "strategy": "buildx"}
+    return plan_for(given, str(workdir), dockerfile="FROM scratch\n", builder=preflight(driver), existing=())
+
+
+def test_pushed_by_digest_verified_then_tagged_then_promoted(tmp_path: Path) -> None:
+    with FakeRegistry() as reg, capture_logs() as logs:
+        plan = registry_plan(reg, tmp_path, "remote")
+        ex = PushesTo(reg)
+        outcome = execute(plan, ex, lambda: RegistryClient({"HOME": str(tmp_path)}), env={}, cache_dir=str(tmp_path))
+        tagged = reg.manifests[("app", "1.0.0")] == reg.manifests[("app", "latest")]
+    assert ex.purposes == ["build", f"publish {reg.host}/app:1.0.0", "promote latest"]
+    order = [e["event"] for e in logs]
+    assert order.index("verify.ok") < order.index("tags.published") < order.index("tags.moved")
+    assert outcome.verified and outcome.moved == ("latest",) and tagged
+
+
+def test_a_lie_pushed_by_digest_leaves_no_tag(tmp_path: Path) -> None:
+    with FakeRegistry() as reg:
+        plan = registry_plan(reg, tmp_path, "remote")
+        ex = PushesTo(reg, arm64_binary=AMD64)  # an amd64 binary in the arm64 image
+        with pytest.raises(VerificationFailed) as err:
+            execute(plan, ex, lambda: RegistryClient({"HOME": str(tmp_path)}), env={}, cache_dir=str(tmp_path))
+        tags = {t for (r, t) in reg.manifests if not t.startswith("sha256:")}
+    assert err.value.exit_code == 6 and ex.purposes == ["build"]
+    assert f"no tag was written ({reg.host}/app:1.0.0 untouched)" in err.value.message
+    assert "linux/arm64: binary is ELF 64-bit LSB x86-64" in err.value.message
+    assert tags == set()  # pushed untagged: no tag at all
+
+
+def test_a_lie_on_the_docker_driver_names_the_tag_it_left(tmp_path: Path) -> None:
+    with FakeRegistry() as reg:
+        plan = registry_plan(reg, tmp_path, "docker")
+        ex = PushesTo(reg, arm64_binary=AMD64)
+        with pytest.raises(VerificationFailed) as err:
+            execute(plan, ex, lambda: RegistryClient({"HOME": str(tmp_path)}), env={}, cache_dir=str(tmp_path))
+        latest = ("app", "latest") in reg.manifests
+    assert err.value.message.startswith(f"{reg.host}/app:1.0.0 left published (pushed by the build before")
+    assert ex.purposes == ["build"] and not latest  # latest never moves to an unverified image

@@ -160,3 +160,40 @@ def test_layer_facts_of_each_compression() -> None:
         assert layer_facts(compress(raw, how)) == LayerFacts(how, digest_of(raw))
     with pytest.raises(ValueError, match="cannot be decompressed as gzip"):
         layer_facts(b"\x1f\x8b garbage")
+
+
+def test_what_is_not_an_image_of_the_right_kind_is_named() -> None:
+    with FakeRegistry() as reg:
+        one = (Platform("linux", "amd64"),)
+        amd = {"os": "linux", "architecture": "amd64"}
+        single, _ = reg.image("app", [BASE, {"app": AMD64}], tag="single")
+        no_entry = reg.image("app", [BASE], entrypoint="/missing")
+        reg.index("app", "missing", [(*no_entry, amd)])
+        says_arm = reg.image("app", [{"app": AMD64}], arch="arm64")
+        reg.index("app", "config", [(*says_arm, amd)])
+        bad_layer = reg.put_blob(b"\x1f\x8b not gzip at all")
+        doc = {
+            "schemaVersion": 2,
+            "mediaType": "application/vnd.oci.image.manifest.v1+json",
+            "config": {"digest": reg.put_blob(b'{"os":"linux","architecture":"amd64","rootfs":{"diff_ids":[]}}')},
+            "layers": [{"mediaType": "application/vnd.oci.image.layer.v1.tar+gzip", "digest": bad_layer}],
+        }
+        broken = reg.put_manifest("app", doc, "application/vnd.oci.image.manifest.v1+json")
+        reg.index("app", "broken", [(broken, 0, amd)])
+        nested = reg.index("app", "inner", [(single, 0, amd)])
+        reg.index("app", "nested", [(nested, 0, amd)])
+        c = client()
+        as_index = verify(c, f"{reg.host}/app:single", one)
+        missing = verify(c, f"{reg.host}/app:missing", one).problems
+        config = verify(c, f"{reg.host}/app:config", one).problems
+        broken_problems = verify(c, f"{reg.host}/app:broken", one).problems
+        nested_problems = verify(c, f"{reg.host}/app:nested", one).problems
+        with pytest.raises(VerificationFailed, match="not found in the registry"):
+            verify_image(c, f"{reg.host}/app@sha256:" + "0" * 64, one[0])
+    assert as_index.problems[0].endswith(
+        "is a single-platform manifest (application/vnd.oci.image.manifest.v1+json), not an index"
+    )
+    assert "linux/amd64: entrypoint /missing not found in the layers" in missing
+    assert "linux/amd64: image config says linux/arm64" in config
+    assert any("layer 1 (sha256:" in p and "cannot be decompressed as gzip" in p for p in broken_problems)
+    assert any("is an index, not an image" in p for p in nested_problems)

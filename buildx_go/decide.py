@@ -1,0 +1,279 @@
+"""Pure: what to build and how, from the settings, the project's facts and the machine's.
+
+In: ``Settings``, ``ProjectFacts`` (go.mod, sources, the user's Dockerfile, git, version)
+and ``MachineFacts`` (builder, host Go, existing tags), gathered by facts.py. Out: a
+``Decision``: the Dockerfile BuildKit gets and why, the strategy and why, the refs and the
+moving tags, the lints and notes. plan.py turns a Decision into commands. Nothing here
+touches docker, a registry, git, a process or a file.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Literal, cast
+
+import attrs
+
+from buildx_go.adapt import Lint, adapt, lint
+from buildx_go.builder import DEFAULT_BUILDER_NAME, BuilderCaps, Preflight
+from buildx_go.config import Settings
+from buildx_go.dockerfile import Dockerfile
+from buildx_go.errors import EngineError, InputError
+from buildx_go.generate import GenerateOptions, generate_dockerfile
+from buildx_go.gomod import GoProject, MainPackage
+from buildx_go.hostgo import HostGo, check_host_go
+from buildx_go.platforms import Platform
+from buildx_go.tags import as_tag, moving_tags, valid_tag
+
+StrategyName = Literal["buildx", "manifest", "host"]
+Packaging = Literal["buildx", "manifest"]
+Source = Literal["generated", "user", "adapted"]
+Style = Literal["generated", "buildx", "goarch-recipe", "other", "host"]
+
+
+@attrs.frozen
+class DockerfileChoice:
+    """Which Dockerfile BuildKit gets and why."""
+
+    source: Source
+    path: str | None  # the user's file; plan.py points it at the workdir copy BuildKit reads
+    style: Style
+    text: str
+
+
+@attrs.frozen
+class UserDockerfile:
+    path: Path
+    text: str
+
+
+@attrs.frozen
+class ProjectFacts:
+    """What the project is (gathered by facts.py)."""
+
+    go: GoProject
+    dockerfile: UserDockerfile | None  # the project's own, if any
+    ignore_rules: str | None  # the .dockerignore BuildKit would read
+    git: Mapping[str, str]  # revision, created, source, version (gitinfo.git_facts)
+    version: str | None  # printed by --version-from, else from git describe
+    native: Platform  # the build platform assumed for planning (this host's)
+
+
+@attrs.frozen
+class MachineFacts:
+    """What the machine offers (gathered by facts.py, each only when the decision needs it)."""
+
+    builder: Preflight | None = None
+    host_go: HostGo | None = None
+    existing_tags: tuple[str, ...] | None = None
+    host_context: str | None = None  # the host strategy's stable context directory
+
+
+@attrs.frozen
+class Needs:
+    """Which machine facts the decision depends on for these settings."""
+
+    builder: bool
+    host_go: bool
+    tags: bool
+
+
+@attrs.frozen
+class Strategy:
+    name: StrategyName
+    reason: str
+    packaging: Packaging  # how images are made: one buildx run, or per platform + manifest list
+
+
+@attrs.frozen
+class Decision:
+    settings: Settings
+    project: ProjectFacts
+    dockerfile: DockerfileChoice
+    adaptations: tuple[str, ...]  # what deriving the user's ARG GOARCH Dockerfile changed
+    lints: tuple[Lint, ...]
+    strategy: Strategy
+    refs: tuple[str, ...]
+    moving: tuple[str, ...]
+    emulated: tuple[Platform, ...]  # targets whose final stage RUNs under QEMU
+    caps: BuilderCaps
+    builder: str | None  # --builder, or the one --create-builder makes; None: the current one
+    mains: tuple[MainPackage, ...]  # generated Dockerfile and host strategy: the binaries
+    host: HostGo | None
+    host_context: str | None
+    notes: tuple[str, ...]
+
+    @property
+    def image(self) -> str:
+        return self.refs[0].rsplit(":", 1)[0]
+
+    @property
+    def version_tag(self) -> str:
+        return self.refs[0].rsplit(":", 1)[1]
+
+
+def needs(settings: Settings) -> Needs:
+    """Builder facts for auto/host (the strategy), --create-builder, pushes and cache
+    exports (their commands depend on the driver); the host's Go for the host strategy;
+    the repository's tags for moving tags."""
+    builder = settings.strategy in ("auto", "host") or settings.create_builder or settings.push
+    builder = builder or settings.cache != "none" or bool(settings.cache_to)
+    host = settings.strategy == "host" or (settings.strategy == "auto" and settings.host_go)
+    return Needs(builder, host, settings.latest or settings.floating)
+
+
+def decide(settings: Settings, project: ProjectFacts, machine: MachineFacts) -> Decision:
+    choice, mains, changes = choose_dockerfile(settings, project)
+    lints = dockerfile_lints(settings, project, choice)
+    strategy, host, host_note = choose_strategy(settings, project, choice, machine)
+    refs = image_refs(settings, project.version)
+    moving, why = moving_tags(refs[0].rsplit(":", 1)[1], _listed(machine), settings.latest, settings.floating)
+    notes = []
+    if settings.latest or settings.floating:
+        notes.append(f"moving tags {', '.join(moving) or 'none'}: {why}")
+    if host_note:
+        notes.append(host_note)
+    emulated: tuple[Platform, ...] = ()
+    if any(item.code == "run-needs-emulation" for item in lints):
+        emulated = tuple(p for p in settings.platform if p.arch != project.native.arch)
+    caps = machine.builder.caps() if machine.builder is not None else BuilderCaps()
+    if strategy.name == "host":
+        mains = mains or (project.go.main_for(None),)
+    return Decision(
+        settings=settings,
+        project=project,
+        dockerfile=choice,
+        adaptations=changes,
+        lints=lints,
+        strategy=strategy,
+        refs=refs,
+        moving=moving,
+        emulated=emulated,
+        caps=caps,
+        builder=settings.builder or (DEFAULT_BUILDER_NAME if settings.create_builder else None),
+        mains=mains,
+        host=host,
+        host_context=machine.host_context if strategy.name == "host" else None,
+        notes=tuple(notes),
+    )
+
+
+def _listed(machine: MachineFacts) -> list[str] | None:
+    return list(machine.existing_tags) if machine.existing_tags is not None else None
+
+
+def choose_dockerfile(
+    settings: Settings, project: ProjectFacts
+) -> tuple[DockerfileChoice, tuple[MainPackage, ...], tuple[str, ...]]:
+    """(choice, the mains a generated Dockerfile builds, the adaptation's changes)."""
+    user = project.dockerfile
+    go = project.go
+    if user is None:
+        mains = tuple(go.main_for(m) for m in settings.main) or (go.main_for(None),)
+        go_image = settings.go_image or f"golang:{go.module.go_minor or '1'}"
+        options = GenerateOptions(
+            go_image, settings.base_image, mains, go.module.path, go.vendored, settings.version_var
+        )
+        return DockerfileChoice("generated", None, "generated", generate_dockerfile(options)), mains, ()
+    parsed = Dockerfile.parse(user.text, str(user.path))
+    style = cast(Style, parsed.style)
+    if style == "goarch-recipe" and settings.adapt:
+        adaptation = adapt(parsed, os.path.relpath(user.path, go.root))
+        return DockerfileChoice("adapted", str(user.path), style, adaptation.text), (), adaptation.changes
+    return DockerfileChoice("user", str(user.path), style, parsed.text), (), ()
+
+
+def dockerfile_lints(settings: Settings, project: ProjectFacts, choice: DockerfileChoice) -> tuple[Lint, ...]:
+    parsed = Dockerfile.parse(choice.text, choice.path or "generated Dockerfile")
+    if choice.source == "adapted" and project.dockerfile is not None:
+        parsed = Dockerfile.parse(project.dockerfile.text, str(project.dockerfile.path))
+    return lint(
+        parsed,
+        settings.platform,
+        project.native,
+        adapted=choice.source != "user",
+        cgo_files=project.go.cgo_files,
+        generated=choice.source == "generated",
+    )
+
+
+def choose_strategy(
+    settings: Settings, project: ProjectFacts, choice: DockerfileChoice, machine: MachineFacts
+) -> tuple[Strategy, HostGo | None, str | None]:
+    """(strategy, the host's Go when it compiles, a note on a host strategy left unused)."""
+    host, why, note = host_strategy(settings, project, choice, machine)
+    if host is not None and why is not None:
+        pre = machine.builder
+        multi = pre is None or len(settings.platform) == 1 or pre.multi_platform()[0]
+        return Strategy("host", why, "buildx" if multi else "manifest"), host, None
+    return builder_strategy(settings, machine.builder), None, note
+
+
+def builder_strategy(settings: Settings, pre: Preflight | None) -> Strategy:
+    """--strategy manifest or buildx as asked (buildx refused where the builder cannot build
+    several platforms in one run: exit 3), or auto's choice from the builder's facts."""
+    requested, source = settings.strategy, settings.sources.get("strategy", "default")
+    if requested == "manifest":
+        return Strategy(
+            "manifest", f"asked for ({source} manifest): per-platform builds, then a docker manifest list", "manifest"
+        )
+    if requested == "buildx":
+        multi, reason = pre.multi_platform() if pre is not None else (True, "")
+        if len(settings.platform) > 1 and not multi:
+            raise EngineError(f"{source} buildx: {reason}", "use --strategy auto (or manifest), or another --builder")
+        return Strategy("buildx", f"asked for ({source} buildx): one buildx run builds every platform", "buildx")
+    if pre is None:
+        raise ValueError("strategy auto needs the builder facts")
+    multi, reason = pre.multi_platform()
+    if len(settings.platform) == 1:
+        return Strategy("buildx", "one platform: one buildx run", "buildx")
+    if multi:
+        why = f"{reason}: one buildx run builds every platform, the Go stage cross-compiling natively"
+        return Strategy("buildx", why, "buildx")
+    return Strategy("manifest", f"{reason}: per-platform builds, then a docker manifest list", "manifest")
+
+
+def host_strategy(
+    settings: Settings, project: ProjectFacts, choice: DockerfileChoice, machine: MachineFacts
+) -> tuple[HostGo | None, str | None, str | None]:
+    """(host Go, reason, None) when the host strategy is asked for (--strategy host) or
+    allowed (host_go with strategy auto) and possible; (None, None, note) otherwise."""
+    if not needs(settings).host_go:
+        return None, None, None
+    if settings.strategy == "host":
+        if choice.source != "generated":
+            raise InputError(
+                f"--strategy host: the project has its own Dockerfile ({choice.path}), which host builds do not use",
+                "use --strategy auto, or build from the generated Dockerfile (no Dockerfile in the project)",
+            )
+        host = check_host_go(machine.host_go, project.go)
+        source = settings.sources.get("strategy", "default")
+        return host, f"asked for ({source} host): the host's Go {host.version} compiles, BuildKit packages", None
+    source = settings.sources.get("host_go", "default")
+    need = project.go.module.go
+    found = machine.host_go
+    if choice.source != "generated":
+        return None, None, f"host_go ({source}): not used, the project has its own Dockerfile"
+    if found is None or (need is not None and found.version < need):
+        have = f"Go {found.version}" if found else "no Go toolchain"
+        return None, None, f"host_go ({source}): not used, the host has {have} (go.mod wants {need})"
+    return found, f"host_go is set ({source}) and the host's Go {found.version} satisfies go.mod's go {need}", None
+
+
+def image_refs(settings: Settings, version: str | None) -> tuple[str, ...]:
+    """IMAGE:TAG for each --tag, else for the version (from --version-from or git)."""
+    if not settings.image:
+        raise InputError("--image: no image repository given", "e.g. --image registry.example.com/team/app")
+    if any(c.isspace() for c in settings.image) or ":" in settings.image.rsplit("/", 1)[-1] or "@" in settings.image:
+        raise InputError(f"--image: {settings.image!r} must be a repository without tag or digest", "put tags in --tag")
+    tags = settings.tag or ((as_tag(version),) if version else ())
+    if not tags:
+        raise InputError("--tag: no tag given and none could be derived", "pass --tag 1.2.3 (or tag the git commit)")
+    if not valid_tag(tags[0]):
+        raise InputError(
+            f"--tag: the version {version!r} (from --version-from or git describe) is not a valid tag",
+            "tags are [A-Za-z0-9_.-], at most 128, not starting with . or -: pass --tag",
+        )
+    return tuple(f"{settings.image}:{t}" for t in tags)

@@ -1,0 +1,95 @@
+"""The world outside the pure core, one seam each, passed in from ``cli.main``.
+
+docker (an Executor per environment), the registry (a RegistryClient per environment),
+git, the host's Go toolchain, commands a project names (``--version-from``) and the
+filesystem. ``Effects()`` is the real world; tests give fakes for any of them. The decision
+and plan modules import none of this: the shell (facts.py, run.py) uses them.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Protocol
+
+import attrs
+
+if TYPE_CHECKING:
+    from buildx_go.docker import Executor
+    from buildx_go.hostgo import HostGo
+    from buildx_go.registry import RegistryClient
+
+
+class Files(Protocol):
+    """What is read from the project (and its config file)."""
+
+    def read_text(self, path: Path) -> str: ...
+
+    def is_file(self, path: Path) -> bool: ...
+
+    def is_dir(self, path: Path) -> bool: ...
+
+    def iterdir(self, path: Path) -> Iterator[Path]: ...
+
+
+class LocalFiles:
+    def read_text(self, path: Path) -> str:
+        return path.read_text(errors="replace")
+
+    def is_file(self, path: Path) -> bool:
+        return path.is_file()
+
+    def is_dir(self, path: Path) -> bool:
+        return path.is_dir()
+
+    def iterdir(self, path: Path) -> Iterator[Path]:
+        return path.iterdir()
+
+
+# argv -> (exit code, stdout, stderr); None when the program could not be started.
+Runner = Callable[[Sequence[str], Path | None, float], tuple[int, str, str] | None]
+
+
+def run_program(argv: Sequence[str], cwd: Path | None, timeout: float) -> tuple[int, str, str] | None:
+    """Run ARGV (never through a shell); None if it cannot start or does not finish in TIMEOUT."""
+    try:
+        proc = subprocess.run(list(argv), cwd=cwd, capture_output=True, text=True, timeout=timeout, check=False)
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    return proc.returncode, proc.stdout, proc.stderr
+
+
+def _docker(env: Mapping[str, str]) -> Executor:
+    from buildx_go.docker import DockerExecutor
+
+    return DockerExecutor(env)
+
+
+def _registry(env: Mapping[str, str]) -> RegistryClient:
+    from buildx_go.registry import RegistryClient
+
+    return RegistryClient(env)
+
+
+def _host_go(env: Mapping[str, str], cache_dir: str | None) -> HostGo | None:
+    from buildx_go.facts import find_host_go
+
+    return find_host_go(env, cache_dir)
+
+
+@attrs.frozen
+class Effects:
+    docker: Callable[[Mapping[str, str]], Executor] = _docker
+    registry: Callable[[Mapping[str, str]], RegistryClient] = _registry
+    git: Runner = run_program
+    program: Runner = run_program  # commands the user names (--version-from)
+    host_go: Callable[[Mapping[str, str], str | None], HostGo | None] = _host_go
+    files: Files = attrs.field(factory=LocalFiles)
+
+
+def cache_dir(env: Mapping[str, str]) -> str:
+    """buildx-go's cache directory: $XDG_CACHE_HOME/buildx-go, else ~/.cache/buildx-go."""
+    base = env.get("XDG_CACHE_HOME") or os.path.join(env.get("HOME") or os.path.expanduser("~"), ".cache")
+    return os.path.join(base, "buildx-go")

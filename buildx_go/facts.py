@@ -1,0 +1,201 @@
+"""The shell's gathering: the facts a decision needs, read through the effect seams.
+
+``project_facts``: go.mod and sources, the user's Dockerfile and ignore rules, git, the
+version. ``machine_facts``: the builder (created first with --create-builder), the host's
+Go, the repository's tags, each only when ``decide.needs`` says the decision depends on it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+from collections.abc import Mapping
+from pathlib import Path
+
+from packaging.version import Version
+
+from buildx_go.builder import DEFAULT_BUILDER_NAME, Preflight, parse_version, require_usable
+from buildx_go.config import Settings
+from buildx_go.decide import MachineFacts, ProjectFacts, UserDockerfile, needs
+from buildx_go.dockerfile import find_dockerfile
+from buildx_go.effects import Effects, Files, cache_dir
+from buildx_go.errors import BuildxGoError, InputError
+from buildx_go.gitinfo import git_facts, version_from
+from buildx_go.gomod import GoProject
+from buildx_go.hostgo import HostGo
+from buildx_go.log import get_logger
+from buildx_go.platforms import Platform
+from buildx_go.refs import Reference
+
+
+def project_facts(settings: Settings, root: Path, effects: Effects) -> ProjectFacts:
+    go = GoProject.detect(root, effects.files)
+    get_logger().info(
+        "project.detected",
+        module=go.module.path,
+        go=str(go.module.go or ""),
+        toolchain=str(go.module.toolchain or ""),
+        mains=[m.path for m in go.mains],
+        cgo=list(go.cgo_files),
+        vendored=go.vendored,
+        workspace=go.workspace,
+    )
+    path = find_dockerfile(root, settings.file, effects.files)
+    user = UserDockerfile(path, effects.files.read_text(path)) if path else None
+    git = git_facts(root, effects.git)
+    version = None if settings.tag else version_from(settings.version_from, root, effects.program)
+    return ProjectFacts(
+        go=go,
+        dockerfile=user,
+        ignore_rules=ignore_rules(root, path, effects.files),
+        git=git,
+        version=version or git.get("version"),
+        native=native_platform(),
+    )
+
+
+def ignore_rules(root: Path, dockerfile: Path | None, files: Files) -> str | None:
+    """The ignore rules BuildKit would apply: <Dockerfile>.dockerignore, else <root>/.dockerignore."""
+    candidates = ([Path(f"{dockerfile}.dockerignore")] if dockerfile else []) + [root / ".dockerignore"]
+    for candidate in candidates:
+        if files.is_file(candidate):
+            return files.read_text(candidate)
+    return None
+
+
+def native_platform() -> Platform:
+    """The build platform assumed for planning: this host's (the builder's is checked at run)."""
+    machine = os.uname().machine
+    try:
+        return Platform.parse(f"linux/{machine}")
+    except InputError:
+        return Platform("linux", "amd64")
+
+
+def machine_facts(
+    settings: Settings, project: ProjectFacts, env: Mapping[str, str], effects: Effects, workdir: str
+) -> MachineFacts:
+    need = needs(settings)
+    cache = cache_dir(env)
+    builder = None
+    if need.builder:
+        builder = builder_facts(settings, env, effects, workdir, cache)
+        require_usable(builder)
+        log_builder(builder)
+    host_go = effects.host_go(env, cache) if need.host_go else None
+    tags = existing_tags(settings.image, env, effects) if need.tags else None
+    context = None
+    if need.host_go:
+        key = hashlib.sha256(str(project.go.root).encode()).hexdigest()[:16]
+        context = os.path.join(cache, "host-context", key)
+    return MachineFacts(builder, host_go, tags, context)
+
+
+def builder_facts(
+    settings: Settings, env: Mapping[str, str], effects: Effects, workdir: str, cache: str | None
+) -> Preflight:
+    """The builder's facts (--builder, else the current one); with --create-builder, a
+    docker-container builder (--builder, else buildx-go) is created first, unless the engine
+    or buildx is unusable. CACHE: where answers are kept (None: ask afresh, as doctor does)."""
+    from buildx_go.docker import create_builder, gather_preflight
+
+    executor = effects.docker(env)
+    create = settings.create_builder
+    pre = gather_preflight(executor, env, None if create else settings.builder, cache_dir=cache)
+    if create and not pre.problems():
+        name = settings.builder or DEFAULT_BUILDER_NAME
+        http = http_registry(settings.image)
+        create_builder(pre, name, settings.builder_image, http, settings.network == "host" or bool(http), workdir, env)
+        pre = gather_preflight(executor, env, name)
+    return pre
+
+
+def log_builder(pre: Preflight) -> None:
+    b = pre.builder
+    multi, why = pre.multi_platform()
+    get_logger().info(
+        "builder.facts",
+        builder=b.name if b else None,
+        driver=b.driver if b else None,
+        engine=str(pre.engine.server),
+        buildx=str(pre.buildx),
+        containerd_store=pre.engine.containerd_store,
+        multi_platform=multi,
+        why=why,
+        cached=pre.cached,
+    )
+
+
+def http_registry(image: str | None) -> str | None:
+    """The registry host of IMAGE if it is spoken to in plain http (loopback), else None."""
+    if not image:
+        return None
+    ref = Reference.parse(f"{image}:x")
+    return ref.registry if ref.is_loopback else None
+
+
+def existing_tags(image: str | None, env: Mapping[str, str], effects: Effects) -> tuple[str, ...] | None:
+    """The repository's tags, or None when they cannot be listed (then moving tags still move,
+    and the plan says the check was not possible)."""
+    if not image:
+        return None
+    try:
+        return tuple(effects.registry(env).tags(Reference.parse(f"{image}:x")))
+    except (OSError, BuildxGoError):
+        return None
+
+
+def find_host_go(env: Mapping[str, str], cache: str | None = None) -> HostGo | None:
+    """The Go toolchain on PATH (or $BUILDX_GO_GO), None if there is none. With CACHE, its
+    facts are kept until the `go` found changes (`go` may be a slow-starting wrapper)."""
+    candidate = env.get("BUILDX_GO_GO") or shutil.which("go", path=env.get("PATH"))
+    if not candidate:
+        return None
+    try:
+        st = os.stat(candidate)
+    except OSError:
+        return None
+    key = f"{os.path.realpath(candidate)}|{st.st_size}|{st.st_mtime_ns}"
+    path = os.path.join(cache, "host-go.json") if cache else None
+    if path:
+        try:
+            with open(path) as f:
+                data = json.load(f)
+            if data.get("key") == key and os.access(data["go"], os.X_OK):
+                return HostGo(data["go"], Version(data["version"]), data["root"])
+        except (OSError, ValueError, KeyError):
+            pass
+    found = _ask_go(candidate, env)
+    if found and path:
+        try:
+            os.makedirs(os.path.dirname(path), exist_ok=True)
+            with open(path, "w") as f:
+                json.dump({"key": key, "go": found.go, "version": str(found.version), "root": found.root}, f)
+        except OSError:
+            pass
+    return found
+
+
+def _ask_go(candidate: str, env: Mapping[str, str]) -> HostGo | None:
+    import subprocess
+
+    try:
+        proc = subprocess.run(
+            [candidate, "env", "-json", "GOVERSION", "GOROOT"],
+            capture_output=True,
+            text=True,
+            timeout=30,
+            env={**os.environ, **env, "GOTOOLCHAIN": "local"},
+            check=False,
+        )
+        facts = json.loads(proc.stdout) if proc.returncode == 0 else {}
+    except (OSError, ValueError, subprocess.TimeoutExpired):
+        return None
+    version = parse_version(str(facts.get("GOVERSION", "")).removeprefix("go"))
+    root = str(facts.get("GOROOT") or "")
+    real = os.path.join(root, "bin", "go")
+    if version is None or not os.access(real, os.X_OK):
+        return None
+    return HostGo(real, version, root)

@@ -1,0 +1,141 @@
+"""How an option is declared: once, as a field of ``config.Settings`` made by ``option()``.
+
+Each field's metadata holds its ``Spec`` (help, default as written, parser, commands, help
+group, argparse shape). From the fields come the command line (``add_options``), the
+``BUILDX_GO_*`` environment and ``.buildx-go.toml`` keys (``config.resolve``), shell
+completion (completion.py) and the README's option table (``markdown_table``). Adding an
+option is one ``option(...)`` field plus its use.
+"""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import Callable, Iterator
+from typing import Any, Literal
+
+import attrs
+
+Kind = Literal["value", "flag", "list"]
+BUILD = frozenset({"build"})
+BUILDING = frozenset({"build", "plan", "dockerfile"})  # the commands that read a project
+COMMANDS = ("build", "plan", "dockerfile", "doctor", "verify", "completion")
+GLOBAL = frozenset(COMMANDS)  # accepted before or after the command
+
+
+@attrs.frozen
+class Spec:
+    """What one option is, besides its name and type (the Settings field's)."""
+
+    help: str
+    default: Any  # as a user would write it (string, bool, tuple): parsed like any value
+    parse: Callable[[Any], Any]
+    commands: frozenset[str]
+    group: str  # help group: image, Dockerfile, build, builder, output
+    kind: Kind
+    choices: tuple[str, ...] = ()
+    short: str | None = None  # e.g. -f
+    aliases: tuple[str, ...] = ()  # other long flags, kept for compatibility
+    metavar: str | None = None
+
+
+def option(
+    default: Any,
+    help: str,
+    *,
+    parse: Callable[[Any], Any] = str,
+    commands: frozenset[str] = BUILDING,
+    group: str = "build",
+    kind: Kind = "value",
+    choices: tuple[str, ...] = (),
+    short: str | None = None,
+    aliases: tuple[str, ...] = (),
+    metavar: str | None = None,
+) -> Any:
+    """A Settings field that is an option (an attrs field carrying its Spec)."""
+    spec = Spec(help, default, parse, commands, group, kind, choices, short, aliases, metavar)
+    return attrs.field(metadata={"spec": spec})
+
+
+def specs(cls: type) -> Iterator[tuple[str, Spec]]:
+    """(name, Spec) of every option field of CLS, in declaration order."""
+    for f in attrs.fields(cls):
+        if "spec" in f.metadata:
+            yield f.name, f.metadata["spec"]
+
+
+def flag(name: str) -> str:
+    return "--" + name.replace("_", "-")
+
+
+def env_name(name: str) -> str:
+    return "BUILDX_GO_" + name.upper()
+
+
+def config_key(name: str) -> str:
+    return name.replace("_", "-")
+
+
+def add_options(parser: argparse.ArgumentParser, cls: type, command: str | None) -> None:
+    """Every option of CLS that COMMAND takes, in its help group (COMMAND None: the global
+    options, for the top-level parser). Values not given stay None; a subcommand's copies of
+    the global options leave the attribute alone (SUPPRESS) unless given after it."""
+    groups: dict[str, argparse._ArgumentGroup] = {}
+    for name, spec in specs(cls):
+        is_global = spec.commands == GLOBAL
+        if (command is None and not is_global) or (command is not None and command not in spec.commands):
+            continue
+        group = groups.get(spec.group) or groups.setdefault(spec.group, parser.add_argument_group(spec.group))
+        flags = [flag(name), *spec.aliases, *([spec.short] if spec.short else [])]
+        kw: dict[str, Any] = {"dest": name, "help": _help(spec)}
+        kw["default"] = argparse.SUPPRESS if is_global and command is not None else None
+        if spec.kind == "flag":
+            kw["action"] = argparse.BooleanOptionalAction
+        else:
+            kw["action"] = "append" if spec.kind == "list" else "store"
+            kw["metavar"] = spec.metavar or ("{" + ",".join(spec.choices) + "}" if spec.choices else name.upper())
+            if spec.choices:
+                kw["choices"] = spec.choices
+        group.add_argument(*flags, **kw)
+
+
+def _help(spec: Spec) -> str:
+    shown = default_text(spec)
+    text = spec.help.replace("%", "%%")
+    return f"{text} (default: {shown})" if shown else text
+
+
+def default_text(spec: Spec) -> str:
+    if spec.default in (None, (), ""):
+        return ""
+    if spec.kind == "flag":
+        return "on" if spec.default else "off"
+    if isinstance(spec.default, tuple):
+        return ",".join(spec.default)
+    return str(spec.default)
+
+
+def markdown_table(cls: type) -> str:
+    """The README's option table: every option, where it can be set, its default."""
+    lines = [
+        "| option | commands | environment | `.buildx-go.toml` | default | meaning |",
+        "| --- | --- | --- | --- | --- | --- |",
+    ]
+    for name, spec in specs(cls):
+        shape = "" if spec.kind == "flag" else f" {spec.metavar or name.upper()}"
+        if spec.choices:
+            shape = " " + "\\|".join(spec.choices)
+        names = f"`{flag(name)}{shape}`" + ("".join(f", `{a}`" for a in spec.aliases))
+        if spec.kind == "flag":
+            names += f" / `--no-{config_key(name)}`"
+        commands = "all" if spec.commands == GLOBAL else ", ".join(c for c in COMMANDS if c in spec.commands)
+        repeat = " (repeatable)" if spec.kind == "list" else ""
+        default = default_text(spec).replace("|", "\\|") or "–"
+        help_text = spec.help.replace("|", "\\|") + repeat
+        lines.append(f"| {names} | {commands} | `{env_name(name)}` | `{config_key(name)}` | {default} | {help_text} |")
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":  # python -m buildx_go.options: the README's option table
+    from buildx_go.config import Settings
+
+    print(markdown_table(Settings))

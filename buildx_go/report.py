@@ -1,0 +1,91 @@
+"""What buildx-go tells people: events for its decisions (stderr), and results (stdout):
+the plan, a build's outcome, a verification report."""
+
+from __future__ import annotations
+
+import json
+from typing import TYPE_CHECKING
+
+from buildx_go.log import get_logger
+
+if TYPE_CHECKING:
+    from buildx_go.adapt import Lint
+    from buildx_go.decide import Decision, DockerfileChoice
+    from buildx_go.plan import Plan
+    from buildx_go.run import Outcome
+    from buildx_go.verify import Report
+
+PHASE_NOTES = {
+    "compile": "the host's go build, every platform side by side",
+    "build": "BuildKit (per-platform builds run side by side)",
+    "publish": "once what was built is verified: version tags from the verified digests ({digest:P}: P's image)",
+    "promote": "once the version's index is verified; {digest} is its digest",
+}
+
+
+def log_dockerfile(choice: DockerfileChoice, adaptations: tuple[str, ...], lints: tuple[Lint, ...]) -> None:
+    """dockerfile.adapted / dockerfile.lint / dockerfile.chosen."""
+    log = get_logger()
+    for change in adaptations:
+        log.info("dockerfile.adapted", change=change)
+    for item in lints:
+        log.warning("dockerfile.lint", code=item.code, line=item.line, message=item.message)
+    log.info("dockerfile.chosen", source=choice.source, style=choice.style, path=choice.path)
+
+
+def log_plan(decision: Decision, plan: Plan) -> None:
+    log = get_logger()
+    if decision.project.ignore_rules is None and decision.dockerfile.source != "generated":
+        root = decision.project.go.root
+        log.info("context.no_dockerignore", suggestion=f"add {root}/.dockerignore (e.g. .git, bin/, *.test)")
+    log.info(
+        "plan.chosen",
+        strategy=plan.strategy,
+        packaging=plan.packaging,
+        reason=plan.reason,
+        platforms=[str(p) for p in plan.platforms],
+        refs=list(plan.refs),
+    )
+
+
+def print_plan(plan: Plan, fmt: str) -> None:
+    if fmt == "json":
+        print(json.dumps(plan.to_dict(), indent=2))
+        return
+    print(f"strategy:   {plan.strategy} ({plan.reason})")
+    print(f"module:     {plan.module} ({plan.project})")
+    print(f"platforms:  {', '.join(str(p) for p in plan.platforms)}")
+    print(
+        f"dockerfile: {plan.dockerfile.source}, style {plan.dockerfile.style}"
+        + (f" ({plan.dockerfile.path})" if plan.dockerfile.path else "")
+    )
+    print(f"refs:       {', '.join(plan.refs)}")
+    print(f"verify:     {'yes' if plan.verify else 'no'}")
+    for note in plan.notes:
+        print(f"note:       {note}")
+    print("commands:")
+    phase = None
+    for c in plan.commands:
+        if c.phase != phase:
+            phase = c.phase
+            print(f"  # {phase}: {PHASE_NOTES[phase]}")
+        print(f"  {c.shell()}")
+
+
+def print_outcome(outcome: Outcome, fmt: str) -> None:
+    if fmt == "json":
+        print(json.dumps(outcome.to_dict(), indent=2))
+    elif outcome.digest:
+        for ref in outcome.refs:
+            print(f"{ref}@{outcome.digest}")
+
+
+def print_report(report: Report, fmt: str) -> None:
+    if fmt == "json":
+        print(json.dumps(report.to_dict(), indent=2))
+        return
+    print(f"{report.ref}@{report.digest} ({report.media_type})")
+    for img in report.images:
+        status = "ok" if not img.problems else "; ".join(img.problems)
+        print(f"  {img.platform}: config {img.config_platform}, {img.binary}: {img.facts} -> {status}")
+    print(f"  attestations: {report.attestations}")

@@ -1,0 +1,213 @@
+"""Running planned commands: one with its events, several side by side, digests filled in;
+and the files a run writes (its Dockerfile, its private docker config)."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import threading
+import time
+from collections.abc import Callable, Mapping
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, NoReturn
+
+import attrs
+
+from buildx_go.errors import BuildFailed, BuildxGoError, EngineError
+from buildx_go.log import activate, get_logger
+from buildx_go.plan import Command, Phase, Plan
+from buildx_go.refs import Reference
+
+if TYPE_CHECKING:
+    from buildx_go.builder import Preflight
+    from buildx_go.docker import Executor
+    from buildx_go.registry import RegistryClient
+
+
+def run_command(executor: Executor, cmd: Command, label: str | None = None) -> str:
+    """Run one planned command, with command.start/done/failed events; its stdout."""
+    log = get_logger()
+    log.info("command.start", purpose=cmd.purpose, argv=list(cmd.argv))
+    t0 = time.monotonic()
+    try:
+        out = executor.run(
+            cmd.argv,
+            stream=cmd.passthrough,
+            purpose=cmd.purpose,
+            env=dict(cmd.env),
+            label=label,
+            on_start=_warm_up if cmd.phase == "build" else None,
+            cwd=cmd.cwd,
+        )
+    except BuildxGoError as exc:
+        seconds = round(time.monotonic() - t0, 3)
+        if cmd.may_fail and cmd.may_fail in exc.message:
+            log.info("command.done", purpose=cmd.purpose, seconds=seconds, note=cmd.may_fail)
+            return ""
+        log.error("command.failed", purpose=cmd.purpose, seconds=seconds, exit_code=exc.exit_code, error=exc.message)
+        raise
+    log.info("command.done", purpose=cmd.purpose, seconds=round(time.monotonic() - t0, 3), exit_code=0)
+    return out
+
+
+def _warm_up() -> None:
+    """While BuildKit works, finish what startup deferred (structlog) and import what comes
+    after the build (verification), in a thread: the main one is only waiting."""
+
+    def work() -> None:
+        activate()
+        import zstandard  # noqa: F401
+
+        import buildx_go.verify  # noqa: F401
+
+    threading.Thread(target=work, daemon=True).start()
+
+
+def side_by_side(executor: Executor, commands: list[Command], *, labelled: bool) -> list[tuple[Command, BuildxGoError]]:
+    """Run per-platform COMMANDS at once (streamed lines prefixed with the platform when
+    LABELLED); wait for all; the ones that failed. Unexpected errors are raised as they are."""
+    with ThreadPoolExecutor(max(1, len(commands))) as pool:
+        jobs = [(c, pool.submit(run_command, executor, c, str(c.platform) if labelled else None)) for c in commands]
+        failed = []
+        for cmd, job in jobs:
+            exc = job.exception()
+            if isinstance(exc, BuildxGoError):
+                failed.append((cmd, exc))
+            elif exc is not None:
+                raise exc
+    return failed
+
+
+def raise_first(failed: list[tuple[Command, BuildxGoError]], hint: str) -> NoReturn:
+    """The first failure's error, naming every platform that failed, with HINT."""
+    names = ", ".join(str(c.platform) for c, _ in failed)
+    first = failed[0][1]
+    raise type(first)(f"{names}: {first.message}", hint)
+
+
+def run_phase(plan: Plan, executor: Executor, phase: Phase, digests: Mapping[str, str]) -> dict[str, str]:
+    """Run PHASE's commands in order with digests filled in; {tag: digest} of the lists pushed."""
+    pushed = {}
+    for cmd in plan.phase(phase):
+        out = run_command(executor, fill(cmd, digests))
+        if cmd.purpose.startswith("push list "):
+            pushed[cmd.purpose.rsplit(" ", 1)[1]] = next(
+                (w for w in reversed(out.split()) if w.startswith("sha256:")), ""
+            )
+    return pushed
+
+
+def fill(cmd: Command, digests: Mapping[str, str]) -> Command:
+    """CMD with ``{digest}`` / ``{digest:PLATFORM}`` replaced by DIGESTS ("" is the index)."""
+    argv = []
+    for arg in cmd.argv:
+        for key, digest in digests.items():
+            arg = arg.replace("{digest:" + key + "}" if key else "{digest}", digest)
+        if "{digest" in arg:
+            raise BuildFailed(f"{cmd.purpose}: no digest for {arg}", "a build wrote no --metadata-file digest")
+        argv.append(arg)
+    return attrs.evolve(cmd, argv=tuple(argv))
+
+
+def read_digest(metadata_file: str) -> str | None:
+    try:
+        data = json.loads(Path(metadata_file).read_text())
+    except (OSError, ValueError):
+        return None
+    digest = data.get("containerimage.digest")
+    return str(digest) if digest else None
+
+
+def write_files(plan: Plan) -> None:
+    """The workdir: the Dockerfile BuildKit reads and its ignore file; no stale metadata."""
+    Path(plan.metadata_file).parent.mkdir(parents=True, exist_ok=True)
+    for stale in [plan.metadata_file] + [c.metadata for c in plan.commands if c.metadata]:
+        Path(stale).unlink(missing_ok=True)  # a reused --workdir must not lend an old digest
+    if plan.dockerfile.path:
+        Path(plan.dockerfile.path).write_text(plan.dockerfile.text)
+        Path(f"{plan.dockerfile.path}.dockerignore").write_text(plan.dockerignore)
+
+
+def private_docker_config(path: str, env: Mapping[str, str]) -> None:
+    """A docker config dir for this run only (manifest lists live there): the user's
+    config.json (credentials, helpers) copied in, nothing else shared."""
+    target = Path(path)
+    target.mkdir(mode=0o700, parents=True, exist_ok=True)
+    source = Path(env.get("DOCKER_CONFIG") or Path(env.get("HOME") or Path.home()) / ".docker") / "config.json"
+    if source.is_file():
+        shutil.copyfile(source, target / "config.json")
+        (target / "config.json").chmod(0o600)
+
+
+def check_emulation(plan: Plan, pre: Preflight) -> None:
+    """RUN in the final stage of a foreign platform needs QEMU: refuse before building without it."""
+    support = dict(pre.platform_support(plan.emulated))
+    missing = [p for p in plan.emulated if support[p].startswith("no emulation")]
+    b = pre.builder
+    get_logger().info(
+        "emulation.checked",
+        needed=[str(p) for p in plan.emulated],
+        builder_platforms=sorted(b.platforms if b else ()),
+        missing=[str(p) for p in missing],
+    )
+    if missing:
+        raise EngineError(
+            f"RUN in the final stage needs emulation for {', '.join(map(str, missing))}, and the builder has none",
+            "install QEMU/binfmt (scripts/setup does; or docker run --privileged tonistiigi/binfmt --install all)",
+        )
+
+
+PIN_WAIT = 3.0  # seconds the base's lookup may take in all (it runs while Go compiles)
+
+
+def pin_base_lookup(plan: Plan, client: RegistryClient) -> Callable[[], None]:
+    """Host strategy: look up each platform's manifest of the runtime base in the registry
+    while the host compiles; the function returned (called after the compile) writes the
+    pinned Dockerfile (``hostgo.pin_base``), or logs why the base stays as it is. Never
+    fails the build: BuildKit can always resolve the base itself, only slower."""
+    base = str(plan.pin_base)
+    found: dict[str, Any] = {}
+
+    def look_up() -> None:
+        try:
+            from buildx_go.platforms import index_platforms
+            from buildx_go.registry import INDEX_TYPES
+
+            media, _, doc = client.manifest(Reference.parse(base))
+            found["pins"] = index_platforms(doc) if media in INDEX_TYPES else {}
+        except Exception as exc:  # any failure only means "not pinned"
+            found["error"] = f"{type(exc).__name__}: {exc}"
+
+    deadline = time.monotonic() + PIN_WAIT
+    thread = threading.Thread(target=look_up, daemon=True)
+    thread.start()
+
+    def finish() -> None:
+        thread.join(max(0.0, deadline - time.monotonic()))
+        _write_pins(plan, base, found)
+
+    return finish
+
+
+def _write_pins(plan: Plan, base: str, found: Mapping[str, Any]) -> None:
+    from buildx_go.hostgo import pin_base
+
+    log = get_logger()
+    pins = found.get("pins")
+    missing = [str(p) for p in plan.platforms if p not in (pins or {})]
+    if pins is None or missing:
+        if "error" in found:
+            why = found["error"]
+        elif pins is None:
+            why = f"the registry did not answer within {PIN_WAIT:g} s"
+        elif pins:
+            why = f"it has no {', '.join(missing)} image (BuildKit picks a compatible one)"
+        else:
+            why = "it is a single image, not an index"
+        log.info("base.unpinned", base=base, reason=why)
+        return
+    chosen = {p: pins[p] for p in plan.platforms}
+    path = Path(str(plan.dockerfile.path))
+    path.write_text(pin_base(path.read_text(), base, chosen))
+    log.info("base.pinned", base=base, digests={str(p): d for p, d in chosen.items()})

@@ -1,0 +1,111 @@
+"""The shape of the package, kept true by tests: a thin CLI, small functions, a pure
+decision and plan that reach no effect, options declared once, the README in step."""
+
+from __future__ import annotations
+
+import ast
+import inspect
+import re
+from pathlib import Path
+
+from buildx_go import cli, plan
+from buildx_go.config import Settings
+from buildx_go.options import BUILDING, config_key, env_name, flag, markdown_table, specs
+
+PACKAGE = Path(__file__).parents[2] / "buildx_go"
+README = Path(__file__).parents[2] / "README.md"
+# The shell's modules: what touches docker, a registry, git, processes, the host's Go, files.
+EFFECTS = {"docker", "registry", "credentials", "effects", "facts", "run", "steps", "cli", "doctor", "verify"}
+EFFECT_STDLIB = {"subprocess", "urllib", "socket", "http", "shutil", "tempfile", "fcntl"}
+
+
+def module_imports(name: str) -> set[str]:
+    """What module NAME imports when it is imported (module level, not under TYPE_CHECKING)."""
+    tree = ast.parse((PACKAGE / f"{name}.py").read_text())
+    found: set[str] = set()
+    for node in tree.body:
+        if isinstance(node, ast.If) and "TYPE_CHECKING" in ast.unparse(node.test):
+            continue
+        for sub in ast.walk(node) if isinstance(node, (ast.Import, ast.ImportFrom, ast.If, ast.Try)) else ():
+            if isinstance(sub, ast.Import):
+                found |= {a.name for a in sub.names}
+            elif isinstance(sub, ast.ImportFrom) and sub.module:
+                found.add(sub.module)
+    return found
+
+
+def closure(name: str) -> set[str]:
+    """Every buildx_go module (short names) and stdlib top-level name reached from NAME."""
+    seen: set[str] = set()
+    todo = [name]
+    while todo:
+        current = todo.pop()
+        if current in seen:
+            continue
+        seen.add(current)
+        for imported in module_imports(current):
+            if imported.startswith("buildx_go."):
+                todo.append(imported.removeprefix("buildx_go."))
+            else:
+                seen.add("stdlib:" + imported.split(".")[0])
+    return seen
+
+
+def test_the_decision_and_the_plan_reach_no_effect() -> None:
+    for module in ("decide", "plan", "argv"):
+        reached = closure(module)
+        ours = {m for m in reached if not m.startswith("stdlib:")}
+        stdlib = {m.removeprefix("stdlib:") for m in reached if m.startswith("stdlib:")}
+        assert not ours & EFFECTS, (module, ours & EFFECTS)
+        assert not stdlib & EFFECT_STDLIB, (module, stdlib & EFFECT_STDLIB)
+
+
+def test_the_cli_is_thin_and_functions_are_small() -> None:
+    assert len((PACKAGE / "cli.py").read_text().splitlines()) < 250
+    long = []
+    for path in sorted(PACKAGE.glob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+                lines = (node.end_lineno or node.lineno) - node.lineno + 1
+                if lines > 60:
+                    long.append(f"{path.name}:{node.name} ({lines} lines)")
+    assert long == []
+    assert len(inspect.signature(plan.make_plan).parameters) <= 5
+
+
+def test_every_option_is_one_declaration_reaching_every_layer() -> None:
+    parser = cli.parser()
+    build_flags = {o for a in parser._subparsers._group_actions[0].choices["build"]._actions for o in a.option_strings}  # type: ignore[union-attr]
+    for name, spec in specs(Settings):
+        assert spec.help and spec.commands, name
+        if "build" in spec.commands:
+            assert flag(name) in build_flags, name
+        if spec.kind == "flag":
+            assert f"--no-{config_key(name)}" in build_flags or "build" not in spec.commands, name
+    fields = [f.name for f in Settings.__attrs_attrs__]  # type: ignore[attr-defined]
+    assert fields[-1] == "sources" and len(list(specs(Settings))) == len(fields) - 1
+    assert env_name("base_image") == "BUILDX_GO_BASE_IMAGE" and config_key("base_image") == "base-image"
+    assert all(c in BUILDING for c in ("build", "plan", "dockerfile"))
+
+
+def test_the_readme_option_table_is_the_generated_one() -> None:
+    text = README.read_text()
+    m = re.search(r"<!-- options:begin -->\n(.*?)\n<!-- options:end -->", text, re.S)
+    assert m, "README.md has no generated option table (between <!-- options:begin/end -->)"
+    assert m.group(1) == markdown_table(Settings), "regenerate it: python -m buildx_go.options"
+
+
+def test_completion_scripts_know_every_command_and_option() -> None:
+    from buildx_go.completion import SHELLS, script
+
+    parser = cli.parser()
+    for shell in SHELLS:
+        text = script(shell, parser)
+        for command in cli.SUBCOMMANDS:
+            assert command in text, (shell, command)
+        for name, _ in specs(Settings):
+            bare = flag(name).removeprefix("--")
+            assert bare in text, (shell, name)
+    assert "complete -F _buildx_go buildx-go" in script("bash", parser)
+    assert script("zsh", parser).startswith("#compdef buildx-go")
+    assert "complete -c buildx-go -n '__fish_seen_subcommand_from build' -l platform" in script("fish", parser)
