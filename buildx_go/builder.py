@@ -287,18 +287,41 @@ def buildkitd_config(http_registries: Iterable[str]) -> str:
     return "".join(f'[registry."{host}"]\n  http = true\n  insecure = true\n' for host in http_registries)
 
 
-def create_builder_options(name: str, image: str | None, network_host: bool, config_path: str | None) -> dict[str, Any]:
-    """Arguments of python-on-whales' ``buildx.create`` for a docker-container builder that can
-    build multi-platform (``docker buildx create --driver docker-container --bootstrap ...``)."""
-    driver_options = {}
-    if image:
-        driver_options["image"] = image
-    if network_host:
-        driver_options["network"] = "host"
-    return {
-        "name": name,
-        "driver": "docker-container",
-        "driver_options": driver_options,
-        "config": config_path,
-        "bootstrap": True,
-    }
+@attrs.frozen
+class NewBuilder:
+    """A docker-container builder --create-builder makes (it does not exist yet)."""
+
+    name: str
+    image: str | None  # --builder-image; None: buildx's default (moby/buildkit)
+    http_registries: tuple[str, ...]  # loopback registries spoken to in plain http
+    network_host: bool
+
+    def argv(self, config_path: str | None) -> tuple[str, ...]:
+        """`docker buildx create ... --bootstrap`: a builder that builds multi-platform."""
+        argv = ["docker", "buildx", "create", "--name", self.name, "--driver", "docker-container"]
+        if self.image:
+            argv += ["--driver-opt", f"image={self.image}"]
+        if self.network_host:
+            argv += ["--driver-opt", "network=host"]
+        if config_path:
+            argv += ["--buildkitd-config", config_path]
+        return (*argv, "--bootstrap")
+
+    def projected(self, pre: Preflight) -> Preflight:
+        """PRE with this builder as it will be: a docker-container builder whose platforms are
+        the engine's own and those the host emulates (what BuildKit's worker lists)."""
+        native = [f"linux/{pre.engine.arch}"] if pre.engine.arch else []
+        emulated = [p for p, q in QEMU_PLATFORMS.items() if q in pre.emulators and p not in native]
+        builder = Builder(self.name, "docker-container", "inactive", tuple(native + emulated))
+        return attrs.evolve(pre, builders=(*pre.builders, builder), wanted_builder=self.name)
+
+
+QEMU_PLATFORMS = {
+    "linux/amd64": "qemu-x86_64",
+    "linux/arm64": "qemu-aarch64",
+    "linux/arm/v7": "qemu-arm",
+    "linux/386": "qemu-i386",
+    "linux/ppc64le": "qemu-ppc64le",
+    "linux/s390x": "qemu-s390x",
+    "linux/riscv64": "qemu-riscv64",
+}

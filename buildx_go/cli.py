@@ -6,6 +6,7 @@ No decision is made here: facts.py gathers, decide.py decides, plan.py plans, ru
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import shutil
 import sys
@@ -16,10 +17,14 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+import attrs
+
 from buildx_go import __version__
+from buildx_go.builder import BuilderCaps
+from buildx_go.ci import CI, detect
 from buildx_go.config import OPTION_NAMES, Settings, load_config_file, resolve
 from buildx_go.effects import Effects, cache_dir
-from buildx_go.errors import BuildxGoError, Interrupted
+from buildx_go.errors import BuildxGoError, InputError, Interrupted
 from buildx_go.log import activate, configure, get_logger
 from buildx_go.options import BUILDING, add_options
 
@@ -39,6 +44,7 @@ SUBCOMMANDS = {
     "doctor": "what the engine, buildx and the builder can do here (exit 3 if something is missing)",
     "verify": "check a published image: platforms, configs, layers, binaries",
     "completion": "print a shell completion script (bash, zsh or fish)",
+    "install-plugin": "make buildx-go a docker CLI plugin: `docker buildxgo build ...`",
 }
 
 
@@ -61,13 +67,17 @@ def parser() -> argparse.ArgumentParser:
             p.add_argument("ref", metavar="IMAGE", help="image reference, e.g. localhost:5000/hello:1.0.0")
         elif name == "completion":
             p.add_argument("shell", choices=("bash", "zsh", "fish"), help="the shell")
+        elif name == "install-plugin":
+            p.add_argument("dir", nargs="?", help="docker's plugin directory (default: ~/.docker/cli-plugins)")
         add_options(p, Settings, name)
     return top
 
 
 @contextmanager
-def reported(debug: bool) -> Iterator[list[int]]:
-    """Turn BuildxGoError into `ERROR ...` + hint and its exit code (tracebacks only with --debug)."""
+def reported(debug: list[bool], ci: CI | None) -> Iterator[list[int]]:
+    """Turn BuildxGoError into `ERROR ...` + hint and its exit code (tracebacks only with
+    --debug, which DEBUG[0] holds: the config file may set it later); in CI, an annotation too
+    (on the Dockerfile line when known)."""
     code = [0]
     try:
         yield code
@@ -77,8 +87,13 @@ def reported(debug: bool) -> Iterator[list[int]]:
         print(f"ERROR {exc.message}", file=sys.stderr)
         if exc.hint:
             print(f"  hint: {exc.hint}", file=sys.stderr)
-        if debug:
-            raise
+        if ci is not None:
+            file, line = exc.location or (None, None)
+            sys.stderr.write(ci.annotation("error", exc.message, file, line))
+        if debug[0]:  # the traceback too, and still the documented exit code
+            import traceback
+
+            traceback.print_exc(file=sys.stderr)
         code[0] = exc.exit_code
     except KeyboardInterrupt:
         print("ERROR interrupted", file=sys.stderr)
@@ -101,17 +116,18 @@ def main(
     effects = effects or Effects()
     ns = parser().parse_args(argv)
     given = {name: getattr(ns, name, None) for name in OPTION_NAMES}
-    debug = bool(given["debug"]) or env.get("BUILDX_GO_DEBUG", "").lower() in ("1", "true", "yes", "on")
+    debug = [bool(given["debug"]) or env.get("BUILDX_GO_DEBUG", "").lower() in ("1", "true", "yes", "on")]
     log_format = given["log_format"] or env.get("BUILDX_GO_LOG_FORMAT") or "auto"
     deferred = ns.command == "build" and not given["dry_run"]  # structlog's import overlaps the build
-    configure(log_format, debug=debug, defer=deferred)
+    configure(log_format, debug=debug[0], defer=deferred, env=env)
     try:
-        with reported(debug) as code:
+        with reported(debug, detect(env)) as code:
             root = Path(ns.path).resolve() if ns.command in BUILDING else Path.cwd()
             file_values = load_config_file(root, effects.files) if effects.files.is_dir(root) else {}
             settings = resolve(given, env, file_values, checked=ns.command in BUILDING)
-            if settings.log_format != log_format and settings.sources["log_format"] != "default":
-                configure(settings.log_format, debug=settings.debug, defer=deferred)
+            if (settings.log_format, settings.debug) != (log_format, debug[0]):  # the config file set them
+                debug[0] = settings.debug
+                configure(settings.log_format, debug=settings.debug, defer=deferred, env=env)
             return run_command(ns, settings, env, effects, root)
         return code[0]
     finally:
@@ -130,6 +146,11 @@ def run_command(ns: argparse.Namespace, s: Settings, env: Mapping[str, str], eff
 
         sys.stdout.write(script(ns.shell, parser()))
         return 0
+    if ns.command == "install-plugin":
+        from buildx_go.plugin import install
+
+        print(install(env, ns.dir))
+        return 0
     return project_command(ns.command, s, env, effects, root)
 
 
@@ -143,18 +164,35 @@ def project_command(command: str, s: Settings, env: Mapping[str, str], effects: 
     project = project_facts(s, root, effects)
     if command == "dockerfile":
         choice, _, changes = choose_dockerfile(s, project)
-        log_dockerfile(choice, changes, dockerfile_lints(s, project, choice))
+        log_dockerfile(choice, changes, dockerfile_lints(s, project, choice), detect(env))
         sys.stdout.write(choice.text)
         return 0
     workdir = env.get("BUILDX_GO_WORKDIR") or os.path.join(
         tempfile.gettempdir(), f"buildx-go-{os.getpid()}-{int(time.time())}"
     )
+    bake = s.format == "bake"
+    if bake and command != "plan":
+        raise InputError(
+            f"--format bake: {command} has no bake form", "buildx-go plan --format bake > docker-bake.json"
+        )
+    if bake:
+        from buildx_go.bake import BAKE_DIR
+
+        workdir = str(root / BAKE_DIR)  # a stable path, named by the bake file
     machine = machine_facts(s, project, env, effects, workdir)
     decision = decide(s, project, machine)
-    log_dockerfile(decision.dockerfile, decision.adaptations, decision.lints)
+    if bake:  # a bake file is for any builder: a plain push (tags by BuildKit), cache export kept
+        decision = attrs.evolve(decision, caps=BuilderCaps(cache_export=True))
+    log_dockerfile(decision.dockerfile, decision.adaptations, decision.lints, detect(env))
     plan = make_plan(decision, workdir)
     log_plan(decision, plan)
-    if command == "plan":
+    if bake:
+        from buildx_go.bake import bake_file, write_dockerfile
+
+        print(json.dumps(bake_file(plan), indent=2))
+        write_dockerfile(plan)
+        get_logger().info("bake.written", dockerfile=plan.dockerfile.path)
+    elif command == "plan":
         print_plan(plan, s.format)
     elif s.dry_run:
         for c in plan.commands:
@@ -165,10 +203,11 @@ def project_command(command: str, s: Settings, env: Mapping[str, str], effects: 
 
 
 def build(plan: Plan, s: Settings, env: Mapping[str, str], effects: Effects, preflight: Preflight | None) -> int:
-    from buildx_go.report import print_outcome
+    from buildx_go.report import print_outcome, publish_results
     from buildx_go.run import execute
 
     outcome = execute(plan, effects.docker(env), lambda: effects.registry(env), env, preflight, cache_dir(env))
+    publish_results(plan, outcome, s.metadata_file, detect(env))
     if not env.get("BUILDX_GO_WORKDIR"):  # kept after a failure, to look into
         shutil.rmtree(Path(plan.metadata_file).parent, ignore_errors=True)
     print_outcome(outcome, s.format)

@@ -181,10 +181,18 @@ class Settings:
     sbom: bool = _flag(False, "an SBOM attestation")
     verify: bool = _flag(True, "verify what was pushed (--no-verify: do not)")
     dry_run: bool = _flag(False, "print the commands that would run; run nothing", commands=BUILD)
+    metadata_file: str | None = option(
+        None,
+        "write the result here as JSON, in buildx's keys (containerimage.digest, image.name, ...) plus buildx-go's",
+        parse=_optional_str,
+        commands=BUILD,
+        group="output",
+        metavar="PATH",
+    )
     format: str = _choose(
         "text",
-        ("text", "json"),
-        "what stdout carries: text, or JSON for scripts",
+        ("text", "json", "bake"),
+        "what stdout carries: text, or JSON for scripts; plan also writes a docker buildx bake file (bake)",
         commands=frozenset({"build", "plan", "doctor", "verify"}),
         group="output",
         aliases=("--output-format",),

@@ -17,7 +17,7 @@ from typing import Literal, cast
 import attrs
 
 from buildx_go.adapt import Lint, adapt, lint
-from buildx_go.builder import DEFAULT_BUILDER_NAME, BuilderCaps, Preflight
+from buildx_go.builder import DEFAULT_BUILDER_NAME, BuilderCaps, NewBuilder, Preflight
 from buildx_go.config import Settings
 from buildx_go.dockerfile import Dockerfile
 from buildx_go.errors import EngineError, InputError
@@ -69,6 +69,7 @@ class MachineFacts:
     host_go: HostGo | None = None
     existing_tags: tuple[str, ...] | None = None
     host_context: str | None = None  # the host strategy's stable context directory
+    new_builder: NewBuilder | None = None  # --create-builder: what to create (it does not exist yet)
 
 
 @attrs.frozen
@@ -100,6 +101,7 @@ class Decision:
     emulated: tuple[Platform, ...]  # targets whose final stage RUNs under QEMU
     caps: BuilderCaps
     builder: str | None  # --builder, or the one --create-builder makes; None: the current one
+    new_builder: NewBuilder | None  # created by the plan's setup phase before anything else
     mains: tuple[MainPackage, ...]  # generated Dockerfile and host strategy: the binaries
     host: HostGo | None
     host_context: str | None
@@ -153,6 +155,7 @@ def decide(settings: Settings, project: ProjectFacts, machine: MachineFacts) -> 
         emulated=emulated,
         caps=caps,
         builder=settings.builder or (DEFAULT_BUILDER_NAME if settings.create_builder else None),
+        new_builder=machine.new_builder,
         mains=mains,
         host=host,
         host_context=machine.host_context if strategy.name == "host" else None,

@@ -1,8 +1,8 @@
-"""The only module that talks to docker (through python-on-whales).
+"""The only module that runs docker.
 
 ``Executor`` is the seam: the runner hands it argv lists (never shell strings) and gets
-text back or a BuildxGoError; tests replace it. python-on-whales (slow to import) is only
-used to create builders.
+text back or a BuildxGoError; tests replace it. Builders are created by a planned command
+too (``docker buildx create``), so plan and --dry-run show it and run nothing.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any, Protocol, TextIO
 
@@ -42,7 +42,35 @@ _REF_IN_ERROR = re.compile(
     r"(?:failed to push|failed to resolve source metadata for|pull access denied for) ([^\s,]+?):? "
 )
 _HOST_IN_URL = re.compile(r"https?://([^/\s]+)/v2/")
+_DOCKERFILE_LINE = re.compile(r"^Dockerfile:(\d+)\s*$", re.M)  # BuildKit's excerpt of the failing line
 TAIL_LINES = 40
+TAIL_BYTES = 16384
+_TERMINAL_CODES = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]|\x1b\][^\x07]*\x07|\r")
+
+
+def plain_text(data: bytes) -> str:
+    """What a terminal display said, without its escape codes and carriage returns."""
+    return _TERMINAL_CODES.sub("", data.decode(errors="replace"))
+
+
+def _isatty(stream: TextIO) -> bool:
+    try:
+        return stream.isatty()
+    except (AttributeError, ValueError):
+        return False
+
+
+def _copy_window_size(stream: TextIO, fd: int) -> None:
+    """The pseudo-terminal FD gets STREAM's window size (80x24 when STREAM is no terminal)."""
+    import fcntl
+    import struct
+    import termios
+
+    size = struct.pack("HHHH", 24, 80, 0, 0)
+    with contextlib.suppress(OSError, AttributeError, ValueError):
+        size = fcntl.ioctl(stream.fileno(), termios.TIOCGWINSZ, size)
+    with contextlib.suppress(OSError):
+        fcntl.ioctl(fd, termios.TIOCSWINSZ, size)
 
 
 class Executor(Protocol):
@@ -56,10 +84,12 @@ class Executor(Protocol):
         label: str | None = None,
         on_start: Callable[[], None] | None = None,
         cwd: str | None = None,
+        terminal: str = "never",
     ) -> str:
         """Run ARGV (with ENV added); return its stdout or raise a BuildxGoError.
         STREAM: show its stderr to the user as it comes, each line prefixed with LABEL.
-        ON_START is called once the process runs (to use the wait)."""
+        ON_START is called once the process runs (to use the wait). TERMINAL (never | auto |
+        always): give its stderr a terminal of its own (auto: when ours is one)."""
         ...
 
     def probe(self, argv: Sequence[str], *, purpose: str = "docker") -> tuple[int, str, str]:
@@ -90,7 +120,11 @@ def classify(argv: Sequence[str], code: int, stderr: str, purpose: str) -> Build
         )
     if PUSH_FAILED.search(stderr):
         return PushFailed(f"{cmd} ({purpose}): push failed: {detail}", "check the registry address and `docker login`")
-    return BuildFailed(f"{cmd} ({purpose}) failed: {detail}", "see the build output above")
+    error = BuildFailed(f"{cmd} ({purpose}) failed: {detail}", "see the build output above")
+    line = _DOCKERFILE_LINE.findall(stderr)
+    if line and "--file" in argv:
+        error.location = (argv[list(argv).index("--file") + 1], int(line[-1]))
+    return error
 
 
 def registry_in_error(stderr: str, argv: Sequence[str]) -> str:
@@ -111,14 +145,16 @@ def registry_in_error(stderr: str, argv: Sequence[str]) -> str:
 class DockerExecutor:
     """Runs docker: argv lists only, ENV added to this process's environment.
 
-    A plain subprocess runner in python-on-whales' manner (its ``utils.run``): importing
-    python-on-whales costs ~0.35 s here, more than buildx-go's whole budget from start to
-    the first docker call, so only the rare builder creation uses its components.
+    A plain subprocess runner in python-on-whales' manner (its ``utils.run``); buildx-go
+    does not use python-on-whales itself (README: "Why not python-on-whales").
     """
 
     def __init__(self, env: Mapping[str, str] | None = None, echo: TextIO | None = None) -> None:
+        from buildx_go.ci import detect
+
         self.env = dict(env or {})
         self.echo = echo or sys.stderr
+        self.ci = detect(self.env)
 
     def _env(self, extra: Mapping[str, str] | None) -> dict[str, str]:
         return {**os.environ, **self.env, **(extra or {})}
@@ -133,6 +169,7 @@ class DockerExecutor:
         label: str | None = None,
         on_start: Callable[[], None] | None = None,
         cwd: str | None = None,
+        terminal: str = "never",
     ) -> str:
         try:
             if not stream:
@@ -142,9 +179,28 @@ class DockerExecutor:
                 if code != 0:
                     raise classify(argv, code, err, purpose)
                 return out
-            return self._stream(argv, purpose, env, f"[{label}] " if label else "", on_start, cwd)
+            with self._group(purpose, argv, grouped=label is None):
+                if terminal == "always" or (terminal == "auto" and _isatty(self.echo)):
+                    return self._stream_tty(argv, purpose, env, on_start, cwd)
+                return self._stream(argv, purpose, env, f"[{label}] " if label else "", on_start, cwd)
         except FileNotFoundError:
             raise EngineError(f"{argv[0]}: command not found", "install the Docker CLI (scripts/setup does)") from None
+
+    @contextlib.contextmanager
+    def _group(self, purpose: str, argv: Sequence[str], grouped: bool) -> Iterator[None]:
+        """In CI, one command's streamed output folds into a collapsible group (side-by-side
+        builds interleave, so they stay as they are)."""
+        if self.ci is None or not grouped:
+            yield
+            return
+        key = "buildx_go_" + re.sub(r"\W+", "_", purpose)
+        self.echo.write(self.ci.group_start(f"{' '.join(argv[:3])} ({purpose})", key))
+        self.echo.flush()
+        try:
+            yield
+        finally:
+            self.echo.write(self.ci.group_end(key))
+            self.echo.flush()
 
     def _stream(
         self,
@@ -181,6 +237,50 @@ class DockerExecutor:
         if code != 0:
             raise classify(argv, code, "".join(tail), purpose)
         return "".join(out)
+
+    def _stream_tty(
+        self,
+        argv: Sequence[str],
+        purpose: str,
+        env: Mapping[str, str] | None,
+        on_start: Callable[[], None] | None,
+        cwd: str | None,
+    ) -> str:
+        """Give the command's stderr a pseudo-terminal of its own (the size of ours), so that
+        BuildKit draws its live display, and pass what it draws on byte for byte; keep the
+        tail (without terminal codes) to say what went wrong."""
+        import pty
+
+        master, slave = pty.openpty()
+        _copy_window_size(self.echo, slave)
+        proc = subprocess.Popen(list(argv), stdout=subprocess.PIPE, stderr=slave, env=self._env(env), cwd=cwd)
+        os.close(slave)
+        if on_start:
+            on_start()
+        out: list[bytes] = []
+        reader = threading.Thread(target=lambda: out.append(proc.stdout.read() if proc.stdout else b""), daemon=True)
+        reader.start()
+        tail = bytearray()
+        sink = getattr(self.echo, "buffer", None)
+        while True:
+            try:
+                chunk = os.read(master, 65536)
+            except OSError:  # EIO: the command closed its terminal
+                break
+            if not chunk:
+                break
+            tail = (tail + chunk)[-TAIL_BYTES:]
+            if sink is not None:
+                sink.write(chunk)
+            else:
+                self.echo.write(chunk.decode(errors="replace"))
+            self.echo.flush()
+        os.close(master)
+        code = proc.wait()
+        reader.join()
+        if code != 0:
+            raise classify(argv, code, plain_text(bytes(tail)), purpose)
+        return b"".join(out).decode(errors="replace")
 
     def probe(self, argv: Sequence[str], *, purpose: str = "docker") -> tuple[int, str, str]:
         try:
@@ -330,49 +430,3 @@ def host_emulators(binfmt_dir: str = "/proc/sys/fs/binfmt_misc") -> set[str]:
         return {p.name for p in Path(binfmt_dir).glob("qemu-*") if "enabled" in p.read_text()}
     except OSError:
         return set()
-
-
-def create_builder(
-    pre: Preflight,
-    name: str,
-    image: str | None,
-    http_registry: str | None,
-    network_host: bool,
-    workdir: str,
-    env: Mapping[str, str],
-) -> None:
-    """Create and bootstrap docker-container builder NAME (python-on-whales' buildx.create)
-    unless it exists; on failure remove what was half-made and raise EngineError (exit 3)."""
-    from pathlib import Path
-
-    from python_on_whales import DockerClient
-    from python_on_whales.exceptions import DockerException
-
-    from buildx_go.builder import buildkitd_config, create_builder_options
-    from buildx_go.log import get_logger
-
-    log = get_logger()
-    if any(b.name == name for b in pre.builders):
-        log.info("builder.exists", name=name)
-        return
-    config = None
-    if http_registry:
-        Path(workdir).mkdir(parents=True, exist_ok=True)
-        config = f"{workdir}/buildkitd.toml"
-        Path(config).write_text(buildkitd_config([http_registry]))
-    options = create_builder_options(name, image, network_host or bool(http_registry), config)
-    log.info("builder.create", **options)
-    client = DockerClient(host=env.get("DOCKER_HOST") or None)
-    try:
-        client.buildx.create(**options)
-    except DockerException as exc:
-        with contextlib.suppress(DockerException):
-            client.buildx.remove(name)
-        shown = image or "moby/buildkit:buildx-stable-1 (the default)"
-        err = exc.stderr or ""
-        why = next((ln for ln in reversed(err.splitlines()) if "ERROR" in ln), _last_line(err))
-        raise EngineError(
-            f"--create-builder: could not bootstrap builder {name!r} from image {shown}: {why.strip()}",
-            "the BuildKit image must be pullable by the engine: pass --builder-image for a mirror or a local copy",
-        ) from None
-    log.info("builder.created", name=name)

@@ -13,7 +13,7 @@ from collections.abc import Mapping
 
 import attrs
 
-from buildx_go.builder import Preflight
+from buildx_go.builder import NewBuilder, Preflight
 from buildx_go.config import Settings
 from buildx_go.decide import builder_strategy
 from buildx_go.effects import Effects
@@ -24,11 +24,10 @@ from buildx_go.platforms import Platform
 
 def doctor(settings: Settings, env: Mapping[str, str], effects: Effects) -> int:
     """Print the doctor table (or JSON); exit 3 (EngineError) when something is missing."""
-    workdir = os.path.join(tempfile.gettempdir(), f"buildx-go-doctor-{os.getpid()}")
-    try:
-        pre = builder_facts(settings, env, effects, workdir, None)
-    finally:
-        shutil.rmtree(workdir, ignore_errors=True)  # only --create-builder writes there (buildx copies it)
+    pre, new = builder_facts(settings, env, effects, None)
+    if new is not None:  # doctor --create-builder creates it, then reports it
+        create(new, env, effects)
+        pre, _ = builder_facts(settings, env, effects, None)
     strategy = None
     if pre.builder and not pre.problems():
         chosen = builder_strategy(attrs.evolve(settings, strategy="auto"), pre)
@@ -49,6 +48,25 @@ def doctor(settings: Settings, env: Mapping[str, str], effects: Effects) -> int:
     if problems:
         raise EngineError(f"doctor: {problems[0]}", "scripts/setup installs and starts what is missing")
     return 0
+
+
+def create(new: NewBuilder, env: Mapping[str, str], effects: Effects) -> None:
+    from buildx_go.builder import buildkitd_config
+    from buildx_go.plan import Command
+    from buildx_go.steps import create_builder
+
+    workdir = os.path.join(tempfile.gettempdir(), f"buildx-go-doctor-{os.getpid()}")
+    config_path = f"{workdir}/buildkitd.toml" if new.http_registries else None
+    config = buildkitd_config(new.http_registries) if new.http_registries else None
+    try:
+        create_builder(
+            effects.docker(env),
+            Command(f"create builder {new.name}", new.argv(config_path), "setup"),
+            config,
+            config_path,
+        )
+    finally:
+        shutil.rmtree(workdir, ignore_errors=True)  # buildx keeps its own copy of the config
 
 
 def registry_scheme(image: str) -> str:

@@ -12,10 +12,11 @@ class BuildxGoError(Exception):
 
     exit_code = 1
 
-    def __init__(self, message: str, hint: str | None = None) -> None:
+    def __init__(self, message: str, hint: str | None = None, location: tuple[str, int] | None = None) -> None:
         super().__init__(message)
         self.message = message
         self.hint = hint
+        self.location = location  # (file, line) the failure points at, when known (a Dockerfile line)
 
 
 class InputError(BuildxGoError):

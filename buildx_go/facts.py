@@ -16,7 +16,7 @@ from pathlib import Path
 
 from packaging.version import Version
 
-from buildx_go.builder import DEFAULT_BUILDER_NAME, Preflight, parse_version, require_usable
+from buildx_go.builder import DEFAULT_BUILDER_NAME, NewBuilder, Preflight, parse_version, require_usable
 from buildx_go.config import Settings
 from buildx_go.decide import MachineFacts, ProjectFacts, UserDockerfile, needs
 from buildx_go.dockerfile import find_dockerfile
@@ -79,9 +79,9 @@ def machine_facts(
 ) -> MachineFacts:
     need = needs(settings)
     cache = cache_dir(env)
-    builder = None
+    builder = new = None
     if need.builder:
-        builder = builder_facts(settings, env, effects, workdir, cache)
+        builder, new = builder_facts(settings, env, effects, cache)
         require_usable(builder)
         log_builder(builder)
     host_go = effects.host_go(env, cache) if need.host_go else None
@@ -90,26 +90,33 @@ def machine_facts(
     if need.host_go:
         key = hashlib.sha256(str(project.go.root).encode()).hexdigest()[:16]
         context = os.path.join(cache, "host-context", key)
-    return MachineFacts(builder, host_go, tags, context)
+    return MachineFacts(builder, host_go, tags, context, new)
 
 
 def builder_facts(
-    settings: Settings, env: Mapping[str, str], effects: Effects, workdir: str, cache: str | None
-) -> Preflight:
-    """The builder's facts (--builder, else the current one); with --create-builder, a
-    docker-container builder (--builder, else buildx-go) is created first, unless the engine
-    or buildx is unusable. CACHE: where answers are kept (None: ask afresh, as doctor does)."""
-    from buildx_go.docker import create_builder, gather_preflight
+    settings: Settings, env: Mapping[str, str], effects: Effects, cache: str | None
+) -> tuple[Preflight, NewBuilder | None]:
+    """The builder's facts (--builder, else the current one). With --create-builder and no
+    builder of that name (--builder, else buildx-go) yet: the facts it will have, and what to
+    create (a planned command: nothing is created here). CACHE: where answers are kept
+    (None: ask afresh, as doctor does)."""
+    from buildx_go.docker import gather_preflight
 
     executor = effects.docker(env)
-    create = settings.create_builder
-    pre = gather_preflight(executor, env, None if create else settings.builder, cache_dir=cache)
-    if create and not pre.problems():
-        name = settings.builder or DEFAULT_BUILDER_NAME
-        http = http_registry(settings.image)
-        create_builder(pre, name, settings.builder_image, http, settings.network == "host" or bool(http), workdir, env)
-        pre = gather_preflight(executor, env, name)
-    return pre
+    if not settings.create_builder:
+        return gather_preflight(executor, env, settings.builder, cache_dir=cache), None
+    name = settings.builder or DEFAULT_BUILDER_NAME
+    pre = gather_preflight(executor, env, name, cache_dir=cache)
+    if pre.problems() and any(b.name == name for b in pre.builders):
+        return pre, None  # it exists but has a problem: say so
+    if any(b.name == name for b in pre.builders):
+        get_logger().info("builder.exists", name=name)
+        return pre, None
+    if not pre.engine.reachable or pre.buildx is None:
+        return pre, None  # require_usable says why
+    http = http_registry(settings.image)
+    new = NewBuilder(name, settings.builder_image, (http,) if http else (), settings.network == "host" or bool(http))
+    return new.projected(pre), new
 
 
 def log_builder(pre: Preflight) -> None:

@@ -1,15 +1,22 @@
-"""structlog setup: events on stderr, JSON lines for machines, readable lines for people."""
+"""structlog setup: events on stderr, JSON lines for machines, short readable lines for people.
+
+JSON: every field, an ISO UTC timestamp. Console: local HH:MM:SS, the event name padded so
+that fields line up, empty fields left out, argv shown only with --debug. Colours follow
+NO_COLOR (never), then FORCE_COLOR (always), else whether stderr is a terminal.
+"""
 
 from __future__ import annotations
 
 import datetime
 import sys
 import threading
-from collections.abc import MutableMapping
+import time
+from collections.abc import Mapping, MutableMapping
 from typing import Any, TextIO
 
 DEBUG, INFO = 10, 20  # logging's levels, without importing logging
 SECRET_HINTS = ("password", "token", "secret", "auth", "credential")
+EVENT_WIDTH = 18
 
 
 def redact_argv(argv: list[str] | tuple[str, ...]) -> list[str]:
@@ -40,14 +47,32 @@ def _redact_event(_: Any, __: str, event: MutableMapping[str, Any]) -> MutableMa
     return event
 
 
-def _timestamp(_: Any, __: str, event: MutableMapping[str, Any]) -> MutableMapping[str, Any]:
-    """ISO UTC timestamp, unless the event already has one (replayed from the buffer)."""
-    event.setdefault("timestamp", _now())
+def _iso_time(_: Any, __: str, event: MutableMapping[str, Any]) -> MutableMapping[str, Any]:
+    """ISO UTC timestamp, from when the event was logged (replayed ones keep theirs)."""
+    at = event.pop("_at", None) or time.time()
+    event["timestamp"] = datetime.datetime.fromtimestamp(at, datetime.UTC).isoformat().replace("+00:00", "Z")
     return event
 
 
-def _now() -> str:
-    return datetime.datetime.now(datetime.UTC).isoformat().replace("+00:00", "Z")
+def _clock_time(_: Any, __: str, event: MutableMapping[str, Any]) -> MutableMapping[str, Any]:
+    at = event.pop("_at", None) or time.time()
+    event["timestamp"] = time.strftime("%H:%M:%S", time.localtime(at))
+    return event
+
+
+def _short(debug: bool) -> Any:
+    """For people: no empty fields, no argv (the plan shows commands) unless debugging."""
+
+    def drop(_: Any, __: str, event: MutableMapping[str, Any]) -> MutableMapping[str, Any]:
+        for key in list(event):
+            value = event[key]
+            if value is None or value == "" or value == [] or value == {} or value == ():
+                del event[key]
+        if not debug:
+            event.pop("argv", None)
+        return event
+
+    return drop
 
 
 class _Buffer:
@@ -58,7 +83,7 @@ class _Buffer:
         self.events: list[tuple[str, str, dict[str, Any]]] = []
 
     def _add(self, level: str, event: str, **kw: Any) -> None:
-        kw.setdefault("timestamp", _now())
+        kw.setdefault("_at", time.time())
         with _lock:
             if _pending is not None:
                 self.events.append((level, event, kw))
@@ -83,13 +108,32 @@ _pending: dict[str, Any] | None = None  # configure(defer=True) given, structlog
 _buffer = _Buffer()
 
 
-def configure(fmt: str = "auto", stream: TextIO | None = None, debug: bool = False, defer: bool = False) -> None:
+def colours(stream: TextIO, env: Mapping[str, str]) -> bool:
+    """NO_COLOR (set and not empty) means never, FORCE_COLOR always, else: a terminal?"""
+    if env.get("NO_COLOR"):
+        return False
+    if env.get("FORCE_COLOR"):
+        return True
+    try:
+        return stream.isatty()
+    except (AttributeError, ValueError):
+        return False
+
+
+def configure(
+    fmt: str = "auto",
+    stream: TextIO | None = None,
+    debug: bool = False,
+    defer: bool = False,
+    env: Mapping[str, str] | None = None,
+) -> None:
     """FMT is json, console, or auto (console on a TTY, JSON otherwise).
 
     DEFER: importing structlog costs ~0.1 s; a build defers it until its docker process runs
-    (``activate``), events logged before are buffered with their own timestamps."""
+    (``activate``), events logged before are buffered with their own times."""
     global _pending
-    _pending = {"fmt": fmt, "stream": stream or sys.stderr, "debug": debug}
+    out = stream or sys.stderr
+    _pending = {"fmt": fmt, "stream": out, "debug": debug, "colours": colours(out, env or {})}
     if not defer:
         activate()
 
@@ -102,23 +146,18 @@ def activate() -> None:
             return
         import structlog
 
-        stream, fmt = _pending["stream"], _pending["fmt"]
+        stream, fmt, debug = _pending["stream"], _pending["fmt"], _pending["debug"]
         if fmt == "auto":
             fmt = "console" if stream.isatty() else "json"
-        renderer: Any
+        processors: list[Any] = [structlog.contextvars.merge_contextvars, structlog.processors.add_log_level]
         if fmt == "json":
-            renderer = structlog.processors.JSONRenderer(sort_keys=False)
+            processors += [_iso_time, _redact_event, structlog.processors.JSONRenderer(sort_keys=False)]
         else:
-            renderer = structlog.dev.ConsoleRenderer(colors=stream.isatty())
+            renderer = structlog.dev.ConsoleRenderer(colors=_pending["colours"], pad_event_to=EVENT_WIDTH)
+            processors += [_clock_time, _redact_event, _short(debug), renderer]
         structlog.configure(
-            processors=[
-                structlog.contextvars.merge_contextvars,
-                structlog.processors.add_log_level,
-                _timestamp,
-                _redact_event,
-                renderer,
-            ],
-            wrapper_class=structlog.make_filtering_bound_logger(DEBUG if _pending["debug"] else INFO),
+            processors=processors,
+            wrapper_class=structlog.make_filtering_bound_logger(DEBUG if debug else INFO),
             logger_factory=structlog.PrintLoggerFactory(stream),
             cache_logger_on_first_use=False,
         )

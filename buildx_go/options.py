@@ -18,7 +18,7 @@ import attrs
 Kind = Literal["value", "flag", "list"]
 BUILD = frozenset({"build"})
 BUILDING = frozenset({"build", "plan", "dockerfile"})  # the commands that read a project
-COMMANDS = ("build", "plan", "dockerfile", "doctor", "verify", "completion")
+COMMANDS = ("build", "plan", "dockerfile", "doctor", "verify", "completion", "install-plugin")
 GLOBAL = frozenset(COMMANDS)  # accepted before or after the command
 
 

@@ -25,16 +25,17 @@ from buildx_go.platforms import Platform
 from buildx_go.refs import Reference
 
 PLAN_SCHEMA = 1
-Phase = Literal["compile", "build", "publish", "promote"]
-PHASES: tuple[Phase, ...] = ("compile", "build", "publish", "promote")
+Phase = Literal["setup", "compile", "build", "publish", "promote"]
+PHASES: tuple[Phase, ...] = ("setup", "compile", "build", "publish", "promote")
 
 
 @attrs.frozen
 class Command:
     """One docker (or host go) invocation.
 
-    Phases: ``compile`` (host strategy: `go build` per platform, side by side), then ``build``
-    (the manifest packaging's per-platform builds side by side); ``publish`` once what was
+    Phases: ``setup`` (--create-builder: the builder), ``compile`` (host strategy: `go build`
+    per platform, side by side), then ``build`` (the manifest packaging's per-platform builds
+    side by side); ``publish`` once what was
     built is verified (version tags, or the manifest strategy's lists, from the verified
     digests); ``promote`` once the version's index is verified. ``{digest}`` in argv is the
     version index's digest, ``{digest:PLATFORM}`` a per-platform image's (known at run time).
@@ -49,6 +50,7 @@ class Command:
     metadata: str | None = None  # its --metadata-file
     may_fail: str | None = None  # stderr text that only means "nothing to do"
     cwd: str | None = None  # runs there (host strategy's `go build`: the module root)
+    terminal: str = "never"  # never | auto | always: its stderr gets a terminal (BuildKit's live display)
 
     def shell(self) -> str:
         """The command as a person would type it (for display only: never executed so)."""
@@ -65,6 +67,7 @@ class Plan:
     platforms: tuple[Platform, ...]
     refs: tuple[str, ...]
     dockerfile: DockerfileChoice  # its path is the file BuildKit reads (in the workdir)
+    user_dockerfile: str | None  # the project's own Dockerfile BuildKit's copy comes from, if any
     commands: tuple[Command, ...]
     metadata_file: str
     verify: bool
@@ -80,6 +83,7 @@ class Plan:
     arch_refs: tuple[tuple[str, str], ...] = ()  # manifest strategy: (platform, per-platform ref)
     docker_config: str | None = None  # manifest strategy: this run's own docker config dir
     clean_tags: tuple[str, ...] = ()  # per-platform refs to delete once all is published
+    builder_config: str | None = None  # setup: the new builder's buildkitd.toml (plain-http registries)
 
     @property
     def image(self) -> str:
@@ -141,6 +145,7 @@ def make_plan(decision: Decision, workdir: str) -> Plan:
     else:
         packaged = buildx_plan(decision, build, workdir, notes)
     host = decision.strategy.name == "host"
+    setup, builder_config = builder_setup(decision, workdir)
     return Plan(
         strategy=decision.strategy.name,
         reason=decision.strategy.reason,
@@ -149,7 +154,8 @@ def make_plan(decision: Decision, workdir: str) -> Plan:
         platforms=s.platform,
         refs=decision.refs,
         dockerfile=build.dockerfile,
-        commands=(*compiles, *packaged.commands),
+        user_dockerfile=decision.dockerfile.path,
+        commands=(*setup, *compiles, *packaged.commands),
         metadata_file=f"{workdir}/metadata.json",
         verify=s.verify and s.push,
         moving_tags=decision.moving,
@@ -166,7 +172,20 @@ def make_plan(decision: Decision, workdir: str) -> Plan:
         arch_refs=packaged.arch_refs,
         docker_config=packaged.docker_config,
         clean_tags=packaged.clean_tags,
+        builder_config=builder_config,
     )
+
+
+def builder_setup(decision: Decision, workdir: str) -> tuple[tuple[Command, ...], str | None]:
+    """--create-builder: `docker buildx create` first (and the buildkitd.toml it reads)."""
+    new = decision.new_builder
+    if new is None:
+        return (), None
+    from buildx_go.builder import buildkitd_config
+
+    config = buildkitd_config(new.http_registries) if new.http_registries else None
+    argv = new.argv(f"{workdir}/buildkitd.toml" if config else None)
+    return (Command(f"create builder {new.name}", argv, "setup"),), config
 
 
 def build_inputs(decision: Decision, workdir: str) -> tuple[Build, tuple[Command, ...]]:
@@ -213,7 +232,8 @@ def buildx_plan(decision: Decision, build: Build, workdir: str, notes: list[str]
     cache, cache_notes = cache_args(decision, None)
     notes += cache_notes
     target = Target(decision.refs, s.platform, f"{workdir}/metadata.json", by_digest=by_digest, cache=cache)
-    commands = [Command("build", buildx_build_argv(decision, build, target), passthrough=True)]
+    terminal = {"auto": "auto", "tty": "always"}.get(s.progress, "never")
+    commands = [Command("build", buildx_build_argv(decision, build, target), passthrough=True, terminal=terminal)]
     if by_digest:
         tags = [arg for ref in decision.refs for arg in ("--tag", ref)]
         argv = imagetools_create(decision, tags, decision.refs[0])

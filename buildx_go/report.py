@@ -3,9 +3,13 @@ the plan, a build's outcome, a verification report."""
 
 from __future__ import annotations
 
+import contextlib
 import json
+import sys
+from pathlib import Path
 from typing import TYPE_CHECKING
 
+from buildx_go.ci import CI, step_outputs, summary
 from buildx_go.log import get_logger
 
 if TYPE_CHECKING:
@@ -16,6 +20,7 @@ if TYPE_CHECKING:
     from buildx_go.verify import Report
 
 PHASE_NOTES = {
+    "setup": "--create-builder: the builder, before anything else",
     "compile": "the host's go build, every platform side by side",
     "build": "BuildKit (per-platform builds run side by side)",
     "publish": "once what was built is verified: version tags from the verified digests ({digest:P}: P's image)",
@@ -23,13 +28,18 @@ PHASE_NOTES = {
 }
 
 
-def log_dockerfile(choice: DockerfileChoice, adaptations: tuple[str, ...], lints: tuple[Lint, ...]) -> None:
-    """dockerfile.adapted / dockerfile.lint / dockerfile.chosen."""
+def log_dockerfile(
+    choice: DockerfileChoice, adaptations: tuple[str, ...], lints: tuple[Lint, ...], ci: CI | None
+) -> None:
+    """dockerfile.adapted / dockerfile.lint / dockerfile.chosen; in CI, lints as annotations
+    on the user's Dockerfile (generated ones are not in the project)."""
     log = get_logger()
     for change in adaptations:
         log.info("dockerfile.adapted", change=change)
     for item in lints:
         log.warning("dockerfile.lint", code=item.code, line=item.line, message=item.message)
+        if ci is not None:
+            sys.stderr.write(ci.annotation("warning", f"{item.code}: {item.message}", choice.path, item.line))
     log.info("dockerfile.chosen", source=choice.source, style=choice.style, path=choice.path)
 
 
@@ -70,6 +80,36 @@ def print_plan(plan: Plan, fmt: str) -> None:
             phase = c.phase
             print(f"  # {phase}: {PHASE_NOTES[phase]}")
         print(f"  {c.shell()}")
+
+
+def metadata(plan: Plan, outcome: Outcome) -> dict[str, object]:
+    """The result in the keys of buildx's --metadata-file (what docker/build-push-action users
+    read: containerimage.digest, image.name), plus buildx-go's own."""
+    data: dict[str, object] = {}
+    with contextlib.suppress(OSError, ValueError):
+        data.update(json.loads(Path(plan.metadata_file).read_text()))  # buildx's own, if it wrote one
+    if outcome.digest:
+        data["containerimage.digest"] = outcome.digest
+    data["image.name"] = ",".join(outcome.refs)
+    data["buildx-go.refs"] = list(outcome.refs)
+    data["buildx-go.platforms"] = list(outcome.platforms)
+    data["buildx-go.verified"] = outcome.verified
+    data["buildx-go.moved_tags"] = list(outcome.moved)
+    data["buildx-go.strategy"] = outcome.strategy
+    return data
+
+
+def publish_results(plan: Plan, outcome: Outcome, metadata_file: str | None, ci: CI | None) -> None:
+    """--metadata-file, and in GitHub Actions the job summary and the step outputs."""
+    data = metadata(plan, outcome)
+    if metadata_file:
+        Path(metadata_file).write_text(json.dumps(data, indent=2) + "\n")
+    if ci is not None and ci.summary_file:
+        with open(ci.summary_file, "a") as f:
+            f.write(summary(outcome))
+    if ci is not None and ci.output_file:
+        with open(ci.output_file, "a") as f:
+            f.write(step_outputs(outcome, data))
 
 
 def print_outcome(outcome: Outcome, fmt: str) -> None:

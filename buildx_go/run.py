@@ -21,12 +21,13 @@ from typing import TYPE_CHECKING, Any
 
 import attrs
 
-from buildx_go.errors import BuildFailed, PushFailed, VerificationFailed
+from buildx_go.errors import BuildFailed, BuildxGoError, PushFailed, VerificationFailed
 from buildx_go.log import get_logger
 from buildx_go.plan import Plan
 from buildx_go.refs import Reference
 from buildx_go.steps import (
     check_emulation,
+    create_builder,
     pin_base_lookup,
     private_docker_config,
     raise_first,
@@ -90,6 +91,10 @@ def execute(
     env = os.environ if env is None else env
     started = time.monotonic()
     write_files(plan)
+    for cmd in plan.phase("setup"):
+        config_path = next((a for a in cmd.argv if a.endswith("buildkitd.toml")), None)
+        create_builder(executor, cmd, plan.builder_config, config_path)
+        preflight = None  # the new builder's facts are asked afresh where needed
     if plan.emulated:
         check_emulation(plan, preflight or gather_preflight(executor, env, plan.builder))
     cache = VerifyCache(cache_dir) if cache_dir else None
@@ -132,17 +137,30 @@ class _Run:
     started: float
 
     def go(self) -> Outcome:
-        if self.plan.phase("compile"):
-            self.compile()
-        if self.plan.packaging == "buildx":
-            return self.buildx()
-        if self.plan.docker_config:
-            private_docker_config(self.plan.docker_config, self.env)
         try:
-            return self.manifest()
-        finally:
+            if self.plan.phase("compile"):
+                self.compile()
+            if self.plan.packaging == "buildx":
+                return self.buildx()
             if self.plan.docker_config:
-                shutil.rmtree(self.plan.docker_config, ignore_errors=True)
+                private_docker_config(self.plan.docker_config, self.env)
+            try:
+                return self.manifest()
+            finally:
+                if self.plan.docker_config:
+                    shutil.rmtree(self.plan.docker_config, ignore_errors=True)
+        except BuildxGoError as exc:
+            raise self.located(exc) from None
+
+    def located(self, exc: BuildxGoError) -> BuildxGoError:
+        """EXC pointing at the user's Dockerfile line, when BuildKit named a line of the copy it
+        read and that copy is the user's file unchanged (generated and derived ones are not
+        in the project)."""
+        plan = self.plan
+        if exc.location and exc.location[0] == plan.dockerfile.path:
+            user = plan.user_dockerfile if plan.dockerfile.source == "user" else None
+            exc.location = (user, exc.location[1]) if user else None
+        return exc
 
     # --- the buildx strategy --------------------------------------------------------------
     def buildx(self) -> Outcome:

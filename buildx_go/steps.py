@@ -39,6 +39,7 @@ def run_command(executor: Executor, cmd: Command, label: str | None = None) -> s
             label=label,
             on_start=_warm_up if cmd.phase == "build" else None,
             cwd=cmd.cwd,
+            terminal=cmd.terminal if label is None else "never",
         )
     except BuildxGoError as exc:
         seconds = round(time.monotonic() - t0, 3)
@@ -138,6 +139,33 @@ def private_docker_config(path: str, env: Mapping[str, str]) -> None:
     if source.is_file():
         shutil.copyfile(source, target / "config.json")
         (target / "config.json").chmod(0o600)
+
+
+def create_builder(executor: Executor, cmd: Command, config: str | None, config_path: str | None) -> None:
+    """Run the planned `docker buildx create --bootstrap` (CONFIG written to CONFIG_PATH first);
+    if it fails, remove what was half-made and stop with exit 3 naming the image."""
+    import contextlib
+
+    from buildx_go.log import get_logger
+
+    argv = list(cmd.argv)
+    name = argv[argv.index("--name") + 1]
+    image = next((a.split("=", 1)[1] for a in argv if a.startswith("image=")), None)
+    if config and config_path:
+        Path(config_path).parent.mkdir(parents=True, exist_ok=True)
+        Path(config_path).write_text(config)
+    get_logger().info("builder.create", name=name, image=image, argv=argv)
+    try:
+        run_command(executor, cmd)
+    except BuildxGoError as exc:
+        with contextlib.suppress(BuildxGoError):
+            executor.run(["docker", "buildx", "rm", name], purpose="remove half-made builder")
+        shown = image or "moby/buildkit:buildx-stable-1 (the default)"
+        raise EngineError(
+            f"--create-builder: could not bootstrap builder {name!r} from image {shown}: {exc.message}",
+            "the BuildKit image must be pullable by the engine: pass --builder-image for a mirror or a local copy",
+        ) from None
+    get_logger().info("builder.created", name=name)
 
 
 def check_emulation(plan: Plan, pre: Preflight) -> None:

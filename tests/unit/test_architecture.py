@@ -92,7 +92,7 @@ def test_the_readme_option_table_is_the_generated_one() -> None:
     text = README.read_text()
     m = re.search(r"<!-- options:begin -->\n(.*?)\n<!-- options:end -->", text, re.S)
     assert m, "README.md has no generated option table (between <!-- options:begin/end -->)"
-    assert m.group(1) == markdown_table(Settings), "regenerate it: python -m buildx_go.options"
+    assert m.group(1) == markdown_table(Settings), "regenerate it: scripts/readme-options"
 
 
 def test_completion_scripts_know_every_command_and_option() -> None:
@@ -109,3 +109,14 @@ def test_completion_scripts_know_every_command_and_option() -> None:
     assert "complete -F _buildx_go buildx-go" in script("bash", parser)
     assert script("zsh", parser).startswith("#compdef buildx-go")
     assert "complete -c buildx-go -n '__fish_seen_subcommand_from build' -l platform" in script("fish", parser)
+
+
+def test_the_ci_examples_run_commands_buildx_go_accepts() -> None:
+    from tests.examples import buildx_go_commands
+
+    for name in ("github-actions.yml", "gitlab-ci.yml"):
+        commands = buildx_go_commands(name, {"${{ github.repository }}": "owner/repo"})
+        assert commands, name
+        for argv in commands:
+            ns = cli.parser().parse_args(argv[1:])
+            assert ns.command == "build" and ns.push and ns.cache == "registry", (name, argv)

@@ -13,9 +13,9 @@ from packaging.version import Version
 from buildx_go.builder import (
     Builder,
     Engine,
+    NewBuilder,
     Preflight,
     buildkitd_config,
-    create_builder_options,
     parse_builders,
     parse_version,
 )
@@ -167,16 +167,19 @@ def test_current_builder_comes_from_inspect_when_ls_does_not_mark_it() -> None:
     assert [(b.name, b.current) for b in builders] == [("default", False), ("other", True)]
 
 
-def test_create_builder_options_for_a_loopback_registry() -> None:
-    options = create_builder_options("buildx-go", "mirror.local/moby/buildkit:v0.13", True, "/w/buildkitd.toml")
-    assert options == {
-        "name": "buildx-go",
-        "driver": "docker-container",
-        "driver_options": {"image": "mirror.local/moby/buildkit:v0.13", "network": "host"},
-        "config": "/w/buildkitd.toml",
-        "bootstrap": True,
-    }
+def test_a_new_builder_for_a_loopback_registry() -> None:
+    new = NewBuilder("buildx-go", "mirror.local/moby/buildkit:v0.13", ("localhost:5000",), True)
+    assert new.argv("/w/buildkitd.toml") == (
+        *("docker", "buildx", "create", "--name", "buildx-go", "--driver", "docker-container"),
+        *("--driver-opt", "image=mirror.local/moby/buildkit:v0.13", "--driver-opt", "network=host"),
+        *("--buildkitd-config", "/w/buildkitd.toml", "--bootstrap"),
+    )
     assert buildkitd_config(["localhost:5000"]) == '[registry."localhost:5000"]\n  http = true\n  insecure = true\n'
+    pre = preflight("info-containerd.json", "ls-containerd.jsonl")
+    projected = new.projected(pre)
+    assert projected.builder is not None and projected.builder.driver == "docker-container"
+    assert projected.builder.platforms == ("linux/amd64", "linux/arm64", "linux/arm/v7")  # amd64 + qemu-aarch64/-arm
+    assert projected.caps().push_by_digest and projected.multi_platform()[0]
 
 
 class CountingProbe(ProbeExecutor):

@@ -207,3 +207,154 @@ def test_global_options_go_before_or_after_the_command(tmp_path: Path, capsys: p
 def test_completion_prints_a_script(capsys: pytest.CaptureFixture[str]) -> None:
     assert cli.main(["completion", "bash"], env={}) == 0
     assert "complete -F _buildx_go buildx-go" in capsys.readouterr().out
+
+
+def test_create_builder_is_a_planned_command_that_plan_and_dry_run_do_not_run(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    argv = ["build", str(HELLO), "--image", "localhost:5000/x", "--tag", "1", "--push", "--create-builder"]
+    code, out, _, docker = run_cli(
+        [*argv, "--dry-run", "--builder-image", "mirror/buildkit:1"], tmp_path, capsys=capsys
+    )
+    assert code == 0 and docker.runs == []
+    first = out.splitlines()[0]
+    assert first == (
+        "docker buildx create --name buildx-go --driver docker-container --driver-opt image=mirror/buildkit:1 "
+        f"--driver-opt network=host --buildkitd-config {tmp_path}/work/buildkitd.toml --bootstrap"
+    )
+    build = out.splitlines()[1]
+    assert build.startswith("docker buildx build --builder buildx-go ") and "push-by-digest=true" in build
+    code, out, _, docker = run_cli(["plan", *argv[1:], "--format", "json"], tmp_path, capsys=capsys)
+    plan = json.loads(out)
+    assert code == 0 and docker.runs == [] and plan["commands"][0]["phase"] == "setup"
+    assert plan["push_by_digest"] is True  # a docker-container builder pushes by digest
+
+
+def test_github_actions_gets_groups_annotations_a_summary_and_outputs(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from buildx_go.ci import CI, detect
+
+    summary, outputs = tmp_path / "summary.md", tmp_path / "outputs"
+    gh = detect({"GITHUB_ACTIONS": "true", "GITHUB_STEP_SUMMARY": str(summary), "GITHUB_OUTPUT": str(outputs)})
+    assert gh == CI("github", str(summary), str(outputs))
+    assert gh.group_start("docker buildx build (build)", "k") == "::group::docker buildx build (build)\n"
+    assert gh.group_end("k") == "::endgroup::\n"
+    assert (
+        gh.annotation("error", "50% done\nthen", "/w/Dockerfile", 3)
+        == "::error file=/w/Dockerfile,line=3::50%25 done%0Athen\n"
+    )
+    lab = detect({"GITLAB_CI": "true"})
+    assert (
+        lab is not None
+        and "section_start:" in lab.group_start("t", "k")
+        and lab.annotation("error", "m", None, None) == ""
+    )
+    assert detect({}) is None
+    with FakeRegistry() as reg:
+        docker = FakeDocker(on_run=BuildKit(reg))
+        argv = ["build", str(HELLO), "--image", f"{reg.host}/app", "--tag", "2.0.0", "--push"]
+        env = {"HOME": str(tmp_path), "GITHUB_ACTIONS": "true", "GITHUB_STEP_SUMMARY": str(summary)}
+        env |= {"GITHUB_OUTPUT": str(outputs)}
+        meta = tmp_path / "meta.json"
+        code = cli.main(
+            [*argv, "--metadata-file", str(meta)], env=env, effects=Effects(docker=lambda e: docker, git=no_git)
+        )
+    assert code == 0
+    digest = json.loads(meta.read_text())["containerimage.digest"]
+    assert json.loads(meta.read_text())["image.name"] == f"{reg.host}/app:2.0.0"
+    assert f"| `{reg.host}/app:2.0.0` | `{digest}` |" in summary.read_text()
+    assert f"digest={digest}\n" in outputs.read_text() and "metadata={" in outputs.read_text()
+    # a lint on the user's Dockerfile is a warning annotation on its line
+    project = tmp_path / "p"
+    project.mkdir()
+    for f in HELLO.iterdir():
+        (project / f.name).write_bytes(f.read_bytes())
+    (project / "Dockerfile").write_text("# syntax=docker/dockerfile:1\nFROM scratch\n")
+    cli.main(["dockerfile", str(project)], env={"GITHUB_ACTIONS": "true"}, effects=Effects(git=no_git))
+    assert f"::warning file={project}/Dockerfile,line=1::syntax-directive: " in capsys.readouterr().err
+
+
+def test_the_plugin_takes_dockers_global_options_as_environment() -> None:
+    from buildx_go.plugin import split_docker_args
+
+    env, rest = split_docker_args(["--context", "lab", "-H=unix:///x.sock", "--tls", "buildxgo", "build", "."])
+    assert env == {"DOCKER_CONTEXT": "lab", "DOCKER_HOST": "unix:///x.sock"} and rest == ["build", "."]
+    env, rest = split_docker_args(
+        ["--config", "/c", "--tlscacert", "/certs/ca.pem", "--tlsverify", "buildxgo", "doctor"]
+    )
+    assert env == {"DOCKER_CONFIG": "/c", "DOCKER_CERT_PATH": "/certs", "DOCKER_TLS_VERIFY": "1"}
+    assert split_docker_args(["build", "."]) == ({}, ["build", "."])  # called directly
+
+
+def test_plan_as_a_bake_file(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    project = tmp_path / "p"
+    project.mkdir()
+    for f in HELLO.iterdir():
+        (project / f.name).write_bytes(f.read_bytes())
+    argv = ["plan", str(project), "--image", "r/x", "--tag", "1", "--push", "--strategy", "buildx", "--format", "bake"]
+    code, out, _, _ = run_cli([*argv, "--network", "host", "--version-var", "main.version"], tmp_path, capsys=capsys)
+    target = json.loads(out)["target"]["image"]
+    assert code == 0 and target["dockerfile"] == f"{project}/.buildx-go/Dockerfile"
+    assert target["platforms"] == ["linux/amd64", "linux/arm64"] and target["tags"] == ["r/x:1"]
+    assert target["args"] == {"VERSION": "1"} and target["network"] == "host"
+    assert target["attest"] == ["type=provenance,mode=min"]
+    assert (project / ".buildx-go" / "Dockerfile").read_text().startswith("# Generated by buildx-go")
+    assert (project / ".buildx-go" / "Dockerfile.dockerignore").read_text().endswith(".git\n")
+    code, _, err, _ = run_cli([*argv[:-2], "--strategy", "manifest", "--format", "bake"], tmp_path, capsys=capsys)
+    assert code == 2 and "--format bake: the manifest strategy is not one buildx run" in err
+    code, _, err, _ = run_cli(["build", *argv[1:]], tmp_path, capsys=capsys)
+    assert code == 2 and "--format bake: build has no bake form" in err
+
+
+def test_console_events_are_short_and_colour_follows_no_color_and_force_color() -> None:
+    import io
+
+    from buildx_go import log
+
+    class Tty(io.StringIO):
+        def isatty(self) -> bool:
+            return True
+
+    for env, coloured in (({}, True), ({"NO_COLOR": "1"}, False), ({"NO_COLOR": "1", "FORCE_COLOR": "1"}, False)):
+        out = Tty()
+        log.configure("auto", stream=out, env=env)
+        log.get_logger().info("command.start", purpose="build", argv=["docker", "x"], empty="", none=None)
+        line = out.getvalue().splitlines()[0]
+        assert ("\x1b[" in line) is coloured, env
+        plain = re.sub(r"\x1b\[[0-9;]*m", "", line)
+        assert re.match(r"^\d\d:\d\d:\d\d \[info +\] command\.start +purpose=build$", plain), plain
+    forced = io.StringIO()  # not a terminal
+    log.configure("console", stream=forced, env={"FORCE_COLOR": "1"})
+    log.get_logger().info("x")
+    assert "\x1b[" in forced.getvalue()
+
+
+def test_a_failing_line_of_the_users_dockerfile_is_annotated_there(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from buildx_go.docker import classify
+    from buildx_go.errors import BuildFailed
+
+    stderr = "#12 ERROR: process did not complete\nDockerfile:8\n--------------------\n   8 | >>> RUN go build\n"
+    stderr += 'ERROR: failed to solve: process "/bin/sh -c go build" did not complete successfully: exit code: 1\n'
+    err = classify(["docker", "buildx", "build", "--file", "/w/Dockerfile", "."], 1, stderr, "build")
+    assert err.location == ("/w/Dockerfile", 8) and err.message.endswith("exit code: 1")
+    project = tmp_path / "p"
+    project.mkdir()
+    for f in HELLO.iterdir():
+        (project / f.name).write_bytes(f.read_bytes())
+    (project / "Dockerfile").write_text("FROM --platform=$BUILDPLATFORM golang AS b\nARG TARGETARCH\nRUN go build\n")
+    fails = BuildFailed("docker buildx build (build) failed", location=(f"{tmp_path}/work/Dockerfile", 3))
+    docker = FakeDocker(fail={"build": fails})
+    argv = ["build", str(project), "--image", "r/x", "--tag", "1", "--strategy", "buildx"]
+    env = {"HOME": str(tmp_path), "BUILDX_GO_WORKDIR": str(tmp_path / "work"), "GITHUB_ACTIONS": "true"}
+    code = cli.main(argv, env=env, effects=Effects(docker=lambda e: docker, git=no_git))
+    assert code == 4
+    assert f"::error file={project}/Dockerfile,line=3::docker buildx build (build) failed" in capsys.readouterr().err
+
+
+def test_debug_shows_the_traceback_and_keeps_the_exit_code(capsys: pytest.CaptureFixture[str]) -> None:
+    code = cli.main(["--debug", "build", str(HELLO), "--platform", "linux/mips", "--dry-run"], env={})
+    err = capsys.readouterr().err
+    assert code == 2 and "Traceback (most recent call last)" in err and "ERROR --platform: 'linux/mips'" in err

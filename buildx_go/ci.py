@@ -1,0 +1,114 @@
+"""CI systems buildx-go meets users in: GitHub Actions and GitLab CI, told from their
+environment. BuildKit's output goes into collapsible log groups, lints and errors become
+annotations (GitHub: `::warning file=...,line=...::`), and a successful build leaves a job
+summary and step outputs (GitHub's $GITHUB_STEP_SUMMARY and $GITHUB_OUTPUT).
+
+Everything here is written to stderr or to the files the CI names: stdout stays results only
+(the Actions runner reads workflow commands from both streams).
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Literal
+
+import attrs
+
+if TYPE_CHECKING:
+    from buildx_go.run import Outcome
+
+Kind = Literal["github", "gitlab"]
+
+
+@attrs.frozen
+class CI:
+    kind: Kind
+    summary_file: str | None = None  # GitHub: $GITHUB_STEP_SUMMARY
+    output_file: str | None = None  # GitHub: $GITHUB_OUTPUT
+    workspace: str | None = None  # where annotation paths are relative to
+
+    def group_start(self, title: str, key: str) -> str:
+        if self.kind == "github":
+            return f"::group::{_one_line(title)}\n"
+        return f"\x1b[0Ksection_start:{int(time.time())}:{key}[collapsed=true]\r\x1b[0K{_one_line(title)}\n"
+
+    def group_end(self, key: str) -> str:
+        if self.kind == "github":
+            return "::endgroup::\n"
+        return f"\x1b[0Ksection_end:{int(time.time())}:{key}\r\x1b[0K\n"
+
+    def annotation(self, level: Literal["error", "warning"], message: str, file: str | None, line: int | None) -> str:
+        """A line that marks MESSAGE in the CI's view (GitHub: on FILE:LINE when known)."""
+        if self.kind != "github":
+            return ""  # GitLab has no log annotations: the ERROR line itself stands out
+        where = []
+        if file:
+            where.append(f"file={_relative(file, self.workspace)}")
+            if line:
+                where.append(f"line={line}")
+        props = (" " + ",".join(where)) if where else ""
+        return f"::{level}{props}::{_escape(message)}\n"
+
+
+def detect(env: Mapping[str, str]) -> CI | None:
+    if env.get("GITHUB_ACTIONS") == "true":
+        return CI(
+            "github",
+            env.get("GITHUB_STEP_SUMMARY") or None,
+            env.get("GITHUB_OUTPUT") or None,
+            env.get("GITHUB_WORKSPACE") or None,
+        )
+    if env.get("GITLAB_CI") == "true":
+        return CI("gitlab", workspace=env.get("CI_PROJECT_DIR") or None)
+    return None
+
+
+def summary(outcome: Outcome) -> str:
+    """The job summary: what was published, its digest, platforms and time."""
+    lines = [
+        "### buildx-go",
+        "",
+        "| ref | digest |",
+        "| --- | --- |",
+        *(f"| `{ref}` | `{outcome.digest}` |" for ref in outcome.refs),
+        "",
+        f"- platforms: {', '.join(outcome.platforms)}",
+        f"- strategy: {outcome.strategy}; verified: {'yes' if outcome.verified else 'no'}",
+        f"- time: {outcome.seconds:.1f} s",
+        "",
+    ]
+    return "\n".join(lines)
+
+
+def step_outputs(outcome: Outcome, metadata: Mapping[str, object]) -> str:
+    """GitHub step outputs, named as docker/build-push-action's: digest, imageid, metadata."""
+    return "".join(
+        f"{key}={value}\n"
+        for key, value in (
+            ("digest", outcome.digest or ""),
+            ("imageid", outcome.digest or ""),
+            ("metadata", json.dumps(metadata, separators=(",", ":"))),
+        )
+    )
+
+
+def _one_line(text: str) -> str:
+    return text.replace("\r", " ").replace("\n", " ")
+
+
+def _escape(message: str) -> str:
+    """Workflow command data: %, CR and LF escaped (GitHub's rules)."""
+    return message.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
+
+
+def _relative(path: str, workspace: str | None) -> str:
+    import os
+
+    base = workspace or os.getcwd()
+    try:
+        rel = os.path.relpath(path, base)
+    except ValueError:
+        return path
+    return path if rel.startswith("..") else rel

@@ -1,0 +1,194 @@
+"""Issue 14: where users work. A real terminal (BuildKit's live display), the docker CLI
+plugin, a bake file, the Makefile and CI examples run for real, CI log groups and summaries,
+plan and --dry-run that change nothing, log formats from every source."""
+
+from __future__ import annotations
+
+import json
+import os
+import pty
+import re
+import select
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from tests.examples import EXAMPLES, buildx_go_commands
+from tests.integration.conftest import BASE_IMAGE, GO_IMAGE, ROOT, buildx_go, events, run
+from tests.integration.lab import RemoteBuilder
+
+pytestmark = pytest.mark.integration
+HELLO = ROOT / "examples" / "hello"
+GENERATED = ("--go-image", GO_IMAGE, "--base-image", BASE_IMAGE)
+COLOUR = re.compile(r"\x1b\[[0-9;]*m")
+CLASSIC_SOCK = "unix:///var/run/buildx-go-classic.sock"
+
+
+def in_terminal(argv: list[str], env: dict[str, str], timeout: float = 300) -> tuple[int, str]:
+    """Run ARGV with a real pseudo-terminal as stdin, stdout and stderr; (exit code, screen)."""
+    master, slave = pty.openpty()
+    proc = subprocess.Popen(argv, stdin=slave, stdout=slave, stderr=slave, env={**os.environ, **env}, close_fds=True)
+    os.close(slave)
+    chunks: list[bytes] = []
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        ready, _, _ = select.select([master], [], [], 0.5)
+        if ready:
+            try:
+                data = os.read(master, 65536)
+            except OSError:
+                break
+            if not data:
+                break
+            chunks.append(data)
+        elif proc.poll() is not None:
+            break
+    os.close(master)
+    return proc.wait(timeout=30), b"".join(chunks).decode(errors="replace")
+
+
+def terminal_env(**extra: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if k not in ("BUILDX_GO_LOG_FORMAT", "NO_COLOR", "FORCE_COLOR")}
+    return {**env, "BUILDX_GO_NETWORK": "host", "TERM": "xterm-256color", **extra}
+
+
+@pytest.mark.parametrize("no_color", [False, True])
+def test_a_terminal_gets_buildkits_live_display_then_short_events(repo: str, no_color: bool) -> None:
+    env = terminal_env(**({"NO_COLOR": "1"} if no_color else {}))
+    argv = [sys.executable, "-m", "buildx_go", "build", str(HELLO), "--image", repo, "--tag", "1.0.0", "--push"]
+    code, screen = in_terminal([*argv, *GENERATED], env)
+    assert code == 0, screen[-3000:]
+    assert "[+] Building" in screen  # BuildKit's own TTY display: it got a terminal
+    assert "#1 [internal]" not in screen  # not the plain progress of a pipe
+    lines = [COLOUR.sub("", ln) for ln in screen.splitlines()]
+    summary = next(ln for ln in lines if "build.summary" in ln)
+    assert re.match(r"^\d\d:\d\d:\d\d \[info +\] build\.summary +", summary), summary  # local time, aligned
+    assert "toolchain=" not in screen and "=None" not in screen  # no empty fields
+    assert (COLOUR.search(screen) is None) is no_color
+
+
+def test_the_docker_cli_plugin(tmp_path: Path, repo: str) -> None:
+    config = tmp_path / "docker-config"
+    config.mkdir()
+    env = {"DOCKER_CONFIG": str(config)}
+    link = Path(buildx_go("install-plugin", env=env).stdout.strip())
+    assert link == config / "cli-plugins" / "docker-buildxgo" and link.is_symlink()
+    help_text = run(["docker", "--help"], env=env).stdout
+    assert re.search(r"^\s+buildxgo\*\s+Build a Go project into a verified multi-architecture image", help_text, re.M)
+    argv = ["docker", "buildxgo", "build", str(HELLO), "--image", repo, "--tag", "1.0.0", "--push", *GENERATED]
+    built = run(argv, env={**env, "BUILDX_GO_NETWORK": "host", "BUILDX_GO_LOG_FORMAT": "json"})
+    assert built.stdout.startswith(f"{repo}:1.0.0@sha256:")
+    assert any(e["event"] == "verify.ok" for e in events(built.stderr))
+    # docker's own --context and -H reach the tool (and every docker command it runs)
+    run(["docker", "context", "create", "bxg-classic", "--docker", f"host={CLASSIC_SOCK}"], env=env)
+    for global_opts in (["--context", "bxg-classic"], ["-H", CLASSIC_SOCK]):
+        doctor = run(["docker", *global_opts, "buildxgo", "doctor", "--format", "json"], env=env)
+        assert json.loads(doctor.stdout)["engine"]["containerd_store"] is False, global_opts
+
+
+def test_a_bake_file_builds_what_buildx_go_verifies(tmp_path: Path, repo: str) -> None:
+    project = tmp_path / "hello"
+    shutil.copytree(HELLO, project)
+    plan = buildx_go("plan", str(project), "--image", repo, "--tag", "3.0.0", "--push", *GENERATED, "--format", "bake")
+    bake = tmp_path / "docker-bake.json"
+    bake.write_text(plan.stdout)
+    printed = json.loads(run(["docker", "buildx", "bake", "-f", str(bake), "--print"]).stdout)
+    assert printed["target"]["image"]["tags"] == [f"{repo}:3.0.0"]
+    assert printed["target"]["image"]["output"][0].startswith("type=registry,")  # for any builder
+    # The engines here have no bridge network and buildx 0.13's bake has no `network`
+    # attribute: bake on a BuildKit of its own (host networking), as a team's CI builder would.
+    builder = RemoteBuilder(tmp_path / "bk", "bxg-it-bake", {}, ["localhost:5000"])
+    try:
+        run(["docker", "buildx", "bake", "--builder", builder.name, "-f", str(bake), "--push"])
+    finally:
+        builder.stop()
+    report = json.loads(buildx_go("verify", f"{repo}:3.0.0", "--format", "json").stdout)
+    assert report["ok"] is True and {i["platform"] for i in report["images"]} == {"linux/amd64", "linux/arm64"}
+
+
+def test_the_makefile_targets(repo: str) -> None:
+    args = f"--go-image {GO_IMAGE} --base-image {BASE_IMAGE} --progress plain"
+    buildx = f"{sys.executable} -m buildx_go"
+    make = ["make", "-C", str(EXAMPLES), "image", "push", "verify", f"IMAGE={repo}", "TAG=4.0.0"]
+    proc = run([*make, f"BUILDX_GO={buildx}", f"ARGS={args}"], env={"BUILDX_GO_NETWORK": "host"})
+    assert f"{repo}:4.0.0@sha256:" in proc.stdout and f"{repo}:latest@sha256:" in proc.stdout  # push
+    assert "linux/arm64: config linux/arm64, /usr/local/bin/hello: ELF 64-bit LSB aarch64" in proc.stdout  # verify
+
+
+def git_project(tmp_path: Path, tag: str) -> Path:
+    """examples/hello as a git repository tagged TAG (the examples take the version from git)."""
+    project = tmp_path / "hello"
+    shutil.copytree(HELLO, project)
+    for argv in (["init", "-q"], ["add", "."], ["commit", "-qm", "hello"], ["tag", tag]):
+        run(["git", "-C", str(project), "-c", "user.name=t", "-c", "user.email=t@example.com", *argv])
+    return project
+
+
+def test_the_github_actions_example_under_github_actions(tmp_path: Path, repo: str) -> None:
+    (argv,) = buildx_go_commands("github-actions.yml", {"ghcr.io/${{ github.repository }}": repo})
+    project = git_project(tmp_path, "v1.3.0")
+    summary, outputs = tmp_path / "summary.md", tmp_path / "outputs"
+    env = {"GITHUB_ACTIONS": "true", "GITHUB_STEP_SUMMARY": str(summary), "GITHUB_OUTPUT": str(outputs)}
+    # offline here: the golang and runtime images come from the local registry
+    proc = run(
+        [sys.executable, "-m", "buildx_go", *argv[1:], *GENERATED],
+        env={**env, "BUILDX_GO_NETWORK": "host"},
+        cwd=project,
+    )
+    assert proc.stdout.startswith(f"{repo}:1.3.0@sha256:")  # the version from git describe
+    assert "::group::docker buildx build (build)" in proc.stderr and "::endgroup::" in proc.stderr
+    digest = proc.stdout.split("@", 1)[1].split()[0]
+    assert f"| `{repo}:latest` | `{digest}` |" in summary.read_text()
+    assert f"digest={digest}" in outputs.read_text().splitlines()
+    liar = [sys.executable, "-m", "buildx_go", "build", str(ROOT / "tests" / "fixtures" / "liar"), "--image", repo]
+    failed = run(
+        [*liar, "--tag", "9.0.0", "--push"], env={"GITHUB_ACTIONS": "true", "BUILDX_GO_NETWORK": "host"}, check=False
+    )
+    assert failed.returncode == 6 and f"::error::{repo}:9.0.0 left published" in failed.stderr
+
+
+def test_the_gitlab_example_under_gitlab_ci(tmp_path: Path, repo: str) -> None:
+    (argv,) = buildx_go_commands("gitlab-ci.yml", {"$CI_REGISTRY_IMAGE": repo})
+    project = git_project(tmp_path, "v2.1.0")
+    proc = run(
+        [sys.executable, "-m", "buildx_go", *argv[1:], *GENERATED],
+        env={"GITLAB_CI": "true", "BUILDX_GO_NETWORK": "host"},
+        cwd=project,
+    )
+    assert proc.stdout.startswith(f"{repo}:2.1.0@sha256:")
+    assert re.search(r"\x1b\[0Ksection_start:\d+:buildx_go_build\[collapsed=true\]", proc.stderr)
+    assert re.search(r"\x1b\[0Ksection_end:\d+:buildx_go_build", proc.stderr)
+
+
+def test_plan_and_dry_run_create_no_builder(repo: str) -> None:
+    before = run(["docker", "buildx", "ls"]).stdout
+    name = "bxg-it-never-created"
+    common = ("--image", repo, "--tag", "1", "--push", "--create-builder", "--builder", name, *GENERATED)
+    plan = json.loads(buildx_go("plan", str(HELLO), *common, "--format", "json").stdout)
+    dry = buildx_go("build", str(HELLO), *common, "--dry-run").stdout
+    assert plan["commands"][0]["argv"][:5] == ["docker", "buildx", "create", "--name", name]
+    assert dry.startswith(f"docker buildx create --name {name} --driver docker-container ")
+    assert run(["docker", "buildx", "ls"]).stdout == before
+
+
+def test_the_log_format_from_every_source(tmp_path: Path) -> None:
+    project = tmp_path / "hello"
+    shutil.copytree(HELLO, project)
+    base = {k: v for k, v in os.environ.items() if k != "BUILDX_GO_LOG_FORMAT"}
+
+    def first_event_line(args: list[str], env: dict[str, str]) -> str:
+        argv = [sys.executable, "-m", "buildx_go", *args]
+        proc = subprocess.run(argv, capture_output=True, text=True, env={**base, **env}, check=True)
+        return proc.stderr.splitlines()[0]
+
+    dockerfile = ["dockerfile", str(project)]
+    assert first_event_line(dockerfile, {}).startswith("{")  # stderr is no terminal: JSON
+    assert "project.detected" in first_event_line([*dockerfile, "--log-format", "console"], {})
+    assert not first_event_line([*dockerfile], {"BUILDX_GO_LOG_FORMAT": "console"}).startswith("{")
+    (project / ".buildx-go.toml").write_text('log-format = "console"\n')
+    assert not first_event_line(dockerfile, {}).startswith("{")
+    assert first_event_line([*dockerfile, "--log-format", "json"], {}).startswith("{")  # the flag wins
