@@ -14,7 +14,7 @@ from typing import Any
 import attrs
 from packaging.version import InvalidVersion, Version
 
-from buildx_go.errors import EngineError
+from buildx_go.errors import EngineError, InputError
 from buildx_go.platforms import Platform
 
 MIN_BUILDX = Version("0.13")  # `buildx ls --format json`
@@ -36,6 +36,45 @@ def parse_version(text: str | None) -> Version | None:
 
 
 @attrs.frozen
+class Node:
+    """One BuildKit of a builder (a builder may have several, e.g. one per machine)."""
+
+    name: str
+    endpoint: str
+    status: str
+    platforms: tuple[str, ...]  # what it can build (declared ones first, then its worker's)
+    declared: tuple[str, ...] = ()  # --platform given when it was added to the builder
+    buildkit: str | None = None
+    error: str | None = None
+
+    @property
+    def native(self) -> str | None:
+        """Its own machine's platform: its worker lists that first, after the declared ones."""
+        rest = [p for p in self.platforms if p not in self.declared] or list(self.platforms)
+        if not rest:
+            return None
+        own = _platform(rest[0])
+        # amd64/v2, /v3 are levels of the same machine: its platform is linux/amd64
+        return f"{own.os}/{own.arch}" if own is not None and own.arch == "amd64" else rest[0]
+
+    @property
+    def down(self) -> bool:
+        """Can this node not be used? (inactive ones are started by buildx when needed)"""
+        return bool(self.error) or self.status in ("error", "stopped")
+
+    @classmethod
+    def from_ls(cls, node: Mapping[str, Any]) -> Node:
+        return cls(
+            name=str(node.get("Name") or ""),
+            endpoint=str(node.get("Endpoint") or ""),
+            status=str(node.get("Status") or ("error" if node.get("Err") else "unknown")),
+            platforms=tuple(str(p) for p in node.get("Platforms") or []),
+            buildkit=str(node["Version"]) if node.get("Version") else None,
+            error=str(node["Err"]) if node.get("Err") else None,
+        )
+
+
+@attrs.frozen
 class Builder:
     name: str
     driver: str
@@ -44,17 +83,16 @@ class Builder:
     current: bool = False
     buildkit: str | None = None
     error: str | None = None
+    nodes: tuple[Node, ...] = ()
 
     @classmethod
     def from_ls_entry(cls, entry: Mapping[str, Any], current_name: str | None) -> Builder:
-        nodes = entry.get("Nodes") or []
+        nodes = tuple(Node.from_ls(n) for n in entry.get("Nodes") or [])
         platforms: list[str] = []
         for node in nodes:
-            for p in node.get("Platforms") or []:
-                if p not in platforms:
-                    platforms.append(p)
-        statuses = sorted({str(n.get("Status") or "") for n in nodes} - {""})
-        errors = [str(n["Err"]) for n in nodes if n.get("Err")]
+            platforms += [p for p in node.platforms if p not in platforms]
+        statuses = sorted({n.status for n in nodes} - {"", "unknown"})
+        errors = [f"node {n.name!r}: {n.error}" for n in nodes if n.error]
         if entry.get("Err"):
             errors.insert(0, str(entry["Err"]))
         name = str(entry.get("Name") or "")
@@ -65,9 +103,41 @@ class Builder:
             status=",".join(statuses) or ("error" if errors else "unknown"),
             platforms=tuple(platforms),
             current=current,
-            buildkit=next((str(n["Version"]) for n in nodes if n.get("Version")), None),
+            buildkit=next((n.buildkit for n in nodes if n.buildkit), None),
             error=errors[0] if errors else None,
+            nodes=nodes,
         )
+
+    def with_declared(self, declared: Mapping[str, tuple[str, ...]]) -> Builder:
+        """The nodes' declared platforms (from `buildx inspect`, which marks them with *),
+        put first in their platform lists as buildx does."""
+        nodes = []
+        for n in self.nodes:
+            mine = declared.get(n.name, ())
+            nodes.append(attrs.evolve(n, declared=mine, platforms=(*mine, *(p for p in n.platforms if p not in mine))))
+        return attrs.evolve(self, nodes=tuple(nodes))
+
+
+def parse_inspect(text: str) -> tuple[str | None, dict[str, tuple[str, ...]]]:
+    """(builder name, {node name: declared platforms}) from `docker buildx inspect`'s text
+    (its JSON form came later than buildx 0.13; python-on-whales reads the text too)."""
+    name = None
+    declared: dict[str, tuple[str, ...]] = {}
+    node = None
+    in_nodes = False
+    for line in text.splitlines():
+        key, _, value = line.partition(":")
+        key, value = key.strip(), value.strip()
+        if key == "Nodes" and not value:
+            in_nodes = True
+        elif key == "Name" and not in_nodes and name is None:
+            name = value or None
+        elif key == "Name" and in_nodes:
+            node = value
+            declared[node] = ()
+        elif key == "Platforms" and in_nodes and node is not None:
+            declared[node] = tuple(p.strip().rstrip("*") for p in value.split(",") if p.strip().endswith("*"))
+    return name, declared
 
 
 def parse_builders(ls_json: str, current_name: str | None) -> tuple[Builder, ...]:
@@ -116,6 +186,20 @@ class Engine:
             containerd_store=status.get("driver-type") == CONTAINERD_SNAPSHOTTER,
         )
         return engine, parse_version(buildx.get("Version")) if buildx else None
+
+
+@attrs.frozen
+class Placement:
+    """Where one platform is built: NODE (declared for it or not) and HOW its Go compiles."""
+
+    platform: Platform
+    node: str | None
+    declared: bool
+    how: str  # native | cross-compiling from its <platform>
+
+    def describe(self) -> str:
+        on = f"on node {self.node}" + (" (declared)" if self.declared else "") if self.node else "on the builder"
+        return f"{self.platform} {on}: {self.how}"
 
 
 @attrs.frozen
@@ -190,6 +274,26 @@ class Preflight:
         cache = own_buildkit or (b is not None and b.driver == "docker" and self.engine.containerd_store)
         return BuilderCaps(self.direct_push(), own_buildkit, cache)
 
+    def placement(self, platforms: Iterable[Platform]) -> list[Placement]:
+        """Which node builds each platform, as buildx picks it: a node that declares it, else
+        the first that lists it, else the first node; and how its Go stage gets there (on
+        $BUILDPLATFORM, which is the node's own platform)."""
+        b = self.builder
+        nodes = list(b.nodes) if b else []
+        out = []
+        for p in platforms:
+            text = str(p)
+            node = next((n for n in nodes if text in n.declared), None)
+            node = node or next((n for n in nodes if text in n.platforms), None) or (nodes[0] if nodes else None)
+            if b is not None and b.driver == "docker" and self.engine.arch:
+                native: str | None = f"linux/{self.engine.arch}"
+            else:
+                native = node.native if node else None
+            own = _platform(native) if native else None
+            how = "native" if own is not None and own.arch == p.arch else f"cross-compiling from its {native or '?'}"
+            out.append(Placement(p, node.name if node else None, bool(node and text in node.declared), how))
+        return out
+
     def platform_support(self, platforms: Iterable[Platform]) -> list[tuple[Platform, str]]:
         """How the builder runs each platform: native, emulated (QEMU), or not at all (then a Go
         cross-compile still works; only RUN in that platform's final stage cannot)."""
@@ -229,7 +333,17 @@ class Preflight:
                 out.append(f"builder: {which} not found (builders: {known})")
             elif b.error:
                 out.append(f"builder: {b.name!r}: {b.error}")
+            else:
+                out += [f"builder: {b.name!r}: node {n.name!r} ({n.endpoint}) is {n.status}" for n in self.down_nodes()]
         return out
+
+    def down_nodes(self) -> list[Node]:
+        """Nodes that cannot build: in error, stopped, or (the remote driver, which buildx
+        cannot start) not running."""
+        b = self.builder
+        if b is None:
+            return []
+        return [n for n in b.nodes if n.down or (b.driver == "remote" and n.status not in ("running", TO_CREATE))]
 
     def to_dict(self) -> dict[str, Any]:
         multi, why = self.multi_platform() if self.builder else (False, "no usable builder")
@@ -288,33 +402,121 @@ def buildkitd_config(http_registries: Iterable[str]) -> str:
 
 
 @attrs.frozen
+class NodeSpec:
+    """A node --node asks for: ENDPOINT[=PLATFORM,...][;KEY=VALUE...] (driver options)."""
+
+    endpoint: str  # a docker context or host (docker-container), or tcp:// buildkitd (remote)
+    platforms: tuple[str, ...] = ()
+    options: tuple[tuple[str, str], ...] = ()
+
+    @classmethod
+    def parse(cls, text: str) -> NodeSpec:
+        head, *opts = [part.strip() for part in text.split(";")]
+        endpoint, _, platforms = head.partition("=")
+        if not endpoint:
+            raise InputError(f"--node: {text!r} names no endpoint", "ENDPOINT[=PLATFORM,...][;KEY=VALUE...]")
+        options = []
+        for opt in opts:
+            key, eq, value = opt.partition("=")
+            if not eq or not key:
+                raise InputError(f"--node: {opt!r} in {text!r} is not KEY=VALUE", "e.g. ;cacert=/certs/ca.pem")
+            options.append((key, value))
+        found = tuple(str(Platform.parse(p)) for p in platforms.split(",") if p.strip())
+        return cls(endpoint, found, tuple(options))
+
+    @property
+    def driver(self) -> str:
+        explicit = dict(self.options).get("driver")
+        return explicit or ("remote" if self.endpoint.startswith("tcp://") else "docker-container")
+
+
+@attrs.frozen
 class NewBuilder:
-    """A docker-container builder --create-builder makes (it does not exist yet)."""
+    """A builder --create-builder makes (it does not exist yet): one docker-container node on
+    the current engine, or the --node list (docker-container on docker contexts and ssh://
+    hosts, remote on tcp:// buildkitd endpoints)."""
 
     name: str
     image: str | None  # --builder-image; None: buildx's default (moby/buildkit)
     http_registries: tuple[str, ...]  # loopback registries spoken to in plain http
     network_host: bool
+    nodes: tuple[NodeSpec, ...] = ()
+
+    @property
+    def driver(self) -> str:
+        drivers = {n.driver for n in self.nodes} or {"docker-container"}
+        if len(drivers) > 1:
+            raise InputError(
+                f"--node: one builder has one driver, these nodes need {' and '.join(sorted(drivers))}",
+                "tcp:// endpoints are remote buildkitd; docker contexts and ssh:// hosts run docker-container",
+            )
+        return drivers.pop()
+
+    def commands(self, config_path: str | None) -> list[tuple[str, ...]]:
+        """`docker buildx create` for the first node, `--append` for each other, then
+        `docker buildx inspect --bootstrap` (every node started and checked)."""
+        nodes = self.nodes or (NodeSpec(""),)
+        out = []
+        for i, node in enumerate(nodes):
+            argv = ["docker", "buildx", "create", *(["--append"] if i else []), "--name", self.name]
+            argv += ["--driver", self.driver] if not i else []
+            argv += ["--node", f"{self.name}{i}"] if self.nodes else []
+            argv += ["--platform", ",".join(node.platforms)] if node.platforms else []
+            for key, value in self.driver_options(node):
+                argv += ["--driver-opt", f"{key}={value}"]
+            if config_path and self.driver == "docker-container":
+                argv += ["--buildkitd-config", config_path]
+            argv += [node.endpoint] if node.endpoint else []
+            out.append(tuple(argv))
+        if self.nodes:
+            return [*out, ("docker", "buildx", "inspect", "--bootstrap", self.name)]
+        out[0] = (*out[0], "--bootstrap")
+        return out
 
     def argv(self, config_path: str | None) -> tuple[str, ...]:
-        """`docker buildx create ... --bootstrap`: a builder that builds multi-platform."""
-        argv = ["docker", "buildx", "create", "--name", self.name, "--driver", "docker-container"]
-        if self.image:
-            argv += ["--driver-opt", f"image={self.image}"]
-        if self.network_host:
-            argv += ["--driver-opt", "network=host"]
-        if config_path:
-            argv += ["--buildkitd-config", config_path]
-        return (*argv, "--bootstrap")
+        """The single command of a one-node builder (the common case)."""
+        (only,) = self.commands(config_path)
+        return only
+
+    def driver_options(self, node: NodeSpec) -> list[tuple[str, str]]:
+        if self.driver == "remote":
+            return [(k, v) for k, v in node.options if k != "driver"]
+        opts = [("image", self.image)] if self.image else []
+        opts += [("network", "host")] if self.network_host else []
+        return opts + [(k, v) for k, v in node.options if k != "driver"]
 
     def projected(self, pre: Preflight) -> Preflight:
-        """PRE with this builder as it will be: a docker-container builder whose platforms are
-        the engine's own and those the host emulates (what BuildKit's worker lists)."""
+        """PRE with this builder as it will be: its nodes with their declared platforms (a
+        node declaring none lists what this engine's BuildKit would: its own platform and
+        those the host emulates)."""
         native = [f"linux/{pre.engine.arch}"] if pre.engine.arch else []
         emulated = [p for p, q in QEMU_PLATFORMS.items() if q in pre.emulators and p not in native]
-        builder = Builder(self.name, "docker-container", "inactive", tuple(native + emulated))
+        nodes = []
+        for i, spec in enumerate(self.nodes or (NodeSpec(""),)):
+            platforms = spec.platforms or tuple(native + emulated)
+            nodes.append(Node(f"{self.name}{i}", spec.endpoint, TO_CREATE, platforms, spec.platforms))
+        builder = Builder(self.name, self.driver, TO_CREATE, tuple(nodes[0].platforms), nodes=tuple(nodes))
         return attrs.evolve(pre, builders=(*pre.builders, builder), wanted_builder=self.name)
 
+    def difference(self, existing: Builder) -> str | None:
+        """How EXISTING differs from the builder asked for (None: the same, reuse it).
+        Without --node any builder of that name is the one asked for."""
+        if not self.nodes:
+            return None
+        have = [
+            (n.endpoint if n.endpoint.startswith("tcp://") else "", tuple(sorted(n.declared))) for n in existing.nodes
+        ]
+        want = [(n.endpoint if n.endpoint.startswith("tcp://") else "", tuple(sorted(n.platforms))) for n in self.nodes]
+        if existing.driver == self.driver and sorted(have) == sorted(want):
+            return None
+        shown = "; ".join(f"{n.name} {n.endpoint} {','.join(n.declared) or '-'}" for n in existing.nodes)
+        asked = "; ".join(f"{n.endpoint} {','.join(n.platforms) or '-'}" for n in self.nodes)
+        return (
+            f"builder {self.name!r} exists as {existing.driver} with nodes [{shown}], not the nodes asked for [{asked}]"
+        )
+
+
+TO_CREATE = "to be created"  # the status of a --create-builder node in the plan
 
 QEMU_PLATFORMS = {
     "linux/amd64": "qemu-x86_64",

@@ -45,6 +45,13 @@ def _list(value: Any) -> tuple[str, ...]:
     return tuple(i.strip() for i in items if i.strip())
 
 
+def _list_semicolon(value: Any) -> tuple[str, ...]:
+    """Repeated values kept whole (a --node holds commas); from the environment or the file,
+    several are separated by spaces or given as a list."""
+    items = [str(v) for v in value] if isinstance(value, (list, tuple)) else str(value).split()
+    return tuple(i.strip() for i in items if i.strip())
+
+
 def _choice(*allowed: str) -> Callable[[Any], str]:
     def parse(value: Any) -> str:
         if str(value) not in allowed:
@@ -166,6 +173,15 @@ class Settings:
         "create and bootstrap a docker-container builder (--builder, default buildx-go) and use it",
         commands=BUILDER,
         group="builder",
+    )
+    node: tuple[str, ...] = option(
+        (),
+        "--create-builder: a node ENDPOINT[=PLATFORM,...][;KEY=VALUE...] (a docker context or ssh:// host: "
+        "docker-container; tcp:// buildkitd: remote, with cacert=, cert=, key=, servername=)",
+        parse=_list_semicolon,
+        commands=BUILDER,
+        group="builder",
+        kind="list",
     )
     builder_image: str | None = option(
         None,

@@ -17,7 +17,7 @@ from typing import Literal, cast
 import attrs
 
 from buildx_go.adapt import Lint, adapt, lint
-from buildx_go.builder import DEFAULT_BUILDER_NAME, BuilderCaps, NewBuilder, Preflight
+from buildx_go.builder import DEFAULT_BUILDER_NAME, BuilderCaps, NewBuilder, Placement, Preflight
 from buildx_go.config import Settings
 from buildx_go.dockerfile import Dockerfile
 from buildx_go.errors import EngineError, InputError
@@ -102,6 +102,7 @@ class Decision:
     caps: BuilderCaps
     builder: str | None  # --builder, or the one --create-builder makes; None: the current one
     new_builder: NewBuilder | None  # created by the plan's setup phase before anything else
+    placement: tuple[Placement, ...]  # which builder node builds each platform, and how
     mains: tuple[MainPackage, ...]  # generated Dockerfile and host strategy: the binaries
     host: HostGo | None
     host_context: str | None
@@ -156,6 +157,7 @@ def decide(settings: Settings, project: ProjectFacts, machine: MachineFacts) -> 
         caps=caps,
         builder=settings.builder or (DEFAULT_BUILDER_NAME if settings.create_builder else None),
         new_builder=machine.new_builder,
+        placement=tuple(machine.builder.placement(settings.platform)) if machine.builder else (),
         mains=mains,
         host=host,
         host_context=machine.host_context if strategy.name == "host" else None,
@@ -232,6 +234,11 @@ def builder_strategy(settings: Settings, pre: Preflight | None) -> Strategy:
     multi, reason = pre.multi_platform()
     if len(settings.platform) == 1:
         return Strategy("buildx", "one platform: one buildx run", "buildx")
+    nodes = pre.builder.nodes if pre.builder else ()
+    if multi and len(nodes) > 1:
+        where = "; ".join(p.describe() for p in pre.placement(settings.platform))
+        why = f"{reason}, {len(nodes)} nodes ({where}): one buildx run, each platform on its node"
+        return Strategy("buildx", why, "buildx")
     if multi:
         why = f"{reason}: one buildx run builds every platform, the Go stage cross-compiling natively"
         return Strategy("buildx", why, "buildx")

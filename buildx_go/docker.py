@@ -23,7 +23,7 @@ from typing import Any, Protocol, TextIO
 
 import attrs
 
-from buildx_go.builder import Builder, Engine, Preflight, parse_builders
+from buildx_go.builder import Builder, Engine, Preflight, parse_builders, parse_inspect
 from buildx_go.errors import BuildFailed, BuildxGoError, EngineError, PushFailed, RegistryError
 
 ENGINE_DOWN = re.compile(r"Cannot connect to the Docker daemon|error during connect|docker daemon is not running", re.I)
@@ -301,8 +301,8 @@ def gather_preflight(
     emulators: set[str] | None = None,
     cache_dir: str | None = None,
 ) -> Preflight:
-    """Facts about the engine, buildx and its builders: `docker info` and `buildx ls` (and
-    `buildx inspect` for the current builder's name), run side by side. With CACHE_DIR, the
+    """Facts about the engine, buildx and its builders: `docker info`, `buildx ls` and `buildx
+    inspect` (the builder's name and its nodes' declared platforms), run side by side. With CACHE_DIR, the
     answers are reused while nothing they depend on has changed (see ``facts_stamp``)."""
     from concurrent.futures import ThreadPoolExecutor
 
@@ -318,12 +318,9 @@ def gather_preflight(
         with ThreadPoolExecutor(3) as pool:
             info = pool.submit(executor.probe, ["docker", "info", "--format", "json"], purpose="engine info")
             ls = pool.submit(executor.probe, ["docker", "buildx", "ls", "--format", "json"], purpose="builder list")
-            name = pool.submit(current_builder_name, executor) if builder is None else None
-            raw = {
-                "info": list(info.result()),
-                "ls": list(ls.result()),
-                "current": env.get("BUILDX_BUILDER") or (name.result() if name else None),
-            }
+            which = [builder] if builder else ([env["BUILDX_BUILDER"]] if env.get("BUILDX_BUILDER") else [])
+            inspect = pool.submit(executor.probe, ["docker", "buildx", "inspect", *which], purpose="builder nodes")
+            raw = {"info": list(info.result()), "ls": list(ls.result()), "inspect": list(inspect.result())}
         if cache and stamp and raw["info"][0] == 0 and raw["ls"][0] == 0:
             _write_cache(cache, stamp, raw)
     pre = preflight_from(raw, env, builder, tuple(sorted(host_emulators() if emulators is None else emulators)))
@@ -350,7 +347,12 @@ def preflight_from(
     elif ls_code != 0:
         buildx, buildx_error = None, ls_err.strip().splitlines()[0] if ls_err.strip() else f"exit code {ls_code}"
     else:
-        builders = parse_builders(ls_out, raw.get("current"))
+        inspect_code, inspect_out, _ = raw.get("inspect") or (1, "", "")
+        named, declared = parse_inspect(inspect_out) if inspect_code == 0 else (None, {})
+        current = env.get("BUILDX_BUILDER") or raw.get("current") or (named if builder is None else None)
+        builders = tuple(
+            b.with_declared(declared) if b.name == (builder or current) else b for b in parse_builders(ls_out, current)
+        )
     return Preflight(engine, buildx, buildx_error, builders, builder, emus)
 
 
@@ -406,15 +408,6 @@ def _write_cache(path: Path, stamp: str, raw: dict[str, Any]) -> None:
         tmp = path.with_suffix(f".{os.getpid()}.tmp")
         tmp.write_text(json.dumps({"stamp": stamp, "time": time.time(), "raw": raw}))
         tmp.replace(path)
-
-
-def current_builder_name(executor: Executor) -> str | None:
-    """The current builder's name. buildx 0.13's JSON list does not mark it, and `inspect` has no
-    JSON: like python-on-whales, take the name from the first line (``Name: default``)."""
-    code, out, _ = executor.probe(["docker", "buildx", "inspect"], purpose="current builder")
-    first = out.splitlines()[0] if code == 0 and out.strip() else ""
-    key, _, value = first.partition(":")
-    return value.strip() if key.strip() == "Name" and value.strip() else None
 
 
 def _last_line(text: str) -> str:

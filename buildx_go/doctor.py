@@ -36,6 +36,10 @@ def doctor(settings: Settings, env: Mapping[str, str], effects: Effects) -> int:
     if settings.format == "json":
         data = pre.to_dict()
         data["platforms"] = {str(p): how for p, how in pre.platform_support(settings.platform)} if pre.builder else {}
+        data["placement"] = [
+            {"platform": str(p.platform), "node": p.node, "declared": p.declared, "how": p.how}
+            for p in pre.placement(settings.platform)
+        ]
         data["strategy"] = strategy
         data["registry"] = registry
         print(json.dumps(data, indent=2))
@@ -51,20 +55,13 @@ def doctor(settings: Settings, env: Mapping[str, str], effects: Effects) -> int:
 
 
 def create(new: NewBuilder, env: Mapping[str, str], effects: Effects) -> None:
-    from buildx_go.builder import buildkitd_config
-    from buildx_go.plan import Command
+    from buildx_go.plan import setup_commands
     from buildx_go.steps import create_builder
 
     workdir = os.path.join(tempfile.gettempdir(), f"buildx-go-doctor-{os.getpid()}")
-    config_path = f"{workdir}/buildkitd.toml" if new.http_registries else None
-    config = buildkitd_config(new.http_registries) if new.http_registries else None
+    commands, config = setup_commands(new, workdir)
     try:
-        create_builder(
-            effects.docker(env),
-            Command(f"create builder {new.name}", new.argv(config_path), "setup"),
-            config,
-            config_path,
-        )
+        create_builder(effects.docker(env), list(commands), config)
     finally:
         shutil.rmtree(workdir, ignore_errors=True)  # buildx keeps its own copy of the config
 
@@ -95,8 +92,14 @@ def doctor_rows(
         multi, why = pre.multi_platform()
         can = "multi-platform in one run" if multi else "one platform per run"
         rows.append(("selected", f"{pre.builder.name}: {can} ({why})"))
-        for p, how in pre.platform_support(platforms):
-            rows.append((str(p), how))
+        for n in pre.builder.nodes if pre.builder.driver != "docker" else ():
+            declared = f"declared {', '.join(n.declared)}; " if n.declared else ""
+            version = f", BuildKit {n.buildkit}" if n.buildkit else ""
+            rows.append(("node", f"{n.name} ({n.endpoint}, {n.status}{version}): {declared}its own {n.native or '?'}"))
+        support = dict(pre.platform_support(platforms))
+        for where in pre.placement(platforms):
+            node = f" on {where.node}" if len(pre.builder.nodes) > 1 else ""
+            rows.append((str(where.platform), f"{support[where.platform]}{node}, Go {where.how}"))
     rows.append(("emulators", ", ".join(pre.emulators) or "none registered"))
     if registry:
         rows.append(("registry", registry))

@@ -16,7 +16,7 @@ from pathlib import Path
 
 from packaging.version import Version
 
-from buildx_go.builder import DEFAULT_BUILDER_NAME, NewBuilder, Preflight, parse_version, require_usable
+from buildx_go.builder import DEFAULT_BUILDER_NAME, NewBuilder, NodeSpec, Preflight, parse_version, require_usable
 from buildx_go.config import Settings
 from buildx_go.decide import MachineFacts, ProjectFacts, UserDockerfile, needs
 from buildx_go.dockerfile import find_dockerfile
@@ -107,15 +107,20 @@ def builder_facts(
         return gather_preflight(executor, env, settings.builder, cache_dir=cache), None
     name = settings.builder or DEFAULT_BUILDER_NAME
     pre = gather_preflight(executor, env, name, cache_dir=cache)
-    if pre.problems() and any(b.name == name for b in pre.builders):
-        return pre, None  # it exists but has a problem: say so
-    if any(b.name == name for b in pre.builders):
+    http = http_registry(settings.image)
+    nodes = tuple(NodeSpec.parse(n) for n in settings.node)
+    network_host = settings.network == "host" or bool(http)
+    new = NewBuilder(name, settings.builder_image, (http,) if http else (), network_host, nodes)
+    existing = next((b for b in pre.builders if b.name == name), None)
+    if existing is not None:
+        different = new.difference(existing)
+        if different:
+            hint = f"remove it (docker buildx rm {name}) or use another --builder"
+            raise InputError(f"--create-builder: {different}", hint)
         get_logger().info("builder.exists", name=name)
-        return pre, None
+        return pre, None  # reused as it is (require_usable says if it has a problem)
     if not pre.engine.reachable or pre.buildx is None:
         return pre, None  # require_usable says why
-    http = http_registry(settings.image)
-    new = NewBuilder(name, settings.builder_image, (http,) if http else (), settings.network == "host" or bool(http))
     return new.projected(pre), new
 
 

@@ -20,6 +20,7 @@ from buildx_go.argv import (
     imagetools_create,
     oci_labels,
 )
+from buildx_go.builder import NewBuilder, Placement
 from buildx_go.decide import Decision, DockerfileChoice, Packaging, StrategyName
 from buildx_go.platforms import Platform
 from buildx_go.refs import Reference
@@ -84,6 +85,7 @@ class Plan:
     docker_config: str | None = None  # manifest strategy: this run's own docker config dir
     clean_tags: tuple[str, ...] = ()  # per-platform refs to delete once all is published
     builder_config: str | None = None  # setup: the new builder's buildkitd.toml (plain-http registries)
+    placement: tuple[Placement, ...] = ()  # which builder node builds each platform, and how
 
     @property
     def image(self) -> str:
@@ -118,6 +120,10 @@ class Plan:
             "clean_tags": list(self.clean_tags),
             "pin_base": self.pin_base,
             "push_by_digest": self.push_by_digest,
+            "placement": [
+                {"platform": str(p.platform), "node": p.node, "declared": p.declared, "how": p.how}
+                for p in self.placement
+            ],
             "notes": list(self.notes),
         }
 
@@ -173,6 +179,7 @@ def make_plan(decision: Decision, workdir: str) -> Plan:
         docker_config=packaged.docker_config,
         clean_tags=packaged.clean_tags,
         builder_config=builder_config,
+        placement=decision.placement,
     )
 
 
@@ -181,11 +188,18 @@ def builder_setup(decision: Decision, workdir: str) -> tuple[tuple[Command, ...]
     new = decision.new_builder
     if new is None:
         return (), None
+    return setup_commands(new, workdir)
+
+
+def setup_commands(new: NewBuilder, workdir: str) -> tuple[tuple[Command, ...], str | None]:
+    """The commands that make NEW (create, append each node, bootstrap), and its config."""
     from buildx_go.builder import buildkitd_config
 
     config = buildkitd_config(new.http_registries) if new.http_registries else None
-    argv = new.argv(f"{workdir}/buildkitd.toml" if config else None)
-    return (Command(f"create builder {new.name}", argv, "setup"),), config
+    argvs = new.commands(f"{workdir}/buildkitd.toml" if config else None)
+    purposes = [f"create builder {new.name}"] + [f"add node {new.name}{i}" for i in range(1, len(new.nodes))]
+    purposes += [f"bootstrap builder {new.name}"] if new.nodes else []
+    return tuple(Command(p, argv, "setup") for p, argv in zip(purposes, argvs, strict=True)), config
 
 
 def build_inputs(decision: Decision, workdir: str) -> tuple[Build, tuple[Command, ...]]:

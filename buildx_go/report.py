@@ -70,6 +70,8 @@ def print_plan(plan: Plan, fmt: str) -> None:
         + (f" ({plan.dockerfile.path})" if plan.dockerfile.path else "")
     )
     print(f"refs:       {', '.join(plan.refs)}")
+    for where in plan.placement if len({p.node for p in plan.placement}) > 1 else ():
+        print(f"node:       {where.describe()}")
     print(f"verify:     {'yes' if plan.verify else 'no'}")
     for note in plan.notes:
         print(f"note:       {note}")

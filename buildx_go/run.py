@@ -23,7 +23,7 @@ import attrs
 
 from buildx_go.errors import BuildFailed, BuildxGoError, PushFailed, VerificationFailed
 from buildx_go.log import get_logger
-from buildx_go.plan import Plan
+from buildx_go.plan import Command, Plan
 from buildx_go.refs import Reference
 from buildx_go.steps import (
     check_emulation,
@@ -91,9 +91,8 @@ def execute(
     env = os.environ if env is None else env
     started = time.monotonic()
     write_files(plan)
-    for cmd in plan.phase("setup"):
-        config_path = next((a for a in cmd.argv if a.endswith("buildkitd.toml")), None)
-        create_builder(executor, cmd, plan.builder_config, config_path)
+    if plan.phase("setup"):
+        create_builder(executor, plan.phase("setup"), plan.builder_config)
         preflight = None  # the new builder's facts are asked afresh where needed
     if plan.emulated:
         check_emulation(plan, preflight or gather_preflight(executor, env, plan.builder))
@@ -193,7 +192,7 @@ class _Run:
         (build,) = self.plan.phase("build")
         for attempt in range(1, PUSH_ATTEMPTS + 1):
             try:
-                run_command(self.executor, build)
+                self.build_on_nodes(build)
                 digest = read_digest(self.plan.metadata_file)
                 if self.plan.verify and digest and not self.plan.push_by_digest:
                     self.check_tags(digest)
@@ -203,6 +202,26 @@ class _Run:
                     raise
                 get_logger().warning("build.retry", attempt=attempt, reason=exc.message)
         return None
+
+    def build_on_nodes(self, build: Command) -> None:
+        """The build; on a builder with several nodes, a failure caused by a node that went
+        away names that node (buildx does not): the nodes are asked again."""
+        try:
+            run_command(self.executor, build)
+        except BuildFailed as exc:
+            if len({p.node for p in self.plan.placement}) < 2:
+                raise
+            from buildx_go.docker import gather_preflight
+
+            down = gather_preflight(self.executor, self.env, self.plan.builder).down_nodes()
+            if not down:
+                raise
+            lost = ", ".join(f"{n.name!r} ({n.endpoint}, now {n.status})" for n in down)
+            raise BuildFailed(
+                f"builder node {lost} was lost during the build: {exc.message}",
+                "nothing was tagged: the index is pushed by digest and tagged only once verified; "
+                "start the node again (or remove it from the builder) and rerun",
+            ) from None
 
     def check_tags(self, digest: str) -> None:
         """Each version tag must resolve to DIGEST (the index pushed), else PushFailed."""

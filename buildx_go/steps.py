@@ -141,29 +141,31 @@ def private_docker_config(path: str, env: Mapping[str, str]) -> None:
         (target / "config.json").chmod(0o600)
 
 
-def create_builder(executor: Executor, cmd: Command, config: str | None, config_path: str | None) -> None:
-    """Run the planned `docker buildx create --bootstrap` (CONFIG written to CONFIG_PATH first);
-    if it fails, remove what was half-made and stop with exit 3 naming the image."""
+def create_builder(executor: Executor, commands: list[Command], config: str | None) -> None:
+    """Run the planned `docker buildx create` commands (CONFIG written where they read it);
+    if one fails, remove what was half-made and stop with exit 3 naming the image."""
     import contextlib
 
     from buildx_go.log import get_logger
 
-    argv = list(cmd.argv)
-    name = argv[argv.index("--name") + 1]
-    image = next((a.split("=", 1)[1] for a in argv if a.startswith("image=")), None)
+    first = list(commands[0].argv)
+    name = first[first.index("--name") + 1]
+    image = next((a.split("=", 1)[1] for c in commands for a in c.argv if a.startswith("image=")), None)
+    config_path = next((a for c in commands for a in c.argv if a.endswith("buildkitd.toml")), None)
     if config and config_path:
         Path(config_path).parent.mkdir(parents=True, exist_ok=True)
         Path(config_path).write_text(config)
-    get_logger().info("builder.create", name=name, image=image, argv=argv)
+    get_logger().info("builder.create", name=name, image=image, nodes=len(commands))
     try:
-        run_command(executor, cmd)
+        for cmd in commands:
+            run_command(executor, cmd)
     except BuildxGoError as exc:
         with contextlib.suppress(BuildxGoError):
             executor.run(["docker", "buildx", "rm", name], purpose="remove half-made builder")
         shown = image or "moby/buildkit:buildx-stable-1 (the default)"
         raise EngineError(
             f"--create-builder: could not bootstrap builder {name!r} from image {shown}: {exc.message}",
-            "the BuildKit image must be pullable by the engine: pass --builder-image for a mirror or a local copy",
+            "the BuildKit image (or each node's endpoint) must be reachable: --builder-image names a mirror",
         ) from None
     get_logger().info("builder.created", name=name)
 

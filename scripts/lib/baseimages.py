@@ -7,6 +7,9 @@ build FROM are made here from Debian and PyPI packages:
   plus busybox-static as a shell, for linux/amd64 and linux/arm64.
 * ``REGISTRY/static:latest``: a shell-less runtime base (passwd with a ``nonroot`` user,
   CA certificates, tzdata), for every platform buildx-go knows.
+* with ``--buildkit-tools DIR`` (the test lab, ``scripts/setup --lab``):
+  ``REGISTRY/buildkit:v0.32.2``, the image of docker-container builders, from the BuildKit
+  binaries in DIR and Debian's runc.
 
 Where Debian's tools are missing (a developer laptop) the images are copied from their
 upstream counterparts instead. Nothing is done for an image the registry already holds with
@@ -284,13 +287,89 @@ def ensure_static(registry: str) -> None:
     log(f"published {ref} ({len(per_arch)} platforms)")
 
 
+BUILDKIT_TAG = "v0.32.2"
+
+
+def registry_has(registry: str, repo: str, tag: str) -> bool:
+    host = registry.replace("localhost", "127.0.0.1")
+    req = urllib.request.Request(
+        f"http://{host}/v2/{repo}/manifests/{tag}", headers={"Accept": INDEX_TYPES}, method="HEAD"
+    )
+    try:
+        with urllib.request.urlopen(req, timeout=10):
+            return True
+    except urllib.error.HTTPError:
+        return False
+
+
+def shared_libs(binary: str) -> list[str]:
+    """The shared libraries BINARY loads (ldd), the dynamic loader included."""
+    out = run(["ldd", binary], stdout=subprocess.PIPE).stdout.decode()
+    libs = []
+    for line in out.splitlines():
+        parts = line.split()
+        if "=>" in parts and len(parts) > parts.index("=>") + 1 and parts[parts.index("=>") + 1].startswith("/"):
+            libs.append(parts[parts.index("=>") + 1])
+        elif parts and parts[0].startswith("/"):
+            libs.append(parts[0])
+    return libs
+
+
+def buildkit_rootfs(tools: Path) -> bytes:
+    """buildkitd and buildctl (../shared/tools/buildkit, checked against SHA256SUMS) and
+    Debian's runc with the libraries it loads: what a docker-container builder runs."""
+    import hashlib
+    import lzma
+
+    sums = {name: digest for digest, name in (ln.split() for ln in (tools / "SHA256SUMS").read_text().splitlines())}
+    out = io.BytesIO()
+    with tarfile.open(fileobj=out, mode="w") as tar:
+        for d in ("usr", "usr/bin", "etc", "etc/buildkit", "run", "var", "var/lib", "var/lib/buildkit", "lib", "lib64"):
+            add_dir(tar, d)
+        add_dir(tar, "tmp", 0o1777)
+        for name in ("buildkitd", "buildctl"):
+            data = lzma.decompress((tools / f"{name}.xz").read_bytes())
+            if hashlib.sha256(data).hexdigest() != sums[name]:
+                raise SystemExit(f"setup: {tools}/{name}.xz does not match SHA256SUMS")
+            add_file(tar, f"usr/bin/{name}", data, 0o755)
+        runc = shutil.which("runc") or "/usr/sbin/runc"
+        add_file(tar, "usr/bin/runc", Path(runc).read_bytes(), 0o755)
+        added = {"lib", "lib64"}
+        for lib in shared_libs(runc):
+            parent = str(Path(lib).parent).lstrip("/")
+            for i in range(1, len(Path(parent).parts) + 1):
+                d = str(Path(*Path(parent).parts[:i]))
+                if d not in added:
+                    add_dir(tar, d)
+                    added.add(d)
+            add_file(tar, lib.lstrip("/"), Path(lib).resolve().read_bytes(), 0o755)
+    return out.getvalue()
+
+
+def ensure_buildkit(registry: str, tools: Path) -> None:
+    """REGISTRY/buildkit:v0.32.2 (linux/amd64), the image of docker-container builders here."""
+    repo, tag = "buildkit", BUILDKIT_TAG
+    ref = f"{registry}/{repo}:{tag}"
+    if registry_has(registry, repo, tag):
+        log(f"{ref} present")
+        return
+    if not (tools / "SHA256SUMS").is_file():
+        log(f"{ref} not made: no BuildKit binaries in {tools} (only the tests' builders use it)")
+        return
+    docker_import(buildkit_rootfs(tools), "linux/amd64", ref, ['ENTRYPOINT ["buildkitd"]'])
+    log(f"published {ref} (buildkitd, buildctl {BUILDKIT_TAG}; runc from Debian)")
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--registry", default="localhost:5000")
     ap.add_argument("--cache", type=Path, default=Path.home() / ".cache" / "buildx-go")
+    ap.add_argument("--buildkit-tools", type=Path, help="the test lab: a BuildKit image from these binaries")
     ns = ap.parse_args()
     ensure_static(ns.registry)
     ensure_golang(ns.registry, ns.cache)
+    if ns.buildkit_tools:
+        ensure_buildkit(ns.registry, ns.buildkit_tools)
     return 0
 
 

@@ -16,6 +16,7 @@ import contextlib
 import datetime
 import hashlib
 import http.server
+import ipaddress
 import json
 import lzma
 import os
@@ -298,18 +299,19 @@ def credential_helper(bin_dir: Path, store: Path, logins: dict[str, tuple[str, s
     return script
 
 
-def buildkitd_binary() -> Path:
-    """buildkitd v0.32.2 from ../shared/tools/buildkit, uncompressed once into the cache."""
+def buildkitd_binary(name: str = "buildkitd") -> Path:
+    """buildkitd (or buildctl) v0.32.2 from ../shared/tools/buildkit, uncompressed once into
+    the cache and checked against SHA256SUMS."""
     want = next(
-        line.split()[0] for line in (TOOLS / "SHA256SUMS").read_text().splitlines() if line.endswith(" buildkitd")
+        line.split()[0] for line in (TOOLS / "SHA256SUMS").read_text().splitlines() if line.endswith(f" {name}")
     )
-    target = CACHE / "buildkit" / want[:16] / "buildkitd"
+    target = CACHE / "buildkit" / want[:16] / name
     if target.is_file():
         return target
     target.parent.mkdir(parents=True, exist_ok=True)
-    data = lzma.decompress((TOOLS / "buildkitd.xz").read_bytes())
+    data = lzma.decompress((TOOLS / f"{name}.xz").read_bytes())
     if hashlib.sha256(data).hexdigest() != want:
-        raise AssertionError("buildkitd.xz does not match SHA256SUMS")
+        raise AssertionError(f"{name}.xz does not match SHA256SUMS")
     tmp = target.with_suffix(".tmp")
     tmp.write_bytes(data)
     tmp.chmod(0o755)
@@ -317,8 +319,138 @@ def buildkitd_binary() -> Path:
     return target
 
 
+def _tls_files(work: Path) -> dict[str, Path]:
+    """A CA, a server certificate for 127.0.0.1 and a client certificate, made for one test."""
+    now = datetime.datetime.now(datetime.UTC)
+
+    def cert(
+        name: str, key: rsa.RSAPrivateKey, issuer: x509.Name, signer: rsa.RSAPrivateKey, ca: bool
+    ) -> x509.Certificate:
+        builder = (
+            x509.CertificateBuilder()
+            .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, name)]))
+            .issuer_name(issuer)
+            .public_key(key.public_key())
+            .serial_number(x509.random_serial_number())
+            .not_valid_before(now - datetime.timedelta(days=1))
+            .not_valid_after(now + datetime.timedelta(days=7))
+            .add_extension(x509.BasicConstraints(ca=ca, path_length=None), critical=True)
+        )
+        if name == "127.0.0.1":
+            san = x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))])
+            builder = builder.add_extension(san, critical=False)
+        return builder.sign(signer, hashes.SHA256())
+
+    keys = {n: rsa.generate_private_key(public_exponent=65537, key_size=2048) for n in ("ca", "server", "client")}
+    ca_name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "buildx-go test CA")])
+    certs = {
+        "ca": cert("buildx-go test CA", keys["ca"], ca_name, keys["ca"], True),
+        "server": cert("127.0.0.1", keys["server"], ca_name, keys["ca"], False),
+        "client": cert("buildx-go client", keys["client"], ca_name, keys["ca"], False),
+    }
+    files = {}
+    for name in ("ca", "server", "client"):
+        files[f"{name}-cert"] = work / f"{name}.pem"
+        files[f"{name}-cert"].write_bytes(certs[name].public_bytes(serialization.Encoding.PEM))
+        files[f"{name}-key"] = work / f"{name}-key.pem"
+        files[f"{name}-key"].write_bytes(
+            keys[name].private_bytes(
+                serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+            )
+        )
+    return files
+
+
+class Buildkitd:
+    """buildkitd on tcp://127.0.0.1:PORT (with TLS, client certificates required, if asked),
+    speaking plain http to HTTP_REGISTRIES. STATE: its state directory; by default one kept
+    between runs (a builder keeps its cache, so the tests stay warm), a new one for a fresh
+    machine."""
+
+    def __init__(
+        self, work: Path, http_registries: Sequence[str], state: Path | None = None, tls: bool = False
+    ) -> None:
+        work.mkdir(parents=True, exist_ok=True)
+        config = work / "buildkitd.toml"
+        config.write_text("".join(f'[registry."{h}"]\n  http = true\n  insecure = true\n' for h in http_registries))
+        self.port = free_port()
+        self.endpoint = f"tcp://127.0.0.1:{self.port}"
+        self.root = state or CACHE / "buildkitd-test-state"
+        argv = [
+            str(buildkitd_binary()),
+            "--config",
+            str(config),
+            "--root",
+            str(self.root),
+        ]
+        argv += ["--addr", self.endpoint, "--oci-worker=true", "--containerd-worker=false"]
+        argv += ["--allow-insecure-entitlement=network.host"]  # the engines here have no bridge (README)
+        self.tls: dict[str, Path] = {}
+        if tls:
+            self.tls = _tls_files(work)
+            argv += ["--tlscacert", str(self.tls["ca-cert"]), "--tlscert", str(self.tls["server-cert"])]
+            argv += ["--tlskey", str(self.tls["server-key"])]
+        self.log = work / "buildkitd.log"
+        self._proc = _Process(argv, self.log)
+
+    def node(self, platforms: str = "") -> str:
+        """This daemon as a --node value: ENDPOINT[=PLATFORMS][;TLS driver options]."""
+        spec = self.endpoint + (f"={platforms}" if platforms else "")
+        if self.tls:
+            spec += f";cacert={self.tls['ca-cert']};cert={self.tls['client-cert']};key={self.tls['client-key']}"
+            spec += ";servername=127.0.0.1"
+        return spec
+
+    def built_platforms(self) -> set[str]:
+        """The platforms this BuildKit built (its own build history: each request's platform)."""
+        argv = [str(buildkitd_binary("buildctl")), "--addr", self.endpoint]
+        if self.tls:
+            argv += ["--tlscacert", str(self.tls["ca-cert"]), "--tlscert", str(self.tls["client-cert"])]
+            argv += ["--tlskey", str(self.tls["client-key"]), "--tlsservername", "127.0.0.1"]
+        out = subprocess.run([*argv, "debug", "histories", "--format", "{{json .}}"], capture_output=True, text=True)
+        found: set[str] = set()
+        for line in out.stdout.splitlines():
+            attrs = json.loads(line).get("record", {}).get("FrontendAttrs", {})
+            found |= set(filter(None, attrs.get("platform", "").split(",")))
+        return found
+
+    def kill(self) -> None:
+        """Kill -9, as a machine that is lost: its build steps' mounts stay, so unmount them."""
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(self._proc.proc.pid, 9)
+        self._proc.proc.wait(timeout=30)
+        _unmount_under(self.root)
+
+    def stop(self) -> None:
+        self._proc.stop()
+        _unmount_under(self.root)
+
+
+def _unmount_under(root: Path) -> None:
+    """Lazily unmount whatever is still mounted below ROOT, deepest first."""
+    prefix = str(root.resolve()) + "/"
+    mounts = [line.split()[1] for line in Path("/proc/self/mounts").read_text().splitlines()]
+    for target in sorted((m for m in mounts if m.startswith(prefix)), key=len, reverse=True):
+        subprocess.run(["umount", "-l", target], capture_output=True, check=False)
+
+
+def bootstrap(name: str, env: dict[str, str], log: Path) -> None:
+    """Wait until every node of builder NAME answers."""
+    deadline = time.monotonic() + 60
+    full = {**os.environ, **env}
+    while True:
+        proc = subprocess.run(
+            ["docker", "buildx", "inspect", "--bootstrap", name], env=full, capture_output=True, text=True
+        )
+        if proc.returncode == 0 and "running" in proc.stdout and "inactive" not in proc.stdout:
+            return
+        if time.monotonic() > deadline:
+            raise AssertionError(f"builder {name} did not start:\n{proc.stdout}\n{proc.stderr}\n{log}")
+        time.sleep(0.5)
+
+
 class RemoteBuilder:
-    """buildkitd on tcp://127.0.0.1:PORT, known to buildx (in ENV's DOCKER_CONFIG) as NAME."""
+    """A Buildkitd known to buildx (in ENV's DOCKER_CONFIG) as the remote builder NAME."""
 
     def __init__(
         self,
@@ -328,47 +460,24 @@ class RemoteBuilder:
         http_registries: Sequence[str],
         state: Path | None = None,
     ) -> None:
-        """STATE: BuildKit's state directory; by default one kept between runs (a builder keeps
-        its cache, so the tests stay warm), a new one for a fresh runner."""
-        work.mkdir(parents=True, exist_ok=True)
         self.name, self.env = name, env
-        config = work / "buildkitd.toml"
-        config.write_text("".join(f'[registry."{h}"]\n  http = true\n  insecure = true\n' for h in http_registries))
-        self.port = free_port()
-        state = state or CACHE / "buildkitd-test-state"
-        argv = [
-            str(buildkitd_binary()),
-            "--config",
-            str(config),
-            "--root",
-            str(state),
-            "--addr",
-            f"tcp://127.0.0.1:{self.port}",
-            "--oci-worker=true",
-            "--containerd-worker=false",
-            "--allow-insecure-entitlement=network.host",  # the engines here have no bridge (README)
-        ]
-        self._proc = _Process(argv, work / "buildkitd.log")
+        self.daemon = Buildkitd(work, http_registries, state)
+        self.port = self.daemon.port
         full = {**os.environ, **env}
         subprocess.run(["docker", "buildx", "rm", name], env=full, capture_output=True, check=False)
-        create = ["docker", "buildx", "create", "--name", name, "--driver", "remote", f"tcp://127.0.0.1:{self.port}"]
+        create = ["docker", "buildx", "create", "--name", name, "--driver", "remote", self.daemon.endpoint]
         subprocess.run(create, env=full, capture_output=True, check=True)
-        deadline = time.monotonic() + 60
-        while True:  # until buildkitd answers
-            inspect = ["docker", "buildx", "inspect", "--bootstrap", name]
-            proc = subprocess.run(inspect, env=full, capture_output=True, check=False, text=True)
-            if proc.returncode == 0 and "running" in proc.stdout:
-                break
-            if time.monotonic() > deadline:
-                self.stop()
-                raise AssertionError(f"remote builder {name} did not start:\n{proc.stderr}\n{work / 'buildkitd.log'}")
-            time.sleep(0.5)
+        try:
+            bootstrap(name, env, self.daemon.log)
+        except AssertionError:
+            self.stop()
+            raise
 
     def stop(self) -> None:
         subprocess.run(
             ["docker", "buildx", "rm", self.name], env={**os.environ, **self.env}, capture_output=True, check=False
         )
-        self._proc.stop()
+        self.daemon.stop()
 
 
 @contextlib.contextmanager

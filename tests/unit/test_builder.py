@@ -3,6 +3,7 @@ the two engines scripts/setup starts (tests/unit/data)."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
@@ -14,6 +15,7 @@ from buildx_go.builder import (
     Builder,
     Engine,
     NewBuilder,
+    NodeSpec,
     Preflight,
     buildkitd_config,
     parse_builders,
@@ -22,7 +24,7 @@ from buildx_go.builder import (
 from buildx_go.config import resolve
 from buildx_go.decide import builder_strategy
 from buildx_go.docker import gather_preflight
-from buildx_go.errors import EngineError
+from buildx_go.errors import EngineError, InputError
 from buildx_go.platforms import Platform, parse_platforms
 from tests.unit.planning import FakeDocker
 
@@ -232,3 +234,138 @@ def test_facts_of_remote_engines_are_never_cached(tmp_path: Path) -> None:
     assert facts_stamp({"DOCKER_HOST": "tcp://10.0.0.5:2376"}, None) is None
     assert facts_stamp({"DOCKER_HOST": "unix:///nonexistent.sock"}, None) is None
     assert facts_stamp({"DOCKER_CONTEXT": "remote"}, None) is None
+
+
+INSPECT_TWO_NODES = """Name:          two
+Driver:        remote
+Last Activity: 2026-11-29 17:48:18 +0000 UTC
+
+Nodes:
+Name:             two0
+Endpoint:         tcp://127.0.0.1:54333
+Status:           running
+BuildKit version: v0.32.2
+Platforms:        linux/amd64*, linux/amd64/v2, linux/arm64, linux/386
+Labels:
+ org.mobyproject.buildkit.worker.executor:         oci
+
+Name:      two1
+Endpoint:  tcp://127.0.0.1:37659
+Status:    running
+Platforms: linux/arm64*, linux/amd64, linux/amd64/v2, linux/386
+"""
+LS_TWO_NODES = json.dumps(
+    {
+        "Name": "two",
+        "Driver": "remote",
+        "Nodes": [
+            {
+                "Name": "two0",
+                "Endpoint": "tcp://127.0.0.1:54333",
+                "Status": "running",
+                "Version": "v0.32.2",
+                "Platforms": ["linux/amd64", "linux/amd64/v2", "linux/arm64", "linux/386"],
+            },
+            {
+                "Name": "two1",
+                "Endpoint": "tcp://127.0.0.1:37659",
+                "Status": "running",
+                "Version": "v0.32.2",
+                "Platforms": ["linux/arm64", "linux/amd64", "linux/amd64/v2", "linux/386"],
+            },
+        ],
+    }
+)
+
+
+def two_nodes(status: str = "running") -> Preflight:
+    """A remote builder of two buildkitd (the second node's status STATUS), as buildx shows it."""
+    ls = json.loads(LS_TWO_NODES)
+    ls["Nodes"][1]["Status"] = status
+    ex = ProbeExecutor(
+        {
+            "info --format": (0, read("info-containerd.json"), ""),
+            "buildx ls": (0, json.dumps(ls), ""),
+            "buildx inspect": (0, INSPECT_TWO_NODES, ""),
+        }
+    )
+    return gather_preflight(ex, {}, "two", emulators={"qemu-aarch64"})
+
+
+def test_each_node_with_its_declared_and_own_platform_and_where_each_platform_goes() -> None:
+    pre = two_nodes()
+    assert pre.builder is not None
+    a, b = pre.builder.nodes
+    assert (a.declared, a.native, b.declared, b.native) == (
+        ("linux/amd64",),
+        "linux/amd64",
+        ("linux/arm64",),
+        "linux/amd64",
+    )
+    placed = {str(p.platform): (p.node, p.declared, p.how) for p in pre.placement(TWO)}
+    assert placed == {
+        "linux/amd64": ("two0", True, "native"),
+        "linux/arm64": ("two1", True, "cross-compiling from its linux/amd64"),  # an amd64 machine declared arm64
+    }
+    assert pre.problems() == [] and pre.caps().push_by_digest
+    strategy, reason = choose_strategy("auto", "default", pre, TWO)
+    assert (
+        strategy == "buildx"
+        and "2 nodes (linux/amd64 on node two0 (declared): native; linux/arm64 on node two1" in reason
+    )
+
+
+def test_a_remote_node_that_is_not_running_is_exit_3_naming_it() -> None:
+    pre = two_nodes("inactive")
+    assert pre.problems() == ["builder: 'two': node 'two1' (tcp://127.0.0.1:37659) is inactive"]
+
+
+def test_nodes_asked_for_become_create_and_append_commands() -> None:
+    specs = (
+        NodeSpec.parse("default=linux/amd64"),
+        NodeSpec.parse("ssh://me@arm-box=linux/arm64,linux/arm/v7"),
+    )
+    new = NewBuilder("fleet", "localhost:5000/buildkit:v0.32.2", ("localhost:5000",), True, specs)
+    assert new.commands("/w/buildkitd.toml") == [
+        (
+            *("docker", "buildx", "create", "--name", "fleet", "--driver", "docker-container", "--node", "fleet0"),
+            *("--platform", "linux/amd64", "--driver-opt", "image=localhost:5000/buildkit:v0.32.2"),
+            *("--driver-opt", "network=host", "--buildkitd-config", "/w/buildkitd.toml", "default"),
+        ),
+        (
+            *("docker", "buildx", "create", "--append", "--name", "fleet", "--node", "fleet1"),
+            *("--platform", "linux/arm64,linux/arm/v7", "--driver-opt", "image=localhost:5000/buildkit:v0.32.2"),
+            *("--driver-opt", "network=host", "--buildkitd-config", "/w/buildkitd.toml", "ssh://me@arm-box"),
+        ),
+        ("docker", "buildx", "inspect", "--bootstrap", "fleet"),
+    ]
+    tls = NodeSpec.parse("tcp://10.0.0.5:1234=linux/arm64;cacert=/c/ca.pem;cert=/c/cert.pem;key=/c/key.pem")
+    remote = NewBuilder("r", None, (), False, (NodeSpec.parse("tcp://10.0.0.4:1234=linux/amd64"), tls))
+    assert remote.driver == "remote"
+    assert remote.commands(None)[1][-9:] == (
+        *("--platform", "linux/arm64", "--driver-opt", "cacert=/c/ca.pem"),
+        *("--driver-opt", "cert=/c/cert.pem", "--driver-opt", "key=/c/key.pem", "tcp://10.0.0.5:1234"),
+    )
+    with pytest.raises(InputError, match="one builder has one driver"):
+        _ = NewBuilder("x", None, (), False, (specs[0], tls)).driver
+    with pytest.raises(InputError, match=r"--node: 'nokey' in .* is not KEY=VALUE"):
+        NodeSpec.parse("tcp://h:1;nokey")
+
+
+def test_an_existing_builder_is_reused_only_with_the_nodes_asked_for() -> None:
+    pre = two_nodes()
+    assert pre.builder is not None
+    same = NewBuilder(
+        "two",
+        None,
+        (),
+        False,
+        (NodeSpec.parse("tcp://127.0.0.1:54333=linux/amd64"), NodeSpec.parse("tcp://127.0.0.1:37659=linux/arm64")),
+    )
+    assert same.difference(pre.builder) is None
+    other = NewBuilder("two", None, (), False, (NodeSpec.parse("tcp://127.0.0.1:54333=linux/amd64"),))
+    why = other.difference(pre.builder)
+    assert why is not None and why.startswith(
+        "builder 'two' exists as remote with nodes [two0 tcp://127.0.0.1:54333 linux/amd64;"
+    )
+    assert NewBuilder("two", None, (), False).difference(pre.builder) is None  # no --node: any such builder

@@ -171,6 +171,7 @@ def test_plan_json_is_stable() -> None:
         "clean_tags",
         "pin_base",
         "push_by_digest",
+        "placement",
         "notes",
     ]
     assert d["schema"] == 1
