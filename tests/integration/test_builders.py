@@ -171,3 +171,25 @@ def test_a_node_lost_mid_build_is_exit_4_naming_it_and_nothing_is_tagged(
     finally:
         run(["docker", "buildx", "rm", name], check=False)
         b.stop()
+
+
+def test_a_node_down_before_the_build_is_exit_3_naming_it_and_nothing_runs(
+    two_daemons: Buildkitd, tmp_path: Path, repo: str
+) -> None:
+    b = Buildkitd(tmp_path / "b", ["localhost:5000"], state=tmp_path / "state")
+    name = "bxg-it-remote-down"
+    run(["docker", "buildx", "rm", name], check=False)
+    try:
+        create = ["docker", "buildx", "create", "--name", name, "--driver", "remote"]
+        run([*create, "--platform", "linux/amd64", two_daemons.endpoint])
+        run([*create, "--append", "--platform", "linux/arm64", b.endpoint])
+        b.stop()  # the arm64 machine is off
+        args = ("--image", repo, "--tag", "4.0.0", "--push", *GENERATED, "--builder", name)
+        proc = buildx_go("build", str(HELLO), *args, check=False)
+        assert proc.returncode == 3, proc.stderr[-2000:]
+        assert f"builder: '{name}': node '{name}1' ({b.endpoint}) is inactive" in proc.stderr
+        assert not [e for e in events(proc.stderr) if e["event"] == "command.start" and "build" in e["argv"][:3]]
+        assert head(f"{repo}:4.0.0") is None
+    finally:
+        run(["docker", "buildx", "rm", name], check=False)
+        b.stop()
