@@ -10,8 +10,6 @@ import json
 import os
 import shutil
 import sys
-import tempfile
-import time
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
@@ -23,7 +21,7 @@ from buildx_go import __version__
 from buildx_go.builder import BuilderCaps
 from buildx_go.ci import CI, detect
 from buildx_go.config import OPTION_NAMES, Settings, load_config_file, resolve
-from buildx_go.effects import Effects, cache_dir
+from buildx_go.effects import Effects, cache_dir, work_dir
 from buildx_go.errors import BuildxGoError, InputError, Interrupted
 from buildx_go.log import activate, configure, get_logger
 from buildx_go.options import BUILDING, add_options
@@ -161,15 +159,13 @@ def project_command(command: str, s: Settings, env: Mapping[str, str], effects: 
     from buildx_go.plan import make_plan
     from buildx_go.report import log_dockerfile, log_plan, print_plan
 
-    project = project_facts(s, root, effects)
+    project = project_facts(s, root, effects, run_commands=command == "build" and not s.dry_run)
     if command == "dockerfile":
         choice, _, changes = choose_dockerfile(s, project)
         log_dockerfile(choice, changes, dockerfile_lints(s, project, choice), detect(env))
         sys.stdout.write(choice.text)
         return 0
-    workdir = env.get("BUILDX_GO_WORKDIR") or os.path.join(
-        tempfile.gettempdir(), f"buildx-go-{os.getpid()}-{int(time.time())}"
-    )
+    workdir = work_dir(env, root)
     bake = s.format == "bake"
     if bake and command != "plan":
         raise InputError(

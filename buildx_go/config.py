@@ -7,12 +7,14 @@ value remembers where it came from (``Settings.sources``), so ``plan`` can say w
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import attrs
 
+from buildx_go import refs
 from buildx_go.errors import InputError
 from buildx_go.options import BUILD, BUILDING, GLOBAL, config_key, env_name, flag, option, specs
 from buildx_go.platforms import Platform, parse_platforms
@@ -78,6 +80,39 @@ def _str(value: Any) -> str:
     return text
 
 
+def _reference(repository_only: bool) -> Callable[[Any], str | None]:
+    """An image reference in distribution's grammar (a repository only, for --image)."""
+
+    def parse(value: Any) -> str | None:
+        text = _optional_str(value)
+        if text is None:
+            return None
+        why = refs.problem(text, repository_only)
+        if why:
+            raise ValueError(why)
+        return text
+
+    return parse
+
+
+def _image(value: Any) -> str:
+    text = _reference(False)(value)
+    if text is None:
+        raise ValueError("must not be empty")
+    return text
+
+
+GO_SYMBOL = re.compile(r"[A-Za-z0-9_.~+/-]*[A-Za-z0-9_]\.[A-Za-z_][A-Za-z0-9_]*")
+
+
+def _go_symbol(value: Any) -> str | None:
+    """An -X target: IMPORTPATH.NAME (ASCII import path, a Go identifier)."""
+    text = _optional_str(value)
+    if text is not None and not GO_SYMBOL.fullmatch(text):
+        raise ValueError(f"{text!r} is not IMPORTPATH.NAME, e.g. main.version or example.com/app/build.Version")
+    return text
+
+
 def _flag(default: bool, help: str, commands: frozenset[str] = BUILDING, group: str = "build") -> Any:
     return option(default, help, parse=_bool, commands=commands, group=group, kind="flag")
 
@@ -91,7 +126,11 @@ class Settings:
     """Every option: its type, default, help and the commands that take it."""
 
     image: str | None = option(
-        None, "repository to publish, e.g. localhost:5000/hello", parse=_optional_str, commands=BUILDER, group="image"
+        None,
+        "repository to publish, e.g. localhost:5000/hello",
+        parse=_reference(repository_only=True),
+        commands=BUILDER,
+        group="image",
     )
     tag: tuple[str, ...] = option(
         (),
@@ -119,9 +158,9 @@ class Settings:
         (), "main package to build, e.g. ./cmd/app (generated Dockerfile)", parse=_list, group="Dockerfile", kind="list"
     )
     go_image: str | None = option(
-        None, "Go builder image (default: golang:<go.mod's go version>)", parse=_optional_str, group="Dockerfile"
+        None, "Go builder image (default: golang:<go.mod's go version>)", parse=_reference(False), group="Dockerfile"
     )
-    base_image: str = option(DEFAULT_BASE_IMAGE, "runtime base image", parse=_str, group="Dockerfile")
+    base_image: str = option(DEFAULT_BASE_IMAGE, "runtime base image", parse=_image, group="Dockerfile")
     adapt: bool = _flag(
         True,
         "derive a cross-compiling Dockerfile from an `ARG GOARCH` one (--no-adapt: use it as is)",
@@ -130,7 +169,7 @@ class Settings:
     version_var: str | None = option(
         None,
         "Go variable set to the version with -ldflags -X, e.g. main.version",
-        parse=_optional_str,
+        parse=_go_symbol,
         group="Dockerfile",
     )
     push: bool = _flag(False, "push to the registry, then verify what was pushed")
@@ -186,7 +225,7 @@ class Settings:
     builder_image: str | None = option(
         None,
         "BuildKit image for --create-builder (a mirror, for air-gapped machines)",
-        parse=_optional_str,
+        parse=_reference(False),
         commands=BUILDER,
         group="builder",
     )

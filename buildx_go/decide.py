@@ -59,6 +59,7 @@ class ProjectFacts:
     git: Mapping[str, str]  # revision, created, source, version (gitinfo.git_facts)
     version: str | None  # printed by --version-from, else from git describe
     native: Platform  # the build platform assumed for planning (this host's)
+    version_not_run: str | None = None  # a config file's --version-from, not run by plan/--dry-run
 
 
 @attrs.frozen
@@ -138,6 +139,11 @@ def decide(settings: Settings, project: ProjectFacts, machine: MachineFacts) -> 
         notes.append(f"moving tags {', '.join(moving) or 'none'}: {why}")
     if host_note:
         notes.append(host_note)
+    if project.version_not_run:
+        notes.append(
+            f"version: {project.version_not_run!r} comes from the project's config file and plan/--dry-run never "
+            f"run a project's commands: the tag {VERSION_PLACEHOLDER!r} stands for what it prints (or pass --tag)"
+        )
     emulated: tuple[Platform, ...] = ()
     if any(item.code == "run-needs-emulation" for item in lints):
         emulated = tuple(p for p in settings.platform if p.arch != project.native.arch)
@@ -272,12 +278,13 @@ def host_strategy(
     return found, f"host_go is set ({source}) and the host's Go {found.version} satisfies go.mod's go {need}", None
 
 
+VERSION_PLACEHOLDER = "version-from"  # plan's stand-in for a version command it did not run
+
+
 def image_refs(settings: Settings, version: str | None) -> tuple[str, ...]:
     """IMAGE:TAG for each --tag, else for the version (from --version-from or git)."""
     if not settings.image:
         raise InputError("--image: no image repository given", "e.g. --image registry.example.com/team/app")
-    if any(c.isspace() for c in settings.image) or ":" in settings.image.rsplit("/", 1)[-1] or "@" in settings.image:
-        raise InputError(f"--image: {settings.image!r} must be a repository without tag or digest", "put tags in --tag")
     tags = settings.tag or ((as_tag(version),) if version else ())
     if not tags:
         raise InputError("--tag: no tag given and none could be derived", "pass --tag 1.2.3 (or tag the git commit)")

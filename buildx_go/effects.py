@@ -10,11 +10,15 @@ from __future__ import annotations
 
 import os
 import subprocess
+import tempfile
+import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
 import attrs
+
+from buildx_go.errors import InputError
 
 if TYPE_CHECKING:
     from buildx_go.docker import Executor
@@ -93,3 +97,17 @@ def cache_dir(env: Mapping[str, str]) -> str:
     """buildx-go's cache directory: $XDG_CACHE_HOME/buildx-go, else ~/.cache/buildx-go."""
     base = env.get("XDG_CACHE_HOME") or os.path.join(env.get("HOME") or os.path.expanduser("~"), ".cache")
     return os.path.join(base, "buildx-go")
+
+
+def work_dir(env: Mapping[str, str], root: Path) -> str:
+    """BUILDX_GO_WORKDIR, else a new directory in $TMPDIR; never inside the project (the
+    generated files would overwrite its own, and be sent in its build context)."""
+    given = env.get("BUILDX_GO_WORKDIR")
+    if not given:
+        return os.path.join(tempfile.gettempdir(), f"buildx-go-{os.getpid()}-{int(time.time())}")
+    resolved, project = Path(given).resolve(), root.resolve()
+    if resolved == project or project in resolved.parents:
+        raise InputError(
+            f"BUILDX_GO_WORKDIR: {given!r} is inside the project {str(project)!r}", "choose a directory outside it"
+        )
+    return given

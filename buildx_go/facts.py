@@ -17,8 +17,8 @@ from pathlib import Path
 from packaging.version import Version
 
 from buildx_go.builder import DEFAULT_BUILDER_NAME, NewBuilder, NodeSpec, Preflight, parse_version, require_usable
-from buildx_go.config import Settings
-from buildx_go.decide import MachineFacts, ProjectFacts, UserDockerfile, needs
+from buildx_go.config import CONFIG_FILE, Settings
+from buildx_go.decide import VERSION_PLACEHOLDER, MachineFacts, ProjectFacts, UserDockerfile, needs
 from buildx_go.dockerfile import find_dockerfile
 from buildx_go.effects import Effects, Files, cache_dir
 from buildx_go.errors import BuildxGoError, InputError
@@ -30,7 +30,9 @@ from buildx_go.platforms import Platform
 from buildx_go.refs import Reference
 
 
-def project_facts(settings: Settings, root: Path, effects: Effects) -> ProjectFacts:
+def project_facts(settings: Settings, root: Path, effects: Effects, run_commands: bool = True) -> ProjectFacts:
+    """RUN_COMMANDS false (plan, --dry-run): a --version-from from the project's config file
+    is shown, not run (looking at an untrusted clone must not run its code)."""
     go = GoProject.detect(root, effects.files)
     get_logger().info(
         "project.detected",
@@ -45,14 +47,18 @@ def project_facts(settings: Settings, root: Path, effects: Effects) -> ProjectFa
     path = find_dockerfile(root, settings.file, effects.files)
     user = UserDockerfile(path, effects.files.read_text(path)) if path else None
     git = git_facts(root, effects.git)
-    version = None if settings.tag else version_from(settings.version_from, root, effects.program)
+    not_run = None
+    if not settings.tag and not run_commands and settings.sources.get("version_from", "").startswith(CONFIG_FILE):
+        not_run = settings.version_from
+    version = None if settings.tag or not_run else version_from(settings.version_from, root, effects.program)
     return ProjectFacts(
         go=go,
         dockerfile=user,
         ignore_rules=ignore_rules(root, path, effects.files),
         git=git,
-        version=version or git.get("version"),
+        version=VERSION_PLACEHOLDER if not_run else version or git.get("version"),
         native=native_platform(),
+        version_not_run=not_run,
     )
 
 

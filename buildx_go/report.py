@@ -55,6 +55,7 @@ def log_plan(decision: Decision, plan: Plan) -> None:
         reason=plan.reason,
         platforms=[str(p) for p in plan.platforms],
         refs=list(plan.refs),
+        notes=list(decision.notes),  # moving tags, the host strategy, a version command not run
     )
 
 

@@ -183,7 +183,7 @@ def test_plan_needs_image_and_tag() -> None:
         decide_for({"strategy": "buildx"})
     with pytest.raises(InputError, match="--tag"):
         decide_for({"image": "r/app", "strategy": "buildx"})
-    with pytest.raises(InputError, match="without tag"):
+    with pytest.raises(InputError, match="without :tag"):
         decide_for({"image": "r/app:1", "strategy": "buildx"}, version="1")
     with pytest.raises(InputError, match=r"the version 'latest;rm' .* is not a valid tag"):
         decide_for({"image": "r/app", "strategy": "buildx"}, version="latest;rm")
