@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING
 
 import attrs
 
-from buildx_go import __version__
+from buildx_go import __version__, interrupt
 from buildx_go.builder import BuilderCaps
 from buildx_go.ci import CI, detect
 from buildx_go.config import OPTION_NAMES, Settings, load_config_file, resolve
@@ -81,6 +81,8 @@ def reported(debug: list[bool], ci: CI | None) -> Iterator[list[int]]:
         yield code
     except BuildxGoError as exc:
         activate()
+        if interrupt.caught() and not isinstance(exc, Interrupted):  # a child stopped by the interrupt
+            exc = Interrupted(f"interrupted by {interrupt.caught()}: {exc.message}", "nothing started after it")
         get_logger().error("error", error=exc.message, exit_code=exc.exit_code)
         print(f"ERROR {exc.message}", file=sys.stderr)
         if exc.hint:
@@ -94,13 +96,14 @@ def reported(debug: list[bool], ci: CI | None) -> Iterator[list[int]]:
             traceback.print_exc(file=sys.stderr)
         code[0] = exc.exit_code
     except KeyboardInterrupt:
-        print("ERROR interrupted", file=sys.stderr)
+        print("ERROR interrupted by SIGINT", file=sys.stderr)
         code[0] = Interrupted.exit_code
 
 
 def entry() -> None:
     """The console script: main(), then exit without the interpreter's slow teardown (every
     result is written and flushed by then; daemon threads have nothing left to do)."""
+    interrupt.install()
     code = main()
     sys.stdout.flush()
     sys.stderr.flush()

@@ -23,6 +23,7 @@ from typing import Any, Protocol, TextIO
 
 import attrs
 
+from buildx_go import interrupt
 from buildx_go.builder import Builder, Engine, Preflight, parse_builders, parse_inspect
 from buildx_go.errors import BuildFailed, BuildxGoError, EngineError, PushFailed, RegistryError
 
@@ -212,28 +213,28 @@ class DockerExecutor:
         cwd: str | None = None,
     ) -> str:
         """Show stderr (BuildKit's progress) as it comes; keep stdout and stderr's tail."""
-        proc = subprocess.Popen(
-            list(argv),
+        with interrupt.tracked(
+            argv,
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             env=self._env(env),
             text=True,
             errors="replace",
             cwd=cwd,
-        )
-        if on_start:
-            on_start()
-        out: list[str] = []
-        reader = threading.Thread(target=lambda: out.append(proc.stdout.read() if proc.stdout else ""), daemon=True)
-        reader.start()
-        tail: collections.deque[str] = collections.deque(maxlen=TAIL_LINES)
-        assert proc.stderr is not None
-        for line in proc.stderr:
-            tail.append(line)
-            self.echo.write(prefix + line)
-            self.echo.flush()
-        code = proc.wait()
-        reader.join()
+        ) as proc:
+            if on_start:
+                on_start()
+            out: list[str] = []
+            reader = threading.Thread(target=lambda: out.append(proc.stdout.read() if proc.stdout else ""), daemon=True)
+            reader.start()
+            tail: collections.deque[str] = collections.deque(maxlen=TAIL_LINES)
+            assert proc.stderr is not None
+            for line in proc.stderr:
+                tail.append(line)
+                self.echo.write(prefix + line)
+                self.echo.flush()
+            code = proc.wait()
+            reader.join()
         if code != 0:
             raise classify(argv, code, "".join(tail), purpose)
         return "".join(out)
@@ -253,13 +254,30 @@ class DockerExecutor:
 
         master, slave = pty.openpty()
         _copy_window_size(self.echo, slave)
-        proc = subprocess.Popen(list(argv), stdout=subprocess.PIPE, stderr=slave, env=self._env(env), cwd=cwd)
-        os.close(slave)
-        if on_start:
-            on_start()
-        out: list[bytes] = []
-        reader = threading.Thread(target=lambda: out.append(proc.stdout.read() if proc.stdout else b""), daemon=True)
-        reader.start()
+        try:
+            with interrupt.tracked(argv, stdout=subprocess.PIPE, stderr=slave, env=self._env(env), cwd=cwd) as proc:
+                os.close(slave)
+                slave = -1
+                if on_start:
+                    on_start()
+                out: list[bytes] = []
+                reader = threading.Thread(
+                    target=lambda: out.append(proc.stdout.read() if proc.stdout else b""), daemon=True
+                )
+                reader.start()
+                tail = self._pass_through(master)
+                code = proc.wait()
+                reader.join()
+        finally:
+            os.close(master)
+            if slave >= 0:
+                os.close(slave)
+        if code != 0:
+            raise classify(argv, code, plain_text(bytes(tail)), purpose)
+        return b"".join(out).decode(errors="replace")
+
+    def _pass_through(self, master: int) -> bytearray:
+        """Copy what the command draws on its terminal to ours, byte for byte; its tail."""
         tail = bytearray()
         sink = getattr(self.echo, "buffer", None)
         while True:
@@ -275,12 +293,7 @@ class DockerExecutor:
             else:
                 self.echo.write(chunk.decode(errors="replace"))
             self.echo.flush()
-        os.close(master)
-        code = proc.wait()
-        reader.join()
-        if code != 0:
-            raise classify(argv, code, plain_text(bytes(tail)), purpose)
-        return b"".join(out).decode(errors="replace")
+        return tail
 
     def probe(self, argv: Sequence[str], *, purpose: str = "docker") -> tuple[int, str, str]:
         try:
@@ -289,8 +302,11 @@ class DockerExecutor:
             return 127, "", "docker: command not found"
 
     def _capture(self, argv: Sequence[str], env: Mapping[str, str] | None, cwd: str | None) -> tuple[int, str, str]:
-        proc = subprocess.run(list(argv), capture_output=True, text=True, env=self._env(env), check=False, cwd=cwd)
-        return proc.returncode, proc.stdout, proc.stderr
+        with interrupt.tracked(
+            argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=self._env(env), cwd=cwd
+        ) as proc:
+            out, err = proc.communicate()
+            return proc.returncode, out, err
 
 
 def gather_preflight(

@@ -74,8 +74,10 @@ def entry() -> None:
     if sys.argv[1:2] == ["docker-cli-plugin-metadata"]:
         print(json.dumps(METADATA))
         sys.exit(0)
+    from buildx_go import interrupt
     from buildx_go.cli import main
 
+    interrupt.install()
     extra, rest = split_docker_args(sys.argv[1:])
     code = main(rest, {**os.environ, **extra})
     sys.stdout.flush()

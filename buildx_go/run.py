@@ -14,6 +14,7 @@ import fcntl
 import os
 import re
 import shutil
+import tempfile
 import time
 from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
@@ -21,7 +22,8 @@ from typing import TYPE_CHECKING, Any
 
 import attrs
 
-from buildx_go.errors import BuildFailed, BuildxGoError, PushFailed, VerificationFailed
+from buildx_go import interrupt
+from buildx_go.errors import BuildFailed, BuildxGoError, Interrupted, PushFailed, VerificationFailed
 from buildx_go.log import get_logger
 from buildx_go.plan import Command, Plan
 from buildx_go.refs import Reference
@@ -35,6 +37,7 @@ from buildx_go.steps import (
     run_command,
     run_phase,
     side_by_side,
+    sweep_credentials,
     write_files,
 )
 
@@ -90,6 +93,8 @@ def execute(
 
     env = os.environ if env is None else env
     started = time.monotonic()
+    for stale in sweep_credentials(tempfile.gettempdir()):
+        get_logger().info("credentials.removed", path=stale, why="left by a run that was killed")
     write_files(plan)
     if plan.phase("setup"):
         create_builder(executor, plan.phase("setup"), plan.builder_config)
@@ -134,6 +139,7 @@ class _Run:
     env: Mapping[str, str]
     cache: VerifyCache | None
     started: float
+    published: list[str] = attrs.field(factory=list)  # what this run has written, as it goes
 
     def go(self) -> Outcome:
         try:
@@ -149,7 +155,31 @@ class _Run:
                 if self.plan.docker_config:
                     shutil.rmtree(self.plan.docker_config, ignore_errors=True)
         except BuildxGoError as exc:
+            if interrupt.caught():
+                raise self.interrupted() from None
             raise self.located(exc) from None
+
+    def interrupted(self) -> Interrupted:
+        """Interrupted, saying what this run published before it stopped. A builder that
+        pushes the version tags itself may have pushed them just before: they are looked up."""
+        published = list(self.published)
+        plan = self.plan
+        argv = [a for c in plan.phase("build") for a in c.argv]
+        pushes_tags = plan.packaging == "buildx" and not plan.push_by_digest
+        if pushes_tags and any(a == "--push" or "push=" in a or "type=registry" in a for a in argv):
+            for ref in plan.refs:
+                if ref in published:
+                    continue
+                try:
+                    have = self.client.digest_of(Reference.parse(ref))
+                except BuildxGoError:
+                    have = None
+                if have:
+                    published.append(f"{ref} (now {have}: pushed by the build before it stopped, or by an earlier run)")
+        said = "published before it: " + ", ".join(published) if published else "nothing was published"
+        return Interrupted(
+            f"interrupted by {interrupt.caught()}: {said}", "every command was stopped; nothing started after it"
+        )
 
     def located(self, exc: BuildxGoError) -> BuildxGoError:
         """EXC pointing at the user's Dockerfile line, when BuildKit named a line of the copy it
@@ -170,6 +200,8 @@ class _Run:
         if digest:
             refs = [f"{plan.image}@{digest}"] if plan.push_by_digest else list(plan.refs)
             log.info("image.pushed" if plan.verify else "image.built", refs=refs, digest=digest)
+            if not plan.push_by_digest and plan.verify:
+                self.published.extend(plan.refs)
         report = None
         if plan.verify:
             from buildx_go.verify import verify
@@ -179,7 +211,7 @@ class _Run:
             target = f"{plan.image if plan.push_by_digest else plan.refs[0]}@{digest}" if digest else plan.refs[0]
             report = self.verified(lambda: verify(self.client, target, plan.platforms, cache=self.cache))
         if plan.push_by_digest and digest:
-            run_phase(plan, self.executor, "publish", {"": digest})
+            run_phase(plan, self.executor, "publish", {"": digest}, self.published)
             self.check_tags(digest)
             log.info("tags.published", refs=list(plan.refs), digest=digest)
         moved = self.promote({"": digest} if digest else {})
@@ -237,7 +269,7 @@ class _Run:
         if not plan.verify:
             return self.summary(None, None, (), tuple(digests.items()))
         self.verify_each(digests)
-        published = run_phase(plan, self.executor, "publish", digests)
+        published = run_phase(plan, self.executor, "publish", digests, self.published)
         digest = published.get(plan.refs[0].rsplit(":", 1)[1])
         if not digest:
             raise BuildFailed(f"{plan.refs[0]}: `docker manifest push` printed no digest", "see the command output")
@@ -261,6 +293,7 @@ class _Run:
         builds = plan.phase("build")
         failed = side_by_side(self.executor, builds, labelled=len(builds) > 1)
         digests = {str(c.platform): d for c in builds if c.metadata and (d := read_digest(c.metadata))}
+        self.published.extend(f"{arch_ref[p]}" for p in digests if p in arch_ref)
         if failed:
             pushed = [f"{arch_ref[p]}@{d}" for p, d in digests.items() if p in arch_ref]
             untouched = list(plan.refs) + [f"{plan.image}:{t}" for t in plan.moving_tags]
@@ -294,6 +327,7 @@ class _Run:
 
     def clean(self) -> None:
         for ref in self.plan.clean_tags:
+            interrupt.check()
             why = self.client.delete_tag(Reference.parse(ref))
             if why is None:
                 get_logger().info("tag.deleted", ref=ref)
@@ -307,7 +341,7 @@ class _Run:
             return ()
         if not digests.get(""):
             raise BuildFailed("promote: no verified digest to promote", "see the build output")
-        pushed = run_phase(plan, self.executor, "promote", digests)
+        pushed = run_phase(plan, self.executor, "promote", digests, self.published)
         for tag, digest in pushed.items():
             if digest != digests[""]:
                 raise VerificationFailed(f"{plan.image}:{tag} is {digest}, not the verified {digests['']}")

@@ -4,6 +4,8 @@ and the files a run writes (its Dockerfile, its private docker config)."""
 from __future__ import annotations
 
 import json
+import os
+import re
 import shutil
 import threading
 import time
@@ -87,15 +89,21 @@ def raise_first(failed: list[tuple[Command, BuildxGoError]], hint: str) -> NoRet
     raise type(first)(f"{names}: {first.message}", hint)
 
 
-def run_phase(plan: Plan, executor: Executor, phase: Phase, digests: Mapping[str, str]) -> dict[str, str]:
-    """Run PHASE's commands in order with digests filled in; {tag: digest} of the lists pushed."""
+def run_phase(
+    plan: Plan, executor: Executor, phase: Phase, digests: Mapping[str, str], done: list[str] | None = None
+) -> dict[str, str]:
+    """Run PHASE's commands in order with digests filled in; {tag: digest} of the lists pushed.
+    DONE gets each tag written, as soon as it is (what an interrupt leaves published)."""
     pushed = {}
     for cmd in plan.phase(phase):
         out = run_command(executor, fill(cmd, digests))
+        kind, _, what = cmd.purpose.partition(" ")
         if cmd.purpose.startswith("push list "):
-            pushed[cmd.purpose.rsplit(" ", 1)[1]] = next(
-                (w for w in reversed(out.split()) if w.startswith("sha256:")), ""
-            )
+            tag = cmd.purpose.rsplit(" ", 1)[1]
+            pushed[tag] = next((w for w in reversed(out.split()) if w.startswith("sha256:")), "")
+            what = f"{plan.image}:{tag}"
+        if done is not None and (kind in ("publish", "promote") or cmd.purpose.startswith("push list ")):
+            done.extend(what.split(", ") if kind == "publish" else [what if ":" in what else f"{plan.image}:{what}"])
     return pushed
 
 
@@ -128,6 +136,24 @@ def write_files(plan: Plan) -> None:
     if plan.dockerfile.path:
         Path(plan.dockerfile.path).write_text(plan.dockerfile.text)
         Path(f"{plan.dockerfile.path}.dockerignore").write_text(plan.dockerignore)
+
+
+STALE_WORKDIR = re.compile(r"buildx-go-(\d+)-\d+")
+
+
+def sweep_credentials(tmpdir: str) -> list[str]:
+    """Remove the private docker configs (credential copies) that runs killed before their
+    clean-up left in TMPDIR's buildx-go-<pid>-<time> workdirs; the rest of each workdir stays
+    to look into. The paths removed."""
+    from buildx_go.interrupt import pid_alive
+
+    removed = []
+    for config in Path(tmpdir).glob("buildx-go-*/docker-config"):
+        m = STALE_WORKDIR.fullmatch(config.parent.name)
+        if m and int(m[1]) != os.getpid() and not pid_alive(int(m[1])):
+            shutil.rmtree(config, ignore_errors=True)
+            removed.append(str(config))
+    return removed
 
 
 def private_docker_config(path: str, env: Mapping[str, str]) -> None:

@@ -11,6 +11,7 @@ import json
 import os
 import subprocess
 import sys
+import urllib.error
 import urllib.request
 import uuid
 from collections.abc import Sequence
@@ -26,6 +27,9 @@ REGISTRY = "localhost:5000"
 GO_IMAGE = f"{REGISTRY}/golang:1.27"
 BASE_IMAGE = f"{REGISTRY}/static:latest"
 INDEX_ACCEPT = "application/vnd.oci.image.index.v1+json, application/vnd.docker.distribution.manifest.list.v2+json"
+ANY_MANIFEST = INDEX_ACCEPT + (
+    ", application/vnd.oci.image.manifest.v1+json, application/vnd.docker.distribution.manifest.v2+json"
+)
 CLASSIC_HOST = os.environ.get("BUILDX_GO_CLASSIC_HOST", "unix:///var/run/buildx-go-classic.sock")
 
 
@@ -75,6 +79,20 @@ def registry_index(ref: str) -> dict[str, object]:
     )
     with urllib.request.urlopen(req) as resp:
         return json.load(resp)  # type: ignore[no-any-return]
+
+
+def head_digest(ref: str) -> str | None:
+    """The digest REF's tag holds in the registry now, or None (no such tag)."""
+    _, _, rest = ref.partition("/")
+    repo, _, tag = rest.partition(":")
+    req = urllib.request.Request(
+        f"http://127.0.0.1:5000/v2/{repo}/manifests/{tag}", method="HEAD", headers={"Accept": ANY_MANIFEST}
+    )
+    try:
+        with urllib.request.urlopen(req) as resp:
+            return str(resp.headers["Docker-Content-Digest"])
+    except urllib.error.HTTPError:
+        return None
 
 
 @pytest.fixture(scope="session", autouse=True)

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.integration.conftest import BASE_IMAGE, GO_IMAGE, ROOT, buildx_go, events, run
+from tests.integration.conftest import BASE_IMAGE, GO_IMAGE, ROOT, buildx_go, events, head_digest, run
 from tests.integration.lab import CACHE, Buildkitd
 
 pytestmark = pytest.mark.integration
@@ -23,23 +23,6 @@ HELLO = ROOT / "examples" / "hello"
 GENERATED = ("--go-image", GO_IMAGE, "--base-image", BASE_IMAGE)
 BUILDKIT_IMAGE = "localhost:5000/buildkit:v0.32.2"  # scripts/setup --lab makes it
 CLASSIC = "unix:///var/run/buildx-go-classic.sock"
-
-
-def head(ref: str) -> str | None:
-    import urllib.request
-
-    host, _, rest = ref.partition("/")
-    repo, _, tag = rest.partition(":")
-    req = urllib.request.Request(
-        f"http://{host}/v2/{repo}/manifests/{tag}",
-        method="HEAD",
-        headers={"Accept": "application/vnd.oci.image.index.v1+json"},
-    )
-    try:
-        with urllib.request.urlopen(req) as resp:
-            return str(resp.headers["Docker-Content-Digest"])
-    except urllib.error.HTTPError:
-        return None
 
 
 def built_platforms(node: str, docker_host: str | None = None) -> set[str]:
@@ -167,7 +150,7 @@ def test_a_node_lost_mid_build_is_exit_4_naming_it_and_nothing_is_tagged(
         err = "".join(lines)
         assert proc.returncode == 4, err[-3000:]
         assert f"ERROR builder node '{name}1' ({b.endpoint}, now inactive) was lost during the build" in err
-        assert head(f"{repo}:3.0.0") is None and head(f"{repo}:latest") is None
+        assert head_digest(f"{repo}:3.0.0") is None and head_digest(f"{repo}:latest") is None
     finally:
         run(["docker", "buildx", "rm", name], check=False)
         b.stop()
@@ -189,7 +172,7 @@ def test_a_node_down_before_the_build_is_exit_3_naming_it_and_nothing_runs(
         assert proc.returncode == 3, proc.stderr[-2000:]
         assert f"builder: '{name}': node '{name}1' ({b.endpoint}) is inactive" in proc.stderr
         assert not [e for e in events(proc.stderr) if e["event"] == "command.start" and "build" in e["argv"][:3]]
-        assert head(f"{repo}:4.0.0") is None
+        assert head_digest(f"{repo}:4.0.0") is None
     finally:
         run(["docker", "buildx", "rm", name], check=False)
         b.stop()
