@@ -52,6 +52,7 @@ class Command:
     may_fail: str | None = None  # stderr text that only means "nothing to do"
     cwd: str | None = None  # runs there (host strategy's `go build`: the module root)
     terminal: str = "never"  # never | auto | always: its stderr gets a terminal (BuildKit's live display)
+    moves: str | None = None  # promote: the moving tag it writes (decided again just before)
 
     def shell(self) -> str:
         """The command as a person would type it (for display only: never executed so)."""
@@ -258,7 +259,7 @@ def buildx_plan(decision: Decision, build: Build, workdir: str, notes: list[str]
         )
     for tag in decision.moving:
         argv = imagetools_create(decision, ["--tag", f"{decision.image}:{tag}"], decision.refs[0])
-        commands.append(Command(f"promote {tag}", argv, "promote"))
+        commands.append(Command(f"promote {tag}", argv, "promote", moves=tag))
     return Packaged(tuple(commands), push_by_digest=by_digest is not None)
 
 
@@ -275,9 +276,8 @@ def manifest_plan(decision: Decision, build: Build, workdir: str, notes: list[st
         for ref in decision.refs:
             commands += manifest_commands(ref, decision.image, s.platform, "publish", docker_config)
         for tag in decision.moving:
-            commands += manifest_commands(
-                f"{decision.image}:{tag}", decision.image, s.platform, "promote", docker_config
-            )
+            listed = manifest_commands(f"{decision.image}:{tag}", decision.image, s.platform, "promote", docker_config)
+            commands += [attrs.evolve(c, moves=tag) for c in listed]
     clean = tuple(r for _, r in arch_refs) if s.clean_arch_tags and s.push else ()
     if s.push and not clean:
         notes.append(f"per-platform tags kept: {', '.join(r for _, r in arch_refs)} (--clean-arch-tags removes them)")

@@ -120,7 +120,11 @@ def print_outcome(outcome: Outcome, fmt: str) -> None:
         print(json.dumps(outcome.to_dict(), indent=2))
     elif outcome.digest:
         for ref in outcome.refs:
-            print(f"{ref}@{outcome.digest}")
+            held = outcome.holds(ref)
+            if held == outcome.digest:
+                print(f"{ref}@{outcome.digest}")
+            else:  # another run moved it since: say what it holds, and what this run pushed
+                print(f"{ref}@{held or '(no longer exists)'} (moved by another run; this run pushed {outcome.digest})")
 
 
 def print_report(report: Report, fmt: str) -> None:

@@ -63,6 +63,11 @@ class Outcome:
     moved: tuple[str, ...]
     seconds: float
     arch_refs: tuple[tuple[str, str], ...] = ()  # (platform, ref@digest) of per-platform images kept
+    now: tuple[tuple[str, str | None], ...] = ()  # releases: what each ref holds as the run ends
+
+    def holds(self, ref: str) -> str | None:
+        """The digest REF holds as the run ends (this run's, unless another run moved it)."""
+        return dict(self.now).get(ref, self.digest)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -73,6 +78,7 @@ class Outcome:
             "verified": self.verified,
             "moved_tags": list(self.moved),
             "arch_refs": dict(self.arch_refs),
+            "now": {ref: self.holds(ref) for ref in self.refs},
             "verification": self.report.to_dict() if self.report else None,
             "seconds": round(self.seconds, 3),
         }
@@ -103,7 +109,19 @@ def execute(
         check_emulation(plan, preflight or gather_preflight(executor, env, plan.builder))
     cache = VerifyCache(cache_dir) if cache_dir else None
     with _context_lock(plan.context):
-        return _Run(plan, executor, _Lazy(registry), env, cache, started).go()  # type: ignore[arg-type]
+        return _Run(plan, executor, _Lazy(registry), env, cache, started, cache_dir).go()  # type: ignore[arg-type]
+
+
+@contextlib.contextmanager
+def repository_lock(lock_dir: str | None, image: str) -> Iterator[None]:
+    """One run at a time, on this machine, deciding and moving IMAGE's moving tags."""
+    import hashlib
+
+    directory = Path(lock_dir or tempfile.gettempdir()) / "locks"
+    directory.mkdir(parents=True, exist_ok=True)
+    with open(directory / f"{hashlib.sha256(image.encode()).hexdigest()[:16]}.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        yield
 
 
 @contextlib.contextmanager
@@ -139,6 +157,7 @@ class _Run:
     env: Mapping[str, str]
     cache: VerifyCache | None
     started: float
+    lock_dir: str | None = None  # where the per-repository locks live (the cache directory)
     published: list[str] = attrs.field(factory=list)  # what this run has written, as it goes
 
     def go(self) -> Outcome:
@@ -336,17 +355,34 @@ class _Run:
 
     # --- both -----------------------------------------------------------------------------
     def promote(self, digests: Mapping[str, str]) -> tuple[str, ...]:
+        """Move the moving tags, decided again at this moment: under a lock per repository (no
+        other run here moves them meanwhile), with the repository's tags read again, so that
+        a newer release published since the plan keeps them (runs of N+1 and N in a race
+        leave `latest` on N+1). The version tags are already published."""
         plan = self.plan
         if not plan.phase("promote"):
             return ()
         if not digests.get(""):
             raise BuildFailed("promote: no verified digest to promote", "see the build output")
-        pushed = run_phase(plan, self.executor, "promote", digests, self.published)
+        from buildx_go.tags import moving_tags
+
+        with repository_lock(self.lock_dir, plan.image):
+            interrupt.check()
+            version = plan.refs[0].rsplit(":", 1)[1]
+            existing = self.client.tags(Reference.parse(plan.refs[0]))
+            floating = any(t != "latest" for t in plan.moving_tags)
+            still, why = moving_tags(version, existing, "latest" in plan.moving_tags, floating)
+            moves = tuple(t for t in plan.moving_tags if t in still)
+            if len(moves) < len(plan.moving_tags):
+                held = [t for t in plan.moving_tags if t not in moves]
+                get_logger().warning("tags.held", tags=held, reason=why, since="the plan: another release came first")
+            pushed = run_phase(plan, self.executor, "promote", digests, self.published, moves)
         for tag, digest in pushed.items():
             if digest != digests[""]:
                 raise VerificationFailed(f"{plan.image}:{tag} is {digest}, not the verified {digests['']}")
-        get_logger().info("tags.moved", tags=list(plan.moving_tags), digest=digests[""])
-        return plan.moving_tags
+        if moves:
+            get_logger().info("tags.moved", tags=list(moves), digest=digests[""])
+        return moves
 
     def verified(self, check: Callable[[], Report]) -> Report:
         plan, log = self.plan, get_logger()
@@ -379,9 +415,16 @@ class _Run:
         self, digest: str | None, report: Report | None, moved: tuple[str, ...], arch_refs: tuple[tuple[str, str], ...]
     ) -> Outcome:
         plan = self.plan
+        refs = plan.refs + tuple(f"{plan.image}:{t}" for t in moved)
+        now: tuple[tuple[str, str | None], ...] = ()
+        if plan.moving_tags and digest:  # a release: other runs may race it, so look again
+            now = tuple((ref, self.client.digest_of(Reference.parse(ref))) for ref in refs)
+            for ref, held in now:
+                if held != digest:
+                    get_logger().warning("tag.moved_since", ref=ref, now=held, pushed=digest)
         outcome = Outcome(
             plan.strategy,
-            plan.refs + tuple(f"{plan.image}:{t}" for t in moved),
+            refs,
             digest,
             tuple(str(p) for p in plan.platforms),
             bool(report and report.ok),
@@ -389,6 +432,7 @@ class _Run:
             moved,
             time.monotonic() - self.started,
             arch_refs,
+            now,
         )
         get_logger().info(
             "build.summary",

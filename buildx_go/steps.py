@@ -9,7 +9,7 @@ import re
 import shutil
 import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn
@@ -90,12 +90,20 @@ def raise_first(failed: list[tuple[Command, BuildxGoError]], hint: str) -> NoRet
 
 
 def run_phase(
-    plan: Plan, executor: Executor, phase: Phase, digests: Mapping[str, str], done: list[str] | None = None
+    plan: Plan,
+    executor: Executor,
+    phase: Phase,
+    digests: Mapping[str, str],
+    done: list[str] | None = None,
+    moves: Collection[str] | None = None,
 ) -> dict[str, str]:
     """Run PHASE's commands in order with digests filled in; {tag: digest} of the lists pushed.
-    DONE gets each tag written, as soon as it is (what an interrupt leaves published)."""
+    DONE gets each tag written, as soon as it is (what an interrupt leaves published); MOVES:
+    only the promote commands of these moving tags."""
     pushed = {}
     for cmd in plan.phase(phase):
+        if moves is not None and cmd.moves not in moves:
+            continue
         out = run_command(executor, fill(cmd, digests))
         kind, _, what = cmd.purpose.partition(" ")
         if cmd.purpose.startswith("push list "):

@@ -110,3 +110,28 @@ def test_sigterm_in_the_fallback_lists_what_was_pushed_and_makes_no_list(tmp_pat
     time.sleep(3)
     assert head_digest(f"{repo}:2.0.0-arm64") is None
     assert head_digest(f"{repo}:2.0.0") is None and head_digest(f"{repo}:latest") is None
+
+
+def test_releases_racing_leave_latest_on_the_newest(repo: str) -> None:
+    """N+1 then N, 0.3 s apart, three times: `latest` ends on N+1 each time (moving tags are
+    decided again, under a lock, just before they move)."""
+    hello = str(ROOT / "examples" / "hello")
+    common = [
+        "--image",
+        repo,
+        "--push",
+        "--latest",
+        "--go-image",
+        GO_IMAGE,
+        "--base-image",
+        f"{REGISTRY}/static:latest",
+    ]
+    for newer, older in (("1.0.1", "1.0.0"), ("1.0.3", "1.0.2"), ("1.0.5", "1.0.4")):
+        first = Run([hello, *common, "--tag", newer], {})
+        time.sleep(0.3)
+        second = Run([hello, *common, "--tag", older], {})
+        for run in (first, second):
+            assert run.proc.wait(timeout=300) == 0, "".join(run.lines)[-3000:]
+            run.reader.join(timeout=10)
+        assert head_digest(f"{repo}:latest") == head_digest(f"{repo}:{newer}") is not None
+        assert head_digest(f"{repo}:{older}") is not None

@@ -383,6 +383,52 @@ def test_pushed_by_digest_verified_then_tagged_then_promoted(tmp_path: Path) -> 
     assert outcome.verified and outcome.moved == ("latest",) and tagged
 
 
+def test_a_release_published_since_the_plan_keeps_latest(tmp_path: Path) -> None:
+    """The plan saw no tags; by the time 1.0.0 is verified another run has released 1.1.0
+    (and moved latest to it): 1.0.0 is published, latest stays on 1.1.0."""
+    with FakeRegistry() as reg, capture_logs() as logs:
+        plan = registry_plan(reg, tmp_path, "remote")
+        assert plan.moving_tags == ("latest",)
+        newer = reg.index("app", "1.1.0", [(*reg.image("app", [{"app": AMD64}]), {"os": "linux"})])
+        reg.manifests[("app", "latest")] = reg.manifests[("app", newer)]
+        ex = PushesTo(reg)
+        outcome = execute(plan, ex, lambda: RegistryClient({"HOME": str(tmp_path)}), env={}, cache_dir=str(tmp_path))
+        latest_is_newer = reg.manifests[("app", "latest")] == reg.manifests[("app", "1.1.0")]
+    assert ex.purposes == ["build", f"publish {reg.host}/app:1.0.0"]  # no promote command ran
+    held = next(e for e in logs if e["event"] == "tags.held")
+    assert held["tags"] == ["latest"] and "held: latest (newer 1.1.0 exists)" in held["reason"]
+    assert outcome.moved == () and latest_is_newer
+    assert outcome.to_dict()["now"] == {f"{reg.host}/app:1.0.0": outcome.digest}
+
+
+def test_a_tag_moved_by_another_run_before_the_end_is_said_on_stdout(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from buildx_go.report import print_outcome
+
+    with FakeRegistry() as reg, capture_logs() as logs:
+        plan = registry_plan(reg, tmp_path, "remote")
+        ex = PushesTo(reg)
+        real_run = ex.run
+
+        def then_another_run(argv: Sequence[str], *, purpose: str = "docker", **kw: object) -> str:
+            out = real_run(argv, purpose=purpose, **kw)
+            if purpose == "promote latest":  # right after this run moved latest, another moves it on
+                other = reg.index("app", "1.2.0", [(*reg.image("app", [{"app": ARM64}]), {"os": "linux"})])
+                reg.manifests[("app", "latest")] = reg.manifests[("app", other)]
+            return out
+
+        ex.run = then_another_run  # type: ignore[method-assign]
+        outcome = execute(plan, ex, lambda: RegistryClient({"HOME": str(tmp_path)}), env={}, cache_dir=str(tmp_path))
+    print_outcome(outcome, "text")
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0] == f"{reg.host}/app:1.0.0@{outcome.digest}"
+    assert lines[1].startswith(f"{reg.host}/app:latest@sha256:")
+    assert lines[1].endswith(f"(moved by another run; this run pushed {outcome.digest})")
+    assert outcome.moved == ("latest",)
+    assert [e["ref"] for e in logs if e["event"] == "tag.moved_since"] == [f"{reg.host}/app:latest"]
+
+
 def test_a_lie_pushed_by_digest_leaves_no_tag(tmp_path: Path) -> None:
     with FakeRegistry() as reg:
         plan = registry_plan(reg, tmp_path, "remote")
