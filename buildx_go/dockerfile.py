@@ -18,6 +18,12 @@ GO_BUILD = r"\bgo\s+(build|install)\b"
 _DIRECTIVE = re.compile(r"^#\s*(\w+)\s*=\s*(.*?)\s*$")
 
 
+INSTRUCTIONS = frozenset(
+    "FROM RUN CMD LABEL MAINTAINER EXPOSE ENV ADD COPY ENTRYPOINT VOLUME USER WORKDIR ARG ONBUILD "  # noqa: SIM905
+    "STOPSIGNAL HEALTHCHECK SHELL".split()
+)
+
+
 @attrs.frozen
 class Instruction:
     keyword: str  # upper case
@@ -72,6 +78,8 @@ class Dockerfile:
                 close()
                 head, current = ins, []
             elif head is None:
+                if ins.keyword not in INSTRUCTIONS:  # not a Dockerfile: say nothing of its content
+                    raise InputError(f"{filename}:{ins.line}: not a Dockerfile instruction", "is --file a Dockerfile?")
                 if ins.keyword != "ARG":
                     raise InputError(
                         f"{filename}:{ins.line}: {ins.keyword} before the first FROM", "only ARG may come before FROM"

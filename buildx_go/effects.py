@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 import subprocess
 import tempfile
+import threading
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
@@ -56,13 +57,41 @@ class LocalFiles:
 Runner = Callable[[Sequence[str], Path | None, float], tuple[int, str, str] | None]
 
 
+OUTPUT_LIMIT = 1 << 20  # bytes kept of a program's stdout and of its stderr
+
+
 def run_program(argv: Sequence[str], cwd: Path | None, timeout: float) -> tuple[int, str, str] | None:
-    """Run ARGV (never through a shell); None if it cannot start or does not finish in TIMEOUT."""
+    """Run ARGV (never through a shell, in its own process group: an interrupt stops it);
+    None if it cannot start, does not finish in TIMEOUT or prints more than OUTPUT_LIMIT
+    bytes on either stream (it is killed then: a runaway command cannot fill memory)."""
+    from buildx_go import interrupt
+
     try:
-        proc = subprocess.run(list(argv), cwd=cwd, capture_output=True, text=True, timeout=timeout, check=False)
-    except (OSError, subprocess.TimeoutExpired):
+        with interrupt.tracked(argv, cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.PIPE) as proc:
+            streams = [proc.stdout, proc.stderr]
+            got: list[bytes] = [b"", b""]
+
+            def read(i: int) -> None:
+                stream = streams[i]
+                assert stream is not None
+                got[i] = stream.read(OUTPUT_LIMIT + 1)
+                if len(got[i]) > OUTPUT_LIMIT:
+                    interrupt.kill_group(proc)
+
+            readers = [threading.Thread(target=read, args=(i,), daemon=True) for i in (0, 1)]
+            for reader in readers:
+                reader.start()
+            try:
+                code = proc.wait(timeout)
+            except subprocess.TimeoutExpired:
+                return None
+            for reader in readers:
+                reader.join(timeout=5)
+    except OSError:
         return None
-    return proc.returncode, proc.stdout, proc.stderr
+    if any(len(g) > OUTPUT_LIMIT for g in got):
+        return None
+    return code, got[0].decode(errors="replace"), got[1].decode(errors="replace")
 
 
 def _docker(env: Mapping[str, str]) -> Executor:

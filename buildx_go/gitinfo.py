@@ -16,12 +16,30 @@ if TYPE_CHECKING:
     from buildx_go.effects import Runner
 
 GIT_TIMEOUT = 10.0
-VERSION_FROM_TIMEOUT = 300.0
+VERSION_FROM_TIMEOUT = 120.0  # `go run ./cmd/app -version` may compile first
 
 
 def strip_credentials(url: str) -> str:
-    """https://user:token@host/x -> https://host/x (never put secrets in labels or logs)."""
-    return re.sub(r"^(\w+://)[^/@]+@", r"\1", url)
+    """A git remote without what may be a secret (never put secrets in labels or logs): the
+    user and password of any URL scheme (https, git+https, ssh, ...), its query and fragment
+    (?private_token=, ?access_token=), and the password of an scp-like `user:tok@host:path`
+    (a plain `git@host:path` keeps its user)."""
+    url = url.strip()
+    m = re.match(r"^([A-Za-z][A-Za-z0-9+.-]*://)([^/?#]*@)?([^?#]*)", url)
+    if m:
+        return m[1] + m[3]
+    m = re.match(r"^([^@/:]+)(:[^@/]*)?@([^:/]+):(.*)$", url)
+    if m:
+        user = "" if m[2] else f"{m[1]}@"
+        return f"{user}{m[3]}:{re.split(r'[?#]', m[4])[0]}"
+    return re.split(r"[?#]", url)[0]
+
+
+def redact_text(text: str) -> str:
+    """TEXT (a command's output) with URL credentials and token-like values masked."""
+    text = re.sub(r"([A-Za-z][A-Za-z0-9+.-]*://)[^/\s@]+@", r"\1***@", text)
+    text = re.sub(r"(?i)\b(bearer|basic)\s+[A-Za-z0-9._~+/=-]+", r"\1 ***", text)
+    return re.sub(r"(?i)((?:token|password|passwd|secret|key|auth)[\w-]*[=:]\s*)[^\s&'\"]+", r"\1***", text)
 
 
 def version_from_describe(describe: str) -> str:
@@ -67,13 +85,16 @@ def version_from(command: str | None, root: Path, run: Runner) -> str | None:
     if not argv:
         raise InputError("--version-from: the command is empty")
     answer = run(argv, root, VERSION_FROM_TIMEOUT)
+    shown = f"{argv[0]!r}" + (f" (and {len(argv) - 1} arguments, not shown)" if len(argv) > 1 else "")
     if answer is None:
-        raise InputError(f"--version-from: cannot run {argv[0]!r}", "is it installed and on PATH?")
+        raise InputError(
+            f"--version-from: {shown} could not run, did not finish within {VERSION_FROM_TIMEOUT:.0f} s "
+            "or printed more than 1 MiB",
+            "is it installed and on PATH?",
+        )
     code, out, err = answer
     lines = out.strip().splitlines()
     if code != 0 or not lines:
-        raise InputError(
-            f"--version-from: {command!r} exited {code} without a version",
-            (err.strip().splitlines() or ["it should print the version"])[-1],
-        )
+        last = (err.strip().splitlines() or ["it should print the version"])[-1]
+        raise InputError(f"--version-from: {shown} exited {code} without a version", redact_text(last)[-200:])
     return lines[-1].strip().removeprefix("v")

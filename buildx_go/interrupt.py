@@ -108,6 +108,11 @@ def _kill_all() -> None:
         _signal(proc, signal.SIGKILL)
 
 
+def kill_group(proc: subprocess.Popen[Any]) -> None:
+    """SIGKILL to PROC and everything it started (its process group)."""
+    _signal(proc, signal.SIGKILL)
+
+
 def _signal(proc: subprocess.Popen[Any], sig: int) -> None:
     with contextlib.suppress(ProcessLookupError, PermissionError):
         os.killpg(proc.pid, sig)

@@ -166,7 +166,7 @@ def test_the_version_comes_from_the_command_the_project_names(
     code, out, _, _ = run_cli([*argv, "--format", "json"], tmp_path, capsys=capsys, program=prints("v3.4.5"))
     assert code == 0 and json.loads(out)["refs"] == ["r/x:3.4.5"]
     code, _, err, _ = run_cli(argv, tmp_path, capsys=capsys, program=prints("", 1))
-    assert code == 2 and "ERROR --version-from: 'go run . -version' exited 1 without a version" in err
+    assert code == 2 and "ERROR --version-from: 'go' (and 3 arguments, not shown) exited 1 without a version" in err
     code, _, err, _ = run_cli(argv, tmp_path, capsys=capsys, program=prints("1.2.3+build.4"))
     code, out, _, _ = run_cli([*argv, "--format", "json"], tmp_path, capsys=capsys, program=prints("1.2.3+build.4"))
     assert json.loads(out)["refs"] == ["r/x:1.2.3_build.4"]  # a tag cannot hold "+"

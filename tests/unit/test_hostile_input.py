@@ -174,3 +174,60 @@ def test_a_workdir_inside_the_project_is_refused(
     assert not (root / "Dockerfile").exists() and not (root / "sub").exists()
     assert rec.docker.runs == []
     assert before is None or (root / "main.go").read_text() == before
+
+
+SECRET = "s3cr3t-canary-7f1e"
+
+
+@pytest.mark.parametrize(
+    ("remote", "label"),
+    [
+        (f"https://user:{SECRET}@github.com/o/r.git", "https://github.com/o/r.git"),
+        (f"git+https://user:{SECRET}@host/o/r", "git+https://host/o/r"),
+        (f"https://gitlab.com/o/r.git?private_token={SECRET}", "https://gitlab.com/o/r.git"),
+        (f"https://host/o/r?access_token={SECRET}#x", "https://host/o/r"),
+        (f"user:{SECRET}@host:o/r.git", "host:o/r.git"),
+        (f"ssh://git:{SECRET}@host:22/o/r", "ssh://host:22/o/r"),
+        (f"https://u:p@{SECRET}@host/x", "https://host/x"),
+        ("git@github.com:o/r.git", "git@github.com:o/r.git"),
+    ],
+)
+def test_git_remotes_lose_their_credentials_in_every_shape(remote: str, label: str) -> None:
+    from buildx_go.gitinfo import strip_credentials
+
+    assert strip_credentials(remote) == label
+
+
+def test_command_output_in_errors_is_redacted() -> None:
+    from buildx_go.gitinfo import redact_text
+
+    text = redact_text(f"curl https://u:{SECRET}@h/x?token={SECRET} Authorization: Bearer {SECRET} password={SECRET}")
+    assert SECRET not in text
+
+
+def test_a_failing_version_command_never_shows_its_arguments(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    rec = Recorder()
+
+    def fails(argv: Any, cwd: Any, timeout: Any) -> tuple[int, str, str]:
+        return 22, "", f"curl: (22) The requested URL returned error: 401 for https://u:{SECRET}@h/v"
+
+    effects = Effects(docker=lambda env: rec.docker, git=lambda a, c, t: (128, "", ""), program=fails)
+    command = f"curl -H 'Authorization: Bearer {SECRET}' https://u:{SECRET}@h/v"
+    argv = ["--log-format", "json", "plan", str(HELLO), "--image", "localhost:5000/app", "--version-from", command]
+    code = cli.main(argv, env={"HOME": str(tmp_path)}, effects=effects)
+    err = capsys.readouterr().err
+    assert code == 2
+    assert "ERROR --version-from: 'curl' (and 3 arguments, not shown) exited 22 without a version" in err
+    assert SECRET not in err
+
+
+def test_a_file_that_is_not_a_dockerfile_is_not_echoed(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    root = project_with_config(tmp_path, "")
+    (root / "app.env").write_text(f"API_TOKEN={SECRET}\n")
+    argv = ["--log-format", "json", "plan", str(root), "--image", "localhost:5000/app", "--tag", "1"]
+    code = cli.main([*argv, "--file", "app.env"], env={"HOME": str(tmp_path)}, effects=Recorder().effects())
+    err = capsys.readouterr().err
+    assert code == 2 and "app.env:1: not a Dockerfile instruction" in err
+    assert SECRET.upper() not in err.upper()
