@@ -265,7 +265,7 @@ OPTION_NAMES = tuple(name for name, _ in specs(Settings))
 def load_config_file(project: Path, files: Files) -> dict[str, Any]:
     """The ``[build]`` table (or top level) of PROJECT/.buildx-go.toml, if present."""
     path = project / CONFIG_FILE
-    if not files.is_file(path):
+    if not files.exists(path):
         return {}
     import tomllib  # only when there is a file: keeps the start fast
 

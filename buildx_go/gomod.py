@@ -146,13 +146,13 @@ class GoProject:
         gomod = root / "go.mod"
         if not fs.is_dir(root):
             raise InputError(f"PATH: {root} is not a directory", "give the directory holding go.mod")
-        if not fs.is_file(gomod):
+        if not fs.exists(gomod):
             raise InputError(f"PATH: no go.mod in {root}", "run buildx-go on the module root (or `go mod init`)")
         module = GoModule.from_text(fs.read_text(gomod), str(gomod))
         mains: dict[str, MainPackage] = {}
         cgo: list[str] = []
         for src in sorted(_go_files(root, fs)):
-            text = fs.read_text(src)
+            text = fs.read_text(src, head=True)
             rel_dir = src.parent.relative_to(root).as_posix()
             if package_name(text) == "main" and rel_dir not in mains:
                 pkg = "." if rel_dir == "." else f"./{rel_dir}"
@@ -189,12 +189,15 @@ class GoProject:
 
 
 def _go_files(root: Path, fs: Files) -> Iterator[Path]:
+    """The Go sources go would build: regular files (symlinks to them followed), in
+    directories that are not symlinks (as go's ./... does not follow them: no loops), outside
+    vendor/, testdata/, dot and underscore directories and nested modules."""
     for path in fs.iterdir(root):
         if fs.is_dir(path):
-            if path.name in SKIP_DIRS or path.name.startswith((".", "_")):
+            if path.name in SKIP_DIRS or path.name.startswith((".", "_")) or fs.is_link(path):
                 continue
             if fs.is_file(path / "go.mod"):
                 continue  # a nested module is not part of this one
             yield from _go_files(path, fs)
-        elif path.suffix == ".go" and not path.name.endswith("_test.go"):
+        elif path.suffix == ".go" and not path.name.endswith("_test.go") and fs.is_file(path):
             yield path

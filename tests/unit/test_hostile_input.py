@@ -4,6 +4,7 @@ project's config file executed by plan or --dry-run, the workdir never inside th
 
 from __future__ import annotations
 
+import os
 import shutil
 from pathlib import Path
 from typing import Any
@@ -231,3 +232,75 @@ def test_a_file_that_is_not_a_dockerfile_is_not_echoed(capsys: pytest.CaptureFix
     err = capsys.readouterr().err
     assert code == 2 and "app.env:1: not a Dockerfile instruction" in err
     assert SECRET.upper() not in err.upper()
+
+
+@pytest.fixture
+def within_5_s() -> Any:
+    """Fail a test that hangs (a FIFO read, a symlink loop walked) instead of waiting forever."""
+    import signal
+
+    def hung(*_: object) -> None:
+        raise AssertionError("did not finish within 5 s")
+
+    old = signal.signal(signal.SIGALRM, hung)
+    signal.alarm(5)
+    yield
+    signal.alarm(0)
+    signal.signal(signal.SIGALRM, old)
+
+
+def plan_of(root: Path, tmp_path: Path, *extra: str) -> tuple[int, str, str]:
+    import contextlib
+    import io
+
+    argv = ["--log-format", "json", "plan", str(root), "--image", "localhost:5000/app", "--tag", "1", *extra]
+    out, err = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        code = cli.main([*argv, "--strategy", "buildx"], env={"HOME": str(tmp_path)}, effects=Recorder().effects())
+    return code, out.getvalue(), err.getvalue()
+
+
+def test_fifos_devices_dangling_links_and_link_loops_in_the_tree_are_left_out(tmp_path: Path, within_5_s: None) -> None:
+    root = project_with_config(tmp_path, "")
+    os.mkfifo(root / "pipe.go")  # reading it would block forever
+    (root / "zero.go").symlink_to("/dev/zero")  # reading it would never end
+    (root / "gone.go").symlink_to(root / "nowhere.go")
+    (root / "loop").symlink_to(root)  # a -> . : go's ./... does not follow it either
+    (root / "sub").mkdir()
+    (root / "sub" / "up").symlink_to(root)
+    code, _, err = plan_of(root, tmp_path)
+    assert code == 0, err
+    assert "mains" in err and '"mains": ["."]' in err
+
+
+@pytest.mark.parametrize(
+    ("name", "make", "message"),
+    [
+        ("go.mod", lambda p: os.mkfifo(p), "go.mod: not a regular file"),
+        ("Dockerfile", lambda p: p.write_bytes(b"FROM scratch\n#" + b"x" * (1 << 20)), "larger than 1 MiB"),
+        (".buildx-go.toml", lambda p: p.symlink_to("/dev/zero"), ".buildx-go.toml: not a regular file"),
+        (".buildx-go.toml", lambda p: p.write_text("platform = 5\n"), ".buildx-go.toml platform: "),
+        (".buildx-go.toml", lambda p: p.write_text("push = 'maybe'\n"), ".buildx-go.toml push: not a boolean"),
+        (".buildx-go.toml", lambda p: p.write_bytes(b"base-image = 'caf\\xe9'\n"), "base-image: 'caf"),
+    ],
+)
+def test_files_that_cannot_be_what_they_claim_are_exit_2_naming_them(
+    name: str, make: Any, message: str, tmp_path: Path, capsys: pytest.CaptureFixture[str], within_5_s: None
+) -> None:
+    root = project_with_config(tmp_path, "")
+    target = root / name
+    target.unlink(missing_ok=True)
+    make(target)
+    code, _, err = plan_of(root, tmp_path)
+    assert code == 2, err
+    assert message in err and "Traceback" not in err
+
+
+def test_a_bom_and_latin1_comments_in_a_dockerfile_are_read(tmp_path: Path) -> None:
+    root = project_with_config(tmp_path, "")
+    (root / "Dockerfile").write_bytes(
+        b"\xef\xbb\xbf# syntax=docker/dockerfile:1\n# caf\xe9\nFROM localhost:5000/static:latest\nCOPY app /app\n"
+    )
+    code, out, err = plan_of(root, tmp_path)
+    assert code == 0, err
+    assert "dockerfile: user" in out
