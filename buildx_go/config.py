@@ -113,6 +113,18 @@ def _go_symbol(value: Any) -> str | None:
     return text
 
 
+def _seconds(value: Any) -> float:
+    if isinstance(value, bool):
+        raise ValueError(f"not a number of seconds: {value!r}")
+    try:
+        seconds = float(value)
+    except (TypeError, ValueError):
+        raise ValueError(f"not a number of seconds: {value!r}") from None
+    if not 0 < seconds <= 600:
+        raise ValueError(f"{value!r}: must be more than 0 and at most 600 seconds")
+    return seconds
+
+
 def _flag(default: bool, help: str, commands: frozenset[str] = BUILDING, group: str = "build") -> Any:
     return option(default, help, parse=_bool, commands=commands, group=group, kind="flag")
 
@@ -228,6 +240,13 @@ class Settings:
         parse=_reference(False),
         commands=BUILDER,
         group="builder",
+    )
+    registry_timeout: float = option(
+        20.0,
+        "seconds one registry request may take (up to 4 tries) when buildx-go reads tags and verifies",
+        parse=_seconds,
+        commands=BUILDING | DOCTOR | {"verify"},
+        metavar="SECONDS",
     )
     network: str | None = option(None, "network mode for RUN steps (buildx --network)", parse=_optional_str)
     include_git: bool = _flag(False, "send .git in the build context (left out by default)")

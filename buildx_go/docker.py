@@ -34,6 +34,12 @@ PUSH_FAILED = re.compile(
     r"failed commit on ref|unexpected status from (PUT|POST|HEAD)|server gave HTTP response to HTTPS client",
     re.I,
 )
+REGISTRY_FAILED = re.compile(
+    r"received unexpected HTTP status: (5\d\d|429)|failed to put manifest|toomanyrequests|429 Too Many Requests|"
+    r"unexpected status from (PUT|POST|HEAD|PATCH|GET) request to .*: (5\d\d|429)",
+    re.I,
+)
+NO_SPACE = re.compile(r"no space left on device|disk quota exceeded", re.I)
 AUTH_FAILED = re.compile(
     r"\b401 Unauthorized|\b403 Forbidden|unauthorized: |authentication required|failed to authorize|"
     r"push access denied|insufficient_scope|no basic auth credentials",
@@ -118,6 +124,12 @@ def classify(argv: Sequence[str], code: int, stderr: str, purpose: str) -> Build
         return RegistryError(
             f"not logged in to {registry} (docker login {registry}): {cmd} ({purpose}) was refused: {detail}",
             f"docker login {registry}",
+        )
+    if NO_SPACE.search(stderr):
+        return EngineError(f"{cmd} ({purpose}): the engine's disk is full: {detail}", "free space: docker system prune")
+    if REGISTRY_FAILED.search(stderr):
+        return PushFailed(
+            f"{cmd} ({purpose}): the registry failed: {detail}", "the registry is failing or rate limiting: rerun later"
         )
     if PUSH_FAILED.search(stderr):
         return PushFailed(f"{cmd} ({purpose}): push failed: {detail}", "check the registry address and `docker login`")

@@ -42,6 +42,7 @@ MANIFEST_TYPES = (
 )
 ACCEPT = ", ".join(INDEX_TYPES + MANIFEST_TYPES)
 ATTEMPTS = 4  # tries of one request: 1 + 3 retries
+DEFAULT_TIMEOUT = 20.0  # seconds per request (Settings.registry_timeout)
 BACKOFF = 0.5  # seconds before the first retry, doubled each time (plus jitter)
 MAX_WAIT = 30.0  # the longest Retry-After honoured; a longer one fails at once
 MAX_PAGES = 200  # of a paginated tag list
@@ -82,14 +83,15 @@ class RegistryClient:
     def __init__(
         self,
         env: Mapping[str, str] | None = None,
-        timeout: float = 30,
+        timeout: float | None = None,
         *,
         attempts: int = ATTEMPTS,
         sleep: Callable[[float], None] = time.sleep,
         helper: HelperRunner = run_helper,
     ) -> None:
         self._env = dict(env if env is not None else os.environ)
-        self._timeout = timeout
+        # --registry-timeout (its value reaches here as BUILDX_GO_REGISTRY_TIMEOUT, cli.main)
+        self._timeout = timeout or float(self._env.get("BUILDX_GO_REGISTRY_TIMEOUT") or DEFAULT_TIMEOUT)
         self._attempts = max(1, attempts)
         self._sleep = sleep
         self._helper = helper

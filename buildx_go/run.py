@@ -23,7 +23,15 @@ from typing import TYPE_CHECKING, Any
 import attrs
 
 from buildx_go import interrupt
-from buildx_go.errors import BuildFailed, BuildxGoError, Interrupted, PushFailed, VerificationFailed
+from buildx_go.errors import (
+    BuildFailed,
+    BuildxGoError,
+    EngineError,
+    Interrupted,
+    PushFailed,
+    RegistryError,
+    VerificationFailed,
+)
 from buildx_go.log import get_logger
 from buildx_go.plan import Command, Plan
 from buildx_go.refs import Reference
@@ -48,6 +56,7 @@ if TYPE_CHECKING:  # imported when needed: after the build starts (see steps._wa
     from buildx_go.verify import Report
     from buildx_go.verifycache import VerifyCache
 
+LOST = re.compile(r"Unavailable|error reading from server|connection reset|broken pipe|\bEOF\b", re.I)
 PUSH_ATTEMPTS = 3
 RETRYABLE_PUSH = re.compile(r"500 Internal Server Error|invalid checksum digest format|not the pushed index")
 
@@ -94,10 +103,21 @@ def execute(
 ) -> Outcome:
     """Run PLAN through EXECUTOR (docker, go) and REGISTRY (made on first use: its imports
     stay off the way to the build). CACHE_DIR keeps what verification already checked."""
+    with _disk_errors():
+        return _execute(plan, executor, registry, os.environ if env is None else env, preflight, cache_dir)
+
+
+def _execute(
+    plan: Plan,
+    executor: Executor,
+    registry: Callable[[], RegistryClient],
+    env: Mapping[str, str],
+    preflight: Preflight | None,
+    cache_dir: str | None,
+) -> Outcome:
     from buildx_go.docker import gather_preflight
     from buildx_go.verifycache import VerifyCache
 
-    env = os.environ if env is None else env
     started = time.monotonic()
     for stale in sweep_credentials(tempfile.gettempdir()):
         get_logger().info("credentials.removed", path=stale, why="left by a run that was killed")
@@ -110,6 +130,18 @@ def execute(
     cache = VerifyCache(cache_dir) if cache_dir else None
     with _context_lock(plan.context):
         return _Run(plan, executor, _Lazy(registry), env, cache, started, cache_dir).go()  # type: ignore[arg-type]
+
+
+@contextlib.contextmanager
+def _disk_errors() -> Iterator[None]:
+    """A file buildx-go writes or reads back (workdir, metadata, caches) failing: exit 3."""
+    try:
+        yield
+    except OSError as exc:
+        where = f"{exc.filename}: " if exc.filename else ""
+        raise EngineError(
+            f"file system: {where}{exc.strerror or exc}", "free disk space (or set TMPDIR / XDG_CACHE_HOME elsewhere)"
+        ) from None
 
 
 @contextlib.contextmanager
@@ -255,16 +287,24 @@ class _Run:
         return None
 
     def build_on_nodes(self, build: Command) -> None:
-        """The build; on a builder with several nodes, a failure caused by a node that went
-        away names that node (buildx does not): the nodes are asked again."""
+        """The build; a failure caused by something that went away says so (buildx does not):
+        the engine (exit 3), or on a builder with several nodes, the node (exit 4): they are
+        asked again."""
         try:
             run_command(self.executor, build)
         except BuildFailed as exc:
-            if len({p.node for p in self.plan.placement}) < 2:
+            multi_node = len({p.node for p in self.plan.placement}) >= 2
+            if not multi_node and not LOST.search(exc.message):
                 raise
             from buildx_go.docker import gather_preflight
 
-            down = gather_preflight(self.executor, self.env, self.plan.builder).down_nodes()
+            facts = gather_preflight(self.executor, self.env, self.plan.builder)
+            if facts.engine.error:
+                raise EngineError(
+                    f"the Docker engine ({facts.engine.host}) went away during the build: {exc.message}",
+                    "nothing was tagged by this run after it; start the engine and rerun",
+                ) from None
+            down = facts.down_nodes() if multi_node else []
             if not down:
                 raise
             lost = ", ".join(f"{n.name!r} ({n.endpoint}, now {n.status})" for n in down)
@@ -332,7 +372,12 @@ class _Run:
             p = str(platform)
             if p not in digests:
                 raise BuildFailed(f"{p}: the build wrote no image digest to {plan.metadata_file}", "see the output")
-            report = verify_image(self.client, f"{plan.image}@{digests[p]}", platform, self.cache)
+            try:
+                report = verify_image(self.client, f"{plan.image}@{digests[p]}", platform, self.cache)
+            except RegistryError as exc:
+                left = ", ".join(pushed)
+                exc.message += f" (verification could not finish: no manifest list was created; left behind: {left})"
+                raise
             _log_report(report)
             if not report.ok:
                 get_logger().error(
@@ -387,14 +432,22 @@ class _Run:
     def verified(self, check: Callable[[], Report]) -> Report:
         plan, log = self.plan, get_logger()
         t0 = time.monotonic()
-        report = check()
+        tagged = () if plan.push_by_digest else plan.refs
+        try:
+            report = check()
+        except RegistryError as exc:  # verification could not read: say what is published unverified
+            if tagged:
+                how = "pushed by the build" if plan.packaging == "buildx" else "a list of the verified images"
+                exc.message = f"{', '.join(tagged)} left published unverified ({how}): {exc.message}"
+            else:
+                exc.message += f" (verification could not finish: no tag was written, {', '.join(plan.refs)} untouched)"
+            raise
         _log_report(report)
         if report.ok:
             cached = sum(1 for img in report.images if img.cached)
             seconds = round(time.monotonic() - t0, 3)
             log.info("verify.ok", ref=report.ref, digest=report.digest, seconds=seconds, cached=cached)
             return report
-        tagged = () if plan.push_by_digest else plan.refs
         log.error(
             "verify.failed",
             ref=report.ref,

@@ -115,6 +115,11 @@ def test_secrets_never_logged() -> None:
         ("Cannot connect to the Docker daemon at unix:///var/run/docker.sock", EngineError),
         ("ERROR: failed to push localhost:5000/x:1: unexpected status from PUT request", PushFailed),
         ('ERROR: failed to solve: process "/bin/sh -c go build" did not complete successfully', BuildFailed),
+        # the docker CLI and the classic engine's pushes (found with tests/faultproxy.py)
+        ("received unexpected HTTP status: 500 Internal Server Error", PushFailed),
+        ("failed to put manifest localhost:5000/x:1: received unexpected HTTP status: 503", PushFailed),
+        ("toomanyrequests: You have reached your pull rate limit", PushFailed),
+        ("ERROR: failed to solve: write /var/lib/docker/tmp/x: no space left on device", EngineError),
     ],
 )
 def test_failures_are_classified(stderr: str, kind: type) -> None:

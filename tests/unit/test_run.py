@@ -451,3 +451,40 @@ def test_a_lie_on_the_docker_driver_names_the_tag_it_left(tmp_path: Path) -> Non
         latest = ("app", "latest") in reg.manifests
     assert err.value.message.startswith(f"{reg.host}/app:1.0.0 left published (pushed by the build before")
     assert ex.purposes == ["build"] and not latest  # latest never moves to an unverified image
+
+
+def test_the_engine_going_away_mid_build_is_exit_3(tmp_path: Path) -> None:
+    from tests.unit.planning import FakeDocker
+
+    lost = BuildFailed("docker buildx build (build) failed: Unavailable: error reading from server: EOF")
+    docker = FakeDocker("containerd", info_code=1, fail={"build": lost})  # asked again: the engine is gone
+    plan = app_plan("linux/amd64,linux/arm64", str(tmp_path))
+    with pytest.raises(EngineError, match=r"the Docker engine \(.*\) went away during the build") as err:
+        execute(plan, docker, no_registry, env={})
+    assert err.value.exit_code == 3
+
+
+def test_a_workdir_that_cannot_be_written_is_exit_3(tmp_path: Path) -> None:
+    (tmp_path / "full").write_text("")  # a file where the workdir should be: writes fail
+    plan = app_plan("linux/amd64", str(tmp_path / "full" / "w"))
+    with pytest.raises(EngineError, match="file system: ") as err:
+        execute(plan, PushesTo(FakeRegistry()), no_registry, env={})
+    assert err.value.exit_code == 3
+
+
+def test_every_error_class_has_a_documented_exit_code() -> None:
+    import buildx_go.errors as errors
+    from buildx_go.errors import BuildxGoError
+
+    def walk(cls: type[BuildxGoError]) -> list[type[BuildxGoError]]:
+        return [cls] + [c for sub in cls.__subclasses__() for c in walk(sub)]
+
+    readme = (ROOT / "README.md").read_text()
+    table = readme[readme.index("### Exit codes") :].split("\n\n", 2)[1]
+    documented = {int(cell) for line in table.splitlines() if (cell := line.split("|")[1].strip()).isdigit()}
+    classes = [c for c in walk(BuildxGoError) if c is not BuildxGoError]
+    assert {c.__name__ for c in classes} >= {
+        n for n in dir(errors) if n.endswith(("Error", "Failed", "Interrupted"))
+    } - {"BuildxGoError"}
+    assert {c.exit_code for c in classes} <= documented
+    assert {c.exit_code for c in classes} == {2, 3, 4, 5, 6, 130}
