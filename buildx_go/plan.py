@@ -87,6 +87,7 @@ class Plan:
     clean_tags: tuple[str, ...] = ()  # per-platform refs to delete once all is published
     builder_config: str | None = None  # setup: the new builder's buildkitd.toml (plain-http registries)
     placement: tuple[Placement, ...] = ()  # which builder node builds each platform, and how
+    allow_non_go: bool = False  # verification accepts a non-Go entrypoint (--allow-non-go)
 
     @property
     def image(self) -> str:
@@ -181,6 +182,7 @@ def make_plan(decision: Decision, workdir: str) -> Plan:
         clean_tags=packaged.clean_tags,
         builder_config=builder_config,
         placement=decision.placement,
+        allow_non_go=s.allow_non_go,
     )
 
 

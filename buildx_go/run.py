@@ -260,7 +260,9 @@ class _Run:
             if plan.push_by_digest and not digest:
                 raise PushFailed("the build pushed by digest but wrote no digest to its metadata file", "see output")
             target = f"{plan.image if plan.push_by_digest else plan.refs[0]}@{digest}" if digest else plan.refs[0]
-            report = self.verified(lambda: verify(self.client, target, plan.platforms, cache=self.cache))
+            report = self.verified(
+                lambda: verify(self.client, target, plan.platforms, cache=self.cache, allow_non_go=plan.allow_non_go)
+            )
         if plan.push_by_digest and digest:
             run_phase(plan, self.executor, "publish", {"": digest}, self.published)
             self.check_tags(digest)
@@ -373,7 +375,8 @@ class _Run:
             if p not in digests:
                 raise BuildFailed(f"{p}: the build wrote no image digest to {plan.metadata_file}", "see the output")
             try:
-                report = verify_image(self.client, f"{plan.image}@{digests[p]}", platform, self.cache)
+                image = f"{plan.image}@{digests[p]}"
+                report = verify_image(self.client, image, platform, self.cache, plan.allow_non_go)
             except RegistryError as exc:
                 left = ", ".join(pushed)
                 exc.message += f" (verification could not finish: no manifest list was created; left behind: {left})"

@@ -9,6 +9,7 @@ binary out of the layers, never by running it. What passed once is kept by diges
 
 from __future__ import annotations
 
+import functools
 import json
 import posixpath
 from collections.abc import Callable
@@ -101,16 +102,36 @@ def find_file(blob: Callable[[str], bytes], layers: list[dict[str, Any]], path: 
 
 
 def _lookup(blob: Callable[[str], bytes], layers: list[dict[str, Any]], wanted: str) -> bytes | str | None:
-    """WANTED's content (bytes), or the path its symlink points to (str), or None."""
+    """WANTED's content (bytes), or the path its symlink points to (str), or None; whiteouts
+    applied as an engine does: a layer's `.wh.NAME` deletes NAME (a file or a directory on
+    the way to WANTED) from the layers below it, its `DIR/.wh..wh..opq` hides what they have
+    in DIR."""
+    parts = wanted.split("/")
+    ancestors = {"/".join(parts[:i]) for i in range(1, len(parts))}
     for layer in reversed(layers):
+        hidden = False
         for member, tar in tar_members(blob(layer["digest"])):
-            if member.name.lstrip("./") != wanted:
-                continue
-            if member.issym():
-                return posixpath.normpath(posixpath.join(posixpath.dirname(wanted), member.linkname)).lstrip("/")
-            f = tar.extractfile(member)
-            return f.read() if f else None
+            name = _member_path(member.name)
+            if name == wanted:
+                if member.issym():
+                    return posixpath.normpath(posixpath.join(posixpath.dirname(wanted), member.linkname)).lstrip("/")
+                f = tar.extractfile(member) if member.isfile() or member.islnk() else None
+                return f.read() if f else None
+            folder, base = posixpath.split(name)
+            if base == ".wh..wh..opq":
+                hidden = hidden or folder in ancestors
+            elif base.startswith(".wh."):
+                hidden = hidden or posixpath.join(folder, base[4:]) in ancestors | {wanted}
+        if hidden:  # deleted (or its directory made opaque) above every lower layer
+            return None
     return None
+
+
+def _member_path(name: str) -> str:
+    """A tar member's path as an image path: no leading ./ or /, no trailing /."""
+    while name.startswith("./"):
+        name = name[2:]
+    return name.strip("/")
 
 
 def entrypoint_path(config: dict[str, Any]) -> str | None:
@@ -163,10 +184,12 @@ def check_image(
     check_binaries: bool = True,
     found: tuple[str, str, dict[str, Any]] | None = None,
     cache: VerifyCache | None = None,
+    allow_non_go: bool = False,
 ) -> ImageCheck:
     """One image (a manifest, by digest): its config's platform, its layers, and its entrypoint
     binary vs PLAT. FOUND is the manifest when the caller has already fetched it."""
     known_digest = found[1] if found else img_ref.digest
+    cache = None if allow_non_go else cache  # the cache holds strict passes only
     known = cache.image(known_digest, plat, check_binaries) if cache and known_digest else None
     if known is not None:  # content-addressed: the same digest passed before
         return ImageCheck.passed_before(known)
@@ -195,7 +218,7 @@ def check_image(
             else:
                 facts = BinaryFacts.from_bytes(data)
                 facts_text = facts.describe() if facts else "not ELF"
-                mine += binary_problems(Platform.parse(plat), facts)
+                mine += binary_problems(Platform.parse(plat), facts, allow_non_go)
     check = ImageCheck(plat, digest, cfg_plat, binary, facts_text, tuple(mine))
     if cache and not check.problems:
         cache.put_image(digest, plat, check_binaries, attrs.asdict(check))
@@ -209,6 +232,7 @@ def verify(
     check_binaries: bool = True,
     expected: dict[str, str] | None = None,
     cache: VerifyCache | None = None,
+    allow_non_go: bool = False,
 ) -> Report:
     """A Report on REF: exactly WANTED platforms, configs that agree, layers an engine can pull,
     binaries that fit; with EXPECTED (platform -> digest), each entry must be that already
@@ -233,10 +257,13 @@ def verify(
     for plat, entry in platform_entries:
         if expected is not None and expected.get(plat) != entry["digest"]:
             problems.append(f"{plat}: entry {entry['digest']} is not the verified image {expected.get(plat)}")
+    check_one = functools.partial(
+        check_image, client, check_binaries=check_binaries, cache=cache, allow_non_go=allow_non_go
+    )
     with ThreadPoolExecutor(max(1, len(platform_entries))) as pool:  # one image per thread: I/O bound
         checks = list(
             pool.map(
-                lambda pe: check_image(client, ref.with_digest(pe[1]["digest"]), pe[0], check_binaries, cache=cache),
+                lambda pe: check_one(ref.with_digest(pe[1]["digest"]), pe[0]),
                 platform_entries,
             )
         )
@@ -245,13 +272,19 @@ def verify(
     return Report(str(ref), digest, media, tuple(checks), attestations, tuple(problems))
 
 
-def verify_image(client: RegistryClient, ref_text: str, platform: Platform, cache: VerifyCache | None = None) -> Report:
+def verify_image(
+    client: RegistryClient,
+    ref_text: str,
+    platform: Platform,
+    cache: VerifyCache | None = None,
+    allow_non_go: bool = False,
+) -> Report:
     """A Report on one single-platform image (the manifest strategy's per-platform pushes)."""
     ref = Reference.parse(ref_text)
     found = client.manifest_or_none(ref)
     if found is None:
         raise VerificationFailed(f"{ref}: not found in the registry")
     media, digest, _ = found
-    check = check_image(client, ref, str(platform), found=found, cache=cache)
+    check = check_image(client, ref, str(platform), found=found, cache=cache, allow_non_go=allow_non_go)
     problems = tuple(f"{platform}: {p}" for p in check.problems)
     return Report(str(ref), digest, media, (check,), 0, problems)

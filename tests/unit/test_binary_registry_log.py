@@ -56,7 +56,7 @@ def test_arm_v7_needs_eabi5_hard_float_and_goarm7() -> None:
     assert any("GOARM=5, expected 7" in p for p in problems)
     not_eabi5 = BinaryFacts.from_bytes(fake_elf(32, 40, 0x04000402))
     assert any("not EABI5" in p for p in binary_problems(Platform.parse("linux/arm/v7"), not_eabi5))
-    assert binary_problems(Platform.parse("linux/arm/v7"), None) == ["not an ELF binary"]
+    assert binary_problems(Platform.parse("linux/arm/v7"), None)[0].startswith("not an ELF binary")
 
 
 def test_reference_parsing() -> None:

@@ -197,3 +197,72 @@ def test_what_is_not_an_image_of_the_right_kind_is_named() -> None:
     assert "linux/amd64: image config says linux/arm64" in config
     assert any("layer 1 (sha256:" in p and "cannot be decompressed as gzip" in p for p in broken_problems)
     assert any("is an index, not an image" in p for p in nested_problems)
+
+
+def elf_program(machine: int, code: str, go: bool = True) -> bytes:
+    """A 64-bit LSB ELF whose header says MACHINE, with one executable PT_LOAD segment of 16 KiB
+    of CODE ("aarch64": AArch64 instruction words; "x86-64": x86-64 instructions), and Go
+    build info unless GO is false."""
+    import struct
+
+    if code == "aarch64":  # ldr x0,[x0]; stp x29,x30,[sp,#-16]!; add x0,x0,#0; ret
+        text = struct.pack("<4I", 0xF9400000, 0xA9BF7BFD, 0x91000000, 0xD65F03C0) * 1024
+    else:  # mov %rsp,%rbp; mov (%rax),%rcx; call ...; ret
+        text = bytes.fromhex("4889e5488b08e800000000c3") * 1366
+    header = b"\x7fELF" + bytes([2, 1, 1]) + bytes(9) + struct.pack("<HHI", 2, machine, 1)
+    header += struct.pack("<QQQIHHHHHH", 0x401000, 64, 0, 0, 64, 56, 1, 0, 0, 0)  # entry, phoff, ...
+    segment_at = 64 + 56
+    header += struct.pack("<IIQQQQQQ", 1, 5, segment_at, 0x400000, 0x400000, len(text), len(text), 0x1000)
+    settings = {"GOOS": "linux", "GOARCH": {62: "amd64", 183: "arm64"}[machine]}
+    return header + text + (fake_elf(64, machine, settings=settings)[64:] if go else b"")
+
+
+def one_image(reg: FakeRegistry, tag: str, layers: list[dict[str, bytes | str]], arch: str = "amd64") -> str:
+    image = reg.image("app", layers, arch=arch, entrypoint="/usr/local/bin/app")
+    reg.index("app", tag, [(*image, {"os": "linux", "architecture": arch})])
+    return f"{reg.host}/app:{tag}"
+
+
+def test_whiteouts_are_applied_as_an_engine_does() -> None:
+    amd64 = (Platform("linux", "amd64"),)
+    app = {"usr/local/bin/app": AMD64}
+    with FakeRegistry() as reg:
+        deleted = one_image(reg, "wh", [BASE, app, {"usr/local/bin/.wh.app": b""}])
+        opaque = one_image(reg, "opq", [BASE, app, {"usr/local/bin/.wh..wh..opq": b"", "usr/local/bin/x": b"x"}])
+        folder = one_image(reg, "dir", [BASE, app, {"usr/local/.wh.bin": b""}])
+        again = one_image(reg, "again", [BASE, app, {"usr/local/bin/.wh.app": b""}, app])  # deleted, then added back
+        reports = {t: verify(client(), ref, amd64) for t, ref in (("wh", deleted), ("opq", opaque), ("dir", folder))}
+        back = verify(client(), again, amd64)
+    for report in reports.values():
+        assert report.problems == ("linux/amd64: entrypoint /usr/local/bin/app not found in the layers",)
+    assert back.ok, back.problems
+
+
+def test_an_elf_header_that_does_not_match_its_code_is_named() -> None:
+    with FakeRegistry() as reg:
+        honest = one_image(reg, "honest", [{"usr/local/bin/app": elf_program(62, "x86-64")}])
+        patched = one_image(reg, "patched", [{"usr/local/bin/app": elf_program(62, "aarch64", go=False)}])
+        arm = one_image(reg, "arm", [{"usr/local/bin/app": elf_program(183, "aarch64")}], arch="arm64")
+        amd64, arm64 = (Platform("linux", "amd64"),), (Platform("linux", "arm64"),)
+        good, lie, good_arm = (
+            verify(client(), honest, amd64),
+            verify(client(), patched, amd64),
+            verify(client(), arm, arm64),
+        )
+        lie_allowed = verify(client(), patched, amd64, allow_non_go=True)
+    assert good.ok and good_arm.ok, (good.problems, good_arm.problems)
+    assert "linux/amd64: its ELF header says x86-64 but its code is aarch64" in lie.problems[0]
+    assert not lie_allowed.ok  # --allow-non-go accepts other programs, not a lie about the machine
+
+
+def test_an_entrypoint_that_is_not_go_is_named_and_accepted_only_when_asked() -> None:
+    busybox = elf_program(62, "x86-64", go=False)  # a C program for the right machine
+    with FakeRegistry() as reg:
+        ref = one_image(reg, "c", [{"usr/local/bin/app": busybox}])
+        script = one_image(reg, "sh", [{"usr/local/bin/app": b"#!/bin/sh\nexec /bin/true\n"}])
+        amd64 = (Platform("linux", "amd64"),)
+        strict, allowed = verify(client(), ref, amd64), verify(client(), ref, amd64, allow_non_go=True)
+        strict_sh, allowed_sh = verify(client(), script, amd64), verify(client(), script, amd64, allow_non_go=True)
+    assert strict.problems == ("linux/amd64: not a Go binary (no Go build info; --allow-non-go accepts it)",)
+    assert allowed.ok and allowed_sh.ok
+    assert strict_sh.problems[0].startswith("linux/amd64: not an ELF binary")
