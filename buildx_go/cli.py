@@ -158,12 +158,13 @@ def run_command(ns: argparse.Namespace, s: Settings, env: Mapping[str, str], eff
 
 def project_command(command: str, s: Settings, env: Mapping[str, str], effects: Effects, root: Path) -> int:
     """build, plan and dockerfile: facts -> decision -> plan -> (print | run)."""
-    from buildx_go.decide import choose_dockerfile, decide, dockerfile_lints
+    from buildx_go.decide import check_inputs, choose_dockerfile, decide, dockerfile_lints
     from buildx_go.facts import machine_facts, project_facts
     from buildx_go.plan import make_plan
     from buildx_go.report import log_dockerfile, log_plan, print_plan
 
     project = project_facts(s, root, effects, run_commands=command == "build" and not s.dry_run)
+    check_inputs(s, project, command)
     if command == "dockerfile":
         choice, _, changes = choose_dockerfile(s, project)
         log_dockerfile(choice, changes, dockerfile_lints(s, project, choice), detect(env))

@@ -43,22 +43,29 @@ def _bool(value: Any) -> bool:
 
 
 def _list(value: Any) -> tuple[str, ...]:
-    items = [str(v) for v in value] if isinstance(value, (list, tuple)) else str(value).split(",")
+    items = [_text(v) for v in value] if isinstance(value, (list, tuple)) else _text(value).split(",")
     return tuple(i.strip() for i in items if i.strip())
+
+
+def _text(value: Any) -> str:
+    """A string value (a TOML number, table or boolean where text is expected is refused)."""
+    if not isinstance(value, str):
+        raise ValueError(f"not a string: {value!r}")
+    return value
 
 
 def _list_semicolon(value: Any) -> tuple[str, ...]:
     """Repeated values kept whole (a --node holds commas); from the environment or the file,
     several are separated by spaces or given as a list."""
-    items = [str(v) for v in value] if isinstance(value, (list, tuple)) else str(value).split()
+    items = [_text(v) for v in value] if isinstance(value, (list, tuple)) else _text(value).split()
     return tuple(i.strip() for i in items if i.strip())
 
 
 def _choice(*allowed: str) -> Callable[[Any], str]:
     def parse(value: Any) -> str:
-        if str(value) not in allowed:
+        if not isinstance(value, str) or value not in allowed:
             raise ValueError(f"{value!r} is not one of {', '.join(allowed)}")
-        return str(value)
+        return value
 
     return parse
 
@@ -68,9 +75,9 @@ def _platforms(value: Any) -> tuple[Platform, ...]:
 
 
 def _optional_str(value: Any) -> str | None:
-    if isinstance(value, (list, tuple, dict, bool)):
+    if value is not None and not isinstance(value, str):
         raise ValueError(f"not a string: {value!r}")
-    return str(value) if value not in (None, "") else None
+    return value or None
 
 
 def _str(value: Any) -> str:
@@ -360,5 +367,6 @@ def check(s: Settings) -> None:
     for tag in s.tag:
         if not valid_tag(tag):
             raise InputError(
-                f"--tag: {tag!r} is not a valid tag", "tags are [A-Za-z0-9_.-], at most 128, not starting with . or -"
+                f"{s.sources.get('tag', '--tag')}: {tag!r} is not a valid tag",
+                "tags are [A-Za-z0-9_.-], at most 128, not starting with . or -",
             )

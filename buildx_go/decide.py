@@ -171,6 +171,14 @@ def decide(settings: Settings, project: ProjectFacts, machine: MachineFacts) -> 
     )
 
 
+def check_inputs(settings: Settings, project: ProjectFacts, command: str) -> None:
+    """Refuse what the settings and the project alone show to be wrong (the Dockerfile, the
+    main package, the image and its tags): before any docker call."""
+    choose_dockerfile(settings, project)
+    if command != "dockerfile":
+        image_refs(settings, project.version)
+
+
 def _listed(machine: MachineFacts) -> list[str] | None:
     return list(machine.existing_tags) if machine.existing_tags is not None else None
 

@@ -61,9 +61,10 @@ class LocalFiles:
             fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
         except OSError as exc:
             raise InputError(f"{path}: cannot be read ({exc.strerror or exc})") from None
+        if not stat.S_ISREG(os.fstat(fd).st_mode):  # a directory, a FIFO, a device (/dev/zero behind a link)
+            os.close(fd)
+            raise InputError(f"{path}: not a regular file")
         with os.fdopen(fd, "rb") as f:
-            if not stat.S_ISREG(os.fstat(fd).st_mode):  # a FIFO, a device, /dev/zero behind a link
-                raise InputError(f"{path}: not a regular file")
             data = f.read(FILE_LIMIT + 1)
         if len(data) > FILE_LIMIT:
             if not head:

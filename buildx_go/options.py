@@ -92,9 +92,8 @@ def add_options(parser: argparse.ArgumentParser, cls: type, command: str | None)
             kw["action"] = argparse.BooleanOptionalAction
         else:
             kw["action"] = "append" if spec.kind == "list" else "store"
+            # choices are checked by the option's parser, like any other value: one ERROR line
             kw["metavar"] = spec.metavar or ("{" + ",".join(spec.choices) + "}" if spec.choices else name.upper())
-            if spec.choices:
-                kw["choices"] = spec.choices
         group.add_argument(*flags, **kw)
 
 
