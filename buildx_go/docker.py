@@ -36,7 +36,8 @@ PUSH_FAILED = re.compile(
 )
 REGISTRY_FAILED = re.compile(
     r"received unexpected HTTP status: (5\d\d|429)|failed to put manifest|toomanyrequests|429 Too Many Requests|"
-    r"unexpected status from (PUT|POST|HEAD|PATCH|GET) request to .*: (5\d\d|429)",
+    r"unexpected status from (PUT|POST|HEAD|PATCH|GET) request to .*: (5\d\d|429)|"
+    r'(Put|Post|Patch|Head|Get) "https?://[^"]*/v2/[^"]*": ',  # Go's HTTP client: EOF, reset, timeout
     re.I,
 )
 NO_SPACE = re.compile(r"no space left on device|disk quota exceeded", re.I)

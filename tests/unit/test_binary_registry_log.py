@@ -119,6 +119,11 @@ def test_secrets_never_logged() -> None:
         ("received unexpected HTTP status: 500 Internal Server Error", PushFailed),
         ("failed to put manifest localhost:5000/x:1: received unexpected HTTP status: 503", PushFailed),
         ("toomanyrequests: You have reached your pull rate limit", PushFailed),
+        ('Put "http://localhost:5001/v2/app/manifests/1.0.0-arm64": EOF', PushFailed),
+        (
+            'Post "http://localhost:5001/v2/app/blobs/uploads/": read tcp 127.0.0.1:1->127.0.0.1:2: connection reset',
+            PushFailed,
+        ),
         ("ERROR: failed to solve: write /var/lib/docker/tmp/x: no space left on device", EngineError),
     ],
 )
