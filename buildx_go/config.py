@@ -204,6 +204,12 @@ class Settings:
         parse=_optional_str,
         metavar="CMD",
     )
+    version_from_timeout: float = option(
+        60.0,
+        "seconds --version-from may run (its output is capped at 1 MiB)",
+        parse=_seconds,
+        metavar="SECONDS",
+    )
     strategy: str = _choose(
         "auto",
         STRATEGIES,

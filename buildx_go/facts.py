@@ -50,7 +50,11 @@ def project_facts(settings: Settings, root: Path, effects: Effects, run_commands
     not_run = None
     if not settings.tag and not run_commands and settings.sources.get("version_from", "").startswith(CONFIG_FILE):
         not_run = settings.version_from
-    version = None if settings.tag or not_run else version_from(settings.version_from, root, effects.program)
+    version = (
+        None
+        if settings.tag or not_run
+        else version_from(settings.version_from, root, effects.program, settings.version_from_timeout)
+    )
     return ProjectFacts(
         go=go,
         dockerfile=user,

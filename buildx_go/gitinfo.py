@@ -16,7 +16,6 @@ if TYPE_CHECKING:
     from buildx_go.effects import Runner
 
 GIT_TIMEOUT = 10.0
-VERSION_FROM_TIMEOUT = 120.0  # `go run ./cmd/app -version` may compile first
 
 
 def strip_credentials(url: str) -> str:
@@ -69,12 +68,14 @@ def git_facts(root: Path, run: Runner) -> dict[str, str]:
     for key, out in answers.items():
         if out:
             facts[key] = strip_credentials(out) if key == "source" else out
+            if key == "source" and facts[key] != out:
+                facts["source_redacted"] = "true"  # buildx's own git info would carry the secret
     if "describe" in facts:
         facts["version"] = version_from_describe(facts["describe"])
     return facts
 
 
-def version_from(command: str | None, root: Path, run: Runner) -> str | None:
+def version_from(command: str | None, root: Path, run: Runner, timeout: float = 60.0) -> str | None:
     """The version printed by COMMAND (split like a shell would, run without one) in ROOT."""
     if not command:
         return None
@@ -84,12 +85,11 @@ def version_from(command: str | None, root: Path, run: Runner) -> str | None:
         raise InputError(f"--version-from: {command!r} cannot be split into arguments: {exc}") from None
     if not argv:
         raise InputError("--version-from: the command is empty")
-    answer = run(argv, root, VERSION_FROM_TIMEOUT)
+    answer = run(argv, root, timeout)
     shown = f"{argv[0]!r}" + (f" (and {len(argv) - 1} arguments, not shown)" if len(argv) > 1 else "")
     if answer is None:
         raise InputError(
-            f"--version-from: {shown} could not run, did not finish within {VERSION_FROM_TIMEOUT:.0f} s "
-            "or printed more than 1 MiB",
+            f"--version-from: {shown} could not run, did not finish within {timeout:g} s or printed more than 1 MiB",
             "is it installed and on PATH?",
         )
     code, out, err = answer

@@ -154,6 +154,7 @@ def make_plan(decision: Decision, workdir: str) -> Plan:
         packaged = buildx_plan(decision, build, workdir, notes)
     host = decision.strategy.name == "host"
     setup, builder_config = builder_setup(decision, workdir)
+    commands = without_git_info(decision, (*setup, *compiles, *packaged.commands), notes)
     return Plan(
         strategy=decision.strategy.name,
         reason=decision.strategy.reason,
@@ -163,7 +164,7 @@ def make_plan(decision: Decision, workdir: str) -> Plan:
         refs=decision.refs,
         dockerfile=build.dockerfile,
         user_dockerfile=decision.dockerfile.path,
-        commands=(*setup, *compiles, *packaged.commands),
+        commands=commands,
         metadata_file=f"{workdir}/metadata.json",
         verify=s.verify and s.push,
         moving_tags=decision.moving,
@@ -184,6 +185,17 @@ def make_plan(decision: Decision, workdir: str) -> Plan:
         placement=decision.placement,
         allow_non_go=s.allow_non_go,
     )
+
+
+def without_git_info(decision: Decision, commands: tuple[Command, ...], notes: list[str]) -> tuple[Command, ...]:
+    """When the git remote holds credentials in a shape buildx does not strip (a query token,
+    an scp-like user:token@host), buildx must not put its git info in the provenance
+    (BUILDX_GIT_INFO=false); the image's source label has the remote without them."""
+    if not decision.project.git.get("source_redacted"):
+        return commands
+    notes.append("git info left out of the provenance (BUILDX_GIT_INFO=false): the git remote holds credentials")
+    off = (("BUILDX_GIT_INFO", "false"),)
+    return tuple(attrs.evolve(c, env=c.env + off) if c.argv[1:3] == ("buildx", "build") else c for c in commands)
 
 
 def builder_setup(decision: Decision, workdir: str) -> tuple[tuple[Command, ...], str | None]:

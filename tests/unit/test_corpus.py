@@ -60,6 +60,7 @@ INVALID: dict[str, list[Any]] = {
     "progress": ["fancy", "tty2", "json"],
     "format": ["yaml", "JSON", "text;"],
     "registry_timeout": ["0", "-1", "601", "abc", "nan", "inf", "1e9", ""],
+    "version_from_timeout": ["0", "-5", "9999", "soon", "nan"],
 }
 FLAGS_INVALID = ["maybe", "2", "yes please", "on;", "tru"]  # env and TOML values of boolean options
 TOML_WRONG_TYPES: dict[str, Any] = {
