@@ -120,6 +120,37 @@ def _go_symbol(value: Any) -> str | None:
     return text
 
 
+GO_TAG = re.compile(r"[A-Za-z0-9_.]+")
+BUILD_ARG = re.compile(r"([A-Za-z_][A-Za-z0-9_]*)=(.*)", re.S)
+
+
+def _go_tags(value: Any) -> tuple[str, ...]:
+    """Go build tags (go build -tags a,b): letters, digits, _ and ."""
+    tags = tuple(t.strip() for item in _list(value) for t in item.split(",") if t.strip())
+    for tag in tags:
+        if not GO_TAG.fullmatch(tag):
+            raise ValueError(f"{tag!r} is not a Go build tag (letters, digits, _ and .)")
+    return tags
+
+
+def _build_args(value: Any) -> tuple[str, ...]:
+    """KEY=VALUE pairs, each kept whole (a value may hold commas and spaces). The
+    environment gives one per line; .buildx-go.toml a list of "KEY=VALUE" or a table."""
+    if isinstance(value, dict):
+        items = [f"{k}={_text(v)}" for k, v in value.items()]
+    elif isinstance(value, (list, tuple)):
+        items = [_text(v) for v in value]
+    else:
+        items = [line for line in _text(value).splitlines() if line.strip()]
+    for item in items:
+        m = BUILD_ARG.fullmatch(item)
+        if not m:
+            raise ValueError(f"{item.split('=', 1)[0][:40]!r} is not KEY=VALUE with KEY a name like VERSION")
+        if "\n" in m.group(2) or "\x00" in m.group(2):
+            raise ValueError(f"{m.group(1)}: the value holds a newline or NUL")
+    return tuple(items)
+
+
 def _seconds(value: Any) -> float:
     if isinstance(value, bool):
         raise ValueError(f"not a number of seconds: {value!r}")
@@ -190,6 +221,22 @@ class Settings:
         "Go variable set to the version with -ldflags -X, e.g. main.version",
         parse=_go_symbol,
         group="Dockerfile",
+    )
+    tags: tuple[str, ...] = option(
+        (),
+        "Go build tags, comma-separated (go build -tags; //go:build lines are read with them)",
+        parse=_go_tags,
+        group="Dockerfile",
+        kind="list",
+    )
+    build_arg: tuple[str, ...] = option(
+        (),
+        "KEY=VALUE for the Dockerfile's ARG KEY (buildx --build-arg), every strategy; "
+        "VERSION is passed whenever the Dockerfile declares ARG VERSION",
+        parse=_build_args,
+        group="Dockerfile",
+        kind="list",
+        metavar="KEY=VALUE",
     )
     push: bool = _flag(False, "push to the registry, then verify what was pushed")
     load: bool = _flag(False, "load into the engine's image store (one platform)")
@@ -294,6 +341,10 @@ class Settings:
     )
     debug: bool = _flag(False, "debug events, and tracebacks for errors", commands=GLOBAL, group="output")
     sources: Mapping[str, str] = attrs.field(factory=dict, eq=False)
+
+    def build_args(self) -> dict[str, str]:
+        """--build-arg as a mapping (a later KEY wins, as with buildx)."""
+        return {key: value for key, _, value in (kv.partition("=") for kv in self.build_arg)}
 
 
 OPTION_NAMES = tuple(name for name, _ in specs(Settings))

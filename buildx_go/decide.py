@@ -193,7 +193,7 @@ def choose_dockerfile(
         mains = tuple(go.main_for(m) for m in settings.main) or (go.main_for(None),)
         go_image = settings.go_image or f"golang:{go.module.go_minor or '1'}"
         options = GenerateOptions(
-            go_image, settings.base_image, mains, go.module.path, go.vendored, settings.version_var
+            go_image, settings.base_image, mains, go.module.path, go.vendored, settings.version_var, settings.tags
         )
         return DockerfileChoice("generated", None, "generated", generate_dockerfile(options)), mains, ()
     parsed = Dockerfile.parse(user.text, str(user.path))

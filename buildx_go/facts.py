@@ -18,6 +18,7 @@ from packaging.version import Version
 
 from buildx_go.builder import DEFAULT_BUILDER_NAME, NewBuilder, NodeSpec, Preflight, parse_version, require_usable
 from buildx_go.config import CONFIG_FILE, Settings
+from buildx_go.constraints import Target
 from buildx_go.decide import VERSION_PLACEHOLDER, MachineFacts, ProjectFacts, UserDockerfile, needs
 from buildx_go.dockerfile import find_dockerfile
 from buildx_go.effects import Effects, Files, cache_dir
@@ -33,7 +34,8 @@ from buildx_go.refs import Reference
 def project_facts(settings: Settings, root: Path, effects: Effects, run_commands: bool = True) -> ProjectFacts:
     """RUN_COMMANDS false (plan, --dry-run): a --version-from from the project's config file
     is shown, not run (looking at an untrusted clone must not run its code)."""
-    go = GoProject.detect(root, effects.files)
+    targets = tuple(Target(p.os, p.arch, p.variant) for p in settings.platform)
+    go = GoProject.detect(root, effects.files, targets, frozenset(settings.tags))
     get_logger().info(
         "project.detected",
         module=go.module.path,
@@ -41,6 +43,7 @@ def project_facts(settings: Settings, root: Path, effects: Effects, run_commands
         toolchain=str(go.module.toolchain or ""),
         mains=[m.path for m in go.mains],
         cgo=list(go.cgo_files),
+        left_out=[f"{path} {why}" for path, why in go.constrained],
         vendored=go.vendored,
         workspace=go.workspace,
     )

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING
 import attrs
 from packaging.version import InvalidVersion, Version
 
+from buildx_go.constraints import Expr, Target, file_constraint, included, mentioned_tags, tags_needed
 from buildx_go.errors import InputError
 
 if TYPE_CHECKING:
@@ -132,14 +133,25 @@ class GoProject:
     cgo_files: tuple[str, ...]
     vendored: bool
     workspace: bool
+    # package main directories left out by build constraints, and why ("needs -tags journald")
+    constrained: tuple[tuple[str, str], ...] = ()
 
     @property
     def uses_cgo(self) -> bool:
         return bool(self.cgo_files)
 
     @classmethod
-    def detect(cls, root: Path, files: Files | None = None) -> GoProject:
-        """Read go.mod and walk the sources under ROOT (skipping vendor/, testdata/, dot dirs)."""
+    def detect(
+        cls,
+        root: Path,
+        files: Files | None = None,
+        targets: tuple[Target, ...] = (),
+        tags: frozenset[str] = frozenset(),
+    ) -> GoProject:
+        """Read go.mod and walk the sources under ROOT (skipping vendor/, testdata/, dot dirs).
+        Build constraints are evaluated for each of TARGETS (default linux/amd64 and
+        linux/arm64) with TAGS: a main must build for every target; a cgo file is one that
+        imports "C" and would be compiled, with cgo on, for some target."""
         from buildx_go.effects import LocalFiles
 
         fs = files or LocalFiles()
@@ -149,24 +161,35 @@ class GoProject:
         if not fs.exists(gomod):
             raise InputError(f"PATH: no go.mod in {root}", "run buildx-go on the module root (or `go mod init`)")
         module = GoModule.from_text(fs.read_text(gomod), str(gomod))
-        mains: dict[str, MainPackage] = {}
+        minor = max((v.minor for v in (module.go, module.toolchain) if v is not None), default=99)
+        plain = [
+            attrs.evolve(t, tags=t.tags | tags, go_minor=minor)
+            for t in targets or (Target("linux", "amd64"), Target("linux", "arm64"))
+        ]
+        with_cgo = [attrs.evolve(t, cgo=True) for t in plain]
+        main_files: dict[str, list[tuple[Path, Expr | None]]] = {}
+        hints: dict[str, set[str]] = {}
         cgo: list[str] = []
         for src in sorted(_go_files(root, fs)):
             text = fs.read_text(src, head=True)
+            rel = src.relative_to(root).as_posix()
             rel_dir = src.parent.relative_to(root).as_posix()
-            if package_name(text) == "main" and rel_dir not in mains:
-                pkg = "." if rel_dir == "." else f"./{rel_dir}"
-                binary = module.path.rstrip("/").rsplit("/", 1)[-1] if rel_dir == "." else src.parent.name
-                mains[rel_dir] = MainPackage(pkg, binary)
-            if uses_cgo(text):
-                cgo.append(src.relative_to(root).as_posix())
+            constraint = file_constraint(text, f"{rel}: //go:build")
+            if package_name(text) == "main":
+                main_files.setdefault(rel_dir, []).append((src, constraint))
+                if not any(included(src.name, constraint, t) for t in with_cgo):
+                    hints.setdefault(rel_dir, set()).update(tags_needed(constraint, plain, mentioned_tags(text)))
+            if uses_cgo(text) and any(included(src.name, constraint, t) for t in with_cgo):
+                cgo.append(rel)
+        mains, constrained = _classify_mains(module, main_files, hints, plain)
         return cls(
             root=root,
             module=module,
-            mains=tuple(sorted(mains.values(), key=lambda m: m.path)),
+            mains=mains,
             cgo_files=tuple(cgo),
             vendored=fs.is_file(root / "vendor" / "modules.txt"),
             workspace=fs.is_file(root / "go.work"),
+            constrained=constrained,
         )
 
     def main_for(self, wanted: str | None) -> MainPackage:
@@ -176,16 +199,55 @@ class GoProject:
             for m in self.mains:
                 if m.path == norm:
                     return m
+            for path, why in self.constrained:
+                if path == norm:
+                    raise InputError(f"--main: {wanted!r} {why} (build constraints)", "see its //go:build lines")
             known = ", ".join(m.path for m in self.mains) or "none"
             raise InputError(f"--main: {wanted!r} is not a main package of {self.root}", f"main packages: {known}")
         if not self.mains:
-            raise InputError(f"PATH: no main package (package main) in {self.root}", "buildx-go builds commands")
+            left = "; ".join(f"{path} {why}" for path, why in self.constrained)
+            raise InputError(
+                f"PATH: no main package (package main) in {self.root}" + (f": {left}" if left else ""),
+                "buildx-go builds commands",
+            )
         if len(self.mains) > 1:
             raise InputError(
                 f"--main: {self.root} has several main packages: {', '.join(m.path for m in self.mains)}",
                 "choose one with --main ./cmd/NAME",
             )
         return self.mains[0]
+
+
+def _classify_mains(
+    module: GoModule,
+    main_files: dict[str, list[tuple[Path, Expr | None]]],
+    hints: dict[str, set[str]],
+    targets: list[Target],
+) -> tuple[tuple[MainPackage, ...], tuple[tuple[str, str], ...]]:
+    """Directories with package main files: mains (they build for every target), and the
+    ones left out, with why (a tag-only main, one for some targets only; an `ignore`
+    generator is left out silently)."""
+    mains: list[MainPackage] = []
+    constrained: list[tuple[str, str]] = []
+    for rel_dir, found in main_files.items():
+        pkg = "." if rel_dir == "." else f"./{rel_dir}"
+        missing = [t for t in targets if not any(_builds(f.name, c, t) for f, c in found)]
+        needed = sorted((hints.get(rel_dir) or set()) - {"ignore"})
+        if not missing:
+            binary = module.path.rstrip("/").rsplit("/", 1)[-1] if rel_dir == "." else found[0][0].parent.name
+            mains.append(MainPackage(pkg, binary))
+        elif len(missing) < len(targets):
+            constrained.append((pkg, "has no main files for " + ", ".join(f"{t.goos}/{t.goarch}" for t in missing)))
+        elif needed:
+            constrained.append((pkg, f"builds only with --tags {' or '.join(needed)}"))
+        elif "ignore" not in (hints.get(rel_dir) or set()):
+            constrained.append((pkg, "excluded by build constraints for every target"))
+    return tuple(sorted(mains, key=lambda m: m.path)), tuple(sorted(constrained))
+
+
+def _builds(name: str, constraint: Expr | None, target: Target) -> bool:
+    """Whether the file is compiled for TARGET with cgo off or on (either can be chosen)."""
+    return included(name, constraint, target) or included(name, constraint, attrs.evolve(target, cgo=True))
 
 
 def _go_files(root: Path, fs: Files) -> Iterator[Path]:
@@ -199,5 +261,10 @@ def _go_files(root: Path, fs: Files) -> Iterator[Path]:
             if fs.is_file(path / "go.mod"):
                 continue  # a nested module is not part of this one
             yield from _go_files(path, fs)
-        elif path.suffix == ".go" and not path.name.endswith("_test.go") and fs.is_file(path):
+        elif (
+            path.suffix == ".go"
+            and not path.name.endswith("_test.go")
+            and not path.name.startswith((".", "_"))
+            and fs.is_file(path)
+        ):
             yield path

@@ -48,13 +48,19 @@ def compile_env(platform: Platform) -> tuple[tuple[str, str], ...]:
 
 
 def compile_argv(
-    go: str, mains: tuple[MainPackage, ...], out_dir: str, version_var: str | None, version: str | None
+    go: str,
+    mains: tuple[MainPackage, ...],
+    out_dir: str,
+    version_var: str | None,
+    version: str | None,
+    tags: tuple[str, ...] = (),
 ) -> tuple[str, ...]:
-    """`go build` with the generated Dockerfile's flags (-trimpath, -s -w, -X VERSION)."""
+    """`go build` with the generated Dockerfile's flags (-trimpath, -tags, -s -w, -X VERSION)."""
     ldflags = "-s -w"
     if version_var:
         ldflags += f" -X {version_var}={version or 'dev'}"
-    return (go, "build", "-trimpath", f"-ldflags={ldflags}", "-o", out_dir + "/", *(m.path for m in mains))
+    tag_flag = (f"-tags={','.join(tags)}",) if tags else ()
+    return (go, "build", "-trimpath", *tag_flag, f"-ldflags={ldflags}", "-o", out_dir + "/", *(m.path for m in mains))
 
 
 def packaging_dockerfile(

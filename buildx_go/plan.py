@@ -225,7 +225,7 @@ def build_inputs(decision: Decision, workdir: str) -> tuple[Build, tuple[Command
     labels = oci_labels(version, decision.project.git)
     path = f"{workdir}/Dockerfile"
     if decision.strategy.name != "host":
-        args = {"VERSION": version} if s.version_var and decision.dockerfile.source == "generated" else {}
+        args = build_args(decision)
         chosen = attrs.evolve(decision.dockerfile, path=path)
         return Build(chosen, str(decision.project.go.root), args, labels), ()
     from buildx_go.hostgo import bin_dir, compile_argv, compile_env, packaging_dockerfile
@@ -239,7 +239,7 @@ def build_inputs(decision: Decision, workdir: str) -> tuple[Build, tuple[Command
     compiles = tuple(
         Command(
             f"compile {p}",
-            compile_argv(decision.host.go, decision.mains, bin_dir(context, p), s.version_var, version),
+            compile_argv(decision.host.go, decision.mains, bin_dir(context, p), s.version_var, version, s.tags),
             "compile",
             env=compile_env(p),
             platform=p,
@@ -247,8 +247,9 @@ def build_inputs(decision: Decision, workdir: str) -> tuple[Build, tuple[Command
         )
         for p in s.platform
     )
-    # the version is linked in by the host's go build: no build args
-    return Build(DockerfileChoice("generated", path, "host", text), context, {}, labels), compiles
+    # the version is linked in by the host's go build; the packaging build gets --build-arg only
+    args = s.build_args()
+    return Build(DockerfileChoice("generated", path, "host", text), context, args, labels), compiles
 
 
 def buildx_plan(decision: Decision, build: Build, workdir: str, notes: list[str]) -> Packaged:
@@ -328,6 +329,17 @@ def per_platform_builds(
         argv = buildx_build_argv(decision, attrs.evolve(build, build_args=args), target)
         commands.append(Command(f"build {p}", argv, passthrough=True, platform=p, metadata=metadata))
     return commands, arch_refs
+
+
+def build_args(decision: Decision) -> dict[str, str]:
+    """VERSION whenever the Dockerfile declares ARG VERSION (a generated Dockerfile committed
+    to the project keeps --version-var working), then the user's --build-arg (they win)."""
+    from buildx_go.dockerfile import Dockerfile
+
+    declared = Dockerfile.parse(decision.dockerfile.text).args_declared()
+    args = {"VERSION": decision.version_tag} if "VERSION" in declared else {}
+    args.update(decision.settings.build_args())
+    return args
 
 
 def _args_declared(choice: DockerfileChoice) -> set[str]:

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 from typing import Any
 
@@ -236,3 +237,77 @@ def test_every_dockerfile_is_written_beside_its_ignore_file() -> None:
     plan = hello_plan()
     assert plan.dockerfile.path is not None and plan.dockerfile.path.endswith("/Dockerfile")
     assert plan.dockerignore is not None and plan.dockerignore.endswith(".git\n")
+
+
+def _build_args(argv: tuple[str, ...]) -> dict[str, str]:
+    return dict(argv[i + 1].split("=", 1) for i, a in enumerate(argv) if a == "--build-arg")
+
+
+USER_DOCKERFILE = """\
+FROM --platform=$BUILDPLATFORM golang:1.22 AS build
+ARG TARGETOS TARGETARCH VERSION BIN_NAME=app
+RUN GOOS=$TARGETOS GOARCH=$TARGETARCH go build -ldflags "-X main.version=$VERSION" -o /out/$BIN_NAME .
+FROM scratch
+COPY --from=build /out/ /
+"""
+
+
+def test_build_args_reach_every_strategy_and_version_follows_arg_version() -> None:
+    given = {"image": "localhost:5000/hello", "tag": ["1.2.3"], "push": True}
+    extra = {"build_arg": ["BIN_NAME=svc", "GIT_COMMIT=abc,def with space"]}
+    for strategy in ("buildx", "manifest"):
+        plan = plan_for({**given, **extra, "strategy": strategy}, dockerfile=USER_DOCKERFILE)
+        builds = [c.argv for c in plan.commands if c.purpose.startswith("build")]
+        assert builds and all(
+            _build_args(a) == {"VERSION": "1.2.3", "BIN_NAME": "svc", "GIT_COMMIT": "abc,def with space"}
+            for a in builds
+        ), strategy
+    # a user's --build-arg VERSION wins over the version
+    plan = plan_for({**given, "strategy": "buildx", "build_arg": ["VERSION=custom"]}, dockerfile=USER_DOCKERFILE)
+    assert _build_args(plan.commands[0].argv)["VERSION"] == "custom"
+    # a Dockerfile without ARG VERSION gets no VERSION (buildx would warn of an unused arg)
+    plain = USER_DOCKERFILE.replace(" VERSION", "")
+    plan = plan_for({**given, "strategy": "buildx"}, dockerfile=plain)
+    assert "VERSION" not in _build_args(plan.commands[0].argv)
+
+
+def test_a_committed_generated_dockerfile_keeps_the_version() -> None:
+    generated = plan_for(
+        {"image": "r/x", "tag": ["2.0.0"], "version_var": "main.version", "strategy": "buildx"}
+    ).dockerfile.text
+    plan = plan_for({"image": "r/x", "tag": ["2.0.0"], "strategy": "buildx"}, dockerfile=generated)
+    assert _build_args(plan.commands[0].argv) == {"VERSION": "2.0.0"}
+
+
+def test_go_build_tags_reach_the_generated_dockerfile_and_the_host_compile() -> None:
+    plan = plan_for({"image": "r/x", "tag": ["1"], "tags": ["journald,netgo"], "strategy": "buildx"})
+    assert "go build -trimpath -tags=journald,netgo " in plan.dockerfile.text
+    from buildx_go.gomod import MainPackage
+    from buildx_go.hostgo import compile_argv
+
+    argv = compile_argv("go", (MainPackage(".", "x"),), "/o", None, None, ("journald",))
+    assert argv[:4] == ("go", "build", "-trimpath", "-tags=journald")
+
+
+@pytest.mark.parametrize(
+    ("given", "message"),
+    [
+        ({"tags": ["journald,bad tag"]}, "--tags: 'bad tag' is not a Go build tag"),
+        ({"tags": ["a;b"]}, "--tags: 'a;b' is not a Go build tag"),
+        ({"build_arg": ["NOVALUE"]}, "--build-arg: 'NOVALUE' is not KEY=VALUE"),
+        ({"build_arg": ["1X=2"]}, "--build-arg: '1X' is not KEY=VALUE"),
+        ({"build_arg": ["X=a\nRUN id"]}, "--build-arg: X: the value holds a newline"),
+    ],
+)
+def test_tags_and_build_args_are_checked(given: dict[str, Any], message: str) -> None:
+    with pytest.raises(InputError, match=re.escape(message)):
+        resolve(given, {}, {})
+
+
+def test_build_args_from_the_environment_and_the_config_file() -> None:
+    s = resolve({}, {"BUILDX_GO_BUILD_ARG": "A=1,2\nB=x y\n"}, {})
+    assert s.build_args() == {"A": "1,2", "B": "x y"}
+    s = resolve({}, {}, {"build_arg": {"VERSION": "1", "BIN": "svc"}})
+    assert s.build_args() == {"VERSION": "1", "BIN": "svc"}
+    with pytest.raises(InputError, match="build-arg"):
+        resolve({}, {}, {"build_arg": {"X": 1}})
