@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -31,6 +32,25 @@ class Instruction:
     line: int  # first line, 1-based
     end_line: int  # last line
 
+    @property
+    def command(self) -> str:
+        """ARGS with a JSON (exec) form read as the words it holds: ``["go", "build"]`` is
+        ``go build``; flags such as ``--mount=...`` stay in front."""
+        flags: list[str] = []
+        rest = self.args
+        while rest.startswith("--"):
+            flag, _, rest = rest.partition(" ")
+            flags.append(flag)
+            rest = rest.lstrip()
+        if rest.startswith("["):
+            try:
+                words = json.loads(rest)
+            except ValueError:
+                words = None
+            if isinstance(words, list) and all(isinstance(w, str) for w in words):
+                rest = " ".join(words)
+        return " ".join([*flags, rest]) if flags else rest
+
 
 @attrs.frozen
 class Stage:
@@ -51,7 +71,7 @@ class Stage:
 
     def runs(self, pattern: str) -> bool:
         rx = re.compile(pattern)
-        return any(ins.keyword == "RUN" and rx.search(ins.args) for ins in self.instructions)
+        return any(ins.keyword == "RUN" and rx.search(ins.command) for ins in self.instructions)
 
 
 @attrs.frozen
@@ -166,46 +186,61 @@ def split_instructions(text: str) -> tuple[list[Instruction], dict[str, str]]:
         i += 1
     escape = directives.get("escape", "\\")
     out: list[Instruction] = []
-    buf: list[str] = []
+    buf: list[str] = []  # the instruction's lines, continuations joined
+    body: list[str] = []  # heredoc lines, as they are
     start = 0
-    heredoc: str | None = None
+    pending: list[str] = []  # heredoc delimiters still to read, in order
     for n in range(i, len(lines)):
         raw = lines[n]
-        if heredoc is not None:
-            buf.append(raw)
-            if raw.strip() == heredoc:
-                heredoc = None
-                out.append(_instruction(buf, start + 1, n + 1))
-                buf = []
+        if pending:
+            body.append(raw)
+            if (raw.lstrip("\t") if pending[0].startswith("-") else raw) == pending[0].lstrip("-"):
+                pending.pop(0)
+                if not pending:
+                    out.append(_instruction(buf, body, start + 1, n + 1))
+                    buf, body = [], []
             continue
         stripped = raw.strip()
-        if not buf and (not stripped or stripped.startswith("#")):
-            continue
-        if buf and stripped.startswith("#"):
-            continue  # comment lines inside a continuation are dropped by BuildKit too
+        if not stripped or stripped.startswith("#"):
+            continue  # blank and comment lines, also inside a continuation (BuildKit skips them too)
         if not buf:
             start = n
         if stripped.endswith(escape):
             buf.append(stripped[: -len(escape)])
             continue
         buf.append(stripped)
-        m = re.search(r"<<-?\s*[\"']?(\w+)[\"']?\s*$", stripped)
-        if m and buf[0].split(None, 1)[0].upper() in ("RUN", "COPY"):
-            heredoc = m.group(1)
-            continue
-        out.append(_instruction(buf, start + 1, n + 1))
+        if buf[0].split(None, 1)[0].upper() in ("RUN", "COPY", "ADD"):
+            pending = heredocs(" ".join(buf))
+            if pending:
+                continue
+        out.append(_instruction(buf, [], start + 1, n + 1))
         buf = []
     if buf:
-        out.append(_instruction(buf, start + 1, len(lines)))
+        out.append(_instruction(buf, body, start + 1, len(lines)))
     return out, directives
 
 
-def _instruction(parts: list[str], first: int, last: int) -> Instruction:
-    joined = (
-        " ".join(p.strip() for p in parts if p.strip()) if len(parts) > 1 and "\n" not in parts[0] else "\n".join(parts)
-    )
-    keyword, _, rest = joined.strip().partition(" ")
-    return Instruction(keyword.upper(), rest.strip(), first, last)
+_HEREDOC = re.compile(r"<<(-?)([\"']?)([A-Za-z_][\w-]*)\2")
+
+
+def heredocs(line: str) -> list[str]:
+    """The heredoc delimiters a RUN/COPY/ADD line opens, in order (``-`` first when tabs are
+    stripped, as with ``<<-EOT``): ``RUN <<-'EOT' bash`` and ``COPY <<A /a <<B /b`` too."""
+    rest = line.strip().partition(" ")[2].lstrip()
+    while rest.startswith("--"):
+        rest = rest.partition(" ")[2].lstrip()
+    if rest.startswith("["):
+        return []  # JSON form: no heredocs
+    return [("-" if m.group(1) else "") + m.group(3) for m in _HEREDOC.finditer(line)]
+
+
+def _instruction(parts: list[str], body: list[str], first: int, last: int) -> Instruction:
+    """An instruction from its continuation lines (joined by a space) and heredoc BODY (kept
+    line by line after the first line)."""
+    joined = " ".join(p.strip() for p in parts if p.strip())
+    keyword, _, rest = joined.partition(" ")
+    args = "\n".join([rest.strip(), *body]) if body else rest.strip()
+    return Instruction(keyword.upper(), args, first, last)
 
 
 def find_dockerfile(root: Path, explicit: str | None, files: Files) -> Path | None:
