@@ -10,9 +10,10 @@ import re
 
 import attrs
 
-from buildx_go.dockerfile import GO_BUILD, Dockerfile, Stage
+from buildx_go.dockerfile import Dockerfile, Instruction, Stage
 from buildx_go.generate import GOCACHE, GOMODCACHE
 from buildx_go.platforms import Platform
+from buildx_go.stages import GoStage, chain, go_stages, prebuilt_copies
 
 GO_ENV_VARS = {"GOOS", "GOARCH", "GOARM", "GOAMD64"}
 GO_CACHED = r"\bgo\s+(build|install|mod|get|run|generate|test|vet)\b"  # RUNs that fill Go's caches
@@ -39,23 +40,30 @@ class Adaptation:
     changes: tuple[str, ...]
 
 
-def adapt(df: Dockerfile, filename: str) -> Adaptation:
-    """The recipe's Go stages moved to $BUILDPLATFORM, GOOS/GOARCH fed from TARGETOS/TARGETARCH
-    and GOARM/GOAMD64 from TARGETVARIANT, Go's build and module caches kept in cache mounts
-    across builds; every other line kept as it is."""
+def adapt(df: Dockerfile, filename: str, cgo_files: tuple[str, ...] = ()) -> Adaptation:
+    """Each Go stage that does not cross-compile made to: its chain's root moved to
+    $BUILDPLATFORM, GOOS/GOARCH fed from TARGETOS/TARGETARCH (an ARG GOARCH or an ARG with
+    another name that carries the architecture re-declared from them, else exported as ENV so
+    that make and scripts see them), GOARM/GOAMD64 from TARGETVARIANT; Go's build and module
+    caches kept in cache mounts across builds; every other line kept as it is. What cannot
+    be adapted is left as it is (lint() says why: not-adapted)."""
     edits = _Edits(df.text.splitlines(), filename)
+    found = go_stages(df)
     # Modules may live in a cache mount only if every RUN that could need them gets the mount.
-    go_stage_runs = [ins for st in df.go_stages() for ins in st.instructions if ins.keyword == "RUN"]
+    go_stage_runs = [ins for g in found for st in chain(df, g.stage) for ins in st.instructions if ins.keyword == "RUN"]
     modules_cached = all(
         re.search(GO_CACHED, r.args) or not re.search(MAY_USE_GO, r.args) or re.match(GO_HARMLESS, r.args)
         for r in go_stage_runs
     )
-    for st in df.go_stages():
-        if st.platform is None and df.stage_named(st.base) is None:
-            edits.build_platform(st)
-        edits.cache_mounts(st, modules_cached)
-        if st.runs(GO_BUILD):
-            edits.target_arch(st)
+    for g in found:
+        if g.kind not in ("cross", "tool") and _cannot_adapt(df, g, cgo_files):
+            continue  # lint() says why
+        if g.kind == "emulated":
+            edits.build_platform(g.root)
+        for st in chain(df, g.stage):
+            edits.cache_mounts(st, modules_cached)
+        if not g.wired and not g.tool:
+            edits.target_arch(g)
     header = [
         f"# Derived by buildx-go from {filename} for one multi-platform buildx run: the Go stage",
         "# runs on $BUILDPLATFORM and cross-compiles for TARGETOS/TARGETARCH/TARGETVARIANT.",
@@ -66,6 +74,28 @@ def adapt(df: Dockerfile, filename: str) -> Adaptation:
     return Adaptation(text, tuple(edits.changes))
 
 
+def needs_adapting(found: tuple[GoStage, ...]) -> bool:
+    """Whether some Go stage does not cross-compile (or an arch ARG has a fixed default)."""
+    return any(g.kind not in ("cross", "tool") or g.fixed_default for g in found)
+
+
+def _cannot_adapt(df: Dockerfile, g: GoStage, cgo_files: tuple[str, ...]) -> str | None:
+    if g.literal:
+        return f"it sets {g.literal}, which cannot follow the target platform"
+    if g.kind == "emulated" and g.shared:
+        return (
+            f"its base stage {g.root.name or g.root.index} is also the base of stage {g.shared}, "
+            "which must stay on the target platform"
+        )
+    chain_text = " ".join(i.command for st in chain(df, g.stage) for i in st.instructions)
+    if g.kind == "emulated" and cgo_files and "CGO_ENABLED=0" not in chain_text:
+        return (
+            f"it compiles cgo ({cgo_files[0]}) and has no C cross toolchain, so it stays on the target "
+            "platform (under QEMU); set CGO_ENABLED=0 if cgo is not needed"
+        )
+    return None
+
+
 class _Edits:
     """Line replacements of a Dockerfile: first line index -> (last line index, new lines)."""
 
@@ -73,6 +103,7 @@ class _Edits:
         self.lines, self.filename = lines, filename
         self.edits: dict[int, tuple[int, list[str]]] = {}
         self.changes: list[str] = []
+        self.mounted: set[int] = set()  # stages whose Go RUNs have cache mounts
 
     def _head(self, st: Stage) -> tuple[int, int, list[str]]:
         """(first, last, lines) of ST's FROM as edited so far."""
@@ -82,11 +113,20 @@ class _Edits:
 
     def build_platform(self, st: Stage) -> None:
         first = st.head.line - 1
-        line = re.sub(r"^(\s*FROM\s+)", r"\1--platform=$BUILDPLATFORM ", self.lines[first], count=1, flags=re.I)
-        self.edits[first] = (first, [line])
+        if first in self.edits:
+            return  # a root shared by several Go stages: moved once
+        line = self.lines[first]
+        if re.search(r"--platform=\S+", line):
+            line = re.sub(r"--platform=\S+", "--platform=$BUILDPLATFORM", line, count=1)
+        else:
+            line = re.sub(r"^(\s*FROM\s+)", r"\1--platform=$BUILDPLATFORM ", line, count=1, flags=re.I)
+        self.edits[first] = (st.head.end_line - 1, [line, *self.lines[first + 1 : st.head.end_line]])
         self.changes.append(f"{self.filename}:{st.head.line}: stage {st.name or st.index} runs on $BUILDPLATFORM")
 
     def cache_mounts(self, st: Stage, modules_cached: bool) -> None:
+        if st.index in self.mounted:
+            return
+        self.mounted.add(st.index)
         go_runs = [
             ins
             for ins in st.instructions
@@ -107,15 +147,33 @@ class _Edits:
         runs = f"{len(go_runs)} RUN{'s' if len(go_runs) > 1 else ''}"
         self.changes.append(f"{self.filename}:{go_runs[0].line}: Go {which} in cache mounts ({runs})")
 
-    def target_arch(self, st: Stage) -> None:
+    def target_arch(self, g: GoStage) -> None:
+        """GOOS/GOARCH from the target: replace the ARG that carries the architecture
+        (ARG GOARCH, or ARG ARCH used as GOARCH=$ARCH), else export them as ENV."""
         inject = ["ARG TARGETOS TARGETARCH TARGETVARIANT", "ENV GOOS=$TARGETOS GOARCH=$TARGETARCH", VARIANT_RUN]
-        goarch_arg = _goarch_arg(st)
-        if goarch_arg is not None:
-            keep = [a for a in goarch_arg.args.split() if a.split("=", 1)[0] not in GO_ENV_VARS]
-            repl = ([f"ARG {' '.join(keep)}"] if keep else []) + inject
-            self.edits[goarch_arg.line - 1] = (goarch_arg.end_line - 1, repl)
-            self.changes.append(f"{self.filename}:{goarch_arg.line}: ARG GOARCH replaced by GOARCH=$TARGETARCH")
+        lines = _arch_arg_lines(g)
+        exported = False
+        for n, ins in enumerate(lines):
+            declare = ["ARG TARGETOS TARGETARCH TARGETVARIANT"] if n == 0 else []
+            parts = ins.args.split()
+            names = [a.split("=", 1)[0] for a in parts]
+            if "GOARCH" in names or "GOOS" in names:
+                keep = [a for a in parts if a.split("=", 1)[0] not in GO_ENV_VARS]
+                repl = ([f"ARG {' '.join(keep)}"] if keep else []) + declare + ([] if exported else inject[1:])
+                exported = True
+                self.edits[ins.line - 1] = (ins.end_line - 1, repl)
+                what = "ARG GOARCH replaced by GOARCH=$TARGETARCH"
+                if "GOARCH" not in names:
+                    what = "ARG GOOS replaced by GOOS=$TARGETOS"
+                self.changes.append(f"{self.filename}:{ins.line}: {what}")
+            else:
+                fed = [_fed(g, n) if n in g.arch_args else a for n, a in zip(names, parts, strict=True)]
+                self.edits[ins.line - 1] = (ins.end_line - 1, [*declare, f"ARG {' '.join(fed)}"])
+                which = ", ".join(n for n in names if n in g.arch_args)
+                self.changes.append(f"{self.filename}:{ins.line}: ARG {which} fed from TARGETOS/TARGETARCH")
+        if lines:
             return
+        st = g.stage
         first, last, head_lines = self._head(st)
         self.edits[first] = (last, head_lines + inject)
         self.changes.append(f"{self.filename}:{st.head.line}: GOARCH=$TARGETARCH added to stage {st.name or st.index}")
@@ -134,11 +192,20 @@ class _Edits:
         return out
 
 
-def _goarch_arg(st: Stage):  # type: ignore[no-untyped-def]
-    for ins in st.instructions:
-        if ins.keyword == "ARG" and any(a.split("=", 1)[0] == "GOARCH" for a in ins.args.split()):
-            return ins
-    return None
+def _arch_arg_lines(g: GoStage) -> list[Instruction]:
+    """The ARG instructions of the Go stage that declare an architecture-carrying ARG."""
+    return [
+        ins
+        for ins in g.stage.instructions
+        if ins.keyword == "ARG" and any(a.split("=", 1)[0] in g.arch_args for a in ins.args.split())
+    ]
+
+
+def _fed(g: GoStage, name: str) -> str:
+    """NAME=$TARGETOS for an ARG used as GOOS, else NAME=$TARGETARCH."""
+    text = " ".join(i.command for i in g.stage.instructions)
+    goos = re.search(rf"GOOS=[\"']?\$\{{?{name}\b", text)
+    return f"{name}=$TARGET{'OS' if goos else 'ARCH'}"
 
 
 def lint(
@@ -159,40 +226,67 @@ def lint(
         )
         out.append(Lint("syntax-directive", why, 1))
     foreign = [p for p in platforms if p.arch != native.arch]
-    if not adapted:
-        out += _emulated_go(df, foreign)
+    found = go_stages(df)
+    if adapted and not generated:
+        out += [
+            Lint("not-adapted", f"{g.describe()}; not adapted: {reason}", g.stage.head.line)
+            for g in found
+            if g.kind not in ("cross", "tool") and (reason := _cannot_adapt(df, g, cgo_files))
+        ]
+    elif not generated:
+        out += _as_is(found, foreign)
+    if not found and not generated:
+        out += [
+            Lint(
+                "prebuilt-binary",
+                f"no stage compiles Go: `{ins.keyword} {ins.args}` copies a binary from the build context, "
+                "so each platform gets that file as it is (a per-platform path is checked before building, "
+                "verify checks what was pushed)",
+                ins.line,
+            )
+            for ins in prebuilt_copies(df)
+        ]
     runs = [ins for ins in df.stages[-1].instructions if ins.keyword == "RUN"]
-    if runs and foreign:
+    on_build = "BUILDPLATFORM" in (chain(df, df.stages[-1])[0].platform or "")
+    if runs and foreign and not on_build:
         why = (
             f"RUN in the final stage runs under emulation for {', '.join(map(str, foreign))}: "
             "the builder needs QEMU/binfmt for them"
         )
         out.append(Lint("run-needs-emulation", why, runs[0].line))
-    out += _cgo(df, cgo_files, generated, bool(foreign))
+    out += _cgo(df, found, cgo_files, generated, bool(foreign))
     return tuple(out)
 
 
-def _emulated_go(df: Dockerfile, foreign: list[Platform]) -> list[Lint]:
-    """A file used as is: Go stages on the target platform, and an ARG GOARCH nobody sets."""
+def _as_is(found: tuple[GoStage, ...], foreign: list[Platform]) -> list[Lint]:
+    """A file used as is (--no-adapt, or nothing to adapt): what each Go stage will do."""
     out = []
-    for st in df.go_stages():
-        if st.platform is None and df.stage_named(st.base) is None and foreign:
+    for g in found:
+        fixed = g.literal or g.fixed_default
+        if fixed:
+            arch = fixed.split("=", 1)[1].strip("\"'")
+            why = f"{g.describe()}; it sets {fixed}: every image would hold a binary for {arch}"
+            out.append(Lint("goarch-fixed", why, g.stage.head.line))
+        elif g.kind == "unwired":
+            never = f" (ARG {', '.join(g.arch_args)} is never set by `buildx --platform`)" if g.arch_args else ""
             why = (
-                f"stage {st.name or st.index} compiles Go on the target platform: under QEMU for "
+                f"stage {g.name} ({g.how}) runs on {g.where} and nothing feeds GOARCH from TARGETARCH{never}: "
+                "every image would hold a binary for the build platform; drop --no-adapt to feed it"
+            )
+            out.append(Lint("goarch-unset", why, g.stage.head.line))
+        if g.kind == "emulated" and foreign:
+            why = (
+                f"stage {g.name} ({g.how}{g.ignored_note()}) compiles Go on the target platform: under QEMU for "
                 f"{', '.join(map(str, foreign))} (about 12x slower); use FROM --platform=$BUILDPLATFORM and "
                 "GOARCH=$TARGETARCH (or drop --no-adapt)"
             )
-            out.append(Lint("go-stage-emulated", why, st.head.line))
-    if df.style == "goarch-recipe":
-        why = (
-            "ARG GOARCH is never set by `buildx --platform`: every image would hold a binary for the build "
-            "platform; drop --no-adapt to feed it from TARGETARCH"
-        )
-        out.append(Lint("goarch-unset", why))
+            out.append(Lint("go-stage-emulated", why, g.stage.head.line))
     return out
 
 
-def _cgo(df: Dockerfile, cgo_files: tuple[str, ...], generated: bool, foreign: bool) -> list[Lint]:
+def _cgo(
+    df: Dockerfile, found: tuple[GoStage, ...], cgo_files: tuple[str, ...], generated: bool, foreign: bool
+) -> list[Lint]:
     if not cgo_files:
         return []
     used = ", ".join(cgo_files[:3])
@@ -202,10 +296,17 @@ def _cgo(df: Dockerfile, cgo_files: tuple[str, ...], generated: bool, foreign: b
             "left out; bring a Dockerfile with a C cross toolchain if they are needed"
         )
         return [Lint("cgo-disabled", why)]
-    if foreign and not re.search(r"CGO_ENABLED=0", df.text):
+    if not foreign or re.search(r"CGO_ENABLED=0", df.text):
+        return []
+    native = [g for g in found if g.kind != "emulated"]
+    if not native:
         why = (
-            f"cgo is used ({used}): cross-compiling it needs a C cross toolchain for each target "
-            "(e.g. tonistiigi/xx), or CGO_ENABLED=0"
+            f"cgo is used ({used}): the Go stage compiles it per target platform under QEMU (slow, but "
+            "with the target's own C compiler)"
         )
-        return [Lint("cgo-cross", why)]
-    return []
+        return [Lint("cgo-emulated", why)]
+    why = (
+        f"cgo is used ({used}) by stage {native[0].name}, which runs on {native[0].where}: cross-compiling "
+        "C needs a C cross toolchain for each target (e.g. tonistiigi/xx), or CGO_ENABLED=0"
+    )
+    return [Lint("cgo-cross", why)]

@@ -213,7 +213,7 @@ class Settings:
     base_image: str = option(DEFAULT_BASE_IMAGE, "runtime base image", parse=_image, group="Dockerfile")
     adapt: bool = _flag(
         True,
-        "derive a cross-compiling Dockerfile from an `ARG GOARCH` one (--no-adapt: use it as is)",
+        "derive a cross-compiling Dockerfile when a Go stage would run emulated or unwired (--no-adapt: use it as is)",
         group="Dockerfile",
     )
     version_var: str | None = option(

@@ -16,7 +16,8 @@ from typing import Literal, cast
 
 import attrs
 
-from buildx_go.adapt import Lint, adapt, lint
+from buildx_go.adapt import Lint, adapt, lint, needs_adapting
+from buildx_go.binary import BinaryFacts, binary_problems
 from buildx_go.builder import DEFAULT_BUILDER_NAME, BuilderCaps, NewBuilder, Placement, Preflight
 from buildx_go.config import Settings
 from buildx_go.dockerfile import Dockerfile
@@ -25,6 +26,9 @@ from buildx_go.generate import GenerateOptions, generate_dockerfile
 from buildx_go.gomod import GoProject, MainPackage
 from buildx_go.hostgo import HostGo, check_host_go
 from buildx_go.platforms import Platform
+from buildx_go.stages import go_stages
+from buildx_go.stages import style as stages_style
+from buildx_go.stages import summary as stages_summary
 from buildx_go.tags import as_tag, moving_tags, valid_tag
 
 StrategyName = Literal["buildx", "manifest", "host"]
@@ -60,6 +64,18 @@ class ProjectFacts:
     version: str | None  # printed by --version-from, else from git describe
     native: Platform  # the build platform assumed for planning (this host's)
     version_not_run: str | None = None  # a config file's --version-from, not run by plan/--dry-run
+    prebuilt: tuple[Prebuilt, ...] = ()  # per-platform binaries the user's Dockerfile copies from the context
+
+
+@attrs.frozen
+class Prebuilt:
+    """A binary the Dockerfile copies from the build context for one platform."""
+
+    platform: Platform
+    where: str  # Dockerfile:LINE
+    source: str  # the COPY's source for that platform, e.g. dist/linux/arm64/app
+    found: bool
+    facts: BinaryFacts | None  # None: not an ELF binary (or not found)
 
 
 @attrs.frozen
@@ -175,8 +191,26 @@ def check_inputs(settings: Settings, project: ProjectFacts, command: str) -> Non
     """Refuse what the settings and the project alone show to be wrong (the Dockerfile, the
     main package, the image and its tags): before any docker call."""
     choose_dockerfile(settings, project)
+    prebuilt_problems(settings, project.prebuilt)
     if command != "dockerfile":
         image_refs(settings, project.version)
+
+
+def prebuilt_problems(settings: Settings, prebuilt: tuple[Prebuilt, ...]) -> None:
+    """A per-platform binary copied from the context must exist and be right for its
+    platform (verify's checks, before anything is built): else exit 2 naming it."""
+    for p in prebuilt:
+        if not p.found:
+            raise InputError(
+                f"{p.where}: COPY {p.source} for {p.platform}: no such file in the build context",
+                "build the binaries for every platform first, or drop the Dockerfile to let buildx-go compile them",
+            )
+        problems = binary_problems(p.platform, p.facts, settings.allow_non_go)
+        if problems:
+            raise InputError(
+                f"{p.where}: COPY {p.source} for {p.platform}: {problems[0]}",
+                "each platform needs its own binary: fix the file, or drop the Dockerfile to let buildx-go compile",
+            )
 
 
 def _listed(machine: MachineFacts) -> list[str] | None:
@@ -197,10 +231,12 @@ def choose_dockerfile(
         )
         return DockerfileChoice("generated", None, "generated", generate_dockerfile(options)), mains, ()
     parsed = Dockerfile.parse(user.text, str(user.path))
-    style = cast(Style, parsed.style)
-    if style == "goarch-recipe" and settings.adapt:
-        adaptation = adapt(parsed, os.path.relpath(user.path, go.root))
-        return DockerfileChoice("adapted", str(user.path), style, adaptation.text), (), adaptation.changes
+    found = go_stages(parsed)
+    style = cast(Style, stages_style(parsed, found))
+    if settings.adapt and (style == "goarch-recipe" or needs_adapting(found)):
+        adaptation = adapt(parsed, os.path.relpath(user.path, go.root), go.cgo_files)
+        if adaptation.changes:
+            return DockerfileChoice("adapted", str(user.path), style, adaptation.text), (), adaptation.changes
     return DockerfileChoice("user", str(user.path), style, parsed.text), (), ()
 
 
@@ -212,7 +248,7 @@ def dockerfile_lints(settings: Settings, project: ProjectFacts, choice: Dockerfi
         parsed,
         settings.platform,
         project.native,
-        adapted=choice.source != "user",
+        adapted=choice.source != "user" or settings.adapt,
         cgo_files=project.go.cgo_files,
         generated=choice.source == "generated",
     )
@@ -227,10 +263,20 @@ def choose_strategy(
         pre = machine.builder
         multi = pre is None or len(settings.platform) == 1 or pre.multi_platform()[0]
         return Strategy("host", why, "buildx" if multi else "manifest"), host, None
-    return builder_strategy(settings, machine.builder), None, note
+    return builder_strategy(settings, machine.builder, go_work(choice)), None, note
 
 
-def builder_strategy(settings: Settings, pre: Preflight | None) -> Strategy:
+def go_work(choice: DockerfileChoice) -> str:
+    """How the chosen Dockerfile compiles Go, as found in it."""
+    if choice.source == "generated":
+        return GENERATED_WORK
+    return stages_summary(Dockerfile.parse(choice.text, choice.path or "Dockerfile"))
+
+
+GENERATED_WORK = "the Go stage cross-compiling natively"
+
+
+def builder_strategy(settings: Settings, pre: Preflight | None, work: str = GENERATED_WORK) -> Strategy:
     """--strategy manifest or buildx as asked (buildx refused where the builder cannot build
     several platforms in one run: exit 3), or auto's choice from the builder's facts."""
     requested, source = settings.strategy, settings.sources.get("strategy", "default")
@@ -254,7 +300,7 @@ def builder_strategy(settings: Settings, pre: Preflight | None) -> Strategy:
         why = f"{reason}, {len(nodes)} nodes ({where}): one buildx run, each platform on its node"
         return Strategy("buildx", why, "buildx")
     if multi:
-        why = f"{reason}: one buildx run builds every platform, the Go stage cross-compiling natively"
+        why = f"{reason}: one buildx run builds every platform; {work}"
         return Strategy("buildx", why, "buildx")
     return Strategy("manifest", f"{reason}: per-platform builds, then a docker manifest list", "manifest")
 

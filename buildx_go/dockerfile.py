@@ -125,35 +125,13 @@ class Dockerfile:
                 return st
         return None
 
-    def go_stages(self) -> list[Stage]:
-        """Stages that compile Go (go build / go install), plus the stages they derive from."""
-        out: list[Stage] = []
-        for st in self.stages:
-            if st.runs(GO_BUILD):
-                chain = st
-                while True:
-                    if chain not in out:
-                        out.append(chain)
-                    parent = self.stage_named(chain.base)
-                    if parent is None or parent.index >= chain.index:
-                        break
-                    chain = parent
-        return sorted(out, key=lambda s: s.index)
-
     @property
     def style(self) -> str:
-        """buildx (cross-compiles from $BUILDPLATFORM with TARGETARCH), goarch-recipe (the
-        article's ``ARG GOARCH`` + ``go build``), or other."""
-        go_stages = [s for s in self.stages if s.runs(GO_BUILD)]
-        if any(s.platform and "BUILDPLATFORM" in s.platform for s in go_stages) and any(
-            "TARGETARCH" in s.args_declared() or "TARGETPLATFORM" in s.args_declared() for s in go_stages
-        ):
-            return "buildx"
-        if any("GOARCH" in s.args_declared() for s in go_stages) or any(
-            a.args.split("=", 1)[0].strip() == "GOARCH" for a in self.global_args
-        ):
-            return "goarch-recipe"
-        return "other"
+        """buildx (every Go stage cross-compiles from $BUILDPLATFORM with TARGETARCH),
+        goarch-recipe (the article's ``ARG GOARCH`` + ``go build``), or other (stages.py)."""
+        from buildx_go.stages import go_stages, style
+
+        return style(self, go_stages(self))
 
 
 def _stage(index: int, head: Instruction, body: tuple[Instruction, ...], filename: str) -> Stage:

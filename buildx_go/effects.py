@@ -40,6 +40,10 @@ class Files(Protocol):
         Anything else is InputError naming the path."""
         ...
 
+    def read_bytes(self, path: Path, limit: int) -> bytes:
+        """The first LIMIT bytes of PATH, a regular file (symlinks followed), else InputError."""
+        ...
+
     def is_file(self, path: Path) -> bool: ...
 
     def is_dir(self, path: Path) -> bool: ...
@@ -54,7 +58,7 @@ class Files(Protocol):
 
 
 class LocalFiles:
-    def read_text(self, path: Path, *, head: bool = False) -> str:
+    def read_bytes(self, path: Path, limit: int) -> bytes:
         import stat
 
         try:
@@ -65,7 +69,10 @@ class LocalFiles:
             os.close(fd)
             raise InputError(f"{path}: not a regular file")
         with os.fdopen(fd, "rb") as f:
-            data = f.read(FILE_LIMIT + 1)
+            return f.read(limit)
+
+    def read_text(self, path: Path, *, head: bool = False) -> str:
+        data = self.read_bytes(path, FILE_LIMIT + 1)
         if len(data) > FILE_LIMIT:
             if not head:
                 raise InputError(f"{path}: larger than {FILE_LIMIT >> 20} MiB", "is it the file you meant?")

@@ -19,7 +19,7 @@ from packaging.version import Version
 from buildx_go.builder import DEFAULT_BUILDER_NAME, NewBuilder, NodeSpec, Preflight, parse_version, require_usable
 from buildx_go.config import CONFIG_FILE, Settings
 from buildx_go.constraints import Target
-from buildx_go.decide import VERSION_PLACEHOLDER, MachineFacts, ProjectFacts, UserDockerfile, needs
+from buildx_go.decide import VERSION_PLACEHOLDER, MachineFacts, Prebuilt, ProjectFacts, UserDockerfile, needs
 from buildx_go.dockerfile import find_dockerfile
 from buildx_go.effects import Effects, Files, cache_dir
 from buildx_go.errors import BuildxGoError, InputError
@@ -60,6 +60,7 @@ def project_facts(settings: Settings, root: Path, effects: Effects, run_commands
     )
     return ProjectFacts(
         go=go,
+        prebuilt=prebuilt_binaries(settings, root, user, effects.files),
         dockerfile=user,
         ignore_rules=ignore_rules(root, path, effects.files),
         git=git,
@@ -67,6 +68,33 @@ def project_facts(settings: Settings, root: Path, effects: Effects, run_commands
         native=native_platform(),
         version_not_run=not_run,
     )
+
+
+BINARY_LIMIT = 256 << 20  # what is read of a prebuilt binary (verify reads all of it too)
+
+
+def prebuilt_binaries(
+    settings: Settings, root: Path, user: UserDockerfile | None, files: Files
+) -> tuple[Prebuilt, ...]:
+    """The per-platform binaries a Dockerfile without a Go stage copies from the context."""
+    from buildx_go.binary import BinaryFacts
+    from buildx_go.dockerfile import Dockerfile
+    from buildx_go.stages import for_platform, go_stages, per_platform_sources
+
+    if user is None:
+        return ()
+    df = Dockerfile.parse(user.text, str(user.path))
+    if go_stages(df):
+        return ()
+    out = []
+    for ins, source in per_platform_sources(df):
+        for p in settings.platform:
+            rel = for_platform(source, p.os, p.arch, p.variant)
+            path = root / rel.removeprefix("./")
+            found = files.is_file(path)
+            facts = BinaryFacts.from_bytes(files.read_bytes(path, BINARY_LIMIT)) if found else None
+            out.append(Prebuilt(p, f"{os.path.relpath(user.path, root)}:{ins.line}", rel, found, facts))
+    return tuple(out)
 
 
 def ignore_rules(root: Path, dockerfile: Path | None, files: Files) -> str | None:

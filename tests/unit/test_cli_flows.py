@@ -344,7 +344,9 @@ def test_a_failing_line_of_the_users_dockerfile_is_annotated_there(
     project.mkdir()
     for f in HELLO.iterdir():
         (project / f.name).write_bytes(f.read_bytes())
-    (project / "Dockerfile").write_text("FROM --platform=$BUILDPLATFORM golang AS b\nARG TARGETARCH\nRUN go build\n")
+    (project / "Dockerfile").write_text(
+        "FROM --platform=$BUILDPLATFORM golang AS b\nARG TARGETARCH\nRUN GOARCH=$TARGETARCH go build\n"
+    )
     fails = BuildFailed("docker buildx build (build) failed", location=(f"{tmp_path}/work/Dockerfile", 3))
     docker = FakeDocker(fail={"build": fails})
     argv = ["build", str(project), "--image", "r/x", "--tag", "1", "--strategy", "buildx"]
@@ -358,3 +360,43 @@ def test_debug_shows_the_traceback_and_keeps_the_exit_code(capsys: pytest.Captur
     code = cli.main(["--debug", "build", str(HELLO), "--platform", "linux/mips", "--dry-run"], env={})
     err = capsys.readouterr().err
     assert code == 2 and "Traceback (most recent call last)" in err and "ERROR --platform: 'linux/mips'" in err
+
+
+PREBUILT = """\
+FROM gcr.io/distroless/static-debian12:nonroot
+ARG TARGETOS TARGETARCH
+COPY dist/$TARGETOS/$TARGETARCH/app /app
+ENTRYPOINT ["/app"]
+"""
+
+
+def test_prebuilt_binaries_are_checked_per_platform_before_anything_runs(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from tests.unit.test_verify import elf_program
+
+    project = tmp_path / "p"
+    (project / "dist/linux/amd64").mkdir(parents=True)
+    (project / "dist/linux/arm64").mkdir(parents=True)
+    (project / "go.mod").write_text("module example.com/app\ngo 1.22\n")
+    (project / "Dockerfile").write_text(PREBUILT)
+    (project / "dist/linux/amd64/app").write_bytes(elf_program(62, "x86-64"))
+    (project / "dist/linux/arm64/app").write_bytes(elf_program(62, "x86-64"))  # the wrong one
+    argv = ["build", str(project), "--image", "localhost:5000/x", "--tag", "1", "--push"]
+    code, _, err, docker = run_cli(argv, tmp_path, capsys=capsys)
+    assert code == 2, err
+    line = next(x for x in err.splitlines() if x.startswith("ERROR"))
+    assert line.startswith(
+        "ERROR Dockerfile:3: COPY dist/linux/arm64/app for linux/arm64: binary is ELF 64-bit LSB x86-64"
+    )
+    assert docker.probes == [] and docker.runs == []  # nothing built, nothing pushed
+    (project / "dist/linux/arm64/app").unlink()
+    code, _, err, docker = run_cli(argv, tmp_path, capsys=capsys)
+    assert code == 2 and "COPY dist/linux/arm64/app for linux/arm64: no such file in the build context" in err
+    (project / "dist/linux/arm64/app").write_bytes(elf_program(183, "aarch64"))
+    code, out, err, _ = run_cli(["plan", *argv[1:], "--format", "json"], tmp_path, capsys=capsys)
+    assert code == 0, err
+    notes = json.loads(out)["notes"]
+    assert any(
+        n.startswith("prebuilt-binary: no stage compiles Go: `COPY dist/$TARGETOS/$TARGETARCH/app /app`") for n in notes
+    )

@@ -5,7 +5,6 @@ ENV GOCACHE=/root/.cache/go-build GOMODCACHE=/go/pkg/mod
 ARG TARGETOS TARGETARCH TARGETVARIANT
 ENV GOOS=$TARGETOS GOARCH=$TARGETARCH
 RUN case "$TARGETARCH" in arm) go env -w GOARM="${TARGETVARIANT#v}" ;; amd64) go env -w GOAMD64="${TARGETVARIANT:-v1}" ;; esac
-ARG GOOS=linux
 RUN --mount=type=cache,target=/root/.cache/go-build --mount=type=cache,target=/go/pkg/mod go build -o /app .
 FROM scratch
 COPY --from=build /app /app
