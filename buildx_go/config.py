@@ -211,6 +211,11 @@ class Settings:
         None, "Go builder image (default: golang:<go.mod's go version>)", parse=_reference(False), group="Dockerfile"
     )
     base_image: str = option(DEFAULT_BASE_IMAGE, "runtime base image", parse=_image, group="Dockerfile")
+    generate: bool = _flag(
+        False,
+        "use buildx-go's generated Dockerfile even when the project has its own",
+        group="Dockerfile",
+    )
     adapt: bool = _flag(
         True,
         "derive a cross-compiling Dockerfile when a Go stage would run emulated or unwired (--no-adapt: use it as is)",

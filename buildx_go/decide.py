@@ -155,6 +155,7 @@ def decide(settings: Settings, project: ProjectFacts, machine: MachineFacts) -> 
         notes.append(f"moving tags {', '.join(moving) or 'none'}: {why}")
     if host_note:
         notes.append(host_note)
+    notes += ignored_flags(settings, choice)
     if project.version_not_run:
         notes.append(
             f"version: {project.version_not_run!r} comes from the project's config file and plan/--dry-run never "
@@ -185,6 +186,33 @@ def decide(settings: Settings, project: ProjectFacts, machine: MachineFacts) -> 
         host_context=machine.host_context if strategy.name == "host" else None,
         notes=tuple(notes),
     )
+
+
+GENERATED_ONLY = ("main", "go_image", "base_image", "version_var")
+
+
+def ignored_flags(settings: Settings, choice: DockerfileChoice) -> list[str]:
+    """Notes for the options only a generated Dockerfile uses, given while the project's own is."""
+    if choice.source == "generated":
+        return []
+    out = []
+    for name in GENERATED_ONLY:
+        source = settings.sources.get(name, "default")
+        if source == "default":
+            continue
+        what = f"{source}: ignored, the project's own Dockerfile ({choice.path}) is used; --generate uses buildx-go's"
+        if name == "version_var":
+            passed = "VERSION" in Dockerfile.parse(choice.text).args_declared()
+            what += "; the version reaches it as the build arg VERSION" + (
+                "" if passed else " only if it declares ARG VERSION"
+            )
+        out.append(what)
+    if settings.tags and settings.sources.get("tags", "default") != "default":
+        out.append(
+            f"{settings.sources['tags']}: used to find the main packages; the project's own Dockerfile decides "
+            "its own go build flags"
+        )
+    return out
 
 
 def check_inputs(settings: Settings, project: ProjectFacts, command: str) -> None:
@@ -223,7 +251,7 @@ def choose_dockerfile(
     """(choice, the mains a generated Dockerfile builds, the adaptation's changes)."""
     user = project.dockerfile
     go = project.go
-    if user is None:
+    if user is None or settings.generate:
         mains = tuple(go.main_for(m) for m in settings.main) or (go.main_for(None),)
         go_image = settings.go_image or f"golang:{go.module.go_minor or '1'}"
         options = GenerateOptions(

@@ -311,3 +311,18 @@ def test_build_args_from_the_environment_and_the_config_file() -> None:
     assert s.build_args() == {"VERSION": "1", "BIN": "svc"}
     with pytest.raises(InputError, match="build-arg"):
         resolve({}, {}, {"build_arg": {"X": 1}})
+
+
+def test_generate_chooses_the_generated_dockerfile_and_ignored_flags_are_noted() -> None:
+    given = {"image": "r/x", "tag": ["1"], "strategy": "buildx", "go_image": "localhost:5000/golang:1.27"}
+    given |= {"version_var": "main.version", "main": ["."]}
+    plan = plan_for(given, dockerfile=USER_DOCKERFILE)
+    assert plan.dockerfile.source == "user"
+    ignored = [n for n in plan.notes if "ignored, the project's own Dockerfile" in n]
+    assert [n.split(":", 1)[0] for n in ignored] == ["--main", "--go-image", "--version-var"]
+    assert "the version reaches it as the build arg VERSION;" not in " ".join(ignored)
+    assert any(n.endswith("the version reaches it as the build arg VERSION") for n in ignored)
+    plan = plan_for({**given, "generate": True}, dockerfile=USER_DOCKERFILE)
+    assert plan.dockerfile.source == "generated"
+    assert "FROM --platform=$BUILDPLATFORM localhost:5000/golang:1.27 AS build" in plan.dockerfile.text
+    assert not [n for n in plan.notes if "ignored" in n]
