@@ -56,8 +56,8 @@ def buildx_build_argv(decision: Decision, build: Build, target: Target) -> tuple
         f"--provenance={'true' if s.provenance and attest else 'false'}",
         f"--sbom={'true' if s.sbom and attest else 'false'}",
     ]
-    if s.network:
-        argv += ["--network", s.network]
+    if decision.network:
+        argv += ["--network", decision.network]
     argv += ["--progress", target.progress or s.progress, "--metadata-file", target.metadata]
     argv += target.cache
     if s.push:

@@ -161,6 +161,7 @@ class Engine:
     arch: str | None = None
     storage_driver: str | None = None
     containerd_store: bool = False
+    bridge: bool | None = None  # the engine has its default bridge network (None: not asked)
 
     @property
     def reachable(self) -> bool:

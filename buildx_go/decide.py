@@ -124,6 +124,7 @@ class Decision:
     host: HostGo | None
     host_context: str | None
     notes: tuple[str, ...]
+    network: str | None = None  # RUN steps' network (--network, or host on an engine without a bridge)
 
     @property
     def image(self) -> str:
@@ -156,6 +157,8 @@ def decide(settings: Settings, project: ProjectFacts, machine: MachineFacts) -> 
     if host_note:
         notes.append(host_note)
     notes += ignored_flags(settings, choice)
+    network, network_note = run_network(settings, machine.builder)
+    notes += [network_note] if network_note else []
     if project.version_not_run:
         notes.append(
             f"version: {project.version_not_run!r} comes from the project's config file and plan/--dry-run never "
@@ -184,8 +187,22 @@ def decide(settings: Settings, project: ProjectFacts, machine: MachineFacts) -> 
         mains=mains,
         host=host,
         host_context=machine.host_context if strategy.name == "host" else None,
+        network=network,
         notes=tuple(notes),
     )
+
+
+def run_network(settings: Settings, pre: Preflight | None) -> tuple[str | None, str | None]:
+    """RUN steps' network: --network as given; else, on a docker-driver builder whose engine
+    has no bridge network (daemon.json `"bridge": "none"`), host, with a note saying so
+    (BuildKit would fail with "network bridge not found")."""
+    if settings.network:
+        return settings.network, None
+    builder = pre.builder if pre is not None else None
+    if pre is not None and builder is not None and builder.driver == "docker" and pre.engine.bridge is False:
+        note = "the engine has no bridge network: RUN steps use the host network (--network host); --network overrides"
+        return "host", note
+    return None, None
 
 
 GENERATED_ONLY = ("main", "go_image", "base_image", "version_var")

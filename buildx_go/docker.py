@@ -25,33 +25,10 @@ import attrs
 
 from buildx_go import interrupt
 from buildx_go.builder import Builder, Engine, Preflight, parse_builders, parse_inspect
-from buildx_go.errors import BuildFailed, BuildxGoError, EngineError, PushFailed, RegistryError
+from buildx_go.errors import EngineError
+from buildx_go.failures import classify
 
-ENGINE_DOWN = re.compile(r"Cannot connect to the Docker daemon|error during connect|docker daemon is not running", re.I)
-NO_BUILDX = re.compile(r"'buildx' is not a docker command|unknown command: docker buildx", re.I)
-PUSH_FAILED = re.compile(
-    r"failed to push|push access denied|insufficient_scope|unauthorized|failed to do request|"
-    r"failed commit on ref|unexpected status from (PUT|POST|HEAD)|server gave HTTP response to HTTPS client",
-    re.I,
-)
-REGISTRY_FAILED = re.compile(
-    r"received unexpected HTTP status: (5\d\d|429)|failed to put manifest|toomanyrequests|429 Too Many Requests|"
-    r"unexpected status from (PUT|POST|HEAD|PATCH|GET) request to .*: (5\d\d|429)|"
-    r'(Put|Post|Patch|Head|Get) "https?://[^"]*/v2/[^"]*": ',  # Go's HTTP client: EOF, reset, timeout
-    re.I,
-)
-NO_SPACE = re.compile(r"no space left on device|disk quota exceeded", re.I)
-AUTH_FAILED = re.compile(
-    r"\b401 Unauthorized|\b403 Forbidden|unauthorized: |authentication required|failed to authorize|"
-    r"push access denied|insufficient_scope|no basic auth credentials",
-    re.I,
-)
-_REF_IN_ERROR = re.compile(
-    r"(?:failed to push|failed to resolve source metadata for|pull access denied for) ([^\s,]+?):? "
-)
-_HOST_IN_URL = re.compile(r"https?://([^/\s]+)/v2/")
-_DOCKERFILE_LINE = re.compile(r"^Dockerfile:(\d+)\s*$", re.M)  # BuildKit's excerpt of the failing line
-TAIL_LINES = 40
+TAIL_LINES = 80  # enough for BuildKit's summary of the failing step and its excerpt
 TAIL_BYTES = 16384
 _TERMINAL_CODES = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]|\x1b\][^\x07]*\x07|\r")
 
@@ -103,57 +80,6 @@ class Executor(Protocol):
     def probe(self, argv: Sequence[str], *, purpose: str = "docker") -> tuple[int, str, str]:
         """Run ARGV; return (exit code, stdout, stderr) whatever the exit code."""
         ...
-
-
-def classify(argv: Sequence[str], code: int, stderr: str, purpose: str) -> BuildxGoError:
-    """The BuildxGoError for a failed docker command (message names the command)."""
-    lines = [line.strip() for line in stderr.strip().splitlines() if line.strip()]
-    errors = [ln for ln in lines if ln.startswith("ERROR: ")]
-    if errors:  # buildx's own summary line says it best
-        detail = errors[-1].removeprefix("ERROR: ").removeprefix("failed to solve: ")
-    else:
-        detail = " | ".join(lines[-3:]) if lines else f"exit code {code}"
-    cmd = " ".join([os.path.basename(argv[0]), *argv[1:3]]) if argv else "?"
-    if ENGINE_DOWN.search(stderr):
-        return EngineError(
-            f"{cmd}: no Docker engine reachable: {detail}", "start the engine (scripts/setup) or set DOCKER_HOST"
-        )
-    if NO_BUILDX.search(stderr):
-        return EngineError(f"{cmd}: the buildx plugin is missing", "install docker-buildx (scripts/setup does)")
-    if AUTH_FAILED.search(stderr):
-        registry = registry_in_error(stderr, argv)
-        return RegistryError(
-            f"not logged in to {registry} (docker login {registry}): {cmd} ({purpose}) was refused: {detail}",
-            f"docker login {registry}",
-        )
-    if NO_SPACE.search(stderr):
-        return EngineError(f"{cmd} ({purpose}): the engine's disk is full: {detail}", "free space: docker system prune")
-    if REGISTRY_FAILED.search(stderr):
-        return PushFailed(
-            f"{cmd} ({purpose}): the registry failed: {detail}", "the registry is failing or rate limiting: rerun later"
-        )
-    if PUSH_FAILED.search(stderr):
-        return PushFailed(f"{cmd} ({purpose}): push failed: {detail}", "check the registry address and `docker login`")
-    error = BuildFailed(f"{cmd} ({purpose}) failed: {detail}", "see the build output above")
-    line = _DOCKERFILE_LINE.findall(stderr)
-    if line and "--file" in argv:
-        error.location = (argv[list(argv).index("--file") + 1], int(line[-1]))
-    return error
-
-
-def registry_in_error(stderr: str, argv: Sequence[str]) -> str:
-    """The registry a failed docker command was talking to: named in its error (the image it
-    pushed or pulled, or a registry URL), else the first image reference in ARGV."""
-    from buildx_go.refs import Reference
-
-    candidates = [m.group(1) for m in _REF_IN_ERROR.finditer(stderr)]
-    candidates += [a.split("name=", 1)[1].split(",")[0] for a in argv if "name=" in a]
-    candidates += [argv[i + 1] for i, a in enumerate(argv[:-1]) if a in ("--tag", "-t")]
-    for text in candidates:
-        with contextlib.suppress(Exception):
-            return Reference.parse(text.split("@")[0]).registry
-    m = _HOST_IN_URL.search(stderr)
-    return m.group(1) if m else "the registry"
 
 
 class DockerExecutor:
@@ -344,12 +270,14 @@ def gather_preflight(
         cache = Path(cache_dir) / f"facts-{hashlib.sha256(key.encode()).hexdigest()[:16]}.json"
     raw = _read_cache(cache, stamp) if cache and stamp else None
     if raw is None:
-        with ThreadPoolExecutor(3) as pool:
+        with ThreadPoolExecutor(4) as pool:
             info = pool.submit(executor.probe, ["docker", "info", "--format", "json"], purpose="engine info")
             ls = pool.submit(executor.probe, ["docker", "buildx", "ls", "--format", "json"], purpose="builder list")
             which = [builder] if builder else ([env["BUILDX_BUILDER"]] if env.get("BUILDX_BUILDER") else [])
             inspect = pool.submit(executor.probe, ["docker", "buildx", "inspect", *which], purpose="builder nodes")
+            nets = pool.submit(executor.probe, ["docker", "network", "ls", "--format", "{{.Name}}"], purpose="networks")
             raw = {"info": list(info.result()), "ls": list(ls.result()), "inspect": list(inspect.result())}
+            raw["networks"] = list(nets.result())
         if cache and stamp and raw["info"][0] == 0 and raw["ls"][0] == 0:
             _write_cache(cache, stamp, raw)
     pre = preflight_from(raw, env, builder, tuple(sorted(host_emulators() if emulators is None else emulators)))
@@ -369,6 +297,9 @@ def preflight_from(
         engine, buildx = Engine.from_info(host, info_out, _last_line(info_err) if info_code else None)
     except ValueError:
         engine, buildx = Engine(host or "?", _last_line(info_err) or "unreadable `docker info`"), None
+    nets_code, nets_out, _ = raw.get("networks") or (1, "", "")
+    if nets_code == 0 and engine.reachable:  # `bridge: none` in daemon.json: no bridge network at all
+        engine = attrs.evolve(engine, bridge="bridge" in nets_out.split())
     buildx_error = None
     builders: tuple[Builder, ...] = ()
     if buildx is None:

@@ -208,7 +208,14 @@ class _Run:
         except BuildxGoError as exc:
             if interrupt.caught():
                 raise self.interrupted() from None
-            raise self.located(exc) from None
+            raise self.kept(self.located(exc)) from None
+
+    def kept(self, exc: BuildxGoError) -> BuildxGoError:
+        """EXC whose hint names this run's workdir, kept to look into (the Dockerfile BuildKit
+        read, the metadata files)."""
+        where = f"this run's files are kept in {os.path.dirname(self.plan.metadata_file)}"
+        exc.hint = f"{exc.hint}; {where}" if exc.hint else where
+        return exc
 
     def interrupted(self) -> Interrupted:
         """Interrupted, saying what this run published before it stopped. A builder that

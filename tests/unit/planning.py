@@ -44,6 +44,7 @@ class FakeDocker:
             "info --format": (info_code, info, "Cannot connect to the Docker daemon" if info_code else ""),
             "buildx ls": (0, (DATA / f"ls-{engine}.jsonl").read_text(), ""),
             "buildx inspect": (0, "Name:          default\nDriver:        docker\n", ""),
+            "network ls": (0, "bridge\nhost\nnone\n", ""),
         }
         self.run_output = dict(run_output or {})
         self.fail = dict(fail or {})

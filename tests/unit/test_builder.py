@@ -52,7 +52,7 @@ class ProbeExecutor(FakeDocker):
 
     def __init__(self, answers: Mapping[str, tuple[int, str, str]]) -> None:
         super().__init__()
-        self.answers = dict(answers)
+        self.answers = {"network ls": (0, "bridge\nhost\nnone\n", ""), **answers}
         self.calls = self.probes
 
     def run(self, argv: Sequence[str], **_: object) -> str:
@@ -210,19 +210,19 @@ def test_facts_are_cached_until_the_engine_or_the_buildx_config_changes(tmp_path
         return pre, len(ex.calls)
 
     first, calls = gather()
-    assert not first.cached and calls == 3
+    assert not first.cached and calls == 4
     second, calls = gather()
     assert second.cached and calls == 0
     assert second.builder == first.builder and second.engine == first.engine
 
     (config / "buildx" / "current").write_text('{"Name":"other"}')  # `docker buildx use other`
     third, calls = gather()
-    assert not third.cached and calls == 3
+    assert not third.cached and calls == 4
 
     sock.unlink()
     sock.write_text("")  # the engine restarted: a new socket
     fourth, calls = gather()
-    assert not fourth.cached and calls == 3
+    assert not fourth.cached and calls == 4
     fifth, calls = gather()
     assert fifth.cached and calls == 0
     assert len(list(Path(cache).glob("facts-*"))) == 1  # one file per engine, rewritten, not one per change

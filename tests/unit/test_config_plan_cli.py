@@ -208,7 +208,8 @@ def test_dry_run_prints_commands_and_runs_nothing(capsys: pytest.CaptureFixture[
     assert out.startswith("docker buildx build --platform linux/amd64,linux/arm64 --file /tmp/w/Dockerfile ")
     assert out.count("\n") == 1
     assert docker.runs == []  # facts only: docker info, buildx ls, buildx inspect (the current builder)
-    assert sorted(p[1:3] for p in docker.probes) == [["buildx", "inspect"], ["buildx", "ls"], ["info", "--format"]]
+    probes = sorted(p[1:3] for p in docker.probes)
+    assert probes == [["buildx", "inspect"], ["buildx", "ls"], ["info", "--format"], ["network", "ls"]]
 
 
 def test_bad_input_exit_code_and_one_line(capsys: pytest.CaptureFixture[str]) -> None:
@@ -326,3 +327,23 @@ def test_generate_chooses_the_generated_dockerfile_and_ignored_flags_are_noted()
     assert plan.dockerfile.source == "generated"
     assert "FROM --platform=$BUILDPLATFORM localhost:5000/golang:1.27 AS build" in plan.dockerfile.text
     assert not [n for n in plan.notes if "ignored" in n]
+
+
+def test_an_engine_without_a_bridge_network_gets_host_networking_and_a_note() -> None:
+    import attrs
+
+    given = {"image": "r/x", "tag": ["1"], "strategy": "buildx"}
+    plain = preflight("docker")
+    no_bridge = attrs.evolve(plain, engine=attrs.evolve(plain.engine, bridge=False))
+    plan = plan_for(given, builder=no_bridge)
+    argv = plan.commands[0].argv
+    assert argv[argv.index("--network") + 1] == "host"
+    assert any(n.startswith("the engine has no bridge network: RUN steps use the host network") for n in plan.notes)
+    explicit = plan_for({**given, "network": "default"}, builder=no_bridge)
+    assert explicit.commands[0].argv[explicit.commands[0].argv.index("--network") + 1] == "default"
+    assert not any("no bridge network" in n for n in explicit.notes)
+    with_bridge = plan_for(given, builder=attrs.evolve(plain, engine=attrs.evolve(plain.engine, bridge=True)))
+    assert "--network" not in with_bridge.commands[0].argv
+    container = preflight("docker-container")
+    container = attrs.evolve(container, engine=attrs.evolve(container.engine, bridge=False))
+    assert "--network" not in plan_for(given, builder=container).commands[0].argv  # BuildKit's own networking

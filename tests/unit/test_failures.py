@@ -1,0 +1,124 @@
+# ruff: noqa: E501  (captured output is kept as it was printed)
+"""What a failed build's output says went wrong: one error, its exit code, its first line.
+The samples are BuildKit's output as captured on the lab's engines (plain progress)."""
+
+from __future__ import annotations
+
+from buildx_go.errors import BuildFailed, EngineError, PushFailed, RegistryError
+from buildx_go.failures import classify, failing_step
+
+ARGV = ["docker", "buildx", "build", "--file", "/w/Dockerfile", "."]
+
+MODULES = """\
+#9 [build 3/6] RUN --mount=type=cache,target=/go/pkg/mod go mod download
+#9 0.412 go: example.com/private/lib@v1.2.3: Get "https://proxy.golang.org/example.com/private/lib/@v/v1.2.3.mod": dial tcp: lookup proxy.golang.org on 127.0.0.53:53: server misbehaving
+#9 ERROR: process "/bin/sh -c go mod download" did not complete successfully: exit code: 1
+------
+ > [build 3/6] RUN --mount=type=cache,target=/go/pkg/mod go mod download:
+0.412 go: example.com/private/lib@v1.2.3: Get "https://proxy.golang.org/example.com/private/lib/@v/v1.2.3.mod": dial tcp: lookup proxy.golang.org on 127.0.0.53:53: server misbehaving
+------
+Dockerfile:9
+--------------------
+   7 |     WORKDIR /src
+   8 |     COPY go.mod go.sum* ./
+   9 | >>> RUN --mount=type=cache,target=/go/pkg/mod go mod download
+  10 |     COPY . .
+--------------------
+ERROR: failed to solve: process "/bin/sh -c go mod download" did not complete successfully: exit code: 1
+"""
+
+COMPILE = """\
+#12 [build 5/6] RUN go build -o /out/app .
+#12 1.532 # example.com/app
+#12 1.532 ./main.go:9:2: undefined: missing
+#12 ERROR: process "/bin/sh -c go build -o /out/app ." did not complete successfully: exit code: 1
+------
+ > [linux/arm64 build 5/6] RUN go build -o /out/app .:
+1.532 # example.com/app
+1.532 ./main.go:9:2: undefined: missing
+------
+Dockerfile:12
+--------------------
+  10 |     COPY . .
+  11 |     ARG TARGETOS TARGETARCH
+  12 | >>> RUN go build -o /out/app .
+  13 |
+--------------------
+ERROR: failed to solve: process "/bin/sh -c go build -o /out/app ." did not complete successfully: exit code: 1
+"""
+
+
+def test_modules_that_cannot_be_downloaded_are_named() -> None:
+    err = classify(ARGV, 1, MODULES, "build")
+    assert isinstance(err, BuildFailed) and err.exit_code == 4
+    assert err.message.startswith("docker buildx build (build): modules could not be downloaded: go: example.com/")
+    assert err.hint and "vendor them" in err.hint and "GOPROXY" in err.hint
+    assert err.location == ("/w/Dockerfile", 9)
+
+
+def test_a_failing_step_shows_its_own_lines_not_the_excerpt() -> None:
+    err = classify(ARGV, 1, COMPILE, "build")
+    assert isinstance(err, BuildFailed)
+    assert err.message == (
+        "docker buildx build (build) failed at [linux/arm64 build 5/6] RUN go build -o /out/app .: "
+        "./main.go:9:2: undefined: missing"
+    )
+    assert err.hint is not None and "# example.com/app" in err.hint and "|" not in err.hint
+    assert failing_step(COMPILE) == (
+        "[linux/arm64 build 5/6] RUN go build -o /out/app .",
+        ["# example.com/app", "./main.go:9:2: undefined: missing"],
+    )
+    assert failing_step("nothing failed here") is None
+
+
+def test_an_image_that_cannot_be_pulled_is_exit_4_with_the_right_hint() -> None:
+    cases = {
+        "localhost:5000/golang:9.9": (
+            "ERROR: failed to solve: localhost:5000/golang:9.9: failed to resolve source metadata for "
+            "localhost:5000/golang:9.9: localhost:5000/golang:9.9: not found",
+            "not found",
+            "--go-image",
+        ),
+        "docker.io/docker/dockerfile:1": (
+            "ERROR: failed to solve: docker/dockerfile:1: failed to resolve source metadata for "
+            'docker.io/docker/dockerfile:1: failed to do request: Head "https://registry-1.docker.io/v2/docker/'
+            'dockerfile/manifests/1": dial tcp: lookup registry-1.docker.io: no such host',
+            "failed to do request",
+            "# syntax=",
+        ),
+        "gcr.io/distroless/static-debian12:nonroot": (
+            "ERROR: failed to solve: gcr.io/distroless/static-debian12:nonroot: failed to resolve source metadata "
+            "for gcr.io/distroless/static-debian12:nonroot: failed to authorize: failed to fetch anonymous token: "
+            "401 Unauthorized",
+            "failed to authorize",
+            "--base-image",
+        ),
+    }
+    for image, (stderr, why, hint) in cases.items():
+        err = classify(ARGV, 1, f"#3 [internal] load metadata\n{stderr}\n", "build")
+        assert isinstance(err, BuildFailed) and not isinstance(err, RegistryError), image
+        assert err.exit_code == 4
+        assert err.message.startswith(f"cannot pull {image}: {why}"), err.message
+        assert err.hint and hint in err.hint, err.hint
+
+
+def test_an_engine_without_a_bridge_network() -> None:
+    stderr = (
+        "#6 [build 2/4] RUN go mod download\n"
+        'ERROR: failed to solve: process "/bin/sh -c go mod download" did not complete successfully: '
+        "network bridge not found\n"
+    )
+    err = classify(ARGV, 1, stderr, "build")
+    assert isinstance(err, EngineError) and err.exit_code == 3
+    assert "no bridge network" in err.message and err.hint and "--network host" in err.hint
+
+
+def test_without_a_summary_line_the_excerpt_is_not_the_message() -> None:
+    stderr = "Dockerfile:9\n--------------------\n   8 |\n   9 | >>> RUN x\n--------------------\nsomething broke\n"
+    err = classify(ARGV, 1, stderr, "build")
+    assert err.message == "docker buildx build (build) failed: something broke"
+
+
+def test_a_push_failure_is_still_a_registry_error() -> None:
+    stderr = "ERROR: failed to solve: failed to push localhost:5000/x:1: unexpected status from PUT request to x: 500\n"
+    assert isinstance(classify(ARGV, 1, stderr, "build"), PushFailed)
