@@ -52,7 +52,7 @@ MODULES_FAILED = re.compile(
     re.M,
 )
 MODULES_HINT = (
-    "vendor them (go mod vendor), set GOPROXY (--build-arg GOPROXY=...), or pass credentials as a BuildKit secret"
+    "vendor them (go mod vendor), make a module proxy reachable (GOPROXY), or pass credentials as a BuildKit secret"
 )
 _EXCERPT = re.compile(r"^(\s*\d+ \|.*|-+|Dockerfile:\d+)$")  # BuildKit's Dockerfile excerpt
 
@@ -106,7 +106,7 @@ def classify(argv: Sequence[str], code: int, stderr: str, purpose: str) -> Build
         return BuildFailed(f"cannot pull {image}: {why}", pull_hint(image))
     step = failing_step(stderr)
     if step is not None:
-        return _step_failed(argv, cmd, purpose, stderr, step)
+        return _step_failed(argv, cmd, purpose, stderr, step, detail)
     if AUTH_FAILED.search(stderr):
         registry = registry_in_error(stderr, argv)
         return RegistryError(
@@ -123,7 +123,7 @@ def classify(argv: Sequence[str], code: int, stderr: str, purpose: str) -> Build
 
 
 def _step_failed(
-    argv: Sequence[str], cmd: str, purpose: str, stderr: str, step: tuple[str, list[str]]
+    argv: Sequence[str], cmd: str, purpose: str, stderr: str, step: tuple[str, list[str]], detail: str
 ) -> BuildxGoError:
     """A RUN step failed: its own last lines say why (modules that could not be downloaded
     are named as such)."""
@@ -132,7 +132,8 @@ def _step_failed(
     if modules:
         error = BuildFailed(f"{cmd} ({purpose}): modules could not be downloaded: {modules[-1]}", MODULES_HINT)
     else:
-        said = lines[-1] if lines else "no output"
+        code = re.search(r"exit code: \d+", detail)
+        said = lines[-1] if lines else (f"no output, {code.group(0)}" if code else "no output")
         shown = "\n    ".join(lines[-5:])
         error = BuildFailed(
             f"{cmd} ({purpose}) failed at {where}: {said}",

