@@ -58,6 +58,10 @@ def buildx_build_argv(decision: Decision, build: Build, target: Target) -> tuple
     ]
     if decision.network:
         argv += ["--network", decision.network]
+    for spec in s.secret:
+        argv += ["--secret", spec]
+    for spec in s.ssh:
+        argv += ["--ssh", spec]
     argv += ["--progress", target.progress or s.progress, "--metadata-file", target.metadata]
     argv += target.cache
     if s.push:

@@ -43,6 +43,8 @@ def bake_file(plan: Plan) -> dict[str, Any]:
         "cache-from": _values(argv, "--cache-from"),
         "cache-to": _values(argv, "--cache-to"),
         "output": _values(argv, "--output") + (["type=docker"] if "--load" in argv else []),
+        "secret": _values(argv, "--secret"),
+        "ssh": _values(argv, "--ssh"),
     }
     if "--network" in argv:
         target["network"] = argv[argv.index("--network") + 1]

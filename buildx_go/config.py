@@ -151,6 +151,41 @@ def _build_args(value: Any) -> tuple[str, ...]:
     return tuple(items)
 
 
+SECRET_KEYS = {"id", "src", "source", "env", "type", "required"}
+
+
+def _secrets(value: Any) -> tuple[str, ...]:
+    """buildx --secret specs: id=NAME[,src=PATH|,env=VAR] (the value itself never passes here)."""
+    specs = _list_semicolon(value)
+    for spec in specs:
+        pairs = dict(p.partition("=")[::2] for p in spec.split(","))
+        if not pairs.get("id") or not re.fullmatch(r"[A-Za-z0-9_.-]+", pairs["id"]):
+            raise ValueError(f"{spec[:60]!r} is not id=NAME[,src=PATH|,env=VAR]")
+        unknown = sorted(set(pairs) - SECRET_KEYS)
+        if unknown:
+            raise ValueError(f"{pairs['id']}: unknown key {unknown[0]!r} (id, src, env, type)")
+    return specs
+
+
+def _ssh(value: Any) -> tuple[str, ...]:
+    """buildx --ssh specs: default, or ID=SOCKET_OR_KEY[,...]."""
+    specs = _list_semicolon(value)
+    for spec in specs:
+        if not re.fullmatch(r"[A-Za-z0-9_.-]+(=[^\s,]+(,[^\s,]+)*)?", spec):
+            raise ValueError(f"{spec[:60]!r} is not default or ID=PATH")
+    return specs
+
+
+GOPRIVATE = re.compile(r"[A-Za-z0-9.*/_~-]+(,[A-Za-z0-9.*/_~-]+)*")
+
+
+def _goprivate(value: Any) -> str | None:
+    text = _optional_str(value)
+    if text is not None and not GOPRIVATE.fullmatch(text):
+        raise ValueError(f"{text[:60]!r} is not a comma-separated list of module path patterns")
+    return text
+
+
 def _seconds(value: Any) -> float:
     if isinstance(value, bool):
         raise ValueError(f"not a number of seconds: {value!r}")
@@ -233,6 +268,32 @@ class Settings:
         parse=_go_tags,
         group="Dockerfile",
         kind="list",
+    )
+    secret: tuple[str, ...] = option(
+        (),
+        "buildx --secret: id=NAME,src=PATH or id=NAME,env=VAR; the generated Dockerfile mounts id=netrc "
+        "at /root/.netrc for Go's module downloads (private modules)",
+        parse=_secrets,
+        group="Dockerfile",
+        kind="list",
+        metavar="SPEC",
+    )
+    ssh: tuple[str, ...] = option(
+        (),
+        "buildx --ssh: default (the ssh agent) or ID=PATH; the generated Dockerfile fetches --goprivate "
+        "modules with git over ssh",
+        parse=_ssh,
+        group="Dockerfile",
+        kind="list",
+        metavar="SPEC",
+    )
+    goprivate: str | None = option(
+        None,
+        "GOPRIVATE for the generated Dockerfile: module path patterns fetched directly (with --secret "
+        "id=netrc or --ssh), e.g. github.com/myorg/*",
+        parse=_goprivate,
+        group="Dockerfile",
+        metavar="PATTERNS",
     )
     build_arg: tuple[str, ...] = option(
         (),

@@ -22,7 +22,7 @@ from buildx_go.builder import DEFAULT_BUILDER_NAME, BuilderCaps, NewBuilder, Pla
 from buildx_go.config import Settings
 from buildx_go.dockerfile import Dockerfile
 from buildx_go.errors import EngineError, InputError
-from buildx_go.generate import GenerateOptions, generate_dockerfile
+from buildx_go.generate import GO_MODULE_ARGS, GenerateOptions, generate_dockerfile
 from buildx_go.gomod import GoProject, MainPackage
 from buildx_go.hostgo import HostGo, check_host_go
 from buildx_go.platforms import Platform
@@ -205,7 +205,7 @@ def run_network(settings: Settings, pre: Preflight | None) -> tuple[str | None, 
     return None, None
 
 
-GENERATED_ONLY = ("main", "go_image", "base_image", "version_var")
+GENERATED_ONLY = ("main", "go_image", "base_image", "version_var", "goprivate")
 
 
 def ignored_flags(settings: Settings, choice: DockerfileChoice) -> list[str]:
@@ -272,7 +272,17 @@ def choose_dockerfile(
         mains = tuple(go.main_for(m) for m in settings.main) or (go.main_for(None),)
         go_image = settings.go_image or f"golang:{go.module.go_minor or '1'}"
         options = GenerateOptions(
-            go_image, settings.base_image, mains, go.module.path, go.vendored, settings.version_var, settings.tags
+            go_image,
+            settings.base_image,
+            mains,
+            go.module.path,
+            go.vendored,
+            settings.version_var,
+            settings.tags,
+            goprivate=settings.goprivate,
+            netrc=any(dict(p.partition("=")[::2] for p in s.split(",")).get("id") == "netrc" for s in settings.secret),
+            ssh=bool(settings.ssh),
+            go_args=tuple(k for k in settings.build_args() if k in GO_MODULE_ARGS),
         )
         return DockerfileChoice("generated", None, "generated", generate_dockerfile(options)), mains, ()
     parsed = Dockerfile.parse(user.text, str(user.path))

@@ -47,6 +47,7 @@ def project_facts(settings: Settings, root: Path, effects: Effects, run_commands
         vendored=go.vendored,
         workspace=go.workspace,
     )
+    check_secret_sources(settings, effects.files)
     path = find_dockerfile(root, settings.file, effects.files)
     user = UserDockerfile(path, effects.files.read_text(path)) if path else None
     git = git_facts(root, effects.git)
@@ -68,6 +69,15 @@ def project_facts(settings: Settings, root: Path, effects: Effects, run_commands
         native=native_platform(),
         version_not_run=not_run,
     )
+
+
+def check_secret_sources(settings: Settings, files: Files) -> None:
+    """A --secret's src= file must be there (its content is never read here)."""
+    for spec in settings.secret:
+        pairs = dict(p.partition("=")[::2] for p in spec.split(","))
+        src = pairs.get("src") or pairs.get("source")
+        if src and not files.is_file(Path(os.path.expanduser(src))):
+            raise InputError(f"--secret id={pairs['id']}: src {src} is not a file", "give the file holding the secret")
 
 
 BINARY_LIMIT = 256 << 20  # what is read of a prebuilt binary (verify reads all of it too)

@@ -48,7 +48,7 @@ _TIMESTAMP = re.compile(r"^\d+(\.\d+)?\s+")
 MODULES_FAILED = re.compile(
     r'^go: .*(Get "https?://|dial tcp|no such host|i/o timeout|terminal prompts disabled|could not read '
     r"Username|410 Gone|404 Not Found|connection refused|proxyconnect|TLS handshake|unrecognized import path|"
-    r"module lookup disabled|GOPROXY=off|git ls-remote)",
+    r"module lookup disabled|GOPROXY=off|git ls-remote|reading https?://\S+: \d{3})",
     re.M,
 )
 MODULES_HINT = (

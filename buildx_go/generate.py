@@ -32,6 +32,32 @@ class GenerateOptions:
     version_var: str | None = None  # e.g. main.version, set with -ldflags -X
     tags: tuple[str, ...] = ()  # go build -tags
     user: str = "65532:65532"
+    goprivate: str | None = None  # GOPRIVATE patterns: fetched directly, not through a proxy
+    netrc: bool = False  # a secret id=netrc is given: mounted at /root/.netrc for module downloads
+    ssh: bool = False  # an ssh agent is forwarded: GOPRIVATE modules fetched with git over ssh
+    go_args: tuple[str, ...] = ()  # Go's module settings given with --build-arg (GOPROXY, ...)
+
+
+GO_MODULE_ARGS = ("GOPROXY", "GONOSUMDB", "GOFLAGS", "GONOPROXY", "GOINSECURE", "GOPRIVATE")
+
+
+def private_modules(opts: GenerateOptions) -> tuple[list[str], str]:
+    """The lines that set up private module downloads, and the mounts for `go mod download`."""
+    private = opts.goprivate or opts.netrc or opts.ssh
+    if not (private or opts.go_args):
+        return [], ""
+    names = [n for n in GO_MODULE_ARGS if n in opts.go_args or (private and n in GO_MODULE_ARGS[:3])]
+    names = [n for n in names if not (n == "GOPRIVATE" and opts.goprivate)]
+    lines = [f"ARG {' '.join(names)}"]  # e.g. --build-arg GOPROXY=https://proxy.corp
+    if opts.goprivate:
+        lines.append(f"ENV GOPRIVATE={opts.goprivate}")
+    if opts.ssh and opts.goprivate:
+        hosts = sorted({p.split("/")[0] for p in opts.goprivate.split(",") if "*" not in p.split("/")[0]})
+        lines += [f'RUN git config --global url."ssh://git@{h}/".insteadOf "https://{h}/"' for h in hosts]
+        lines.append('ENV GIT_SSH_COMMAND="ssh -o StrictHostKeyChecking=accept-new"')
+    mounts = " --mount=type=secret,id=netrc,target=/root/.netrc" if opts.netrc else ""
+    mounts += " --mount=type=ssh" if opts.ssh else ""
+    return lines, mounts
 
 
 def generate_dockerfile(opts: GenerateOptions) -> str:
@@ -52,9 +78,11 @@ def generate_dockerfile(opts: GenerateOptions) -> str:
     if opts.vendored:
         lines += ["COPY . ."]
     else:
+        private, mounts = private_modules(opts)
         lines += [
+            *private,
             "COPY go.mod go.sum* ./",
-            f"RUN --mount=type=cache,target={GOMODCACHE} go mod download",
+            f"RUN --mount=type=cache,target={GOMODCACHE}{mounts} go mod download",
             "COPY . .",
         ]
     lines += ["ARG TARGETOS TARGETARCH TARGETVARIANT"]

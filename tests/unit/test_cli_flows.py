@@ -400,3 +400,12 @@ def test_prebuilt_binaries_are_checked_per_platform_before_anything_runs(
     assert any(
         n.startswith("prebuilt-binary: no stage compiles Go: `COPY dist/$TARGETOS/$TARGETARCH/app /app`") for n in notes
     )
+
+
+def test_a_secret_whose_file_is_missing_is_exit_2_before_docker(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    argv = ["build", str(HELLO), "--image", "r/x", "--tag", "1", "--secret", f"id=netrc,src={tmp_path}/nope"]
+    code, _, err, docker = run_cli(argv, tmp_path, capsys=capsys)
+    assert code == 2 and f"ERROR --secret id=netrc: src {tmp_path}/nope is not a file" in err
+    assert docker.probes == [] and docker.runs == []

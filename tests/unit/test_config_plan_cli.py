@@ -349,3 +349,35 @@ def test_an_engine_without_a_bridge_network_gets_host_networking_and_a_note() ->
     container = preflight("docker-container")
     container = attrs.evolve(container, engine=attrs.evolve(container.engine, bridge=False))
     assert "--network" not in plan_for(given, builder=container).commands[0].argv  # BuildKit's own networking
+
+
+def test_private_modules_secret_ssh_and_goprivate() -> None:
+    given = {"image": "r/x", "tag": ["1"], "strategy": "buildx", "goprivate": "git.corp.example/*,github.com/org/*"}
+    given |= {"secret": ["id=netrc,src=/dev/null"], "ssh": ["default"]}
+    plan = plan_for(given)
+    text = plan.dockerfile.text
+    assert "ARG GOPROXY GONOSUMDB GOFLAGS\nENV GOPRIVATE=git.corp.example/*,github.com/org/*\n" in text
+    assert 'RUN git config --global url."ssh://git@github.com/".insteadOf "https://github.com/"' in text
+    assert (
+        "RUN --mount=type=cache,target=/go/pkg/mod --mount=type=secret,id=netrc,target=/root/.netrc "
+        "--mount=type=ssh go mod download" in text
+    )
+    argv = plan.commands[0].argv
+    assert argv[argv.index("--secret") + 1] == "id=netrc,src=/dev/null"
+    assert argv[argv.index("--ssh") + 1] == "default"
+    plain = plan_for({"image": "r/x", "tag": ["1"], "strategy": "buildx"}).dockerfile.text
+    assert "GOPRIVATE" not in plain and "type=secret" not in plain
+
+
+@pytest.mark.parametrize(
+    ("given", "message"),
+    [
+        ({"secret": ["src=/x"]}, "--secret: 'src=/x' is not id=NAME"),
+        ({"secret": ["id=netrc,file=/x"]}, "--secret: netrc: unknown key 'file'"),
+        ({"ssh": ["default with space"]}, "--ssh: 'default with space' is not default or ID=PATH"),
+        ({"goprivate": "github.com/org/*;rm"}, "--goprivate: 'github.com/org/*;rm' is not a comma-separated"),
+    ],
+)
+def test_secret_ssh_goprivate_are_checked(given: dict[str, Any], message: str) -> None:
+    with pytest.raises(InputError, match=re.escape(message)):
+        resolve(given, {}, {})
