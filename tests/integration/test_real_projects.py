@@ -135,3 +135,51 @@ def test_an_ignore_generator_and_a_tag_only_main(repo: str) -> None:
         "--tags", "journald", "--main", "./cmd/journal",
     )  # fmt: skip
     run_both(f"{repo}:2.0.0", "journal on linux/{arch}")
+
+
+HELLO = FIXTURES.parent.parent / "examples" / "hello"
+
+
+def first_error(stderr: str) -> str:
+    return next(line for line in stderr.splitlines() if line.startswith("ERROR "))
+
+
+def test_errors_name_their_cause(repo: str, tmp_path: Path) -> None:
+    images = ["--base-image", BASE_IMAGE]
+    # a Go image that cannot be pulled: exit 4, not a push failure
+    proc = buildx_go(
+        "build", str(HELLO), "--image", repo, "--tag", "1", "--push", "--go-image", f"{REGISTRY}/golang:9.9", *images,
+        check=False,
+    )  # fmt: skip
+    assert proc.returncode == 4
+    assert first_error(proc.stderr) == f"ERROR cannot pull {REGISTRY}/golang:9.9: not found"
+    assert "--go-image" in proc.stderr and "this run's files are kept in" in proc.stderr
+    # a `# syntax=` line, offline
+    project = tmp_path / "syntax"
+    shutil.copytree(REAL / "stage-chain", project)
+    (project / "Dockerfile").write_text("# syntax=docker/dockerfile:1\n" + (project / "Dockerfile").read_text())
+    proc = buildx_go("build", str(project), "--image", repo, "--tag", "1", "--push", check=False)
+    assert proc.returncode == 4
+    assert first_error(proc.stderr).startswith("ERROR cannot pull docker.io/docker/dockerfile:1: ")
+    assert "drop the `# syntax=` line" in proc.stderr
+    # RUN steps on the engine's (missing) bridge network, asked for explicitly
+    proc = buildx_go(
+        "build", str(HELLO), "--image", repo, "--tag", "1", "--push", "--go-image", f"{REGISTRY}/golang:1.27",
+        *images, "--network", "default", check=False,
+    )  # fmt: skip
+    assert proc.returncode == 3
+    assert first_error(proc.stderr).startswith(
+        "ERROR docker buildx build (build): the engine has no bridge network for RUN steps"
+    )
+    assert head_digest(f"{repo}:1") is None
+
+
+def test_a_committed_generated_dockerfile_keeps_the_version(repo: str, tmp_path: Path) -> None:
+    project = tmp_path / "hello"
+    shutil.copytree(HELLO, project)
+    images = ["--go-image", f"{REGISTRY}/golang:1.27", "--base-image", BASE_IMAGE]
+    text = buildx_go("dockerfile", str(project), *images, "--version-var", "main.version").stdout
+    (project / "Dockerfile").write_text(text)  # `buildx-go dockerfile > Dockerfile`
+    buildx_go("build", str(project), "--image", repo, "--tag", "3.1.4", "--push")
+    out = run(["docker", "run", "--rm", "--network", "none", "--platform", "linux/arm64", f"{repo}:3.1.4"])
+    assert "(version 3.1.4," in out.stdout
