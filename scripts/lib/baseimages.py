@@ -373,7 +373,14 @@ def main() -> int:
     ensure_golang(ns.registry, ns.cache)
     if ns.buildkit_tools:
         ensure_buildkit(ns.registry, ns.buildkit_tools)
-    if ns.debian_mirror and have_debian_tools():
+    if ns.debian_mirror and not (have_debian_tools() and os.geteuid() == 0):
+        # a laptop: debootstrap needs root and Debian's tools; Docker Hub has the real ones
+        minor = ".".join(GO_WHEEL_VERSION.split(".")[:2])
+        for repo, tag in (("debian", "bookworm"), ("golang", f"{minor}-bookworm")):
+            if not registry_platforms(ns.registry, repo, tag):
+                log(f"copying docker.io/library/{repo}:{tag} to {ns.registry}/{repo}:{tag}")
+                publish_index([f"{ns.registry}/{repo}:{tag}"], [f"docker.io/library/{repo}:{tag}"])
+    elif ns.debian_mirror:
         import debianlab
 
         def have(repo: str, tag: str) -> set[str]:
