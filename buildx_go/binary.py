@@ -119,8 +119,9 @@ def code_family(data: bytes) -> int | None:
     return None
 
 
-def executable_segment(data: bytes) -> bytes | None:
-    """The first CODE_SAMPLE bytes of the first loadable, executable segment (ELF program headers)."""
+def program_headers(data: bytes) -> list[tuple[int, int, int, int, int]]:
+    """(type, flags, file offset, virtual address, file size) of each ELF program header."""
+    out = []
     try:
         bits, end = {1: 32, 2: 64}[data[4]], "<" if data[5] == 1 else ">"
         if bits == 64:
@@ -132,14 +133,53 @@ def executable_segment(data: bytes) -> bytes | None:
         for i in range(min(phnum, 64)):
             at = phoff + i * phentsize
             if bits == 64:
-                ptype, flags, offset, _, _, size = struct.unpack_from(end + "IIQQQQ", data, at)
+                ptype, flags, offset, vaddr, _, size = struct.unpack_from(end + "IIQQQQ", data, at)
             else:
-                ptype, offset, _, _, size, _, flags = struct.unpack_from(end + "IIIIIII", data, at)
-            if ptype == 1 and flags & 1:  # PT_LOAD, PF_X
-                return data[offset : offset + min(size, CODE_SAMPLE)]
-    except (KeyError, struct.error):
-        return None
+                ptype, offset, vaddr, _, size, _, flags = struct.unpack_from(end + "IIIIIII", data, at)
+            out.append((ptype, flags, offset, vaddr, size))
+    except (KeyError, struct.error, IndexError):
+        return out
+    return out
+
+
+def executable_segment(data: bytes) -> bytes | None:
+    """The first CODE_SAMPLE bytes of the first loadable, executable segment (ELF program headers)."""
+    for ptype, flags, offset, _, size in program_headers(data):
+        if ptype == 1 and flags & 1:  # PT_LOAD, PF_X
+            return data[offset : offset + min(size, CODE_SAMPLE)]
     return None
+
+
+def dynamic_deps(data: bytes) -> tuple[str | None, tuple[str, ...]]:
+    """A dynamically linked binary's interpreter (PT_INTERP, e.g. /lib/ld-linux-aarch64.so.1)
+    and the libraries it needs (DT_NEEDED); (None, ()) for a static one."""
+    headers = program_headers(data)
+    interp = next(
+        (data[o : o + n].split(b"\0")[0].decode(errors="replace") for t, _, o, _, n in headers if t == 3), None
+    )
+    dynamic = next(((o, n) for t, _, o, _, n in headers if t == 2), None)  # PT_DYNAMIC
+    if dynamic is None:
+        return interp, ()
+    try:
+        bits, end = {1: 32, 2: 64}[data[4]], "<" if data[5] == 1 else ">"
+        entry = "qQ" if bits == 64 else "iI"
+        size = struct.calcsize(end + entry)
+        tags = [struct.unpack_from(end + entry, data, dynamic[0] + i * size) for i in range(dynamic[1] // size)]
+    except (KeyError, struct.error):
+        return interp, ()
+    strtab = next((v for t, v in tags if t == 5), None)  # DT_STRTAB (an address)
+    base = next(
+        (o + strtab - a for t, _, o, a, n in headers if t == 1 and strtab is not None and a <= strtab < a + n), None
+    )
+    if base is None:
+        return interp, ()
+    needed = []
+    for tag, value in tags:
+        if tag == 0:  # DT_NULL
+            break
+        if tag == 1:  # DT_NEEDED: an offset into the string table
+            needed.append(data[base + value : data.index(b"\0", base + value)].decode(errors="replace"))
+    return interp, tuple(needed)
 
 
 def binary_problems(platform: Platform, facts: BinaryFacts | None, allow_non_go: bool = False) -> list[str]:

@@ -130,3 +130,52 @@ def content_problems(
     if diff_id is not None and facts.diff_id != diff_id:
         out.append(f"{name}: uncompressed it is {facts.diff_id}, not the config's diff_id {diff_id}")
     return out
+
+
+def image_paths(blobs: Iterator[bytes]) -> dict[str, str | None]:
+    """Every path of an image whose layers are BLOBS (bottom first), whiteouts applied:
+    path -> its symlink's target, or None (a file or a directory)."""
+    paths: dict[str, str | None] = {}
+    for blob in blobs:
+        added: dict[str, str | None] = {}
+        for member, _ in tar_members(blob):
+            name = member.name
+            while name.startswith("./"):
+                name = name[2:]
+            name = name.strip("/")
+            folder, _, base = name.rpartition("/")
+            if base == ".wh..wh..opq":
+                paths = {p: t for p, t in paths.items() if not p.startswith(f"{folder}/")}
+            elif base.startswith(".wh."):
+                gone = f"{folder}/{base[4:]}".lstrip("/")
+                paths = {p: t for p, t in paths.items() if p != gone and not p.startswith(f"{gone}/")}
+            elif name:
+                added[name] = member.linkname if member.issym() else None
+        paths.update(added)
+    return paths
+
+
+def resolves(paths: dict[str, str | None], path: str, hops: int = 0) -> bool:
+    """Whether PATH exists in PATHS (image_paths), symlinks followed on every component
+    (Debian's /lib -> usr/lib too)."""
+    parts = [p for p in path.strip("/").split("/") if p]
+    current = ""
+    for i, part in enumerate(parts):
+        current = f"{current}/{part}".lstrip("/")
+        if current not in paths:
+            return False
+        target = paths[current]
+        if target is not None:
+            if hops >= 16:
+                return False
+            parent = current.rpartition("/")[0]
+            base = target if target.startswith("/") else f"/{parent}/{target}"
+            rest = "/".join(parts[i + 1 :])
+            return resolves(paths, _normpath(f"{base}/{rest}" if rest else base), hops + 1)
+    return True
+
+
+def _normpath(path: str) -> str:
+    import posixpath
+
+    return posixpath.normpath(path)

@@ -18,9 +18,17 @@ from typing import Any
 
 import attrs
 
-from buildx_go.binary import BinaryFacts, binary_problems
+from buildx_go.binary import BinaryFacts, binary_problems, dynamic_deps
 from buildx_go.errors import VerificationFailed
-from buildx_go.layers import LayerFacts, content_problems, declared_problems, layer_facts, tar_members
+from buildx_go.layers import (
+    LayerFacts,
+    content_problems,
+    declared_problems,
+    image_paths,
+    layer_facts,
+    resolves,
+    tar_members,
+)
 from buildx_go.platforms import Platform, entry_platform
 from buildx_go.refs import Reference
 from buildx_go.registry import INDEX_TYPES, MANIFEST_TYPES, RegistryClient
@@ -219,10 +227,44 @@ def check_image(
                 facts = BinaryFacts.from_bytes(data)
                 facts_text = facts.describe() if facts else "not ELF"
                 mine += binary_problems(Platform.parse(plat), facts, allow_non_go)
+                interp, needed = dynamic_deps(data) if facts else (None, ())
+                if interp:
+                    facts_text += f", dynamically linked ({interp}; {', '.join(needed) or 'no libraries'})"
+                    layers = manifest.get("layers") or []
+                    mine += library_problems(image_paths(blob(lay["digest"]) for lay in layers), plat, interp, needed)
     check = ImageCheck(plat, digest, cfg_plat, binary, facts_text, tuple(mine))
     if cache and not check.problems:
         cache.put_image(digest, plat, check_binaries, attrs.asdict(check))
     return check
+
+
+LIBRARY_DIRS = ("lib", "usr/lib", "lib/{triplet}", "usr/lib/{triplet}", "lib64", "usr/lib64", "usr/local/lib")
+TRIPLETS = {
+    "amd64": "x86_64-linux-gnu",
+    "arm64": "aarch64-linux-gnu",
+    "arm": "arm-linux-gnueabihf",
+    "386": "i386-linux-gnu",
+    "ppc64le": "powerpc64le-linux-gnu",
+    "s390x": "s390x-linux-gnu",
+    "riscv64": "riscv64-linux-gnu",
+}
+
+
+def library_problems(paths: dict[str, str | None], plat: str, interp: str, needed: tuple[str, ...]) -> list[str]:
+    """A dynamically linked entrypoint (cgo) needs its interpreter and libraries in the
+    image, where the dynamic loader looks for them."""
+    if not resolves(paths, interp):
+        return [
+            f"the binary is dynamically linked (cgo) but its interpreter {interp} is not in the image: "
+            "a base with that libc, a static build (--cgo-static), or CGO_ENABLED=0"
+        ]
+    triplet = TRIPLETS.get(Platform.parse(plat).arch, "")
+    dirs = [d.format(triplet=triplet) for d in LIBRARY_DIRS]
+    return [
+        f"the binary needs {lib}, which is in none of the image's library directories"
+        for lib in needed
+        if not any(resolves(paths, f"{d}/{lib}") for d in dirs)
+    ]
 
 
 def verify(
