@@ -292,8 +292,8 @@ def _cgo(
     used = ", ".join(cgo_files[:3])
     if generated:
         why = (
-            f"cgo is used ({used}) but the generated Dockerfile builds with CGO_ENABLED=0: those files are "
-            "left out; bring a Dockerfile with a C cross toolchain if they are needed"
+            f"cgo is used ({used}) but the generated Dockerfile builds with CGO_ENABLED=0 (--cgo off): those "
+            "files are left out; --cgo on cross-compiles them with Debian's toolchains"
         )
         return [Lint("cgo-disabled", why)]
     if not foreign or re.search(r"CGO_ENABLED=0", df.text):

@@ -166,8 +166,8 @@ def project_command(command: str, s: Settings, env: Mapping[str, str], effects: 
     project = project_facts(s, root, effects, run_commands=command == "build" and not s.dry_run)
     check_inputs(s, project, command)
     if command == "dockerfile":
-        choice, _, changes = choose_dockerfile(s, project)
-        log_dockerfile(choice, changes, dockerfile_lints(s, project, choice), detect(env))
+        choice, mains, changes = choose_dockerfile(s, project)
+        log_dockerfile(choice, changes, dockerfile_lints(s, project, choice, mains), detect(env))
         sys.stdout.write(choice.text)
         return 0
     workdir = work_dir(env, root)

@@ -151,6 +151,14 @@ def _build_args(value: Any) -> tuple[str, ...]:
     return tuple(items)
 
 
+def _debian_packages(value: Any) -> tuple[str, ...]:
+    names = _list(value)
+    for name in names:
+        if not re.fullmatch(r"[a-z0-9][a-z0-9+.-]+", name):
+            raise ValueError(f"{name!r} is not a Debian package name")
+    return names
+
+
 SECRET_KEYS = {"id", "src", "source", "env", "type", "required"}
 
 
@@ -268,6 +276,24 @@ class Settings:
         parse=_go_tags,
         group="Dockerfile",
         kind="list",
+    )
+    cgo: str = _choose(
+        "auto",
+        ("auto", "on", "off"),
+        "generated Dockerfile: on compiles C too, natively, with Debian's cross toolchain for each target "
+        '(a Debian-based --go-image); off: CGO_ENABLED=0; auto: on when a main\'s import graph has import "C"',
+        group="Dockerfile",
+    )
+    cgo_package: tuple[str, ...] = option(
+        (),
+        "with cgo: a Debian -dev package the C code links, installed for each target (multiarch), e.g. libsqlite3-dev",
+        parse=_debian_packages,
+        group="Dockerfile",
+        kind="list",
+        metavar="PACKAGE",
+    )
+    cgo_static: bool = _flag(
+        False, "with cgo: link statically (-extldflags -static): the binary runs on a static base", group="Dockerfile"
     )
     secret: tuple[str, ...] = option(
         (),

@@ -147,7 +147,7 @@ def needs(settings: Settings) -> Needs:
 
 def decide(settings: Settings, project: ProjectFacts, machine: MachineFacts) -> Decision:
     choice, mains, changes = choose_dockerfile(settings, project)
-    lints = dockerfile_lints(settings, project, choice)
+    lints = dockerfile_lints(settings, project, choice, mains)
     strategy, host, host_note = choose_strategy(settings, project, choice, machine)
     refs = image_refs(settings, project.version)
     moving, why = moving_tags(refs[0].rsplit(":", 1)[1], _listed(machine), settings.latest, settings.floating)
@@ -157,6 +157,9 @@ def decide(settings: Settings, project: ProjectFacts, machine: MachineFacts) -> 
     if host_note:
         notes.append(host_note)
     notes += ignored_flags(settings, choice)
+    if choice.source == "generated":
+        cgo_note = cgo_choice(settings, project.go, mains)[1]
+        notes += [cgo_note] if cgo_note else []
     network, network_note = run_network(settings, machine.builder)
     notes += [network_note] if network_note else []
     if project.version_not_run:
@@ -190,6 +193,34 @@ def decide(settings: Settings, project: ProjectFacts, machine: MachineFacts) -> 
         network=network,
         notes=tuple(notes),
     )
+
+
+CGO_BASE_IMAGE = "gcr.io/distroless/base-debian12:nonroot"  # glibc, for dynamically linked cgo binaries
+
+
+def cgo_choice(settings: Settings, go: GoProject, mains: tuple[MainPackage, ...]) -> tuple[bool, str | None]:
+    """(cgo on for the generated Dockerfile, a note saying why)."""
+    answer = go.cgo_for(mains)
+    source = settings.sources.get("cgo", "default")
+    if settings.cgo == "on":
+        return True, f"cgo on ({source}): C cross-compiled natively with Debian's toolchain for each target"
+    if settings.cgo == "off":
+        return False, None  # a cgo-disabled lint says so when a main needs it
+    if answer.verdict == "yes":
+        return True, (
+            f'cgo on: {answer.why} imports "C"; C cross-compiled natively with Debian\'s toolchain for each '
+            "target (--cgo off to build without it)"
+        )
+    if answer.verdict == "unknown":
+        return False, f"cgo off, as far as can be told: a main {answer.why} (--cgo on if it needs cgo)"
+    return False, None
+
+
+def runtime_base(settings: Settings, cgo: bool) -> str:
+    """--base-image; by default a glibc base for a dynamically linked cgo binary."""
+    if cgo and not settings.cgo_static and settings.sources.get("base_image", "default") == "default":
+        return CGO_BASE_IMAGE
+    return settings.base_image
 
 
 def run_network(settings: Settings, pre: Preflight | None) -> tuple[str | None, str | None]:
@@ -271,9 +302,10 @@ def choose_dockerfile(
     if user is None or settings.generate:
         mains = tuple(go.main_for(m) for m in settings.main) or (go.main_for(None),)
         go_image = settings.go_image or f"golang:{go.module.go_minor or '1'}"
+        cgo, _ = cgo_choice(settings, go, mains)
         options = GenerateOptions(
             go_image,
-            settings.base_image,
+            runtime_base(settings, cgo),
             mains,
             go.module.path,
             go.vendored,
@@ -283,6 +315,9 @@ def choose_dockerfile(
             netrc=any(dict(p.partition("=")[::2] for p in s.split(",")).get("id") == "netrc" for s in settings.secret),
             ssh=bool(settings.ssh),
             go_args=tuple(k for k in settings.build_args() if k in GO_MODULE_ARGS),
+            cgo=cgo,
+            cgo_packages=settings.cgo_package,
+            cgo_static=settings.cgo_static,
         )
         return DockerfileChoice("generated", None, "generated", generate_dockerfile(options)), mains, ()
     parsed = Dockerfile.parse(user.text, str(user.path))
@@ -295,16 +330,23 @@ def choose_dockerfile(
     return DockerfileChoice("user", str(user.path), style, parsed.text), (), ()
 
 
-def dockerfile_lints(settings: Settings, project: ProjectFacts, choice: DockerfileChoice) -> tuple[Lint, ...]:
+def dockerfile_lints(
+    settings: Settings, project: ProjectFacts, choice: DockerfileChoice, mains: tuple[MainPackage, ...] = ()
+) -> tuple[Lint, ...]:
     parsed = Dockerfile.parse(choice.text, choice.path or "generated Dockerfile")
     if choice.source == "adapted" and project.dockerfile is not None:
         parsed = Dockerfile.parse(project.dockerfile.text, str(project.dockerfile.path))
+    cgo_files = project.go.cgo_files
+    if choice.source == "generated":  # its cgo follows the mains' import graph (cgo_choice)
+        answer = project.go.cgo_for(mains)
+        on = cgo_choice(settings, project.go, mains)[0]
+        cgo_files = (answer.why,) if answer.verdict == "yes" and not on else ()
     return lint(
         parsed,
         settings.platform,
         project.native,
         adapted=choice.source != "user" or settings.adapt,
-        cgo_files=project.go.cgo_files,
+        cgo_files=cgo_files,
         generated=choice.source == "generated",
     )
 
@@ -367,6 +409,12 @@ def host_strategy(
     allowed (host_go with strategy auto) and possible; (None, None, note) otherwise."""
     if not needs(settings).host_go:
         return None, None, None
+    cgo = choice.source == "generated" and "ENV CGO_ENABLED=1 " in choice.text
+    if cgo:
+        why = "cgo is on, and the host strategy's compiles have no C cross toolchains (the buildx run has them)"
+        if settings.strategy == "host":
+            raise InputError(f"--strategy host: {why}", "use --strategy auto, or --cgo off")
+        return None, None, f"host_go ({settings.sources.get('host_go', 'default')}): not used, {why}"
     if settings.strategy == "host":
         if choice.source != "generated":
             raise InputError(

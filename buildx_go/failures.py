@@ -131,6 +131,12 @@ def _step_failed(
     modules = [ln for ln in lines if MODULES_FAILED.search(ln)]
     if modules:
         error = BuildFailed(f"{cmd} ({purpose}): modules could not be downloaded: {modules[-1]}", MODULES_HINT)
+    elif any("build constraints exclude all Go files" in ln for ln in lines):
+        error = BuildFailed(
+            f'{cmd} ({purpose}) failed at {where}: {lines[-1]} (files that import "C" are left out when cgo '
+            "is off, CGO_ENABLED=0)",
+            "if the code needs cgo: --cgo on (or auto) cross-compiles it with Debian's toolchains",
+        )
     else:
         code = re.search(r"exit code: \d+", detail)
         said = lines[-1] if lines else (f"no output, {code.group(0)}" if code else "no output")

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING
 import attrs
 from packaging.version import InvalidVersion, Version
 
+from buildx_go.cgograph import CgoAnswer, GoFile, imports, needs_cgo
 from buildx_go.constraints import Expr, Target, file_constraint, included, mentioned_tags, tags_needed
 from buildx_go.errors import InputError
 
@@ -135,6 +136,17 @@ class GoProject:
     workspace: bool
     # package main directories left out by build constraints, and why ("needs -tags journald")
     constrained: tuple[tuple[str, str], ...] = ()
+    # each main: does it need cgo (its import graph, on any target platform)
+    cgo_needs: tuple[tuple[str, CgoAnswer], ...] = ()
+
+    def cgo_for(self, mains: tuple[MainPackage, ...]) -> CgoAnswer:
+        """Whether building MAINS needs cgo: yes if one does, unknown if one cannot be told."""
+        answers = [a for path, a in self.cgo_needs if path in {m.path for m in mains}]
+        for verdict in ("yes", "unknown"):
+            found = [a for a in answers if a.verdict == verdict]
+            if found:
+                return found[0]
+        return CgoAnswer("no", "")
 
     @property
     def uses_cgo(self) -> bool:
@@ -170,11 +182,14 @@ class GoProject:
         main_files: dict[str, list[tuple[Path, Expr | None]]] = {}
         hints: dict[str, set[str]] = {}
         cgo: list[str] = []
+        graph: dict[str, list[GoFile]] = {}
         for src in sorted(_go_files(root, fs)):
             text = fs.read_text(src, head=True)
             rel = src.relative_to(root).as_posix()
             rel_dir = src.parent.relative_to(root).as_posix()
             constraint = file_constraint(text, f"{rel}: //go:build")
+            path = module.path if rel_dir == "." else f"{module.path}/{rel_dir}"
+            graph.setdefault(path, []).append(GoFile(src.name, rel, constraint, imports(text)))
             if package_name(text) == "main":
                 main_files.setdefault(rel_dir, []).append((src, constraint))
                 if not any(included(src.name, constraint, t) for t in with_cgo):
@@ -182,6 +197,8 @@ class GoProject:
             if uses_cgo(text) and any(included(src.name, constraint, t) for t in with_cgo):
                 cgo.append(rel)
         mains, constrained = _classify_mains(module, main_files, hints, plain)
+        packages = {k: tuple(v) for k, v in {**graph, **_vendored(root, fs)}.items()}
+        cgo_needs = tuple((m.path, _needs(module.path, m.path, packages, plain)) for m in mains)
         return cls(
             root=root,
             module=module,
@@ -190,6 +207,7 @@ class GoProject:
             vendored=fs.is_file(root / "vendor" / "modules.txt"),
             workspace=fs.is_file(root / "go.work"),
             constrained=constrained,
+            cgo_needs=cgo_needs,
         )
 
     def main_for(self, wanted: str | None) -> MainPackage:
@@ -245,12 +263,38 @@ def _classify_mains(
     return tuple(sorted(mains, key=lambda m: m.path)), tuple(sorted(constrained))
 
 
+def _vendored(root: Path, fs: Files) -> dict[str, list[GoFile]]:
+    """vendor/'s packages by import path, for the cgo import graph."""
+    graph: dict[str, list[GoFile]] = {}
+    if not fs.is_dir(root / "vendor"):
+        return graph
+    for src in sorted(_go_files(root / "vendor", fs, vendored=True)):
+        text = fs.read_text(src, head=True)
+        rel = src.relative_to(root).as_posix()
+        path = src.parent.relative_to(root / "vendor").as_posix()
+        graph.setdefault(path, []).append(
+            GoFile(src.name, rel, file_constraint(text, f"{rel}: //go:build"), imports(text))
+        )
+    return graph
+
+
+def _needs(module: str, main: str, packages: dict[str, tuple[GoFile, ...]], targets: list[Target]) -> CgoAnswer:
+    """MAIN's cgo answer over TARGETS: yes on any, else unknown on any, else no."""
+    path = module if main == "." else f"{module}/{main.removeprefix('./')}"
+    answers = [needs_cgo(path, packages, t) for t in targets]
+    for verdict in ("yes", "unknown"):
+        for a in answers:
+            if a.verdict == verdict:
+                return a
+    return CgoAnswer("no", "")
+
+
 def _builds(name: str, constraint: Expr | None, target: Target) -> bool:
     """Whether the file is compiled for TARGET with cgo off or on (either can be chosen)."""
     return included(name, constraint, target) or included(name, constraint, attrs.evolve(target, cgo=True))
 
 
-def _go_files(root: Path, fs: Files) -> Iterator[Path]:
+def _go_files(root: Path, fs: Files, vendored: bool = False) -> Iterator[Path]:
     """The Go sources go would build: regular files (symlinks to them followed), in
     directories that are not symlinks (as go's ./... does not follow them: no loops), outside
     vendor/, testdata/, dot and underscore directories and nested modules."""
@@ -258,9 +302,9 @@ def _go_files(root: Path, fs: Files) -> Iterator[Path]:
         if fs.is_dir(path):
             if path.name in SKIP_DIRS or path.name.startswith((".", "_")) or fs.is_link(path):
                 continue
-            if fs.is_file(path / "go.mod"):
+            if fs.is_file(path / "go.mod") and not vendored:
                 continue  # a nested module is not part of this one
-            yield from _go_files(path, fs)
+            yield from _go_files(path, fs, vendored)
         elif (
             path.suffix == ".go"
             and not path.name.endswith("_test.go")

@@ -1,8 +1,8 @@
 """The realistic lab's Debian images, made offline (scripts/setup --lab; see
 ../shared/ENVIRONMENT.md, "Debian-based images offline"):
 
-* ``REGISTRY/debian:bookworm``: a debootstrap minbase root filesystem, linux/amd64 and
-  linux/arm64 (arm64's second stage runs under QEMU);
+* ``REGISTRY/debian:bookworm``: a debootstrap minbase root filesystem, linux/amd64,
+  linux/arm64 and linux/arm/v7 (a foreign arch's second stage runs under QEMU);
 * ``REGISTRY/golang:1.27-bookworm``: that Debian, made the way the official golang image is
   (make, git, gcc, libc6-dev, ca-certificates, then the Go toolchain in /usr/local/go),
   built by BuildKit for both platforms (apt-get for arm64 runs under QEMU).
@@ -24,7 +24,12 @@ from collections.abc import Callable
 from pathlib import Path
 
 SUITE = "bookworm"
-ARCHES = ("amd64", "arm64")
+# Debian arch -> (platform, the QEMU that runs a foreign one's second stage)
+ARCHES = {
+    "amd64": ("linux/amd64", "qemu-x86_64-static"),
+    "arm64": ("linux/arm64", "qemu-aarch64-static"),
+    "armhf": ("linux/arm/v7", "qemu-arm-static"),
+}
 PACKAGES = ["make", "git", "gcc", "libc6-dev", "ca-certificates", "pkg-config"]
 GOLANG_DOCKERFILE = """\
 FROM {registry}/debian:{suite}
@@ -55,11 +60,11 @@ def rootfs_tarball(cache: Path, arch: str, mirror: str, log: Callable[[str], Non
         log(f"debootstrap {SUITE} {arch}{' (second stage under QEMU)' if foreign else ''}")
         subprocess.run([*args, SUITE, str(root), mirror], check=True, stdout=subprocess.DEVNULL)
         if foreign:
-            qemu = shutil.which("qemu-aarch64-static") or "/usr/bin/qemu-aarch64-static"
-            shutil.copy(qemu, root / "usr/bin/qemu-aarch64-static")
+            name = ARCHES[arch][1]
+            shutil.copy(shutil.which(name) or f"/usr/bin/{name}", root / "usr/bin" / name)
             second = ["chroot", str(root), "/debootstrap/debootstrap", "--second-stage"]
             subprocess.run(second, check=True, stdout=subprocess.DEVNULL)
-            (root / "usr/bin/qemu-aarch64-static").unlink()
+            (root / "usr/bin" / name).unlink()
         for deb in (root / "var/cache/apt/archives").glob("*.deb"):
             deb.unlink()
         (root / "etc/apt/sources.list").write_text(f"deb {mirror} {SUITE} main\n")
@@ -79,8 +84,9 @@ def host_arch() -> str:
 def ensure_debian(
     registry: str, cache: Path, mirror: str, have: Callable[[str, str], set[str]], log: Callable[[str], None]
 ) -> None:
-    """REGISTRY/debian:SUITE for linux/amd64 and linux/arm64, from cached tarballs."""
-    want = {f"linux/{a}" for a in ARCHES}
+    """REGISTRY/debian:SUITE for linux/amd64, linux/arm64 and linux/arm/v7 (the cgo tests'
+    runtime base), from cached tarballs."""
+    want = {platform for platform, _ in ARCHES.values()}
     if want <= have("debian", SUITE):
         log(f"{registry}/debian:{SUITE} present ({', '.join(sorted(want))})")
         return
@@ -90,7 +96,7 @@ def ensure_debian(
         ref = f"{registry}/debian:{SUITE}-{arch}"
         with tarball.open("rb") as f:
             subprocess.run(
-                ["docker", "import", "--platform", f"linux/{arch}", "-c", 'CMD ["bash"]', "-", ref],
+                ["docker", "import", "--platform", ARCHES[arch][0], "-c", 'CMD ["bash"]', "-", ref],
                 stdin=f,
                 check=True,
                 stdout=subprocess.DEVNULL,

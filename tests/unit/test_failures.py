@@ -149,3 +149,14 @@ def test_captured_outputs(name: str, kind: type, code: int, first: str) -> None:
     assert " | " not in err.message  # never the Dockerfile excerpt
     if name == "compile":
         assert err.message.endswith("./broken_arm64.go:6:9: undefined: undefinedOnArm64")
+
+
+def test_cgo_files_left_out_are_named() -> None:
+    stderr = (
+        "------\n > [linux/amd64->arm64 build 7/7] RUN go build -o /out/ .:\n"
+        "0.211 package example.com/cgoarch: build constraints exclude all Go files in /src\n------\n"
+        'ERROR: failed to solve: process "/bin/sh -c go build" did not complete successfully: exit code: 1\n'
+    )
+    err = classify(ARGV, 1, stderr, "build")
+    assert err.message.endswith('(files that import "C" are left out when cgo is off, CGO_ENABLED=0)')
+    assert err.hint and "--cgo on" in err.hint

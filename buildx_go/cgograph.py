@@ -1,0 +1,78 @@
+"""Does a main package need cgo? Its import graph, per target platform (pure).
+
+A main needs cgo when a package it imports, directly or not, has a file that imports "C"
+and is compiled for the target with cgo on (build constraints and tags honoured). The graph
+is what can be read here: the project's own packages and vendor/. An import that is neither
+(a module not vendored) leaves the answer "unknown" unless cgo was already found.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from typing import Literal
+
+import attrs
+
+from buildx_go.constraints import Expr, Target, included
+
+Verdict = Literal["yes", "no", "unknown"]
+_IMPORT_LINE = re.compile(r'^\s*import\s+(?:[\w.]+\s+)?"([^"]+)"', re.M)
+_IMPORT_BLOCK = re.compile(r"^\s*import\s*\((.*?)\)", re.M | re.S)
+_SPEC = re.compile(r'^\s*(?:[\w.]+\s+)?"([^"]+)"', re.M)
+_BLOCK_COMMENT = re.compile(r"/\*.*?\*/", re.S)
+_LINE_COMMENT = re.compile(r"//[^\n]*")
+
+
+def imports(source: str) -> tuple[str, ...]:
+    """The import paths of a Go file ("C" included), comments ignored."""
+    text = _LINE_COMMENT.sub("", _BLOCK_COMMENT.sub("", source))
+    found = [m.group(1) for m in _IMPORT_LINE.finditer(text)]
+    for block in _IMPORT_BLOCK.finditer(text):
+        found += [m.group(1) for m in _SPEC.finditer(block.group(1))]
+    return tuple(dict.fromkeys(found))
+
+
+@attrs.frozen
+class GoFile:
+    name: str  # file name (for _GOOS_GOARCH rules)
+    path: str  # relative to the module root, for messages
+    constraint: Expr | None = attrs.field(eq=False)
+    imports: tuple[str, ...]
+
+
+@attrs.frozen
+class CgoAnswer:
+    verdict: Verdict
+    why: str  # the file that imports "C" (yes), or the import that could not be followed (unknown)
+
+
+def is_std(path: str) -> bool:
+    """A standard library import: no dot in its first element ("net/http", not "github.com/...")."""
+    return "." not in path.split("/", 1)[0]
+
+
+def needs_cgo(main: str, packages: Mapping[str, tuple[GoFile, ...]], target: Target) -> CgoAnswer:
+    """Whether package MAIN (an import path in PACKAGES) needs cgo for TARGET."""
+    on = attrs.evolve(target, cgo=True)
+    seen: set[str] = set()
+    todo = [main]
+    unknown: str | None = None
+    while todo:
+        pkg = todo.pop()
+        if pkg in seen:
+            continue
+        seen.add(pkg)
+        for f in packages.get(pkg, ()):
+            if not included(f.name, f.constraint, on):
+                continue
+            if "C" in f.imports:
+                return CgoAnswer("yes", f.path)
+            for imp in f.imports:
+                if imp in packages:
+                    todo.append(imp)
+                elif not is_std(imp) and unknown is None:
+                    unknown = imp
+    if unknown is not None:
+        return CgoAnswer("unknown", f"imports {unknown}, which is neither in the project nor vendored")
+    return CgoAnswer("no", "")

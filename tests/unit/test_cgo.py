@@ -1,0 +1,88 @@
+"""cgo: which mains need it (their import graph), and what the generated Dockerfile does."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from buildx_go.cgograph import imports
+from buildx_go.errors import InputError
+from buildx_go.gomod import GoProject
+from tests.unit.planning import decide_for, plan_for, preflight
+
+FIXTURES = Path(__file__).parents[1] / "fixtures" / "cgo"
+
+
+def write(root: Path, files: dict[str, str]) -> Path:
+    for name, text in files.items():
+        (root / name).parent.mkdir(parents=True, exist_ok=True)
+        (root / name).write_text(text)
+    return root
+
+
+def test_imports_are_read_from_lines_and_blocks() -> None:
+    src = '// x\npackage main\n\n// #include <z.h>\nimport "C"\n'
+    src += 'import (\n\t"fmt"\n\tz "example.com/z" // c\n\t_ "embed"\n)\n'
+    assert imports(src) == ("C", "fmt", "example.com/z", "embed")
+    assert imports('package x\n/* import "nope" */\nimport . "dot/x"\n') == ("dot/x",)
+
+
+def test_a_main_needs_cgo_through_its_imports_per_target(tmp_path: Path) -> None:
+    root = write(
+        tmp_path,
+        {
+            "go.mod": "module example.com/svc\ngo 1.22\n",
+            "cmd/db/main.go": 'package main\nimport "example.com/svc/internal/db"\nfunc main() { db.Open() }\n',
+            "cmd/pure/main.go": 'package main\nimport "fmt"\nfunc main() { fmt.Println() }\n',
+            "cmd/ext/main.go": 'package main\nimport "github.com/mattn/go-sqlite3"\nfunc main() {}\n',
+            "cmd/vend/main.go": 'package main\nimport "github.com/vendored/c"\nfunc main() {}\n',
+            "cmd/win/main.go": 'package main\nimport "example.com/svc/internal/win"\nfunc main() {}\n',
+            "internal/db/db.go": 'package db\n// #cgo LDFLAGS: -lsqlite3\nimport "C"\nfunc Open() {}\n',
+            "internal/win/win_windows.go": 'package win\nimport "C"\n',
+            "internal/win/win.go": "package win\n",
+            "vendor/modules.txt": "# github.com/vendored/c v1.0.0\n",
+            "vendor/github.com/vendored/c/c.go": 'package c\nimport "C"\n',
+        },
+    )
+    p = GoProject.detect(root)
+    answers = dict(p.cgo_needs)
+    assert (answers["./cmd/db"].verdict, answers["./cmd/db"].why) == ("yes", "internal/db/db.go")
+    assert answers["./cmd/pure"].verdict == "no"
+    assert answers["./cmd/ext"].verdict == "unknown" and "github.com/mattn/go-sqlite3" in answers["./cmd/ext"].why
+    assert (answers["./cmd/vend"].verdict, answers["./cmd/vend"].why) == ("yes", "vendor/github.com/vendored/c/c.go")
+    assert answers["./cmd/win"].verdict == "no"  # its cgo is windows-only
+
+
+def test_the_generated_dockerfile_cross_compiles_c_when_cgo_is_needed() -> None:
+    given = {"image": "r/x", "tag": ["1"], "strategy": "buildx", "cgo_package": ["zlib1g-dev"]}
+    plan = plan_for(given, root=FIXTURES / "zlib")
+    text = plan.dockerfile.text
+    assert "ENV CGO_ENABLED=1 " in text
+    assert "arm64) deb=arm64 triplet=aarch64-linux-gnu pkg=gcc-aarch64-linux-gnu ;;" in text
+    assert 'for p in zlib1g-dev; do pkgs="$pkgs $p:$deb"; done' in text
+    assert "set -a; . /etc/buildx-go-cgo.env; set +a;" in text
+    assert "FROM gcr.io/distroless/base-debian12:nonroot" in text  # glibc for a dynamic binary
+    assert any(n.startswith('cgo on: internal/z/z.go imports "C"') for n in plan.notes)
+    static = plan_for({**given, "cgo_static": True}, root=FIXTURES / "zlib").dockerfile.text
+    assert "-linkmode external -extldflags -static" in static and "distroless/static-debian12" in static
+    off = plan_for({**given, "cgo": "off"}, root=FIXTURES / "zlib")
+    assert "ENV CGO_ENABLED=0 " in off.dockerfile.text
+    assert any(n.startswith("cgo-disabled: cgo is used (internal/z/z.go)") for n in off.notes)
+    chosen = plan_for({**given, "base_image": "localhost:5000/debian:bookworm"}, root=FIXTURES / "zlib")
+    assert "FROM localhost:5000/debian:bookworm" in chosen.dockerfile.text
+    pure = plan_for({"image": "r/x", "tag": ["1"], "strategy": "buildx"}).dockerfile.text
+    assert "ENV CGO_ENABLED=0 " in pure and "cross toolchain" not in pure
+
+
+def test_the_host_strategy_refuses_cgo() -> None:
+    with pytest.raises(InputError, match="--strategy host: cgo is on"):
+        decide_for({"image": "r/x", "tag": ["1"], "strategy": "host"}, root=FIXTURES / "arch", builder=preflight())
+
+
+@pytest.mark.parametrize("bad", ["Zlib1g-dev", "zlib;rm", "-x"])
+def test_cgo_packages_are_debian_names(bad: str) -> None:
+    from buildx_go.config import resolve
+
+    with pytest.raises(InputError, match="--cgo-package"):
+        resolve({"cgo_package": [bad]}, {}, {})
