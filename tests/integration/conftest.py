@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import re
 import subprocess
 import sys
 import urllib.error
@@ -109,4 +110,5 @@ def environment() -> None:
 @pytest.fixture
 def repo(request: pytest.FixtureRequest) -> str:
     """A fresh repository name in the local registry for this test."""
-    return f"{REGISTRY}/it-{request.node.name.lower().replace('_', '-')[:40]}-{uuid.uuid4().hex[:8]}"
+    name = re.sub(r"[^a-z0-9]+", "-", request.node.name.lower())[:40].strip("-")
+    return f"{REGISTRY}/it-{name}-{uuid.uuid4().hex[:8]}"

@@ -1,0 +1,79 @@
+"""Issue 13: cgo cross-compiled natively in ONE buildx run, on the lab's Debian images:
+Debian's cross toolchains on the build platform, the C library installed for each target,
+each image run under QEMU, verify reading the interpreter and the libraries."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from tests.integration.conftest import FIXTURES, REGISTRY, buildx_go, events, head_digest, run
+
+pytestmark = pytest.mark.integration
+CGO = FIXTURES / "cgo"
+DEBIAN_GO = f"{REGISTRY}/golang:1.27-bookworm"
+DEBIAN = f"{REGISTRY}/debian:bookworm"
+STATIC = f"{REGISTRY}/static:latest"
+THREE = "linux/amd64,linux/arm64,linux/arm/v7"
+MACHINE = {"amd64": "x86_64", "arm64": "aarch64", "arm": "arm"}
+
+
+def first_error(stderr: str) -> str:
+    return next(line for line in stderr.splitlines() if line.startswith("ERROR "))
+
+
+def runs_on(ref: str, platform: str) -> str:
+    argv = ["docker", "run", "--rm", "--pull", "always", "--network", "none", "--platform", platform, ref]
+    return run(argv).stdout.strip()
+
+
+def emulated_compiles(stderr: str) -> list[str]:
+    """Steps of the Go stage BuildKit ran as a foreign platform (under QEMU)."""
+    return re.findall(r"\[linux/(?:arm64|arm/v7) build \d+/\d+\][^\n]*", stderr)
+
+
+@pytest.mark.parametrize(("fixture", "extra"), [("arch", []), ("zlib", ["--cgo-package", "zlib1g-dev"])])
+def test_cgo_for_three_platforms_in_one_run(repo: str, fixture: str, extra: list[str]) -> None:
+    proc = buildx_go(
+        "build", str(CGO / fixture), "--image", repo, "--tag", "1.0.0", "--push", "--platform", THREE,
+        "--go-image", DEBIAN_GO, "--base-image", DEBIAN, "--progress", "plain", *extra,
+    )  # fmt: skip
+    starts = [e for e in events(proc.stderr) if e["event"] == "command.start"]
+    assert all(s["argv"] == starts[0]["argv"] for s in starts)  # one buildx run (repeated only on a 500)
+    plan = next(e for e in events(proc.stderr) if e["event"] == "plan.chosen")
+    assert any(str(n).startswith("cgo on: ") for n in plan.get("notes", []))  # type: ignore[union-attr]
+    # Go and C compiled on the build platform for every target: never a linux/arm* Go stage step
+    assert emulated_compiles(proc.stderr) == []
+    assert re.search(r"\[linux/amd64->arm/v7 build \d+/\d+\] RUN --mount=type=cache,target=/var/cache/apt", proc.stderr)
+    checks = [e for e in events(proc.stderr) if e["event"] == "verify.image"]
+    assert len(checks) == 3 and all("dynamically linked (" in str(c["facts"]) for c in checks)
+    for platform in THREE.split(","):
+        arch = platform.split("/")[1]
+        out = runs_on(f"{repo}:1.0.0", platform)
+        if fixture == "arch":
+            assert out == f"cgo on {'linux/' + arch}, C compiled for {MACHINE[arch]}"
+        else:
+            assert re.fullmatch(rf"zlib 1\.\d+\.\d+ on linux/{arch}", out), out
+
+
+def test_cgo_off_fails_naming_cgo_and_static_runs_on_the_static_base(repo: str) -> None:
+    common = ["--image", repo, "--push", "--go-image", DEBIAN_GO, "--platform", "linux/amd64,linux/arm64"]
+    off = buildx_go("build", str(CGO / "arch"), *common, "--tag", "1.0.0", "--cgo", "off", "--base-image", DEBIAN,
+                    check=False)  # fmt: skip
+    assert off.returncode == 4
+    assert 'files that import "C" are left out when cgo is off' in first_error(off.stderr)
+    assert head_digest(f"{repo}:1.0.0") is None
+    buildx_go("build", str(CGO / "arch"), *common, "--tag", "2.0.0", "--cgo-static", "--base-image", STATIC)
+    for arch in ("amd64", "arm64"):
+        assert runs_on(f"{repo}:2.0.0", f"linux/{arch}") == f"cgo on linux/{arch}, C compiled for {MACHINE[arch]}"
+
+
+def test_a_dynamic_binary_on_the_static_base_is_exit_6(repo: str) -> None:
+    proc = buildx_go(
+        "build", str(CGO / "arch"), "--image", repo, "--tag", "1.0.0", "--push", "--go-image", DEBIAN_GO,
+        "--base-image", STATIC, "--platform", "linux/amd64,linux/arm64", check=False,
+    )  # fmt: skip
+    assert proc.returncode == 6, proc.stderr[-2000:]
+    assert "its interpreter /lib/ld-linux-aarch64.so.1 is not in the image" in proc.stderr
+    assert "its interpreter /lib64/ld-linux-x86-64.so.2 is not in the image" in proc.stderr
