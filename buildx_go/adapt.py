@@ -11,9 +11,9 @@ import re
 import attrs
 
 from buildx_go.dockerfile import Dockerfile, Instruction, Stage
-from buildx_go.generate import GOCACHE, GOMODCACHE
+from buildx_go.generate import CC_WRAPPER, GOCACHE, GOMODCACHE, PKG_CONFIG_WRAPPER, cgo_toolchain
 from buildx_go.platforms import Platform
-from buildx_go.stages import GoStage, chain, go_stages, prebuilt_copies
+from buildx_go.stages import GoStage, base_image, chain, go_stages, is_go_image, prebuilt_copies
 
 GO_ENV_VARS = {"GOOS", "GOARCH", "GOARM", "GOAMD64"}
 GO_CACHED = r"\bgo\s+(build|install|mod|get|run|generate|test|vet)\b"  # RUNs that fill Go's caches
@@ -40,7 +40,9 @@ class Adaptation:
     changes: tuple[str, ...]
 
 
-def adapt(df: Dockerfile, filename: str, cgo_files: tuple[str, ...] = ()) -> Adaptation:
+def adapt(
+    df: Dockerfile, filename: str, cgo_files: tuple[str, ...] = (), cgo_packages: tuple[str, ...] = ()
+) -> Adaptation:
     """Each Go stage that does not cross-compile made to: its chain's root moved to
     $BUILDPLATFORM, GOOS/GOARCH fed from TARGETOS/TARGETARCH (an ARG GOARCH or an ARG with
     another name that carries the architecture re-declared from them, else exported as ENV so
@@ -64,6 +66,8 @@ def adapt(df: Dockerfile, filename: str, cgo_files: tuple[str, ...] = ()) -> Ada
             edits.cache_mounts(st, modules_cached)
         if not g.wired and not g.tool:
             edits.target_arch(g)
+        if g.kind != "cross" and _cgo_stage(df, g, cgo_files):
+            edits.cgo_toolchain(g, cgo_packages)
     header = [
         f"# Derived by buildx-go from {filename} for one multi-platform buildx run: the Go stage",
         "# runs on $BUILDPLATFORM and cross-compiles for TARGETOS/TARGETARCH/TARGETVARIANT.",
@@ -87,13 +91,25 @@ def _cannot_adapt(df: Dockerfile, g: GoStage, cgo_files: tuple[str, ...]) -> str
             f"its base stage {g.root.name or g.root.index} is also the base of stage {g.shared}, "
             "which must stay on the target platform"
         )
-    chain_text = " ".join(i.command for st in chain(df, g.stage) for i in st.instructions)
-    if g.kind == "emulated" and cgo_files and "CGO_ENABLED=0" not in chain_text:
+    if g.kind == "emulated" and _cgo_stage(df, g, cgo_files) and not _debian_go(df, g):
         return (
-            f"it compiles cgo ({cgo_files[0]}) and has no C cross toolchain, so it stays on the target "
-            "platform (under QEMU); set CGO_ENABLED=0 if cgo is not needed"
+            f"it compiles cgo ({cgo_files[0]}) on {base_image(df, g.root)}, which is not a Debian-based Go image "
+            "(no Debian cross toolchain to add), so it stays on the target platform (under QEMU); set "
+            "CGO_ENABLED=0 if cgo is not needed"
         )
     return None
+
+
+def _cgo_stage(df: Dockerfile, g: GoStage, cgo_files: tuple[str, ...]) -> bool:
+    """The stage compiles cgo: the project uses it and the stage does not turn it off."""
+    chain_text = " ".join(i.command for st in chain(df, g.stage) for i in st.instructions)
+    return bool(cgo_files) and "CGO_ENABLED=0" not in chain_text
+
+
+def _debian_go(df: Dockerfile, g: GoStage) -> bool:
+    """The chain starts at a Debian-based Go image (golang:1.22, golang:1.22-bookworm; not alpine)."""
+    image = base_image(df, g.root)
+    return is_go_image(image) and "alpine" not in image
 
 
 class _Edits:
@@ -178,6 +194,18 @@ class _Edits:
         self.edits[first] = (last, head_lines + inject)
         self.changes.append(f"{self.filename}:{st.head.line}: GOARCH=$TARGETARCH added to stage {st.name or st.index}")
 
+    def cgo_toolchain(self, g: GoStage, packages: tuple[str, ...]) -> None:
+        """Debian's cross toolchain for the target, and CC/PKG_CONFIG pointing at it (the
+        stage's own RUNs then cross-compile C as well as Go)."""
+        st = g.stage
+        first, last, head_lines = self._head(st)
+        env = f"ENV CGO_ENABLED=1 CC={CC_WRAPPER} PKG_CONFIG={PKG_CONFIG_WRAPPER}"
+        self.edits[first] = (last, [*head_lines, "ARG TARGETARCH", *cgo_toolchain(packages, wrappers=True), env])
+        libs = f" and {', '.join(packages)} for the target" if packages else " (C libraries for it: --cgo-package)"
+        self.changes.append(
+            f"{self.filename}:{st.head.line}: cgo: Debian's cross toolchain for the target{libs} in stage {g.name}"
+        )
+
     def applied(self) -> list[str]:
         out: list[str] = []
         i = 0
@@ -254,6 +282,8 @@ def lint(
             "the builder needs QEMU/binfmt for them"
         )
         out.append(Lint("run-needs-emulation", why, runs[0].line))
+    if adapted and not generated:  # stages adaptation moves, with a cross toolchain, no longer compile C emulated
+        found = tuple(g for g in found if not (g.kind == "emulated" and not _cannot_adapt(df, g, cgo_files)))
     out += _cgo(df, found, cgo_files, generated, bool(foreign))
     return tuple(out)
 
@@ -297,6 +327,8 @@ def _cgo(
         )
         return [Lint("cgo-disabled", why)]
     if not foreign or re.search(r"CGO_ENABLED=0", df.text):
+        return []
+    if not found:
         return []
     native = [g for g in found if g.kind != "emulated"]
     if not native:

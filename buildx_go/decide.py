@@ -324,7 +324,7 @@ def choose_dockerfile(
     found = go_stages(parsed)
     style = cast(Style, stages_style(parsed, found))
     if settings.adapt and (style == "goarch-recipe" or needs_adapting(found)):
-        adaptation = adapt(parsed, os.path.relpath(user.path, go.root), go.cgo_files)
+        adaptation = adapt(parsed, os.path.relpath(user.path, go.root), go.cgo_files, settings.cgo_package)
         if adaptation.changes:
             return DockerfileChoice("adapted", str(user.path), style, adaptation.text), (), adaptation.changes
     return DockerfileChoice("user", str(user.path), style, parsed.text), (), ()

@@ -51,10 +51,15 @@ CROSS = {
 }
 
 
-def cgo_toolchain(packages: tuple[str, ...]) -> list[str]:
+CC_WRAPPER = "/usr/local/bin/buildx-go-cc"
+PKG_CONFIG_WRAPPER = "/usr/local/bin/buildx-go-pkg-config"
+
+
+def cgo_toolchain(packages: tuple[str, ...], wrappers: bool = False) -> list[str]:
     """The RUN (on the build platform, once per target) that installs the target's C
     toolchain and PACKAGES for the target's architecture (Debian multiarch), and writes CC
-    and PKG_CONFIG_PATH to CGO_ENV for the go build."""
+    and PKG_CONFIG_PATH to CGO_ENV for the go build. WRAPPERS (a user's Dockerfile, whose own
+    RUNs do not read CGO_ENV): also CC_WRAPPER and PKG_CONFIG_WRAPPER, for ENV CC/PKG_CONFIG."""
     cases = " ".join(f"{arch}) deb={deb} triplet={triplet} pkg={pkg} ;;" for arch, (deb, triplet, pkg) in CROSS.items())
     extra = " ".join(packages)
     return [
@@ -69,7 +74,18 @@ def cgo_toolchain(packages: tuple[str, ...]) -> list[str]:
         "    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "
         "$pkgs pkg-config >/dev/null; \\",
         '    libdir=$triplet; [ "$deb" = i386 ] && libdir=i386-linux-gnu; \\',
-        f'    printf \'CC=%s\\nPKG_CONFIG_PATH=/usr/lib/%s/pkgconfig\\n\' "$cc" "$libdir" > {CGO_ENV}',
+        f'    printf \'CC=%s\\nPKG_CONFIG_PATH=/usr/lib/%s/pkgconfig\\n\' "$cc" "$libdir" > {CGO_ENV}'
+        + ("; \\" if wrappers else ""),
+        *(
+            [
+                f'    printf \'#!/bin/sh\\nexec %s "$@"\\n\' "$cc" > {CC_WRAPPER}; \\',
+                f"    printf '#!/bin/sh\\nPKG_CONFIG_PATH=/usr/lib/%s/pkgconfig exec pkg-config \"$@\"\\n' "
+                f'"$libdir" > {PKG_CONFIG_WRAPPER}; \\',
+                f"    chmod +x {CC_WRAPPER} {PKG_CONFIG_WRAPPER}",
+            ]
+            if wrappers
+            else []
+        ),
     ]
 
 

@@ -77,3 +77,16 @@ def test_a_dynamic_binary_on_the_static_base_is_exit_6(repo: str) -> None:
     assert proc.returncode == 6, proc.stderr[-2000:]
     assert "its interpreter /lib/ld-linux-aarch64.so.1 is not in the image" in proc.stderr
     assert "its interpreter /lib64/ld-linux-x86-64.so.2 is not in the image" in proc.stderr
+
+
+def test_a_projects_own_cgo_dockerfile_is_adapted_with_the_cross_toolchain(repo: str) -> None:
+    proc = buildx_go(
+        "build", str(CGO / "own"), "--image", repo, "--tag", "1.0.0", "--push", "--platform", THREE,
+        "--progress", "plain",
+    )  # fmt: skip
+    chosen = next(e for e in events(proc.stderr) if e["event"] == "dockerfile.chosen")
+    assert chosen["source"] == "adapted"
+    assert emulated_compiles(proc.stderr) == []  # Go and C on the build platform for every target
+    for platform in THREE.split(","):
+        arch = platform.split("/")[1]
+        assert runs_on(f"{repo}:1.0.0", platform) == f"cgo on linux/{arch}, C compiled for {MACHINE[arch]}"

@@ -118,8 +118,17 @@ def test_lints(text: str, adapted: bool, platforms: tuple[Platform, ...], codes:
 def test_cgo_lints() -> None:
     df = Dockerfile.parse(NO_ARG)
     assert [i.code for i in lint(df, TWO, AMD64, adapted=True, cgo_files=("c.go",), generated=True)] == ["cgo-disabled"]
-    # emulated and cgo: it stays on the target platform, compiling C under QEMU (not a cross toolchain problem)
-    assert [i.code for i in lint(df, TWO, AMD64, adapted=True, cgo_files=("c.go",))] == ["not-adapted", "cgo-emulated"]
+    # emulated and cgo on a Debian Go image: adapted, with Debian's cross toolchain (nothing to say)
+    assert [i.code for i in lint(df, TWO, AMD64, adapted=True, cgo_files=("c.go",))] == []
+    a = adapt(df, "Dockerfile", ("c.go",), ("libsqlite3-dev",))
+    assert "ENV CGO_ENABLED=1 CC=/usr/local/bin/buildx-go-cc PKG_CONFIG=/usr/local/bin/buildx-go-pkg-config" in a.text
+    assert a.changes[-1] == (
+        "Dockerfile:1: cgo: Debian's cross toolchain for the target and libsqlite3-dev for the target in stage build"
+    )
+    # on alpine there is none to add: it stays on the target platform, compiling C under QEMU
+    alpine = Dockerfile.parse(NO_ARG.replace("golang:1.22", "golang:1.22-alpine"))
+    got = [i.code for i in lint(alpine, TWO, AMD64, adapted=True, cgo_files=("c.go",))]
+    assert got == ["not-adapted", "cgo-emulated"]
     cross = Dockerfile.parse("FROM --platform=$BUILDPLATFORM golang AS b\nRUN GOARCH=$TARGETARCH go build .\n")
     assert [i.code for i in lint(cross, TWO, AMD64, adapted=True, cgo_files=("c.go",))] == ["cgo-cross"]
 
