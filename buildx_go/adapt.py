@@ -11,7 +11,7 @@ import re
 import attrs
 
 from buildx_go.dockerfile import Dockerfile, Instruction, Stage
-from buildx_go.generate import CC_WRAPPER, GOCACHE, GOMODCACHE, PKG_CONFIG_WRAPPER, cgo_toolchain
+from buildx_go.generate import CC_WRAPPER, CXX_WRAPPER, GOCACHE, GOMODCACHE, PKG_CONFIG_WRAPPER, cgo_toolchain
 from buildx_go.platforms import Platform
 from buildx_go.stages import GoStage, base_image, chain, go_stages, is_go_image, prebuilt_copies
 
@@ -199,7 +199,7 @@ class _Edits:
         stage's own RUNs then cross-compile C as well as Go)."""
         st = g.stage
         first, last, head_lines = self._head(st)
-        env = f"ENV CGO_ENABLED=1 CC={CC_WRAPPER} PKG_CONFIG={PKG_CONFIG_WRAPPER}"
+        env = f"ENV CGO_ENABLED=1 CC={CC_WRAPPER} CXX={CXX_WRAPPER} PKG_CONFIG={PKG_CONFIG_WRAPPER}"
         self.edits[first] = (last, [*head_lines, "ARG TARGETARCH", *cgo_toolchain(packages, wrappers=True), env])
         libs = f" and {', '.join(packages)} for the target" if packages else " (C libraries for it: --cgo-package)"
         self.changes.append(

@@ -2,14 +2,16 @@
 
 A main needs cgo when a package it imports, directly or not, has a file that imports "C"
 and is compiled for the target with cgo on (build constraints and tags honoured). The graph
-is what can be read here: the project's own packages and vendor/. An import that is neither
-(a module not vendored) leaves the answer "unknown" unless cgo was already found.
+is what can be read here: the project's own packages, vendor/ and the module cache
+(GOMODCACHE) for the versions go.mod requires. An import found in none leaves the answer
+"unknown" unless cgo was already found.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
+from pathlib import Path
 from typing import Literal
 
 import attrs
@@ -52,7 +54,7 @@ def is_std(path: str) -> bool:
     return "." not in path.split("/", 1)[0]
 
 
-def needs_cgo(main: str, packages: Mapping[str, tuple[GoFile, ...]], target: Target) -> CgoAnswer:
+def needs_cgo(main: str, packages: Mapping[str, tuple[GoFile, ...]] | ModuleCache, target: Target) -> CgoAnswer:
     """Whether package MAIN (an import path in PACKAGES) needs cgo for TARGET."""
     on = attrs.evolve(target, cgo=True)
     seen: set[str] = set()
@@ -74,5 +76,51 @@ def needs_cgo(main: str, packages: Mapping[str, tuple[GoFile, ...]], target: Tar
                 elif not is_std(imp) and unknown is None:
                     unknown = imp
     if unknown is not None:
-        return CgoAnswer("unknown", f"imports {unknown}, which is neither in the project nor vendored")
+        return CgoAnswer(
+            "unknown", f"imports {unknown}, which is neither in the project, vendored nor in the module cache"
+        )
     return CgoAnswer("no", "")
+
+
+def escape_module(path: str) -> str:
+    """The module cache's case encoding: an upper-case letter X becomes !x."""
+    return "".join(f"!{c.lower()}" if c.isupper() else c for c in path)
+
+
+class ModuleCache:
+    """The packages of a project (KNOWN) plus, read on demand, those of the modules go.mod
+    requires, from the module cache (GOMODCACHE) when they are there: the cgo import graph
+    beyond the project without network or go."""
+
+    def __init__(
+        self,
+        known: Mapping[str, tuple[GoFile, ...]],
+        versions: tuple[tuple[str, str], ...],
+        root: Path | None,
+        read: Callable[[Path], tuple[GoFile, ...] | None],
+    ) -> None:
+        self.known = dict(known)
+        self.versions = sorted(versions, key=lambda mv: -len(mv[0]))  # longest module path first
+        self.root = root
+        self.read = read
+
+    def _load(self, pkg: str) -> tuple[GoFile, ...] | None:
+        if pkg in self.known:
+            return self.known[pkg]
+        found: tuple[GoFile, ...] | None = None
+        if self.root is not None:
+            for module, version in self.versions:
+                if pkg == module or pkg.startswith(module + "/"):
+                    rest = pkg[len(module) :].lstrip("/")
+                    folder = self.root / f"{escape_module(module)}@{escape_module(version)}" / rest
+                    found = self.read(folder)
+                    break
+        if found is not None:
+            self.known[pkg] = found
+        return found
+
+    def __contains__(self, pkg: object) -> bool:
+        return isinstance(pkg, str) and self._load(pkg) is not None
+
+    def get(self, pkg: str, default: tuple[GoFile, ...] = ()) -> tuple[GoFile, ...]:
+        return self._load(pkg) or default

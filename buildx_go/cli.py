@@ -163,7 +163,7 @@ def project_command(command: str, s: Settings, env: Mapping[str, str], effects: 
     from buildx_go.plan import make_plan
     from buildx_go.report import log_dockerfile, log_plan, print_plan
 
-    project = project_facts(s, root, effects, run_commands=command == "build" and not s.dry_run)
+    project = project_facts(s, root, effects, run_commands=command == "build" and not s.dry_run, env=env)
     check_inputs(s, project, command)
     if command == "dockerfile":
         choice, mains, changes = choose_dockerfile(s, project)

@@ -31,11 +31,25 @@ from buildx_go.platforms import Platform
 from buildx_go.refs import Reference
 
 
-def project_facts(settings: Settings, root: Path, effects: Effects, run_commands: bool = True) -> ProjectFacts:
+def module_cache(env: Mapping[str, str]) -> Path | None:
+    """Where go keeps downloaded modules: GOMODCACHE, else GOPATH's first entry /pkg/mod,
+    else ~/go/pkg/mod (read for the cgo import graph, never written)."""
+    if env.get("GOMODCACHE"):
+        return Path(env["GOMODCACHE"])
+    gopath = (env.get("GOPATH") or "").split(os.pathsep)[0]
+    home = env.get("HOME")
+    base = Path(gopath) if gopath else (Path(home) / "go" if home else None)
+    return base / "pkg" / "mod" if base else None
+
+
+def project_facts(
+    settings: Settings, root: Path, effects: Effects, run_commands: bool = True, env: Mapping[str, str] | None = None
+) -> ProjectFacts:
     """RUN_COMMANDS false (plan, --dry-run): a --version-from from the project's config file
     is shown, not run (looking at an untrusted clone must not run its code)."""
     targets = tuple(Target(p.os, p.arch, p.variant) for p in settings.platform)
-    go = GoProject.detect(root, effects.files, targets, frozenset(settings.tags))
+    cache = module_cache(os.environ if env is None else env)
+    go = GoProject.detect(root, effects.files, targets, frozenset(settings.tags), cache)
     get_logger().info(
         "project.detected",
         module=go.module.path,

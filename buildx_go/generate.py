@@ -52,6 +52,7 @@ CROSS = {
 
 
 CC_WRAPPER = "/usr/local/bin/buildx-go-cc"
+CXX_WRAPPER = "/usr/local/bin/buildx-go-cxx"
 PKG_CONFIG_WRAPPER = "/usr/local/bin/buildx-go-pkg-config"
 
 
@@ -68,20 +69,22 @@ def cgo_toolchain(packages: tuple[str, ...], wrappers: bool = False) -> list[str
         "    set -e; rm -f /etc/apt/apt.conf.d/docker-clean; \\",
         f'    case "$TARGETARCH" in {cases} \\',
         '      *) echo "buildx-go: no Debian cross toolchain for $TARGETARCH" >&2; exit 1 ;; esac; \\',
-        '    if [ "$deb" = "$(dpkg --print-architecture)" ]; then pkgs="gcc libc6-dev"; cc=gcc; \\',
-        '    else dpkg --add-architecture "$deb"; pkgs="$pkg libc6-dev-$deb-cross"; cc="$triplet-gcc"; fi; \\',
+        '    if [ "$deb" = "$(dpkg --print-architecture)" ]; then pkgs="gcc g++ libc6-dev"; cc=gcc; cxx=g++; \\',
+        '    else dpkg --add-architecture "$deb"; pkgs="$pkg g++-${pkg#gcc-} libc6-dev-$deb-cross"; \\',
+        '      cc="$triplet-gcc"; cxx="$triplet-g++"; fi; \\',
         f'    for p in {extra}; do pkgs="$pkgs $p:$deb"; done; \\' if extra else "    : ; \\",
         "    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "
         "$pkgs pkg-config >/dev/null; \\",
         '    libdir=$triplet; [ "$deb" = i386 ] && libdir=i386-linux-gnu; \\',
-        f'    printf \'CC=%s\\nPKG_CONFIG_PATH=/usr/lib/%s/pkgconfig\\n\' "$cc" "$libdir" > {CGO_ENV}'
+        f'    printf \'CC=%s\\nCXX=%s\\nPKG_CONFIG_PATH=/usr/lib/%s/pkgconfig\\n\' "$cc" "$cxx" "$libdir" > {CGO_ENV}'
         + ("; \\" if wrappers else ""),
         *(
             [
                 f'    printf \'#!/bin/sh\\nexec %s "$@"\\n\' "$cc" > {CC_WRAPPER}; \\',
+                f'    printf \'#!/bin/sh\\nexec %s "$@"\\n\' "$cxx" > {CXX_WRAPPER}; \\',
                 f"    printf '#!/bin/sh\\nPKG_CONFIG_PATH=/usr/lib/%s/pkgconfig exec pkg-config \"$@\"\\n' "
                 f'"$libdir" > {PKG_CONFIG_WRAPPER}; \\',
-                f"    chmod +x {CC_WRAPPER} {PKG_CONFIG_WRAPPER}",
+                f"    chmod +x {CC_WRAPPER} {CXX_WRAPPER} {PKG_CONFIG_WRAPPER}",
             ]
             if wrappers
             else []

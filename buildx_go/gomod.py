@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 import attrs
 from packaging.version import InvalidVersion, Version
 
-from buildx_go.cgograph import CgoAnswer, GoFile, imports, needs_cgo
+from buildx_go.cgograph import CgoAnswer, GoFile, ModuleCache, imports, needs_cgo
 from buildx_go.constraints import Expr, Target, file_constraint, included, mentioned_tags, tags_needed
 from buildx_go.errors import InputError
 
@@ -42,12 +42,14 @@ class GoModule:
     go: Version | None
     toolchain: Version | None
     requires: tuple[str, ...] = ()
+    versions: tuple[tuple[str, str], ...] = ()  # (module, version) of each require
 
     @classmethod
     def from_text(cls, text: str, filename: str = "go.mod") -> GoModule:
         """Parse go.mod text; raise InputError naming FILENAME:LINE for what is malformed."""
         module = go = toolchain = None
         requires: list[str] = []
+        versions: list[tuple[str, str]] = []
         block: str | None = None
         for lineno, raw in enumerate(text.splitlines(), 1):
             line = raw.split("//", 1)[0].strip()
@@ -62,6 +64,8 @@ class GoModule:
                     block = None
                 elif block == "require":
                     requires.append(line.split()[0])
+                    if len(line.split()) > 1:
+                        versions.append((line.split()[0], line.split()[1]))
                 continue
             words = line.split()
             verb = words[0]
@@ -91,6 +95,7 @@ class GoModule:
                 if len(words) < 3:
                     raise bad("require needs a module path and a version")
                 requires.append(words[1])
+                versions.append((words[1], words[2]))
             elif verb in ("replace", "exclude", "retract", "godebug", "tool", "ignore"):
                 continue
             else:
@@ -99,7 +104,7 @@ class GoModule:
             raise InputError(f"{filename}: unterminated {block} ( block", "close it with )")
         if not module:
             raise InputError(f"{filename}: no module directive", "the first line should be `module example.com/app`")
-        return cls(path=module, go=go, toolchain=toolchain, requires=tuple(requires))
+        return cls(path=module, go=go, toolchain=toolchain, requires=tuple(requires), versions=tuple(versions))
 
     @property
     def go_minor(self) -> str | None:
@@ -159,6 +164,7 @@ class GoProject:
         files: Files | None = None,
         targets: tuple[Target, ...] = (),
         tags: frozenset[str] = frozenset(),
+        modcache: Path | None = None,
     ) -> GoProject:
         """Read go.mod and walk the sources under ROOT (skipping vendor/, testdata/, dot dirs).
         Build constraints are evaluated for each of TARGETS (default linux/amd64 and
@@ -197,7 +203,8 @@ class GoProject:
             if uses_cgo(text) and any(included(src.name, constraint, t) for t in with_cgo):
                 cgo.append(rel)
         mains, constrained = _classify_mains(module, main_files, hints, plain)
-        packages = {k: tuple(v) for k, v in {**graph, **_vendored(root, fs)}.items()}
+        known = {k: tuple(v) for k, v in {**graph, **_vendored(root, fs)}.items()}
+        packages = ModuleCache(known, module.versions, modcache, lambda d: _cached_package(d, fs, modcache))
         cgo_needs = tuple((m.path, _needs(module.path, m.path, packages, plain)) for m in mains)
         return cls(
             root=root,
@@ -278,7 +285,20 @@ def _vendored(root: Path, fs: Files) -> dict[str, list[GoFile]]:
     return graph
 
 
-def _needs(module: str, main: str, packages: dict[str, tuple[GoFile, ...]], targets: list[Target]) -> CgoAnswer:
+def _cached_package(folder: Path, fs: Files, modcache: Path | None) -> tuple[GoFile, ...] | None:
+    """A package directory of the module cache, or None when it is not there."""
+    if modcache is None or not fs.is_dir(folder):
+        return None
+    out = []
+    for src in fs.iterdir(folder):
+        if src.suffix == ".go" and not src.name.endswith("_test.go") and fs.is_file(src):
+            text = fs.read_text(src, head=True)
+            rel = src.relative_to(modcache).as_posix()
+            out.append(GoFile(src.name, rel, file_constraint(text, f"{rel}: //go:build"), imports(text)))
+    return tuple(out)
+
+
+def _needs(module: str, main: str, packages: ModuleCache, targets: list[Target]) -> CgoAnswer:
     """MAIN's cgo answer over TARGETS: yes on any, else unknown on any, else no."""
     path = module if main == "." else f"{module}/{main.removeprefix('./')}"
     answers = [needs_cgo(path, packages, t) for t in targets]

@@ -121,7 +121,8 @@ def test_cgo_lints() -> None:
     # emulated and cgo on a Debian Go image: adapted, with Debian's cross toolchain (nothing to say)
     assert [i.code for i in lint(df, TWO, AMD64, adapted=True, cgo_files=("c.go",))] == []
     a = adapt(df, "Dockerfile", ("c.go",), ("libsqlite3-dev",))
-    assert "ENV CGO_ENABLED=1 CC=/usr/local/bin/buildx-go-cc PKG_CONFIG=/usr/local/bin/buildx-go-pkg-config" in a.text
+    env = "ENV CGO_ENABLED=1 CC=/usr/local/bin/buildx-go-cc CXX=/usr/local/bin/buildx-go-cxx PKG_CONFIG="
+    assert env + "/usr/local/bin/buildx-go-pkg-config" in a.text
     assert a.changes[-1] == (
         "Dockerfile:1: cgo: Debian's cross toolchain for the target and libsqlite3-dev for the target in stage build"
     )

@@ -86,3 +86,29 @@ def test_cgo_packages_are_debian_names(bad: str) -> None:
 
     with pytest.raises(InputError, match="--cgo-package"):
         resolve({"cgo_package": [bad]}, {}, {})
+
+
+def test_the_module_cache_is_read_for_required_modules(tmp_path: Path) -> None:
+    root = write(
+        tmp_path / "app",
+        {
+            "go.mod": "module example.com/app\ngo 1.22\nrequire (\n\tgithub.com/Mattn/go-sqlite3 v1.14.22\n"
+            "\tgithub.com/pure/lib v0.1.0\n)\n",
+            "main.go": 'package main\nimport _ "github.com/Mattn/go-sqlite3"\nfunc main() {}\n',
+            "cmd/pure/main.go": 'package main\nimport "github.com/pure/lib/sub"\nfunc main() { sub.X() }\n',
+        },
+    )
+    cache = write(
+        tmp_path / "modcache",
+        {
+            "github.com/!mattn/go-sqlite3@v1.14.22/sqlite3.go": 'package sqlite3\n// #cgo LDFLAGS: -lz\nimport "C"\n',
+            "github.com/!mattn/go-sqlite3@v1.14.22/sqlite3_test.go": 'package sqlite3\nimport "C"\n',
+            "github.com/pure/lib@v0.1.0/sub/sub.go": 'package sub\nimport "strings"\nfunc X() { strings.Title("") }\n',
+        },
+    )
+    answers = dict(GoProject.detect(root, modcache=cache).cgo_needs)
+    assert answers["."].verdict == "yes" and answers["."].why == "github.com/!mattn/go-sqlite3@v1.14.22/sqlite3.go"
+    assert answers["./cmd/pure"].verdict == "no"
+    without = dict(GoProject.detect(root).cgo_needs)
+    assert without["."].verdict == "unknown" and "github.com/Mattn/go-sqlite3" in without["."].why
+    assert "module cache" in without["."].why
