@@ -112,12 +112,20 @@ def _image(value: Any) -> str:
 GO_SYMBOL = re.compile(r"[A-Za-z0-9_.~+/-]*[A-Za-z0-9_]\.[A-Za-z_][A-Za-z0-9_]*")
 
 
-def _go_symbol(value: Any) -> str | None:
-    """An -X target: IMPORTPATH.NAME (ASCII import path, a Go identifier)."""
-    text = _optional_str(value)
-    if text is not None and not GO_SYMBOL.fullmatch(text):
-        raise ValueError(f"{text!r} is not IMPORTPATH.NAME, e.g. main.version or example.com/app/build.Version")
-    return text
+def _matching(pattern: re.Pattern[str], what: str) -> Callable[[Any], str | None]:
+    """An optional text value that must match PATTERN whole (else: "'...' is not WHAT")."""
+
+    def parse(value: Any) -> str | None:
+        text = _optional_str(value)
+        if text is not None and not pattern.fullmatch(text):
+            raise ValueError(f"{text[:80]!r} is not {what}")
+        return text
+
+    return parse
+
+
+# an -X target: IMPORTPATH.NAME (ASCII import path, a Go identifier)
+_go_symbol = _matching(GO_SYMBOL, "IMPORTPATH.NAME, e.g. main.version or example.com/app/build.Version")
 
 
 GO_TAG = re.compile(r"[A-Za-z0-9_.]+")
@@ -187,11 +195,7 @@ def _ssh(value: Any) -> tuple[str, ...]:
 GOPRIVATE = re.compile(r"[A-Za-z0-9.*/_~-]+(,[A-Za-z0-9.*/_~-]+)*")
 
 
-def _goprivate(value: Any) -> str | None:
-    text = _optional_str(value)
-    if text is not None and not GOPRIVATE.fullmatch(text):
-        raise ValueError(f"{text[:60]!r} is not a comma-separated list of module path patterns")
-    return text
+_goprivate = _matching(GOPRIVATE, "a comma-separated list of module path patterns")
 
 
 def _seconds(value: Any) -> float:
