@@ -91,7 +91,8 @@ def check_secret_sources(settings: Settings, files: Files) -> None:
         pairs = dict(p.partition("=")[::2] for p in spec.split(","))
         src = pairs.get("src") or pairs.get("source")
         if src and not files.is_file(Path(os.path.expanduser(src))):
-            raise InputError(f"--secret id={pairs['id']}: src {src} is not a file", "give the file holding the secret")
+            where = settings.sources.get("secret", "--secret")
+            raise InputError(f"{where} id={pairs['id']}: src {src} is not a file", "give the file holding the secret")
 
 
 BINARY_LIMIT = 256 << 20  # what is read of a prebuilt binary (verify reads all of it too)

@@ -61,6 +61,13 @@ INVALID: dict[str, list[Any]] = {
     "format": ["yaml", "JSON", "text;"],
     "registry_timeout": ["0", "-1", "601", "abc", "nan", "inf", "1e9", ""],
     "version_from_timeout": ["0", "-5", "9999", "soon", "nan"],
+    "tags": ["bad tag", "a;b", "$(id)", "tag\nx", "é"],
+    "build_arg": ["NOVALUE", "1X=2", "=x", "A B=1", "X=a\nRUN id"],
+    "secret": ["src=/x", "id=netrc,file=/x", "id=bad id", "id=netrc,src=/nonexistent/netrc"],
+    "ssh": ["a;b", "default=", "x,y", "(x)"],
+    "goprivate": ["github.com/org/*;rm", "a b", "x\ny"],
+    "cgo": ["yes", "ON", "maybe"],
+    "cgo_package": ["Zlib1g-dev", "zlib;rm", "-x", "a b"],
 }
 FLAGS_INVALID = ["maybe", "2", "yes please", "on;", "tru"]  # env and TOML values of boolean options
 TOML_WRONG_TYPES: dict[str, Any] = {
@@ -73,6 +80,10 @@ TOML_WRONG_TYPES: dict[str, Any] = {
     "registry_timeout": True,
     "version_var": 1.5,
     "strategy": ["auto"],
+    "build_arg": 5,
+    "cgo_package": {"a": 1},
+    "secret": 7,
+    "tags": True,
 }
 VALID = {"image": "localhost:5000/app", "tag": "1.0.0", "strategy": "buildx"}  # plus --push
 
