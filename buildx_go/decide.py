@@ -22,7 +22,7 @@ from buildx_go.builder import DEFAULT_BUILDER_NAME, BuilderCaps, NewBuilder, Pla
 from buildx_go.config import Settings
 from buildx_go.dockerfile import Dockerfile
 from buildx_go.errors import EngineError, InputError
-from buildx_go.generate import GO_MODULE_ARGS, GenerateOptions, generate_dockerfile
+from buildx_go.generate import CROSS, GO_MODULE_ARGS, GenerateOptions, generate_dockerfile
 from buildx_go.gomod import GoProject, MainPackage
 from buildx_go.hostgo import HostGo, check_host_go
 from buildx_go.platforms import Platform
@@ -87,6 +87,7 @@ class MachineFacts:
     existing_tags: tuple[str, ...] | None = None
     host_context: str | None = None  # the host strategy's stable context directory
     new_builder: NewBuilder | None = None  # --create-builder: what to create (it does not exist yet)
+    host_cc: tuple[tuple[str, str], ...] = ()  # host strategy, cgo: (arch, the host's C compiler for it)
 
 
 @attrs.frozen
@@ -125,6 +126,7 @@ class Decision:
     host_context: str | None
     notes: tuple[str, ...]
     network: str | None = None  # RUN steps' network (--network, or host on an engine without a bridge)
+    host_cc: tuple[tuple[str, str], ...] = ()  # host strategy with cgo: (arch, its C compiler)
 
     @property
     def image(self) -> str:
@@ -191,6 +193,7 @@ def decide(settings: Settings, project: ProjectFacts, machine: MachineFacts) -> 
         host=host,
         host_context=machine.host_context if strategy.name == "host" else None,
         network=network,
+        host_cc=machine.host_cc if strategy.name == "host" else (),
         notes=tuple(notes),
     )
 
@@ -402,6 +405,14 @@ def builder_strategy(settings: Settings, pre: Preflight | None, work: str = GENE
     return Strategy("manifest", f"{reason}: per-platform builds, then a docker manifest list", "manifest")
 
 
+def host_c_compiler(platform: Platform, native: Platform) -> str:
+    """The C compiler that builds PLATFORM's cgo on this host: gcc for its own architecture,
+    Debian's cross gcc (aarch64-linux-gnu-gcc, ...) for the others."""
+    if platform.arch == native.arch:
+        return "gcc"
+    return f"{CROSS[platform.arch][1]}-gcc" if platform.arch in CROSS else f"a {platform.arch} cross gcc"
+
+
 def host_strategy(
     settings: Settings, project: ProjectFacts, choice: DockerfileChoice, machine: MachineFacts
 ) -> tuple[HostGo | None, str | None, str | None]:
@@ -410,10 +421,14 @@ def host_strategy(
     if not needs(settings).host_go:
         return None, None, None
     cgo = choice.source == "generated" and "ENV CGO_ENABLED=1 " in choice.text
-    if cgo:
-        why = "cgo is on, and the host strategy's compiles have no C cross toolchains (the buildx run has them)"
+    compilers = dict(machine.host_cc)
+    missing = [host_c_compiler(p, project.native) for p in settings.platform if p.arch not in compilers]
+    if cgo and missing:
+        why = f"cgo is on, and the host lacks the C compilers {', '.join(missing)} (the buildx run brings its own)"
         if settings.strategy == "host":
-            raise InputError(f"--strategy host: {why}", "use --strategy auto, or --cgo off")
+            wanted = [p.arch for p in settings.platform if p.arch not in compilers and p.arch in CROSS]
+            packages = " ".join(CROSS[a][2] for a in wanted) or "a C cross compiler"
+            raise EngineError(f"--strategy host: {why}", f"install {packages}, use --strategy auto, or --cgo off")
         return None, None, f"host_go ({settings.sources.get('host_go', 'default')}): not used, {why}"
     if settings.strategy == "host":
         if choice.source != "generated":

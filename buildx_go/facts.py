@@ -151,12 +151,25 @@ def machine_facts(
         require_usable(builder)
         log_builder(builder)
     host_go = effects.host_go(env, cache) if need.host_go else None
+    host_cc = host_c_compilers(settings, project, env) if need.host_go else ()
     tags = existing_tags(settings.image, env, effects) if need.tags else None
     context = None
     if need.host_go:
         key = hashlib.sha256(str(project.go.root).encode()).hexdigest()[:16]
         context = os.path.join(cache, "host-context", key)
-    return MachineFacts(builder, host_go, tags, context, new)
+    return MachineFacts(builder, host_go, tags, context, new, host_cc)
+
+
+def host_c_compilers(settings: Settings, project: ProjectFacts, env: Mapping[str, str]) -> tuple[tuple[str, str], ...]:
+    """The host's C compiler for each target architecture, where it has one (host strategy, cgo)."""
+    from buildx_go.decide import host_c_compiler
+
+    out = []
+    for p in settings.platform:
+        found = shutil.which(host_c_compiler(p, project.native), path=env.get("PATH"))
+        if found:
+            out.append((p.arch, found))
+    return tuple(out)
 
 
 def builder_facts(

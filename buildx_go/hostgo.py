@@ -42,9 +42,18 @@ def check_host_go(host: HostGo | None, project: GoProject) -> HostGo:
     return host
 
 
-def compile_env(platform: Platform) -> tuple[tuple[str, str], ...]:
-    """The environment that makes `go build` produce PLATFORM's binary, as in the container."""
-    return (("CGO_ENABLED", "0"), ("GOTOOLCHAIN", "local"), *sorted(platform.go_env.items()))
+def compile_env(platform: Platform, cc: str | None = None) -> tuple[tuple[str, str], ...]:
+    """The environment that makes `go build` produce PLATFORM's binary, as in the container;
+    with CC (cgo), that C compiler and the target's pkg-config directory."""
+    if cc is None:
+        return (("CGO_ENABLED", "0"), ("GOTOOLCHAIN", "local"), *sorted(platform.go_env.items()))
+    from buildx_go.generate import CROSS
+
+    triplet = CROSS.get(platform.arch, ("", "", ""))[1] if platform.arch != "386" else "i386-linux-gnu"
+    cgo = [("CGO_ENABLED", "1"), ("CC", cc)] + (
+        [("PKG_CONFIG_PATH", f"/usr/lib/{triplet}/pkgconfig")] if triplet else []
+    )
+    return (*cgo, ("GOTOOLCHAIN", "local"), *sorted(platform.go_env.items()))
 
 
 def compile_argv(
@@ -54,11 +63,15 @@ def compile_argv(
     version_var: str | None,
     version: str | None,
     tags: tuple[str, ...] = (),
+    static: bool = False,
 ) -> tuple[str, ...]:
-    """`go build` with the generated Dockerfile's flags (-trimpath, -tags, -s -w, -X VERSION)."""
+    """`go build` with the generated Dockerfile's flags (-trimpath, -tags, -s -w, -X VERSION;
+    STATIC: cgo linked statically)."""
     ldflags = "-s -w"
     if version_var:
         ldflags += f" -X {version_var}={version or 'dev'}"
+    if static:
+        ldflags += " -linkmode external -extldflags -static"
     tag_flag = (f"-tags={','.join(tags)}",) if tags else ()
     return (go, "build", "-trimpath", *tag_flag, f"-ldflags={ldflags}", "-o", out_dir + "/", *(m.path for m in mains))
 

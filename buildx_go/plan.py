@@ -21,7 +21,7 @@ from buildx_go.argv import (
     oci_labels,
 )
 from buildx_go.builder import NewBuilder, Placement
-from buildx_go.decide import Decision, DockerfileChoice, Packaging, StrategyName
+from buildx_go.decide import Decision, DockerfileChoice, Packaging, StrategyName, runtime_base
 from buildx_go.platforms import Platform
 from buildx_go.refs import Reference
 
@@ -158,6 +158,7 @@ def make_plan(decision: Decision, workdir: str) -> Plan:
         packaged = buildx_plan(decision, build, workdir, notes)
     host = decision.strategy.name == "host"
     setup, builder_config = builder_setup(decision, workdir)
+    packaging_base = runtime_base(s, "ENV CGO_ENABLED=1 " in decision.dockerfile.text)
     commands = without_git_info(decision, (*setup, *compiles, *packaged.commands), notes)
     return Plan(
         strategy=decision.strategy.name,
@@ -180,7 +181,7 @@ def make_plan(decision: Decision, workdir: str) -> Plan:
         if host
         else context_ignore(decision.project.ignore_rules, s.include_git),
         context=build.context if host else None,
-        pin_base=s.base_image if host and s.pin_base and s.base_image != "scratch" else None,
+        pin_base=packaging_base if host and s.pin_base and packaging_base != "scratch" else None,
         push_by_digest=packaged.push_by_digest,
         arch_refs=packaged.arch_refs,
         docker_config=packaged.docker_config,
@@ -241,13 +242,24 @@ def build_inputs(decision: Decision, workdir: str) -> tuple[Build, tuple[Command
     # A stable context (one per project) lets an unchanged binary stay unwritten, so
     # BuildKit's context transfer has nothing to send.
     context = decision.host_context or f"{workdir}/context"
-    text = packaging_dockerfile(s.base_image, decision.mains, decision.project.go.module.path)
+    ccs = dict(decision.host_cc)
+    cgo = "ENV CGO_ENABLED=1 " in decision.dockerfile.text  # the generated Dockerfile's cgo choice
+    base = runtime_base(s, cgo)
+    text = packaging_dockerfile(base, decision.mains, decision.project.go.module.path)
     compiles = tuple(
         Command(
             f"compile {p}",
-            compile_argv(decision.host.go, decision.mains, bin_dir(context, p), s.version_var, version, s.tags),
+            compile_argv(
+                decision.host.go,
+                decision.mains,
+                bin_dir(context, p),
+                s.version_var,
+                version,
+                s.tags,
+                cgo and s.cgo_static,
+            ),
             "compile",
-            env=compile_env(p),
+            env=compile_env(p, ccs.get(p.arch) if cgo else None),
             platform=p,
             cwd=str(decision.project.go.root),
         )

@@ -90,3 +90,16 @@ def test_a_projects_own_cgo_dockerfile_is_adapted_with_the_cross_toolchain(repo:
     for platform in THREE.split(","):
         arch = platform.split("/")[1]
         assert runs_on(f"{repo}:1.0.0", platform) == f"cgo on linux/{arch}, C compiled for {MACHINE[arch]}"
+
+
+def test_the_host_strategy_compiles_cgo_with_the_hosts_cross_compiler(repo: str) -> None:
+    # scripts/setup --lab installs gcc-aarch64-linux-gnu on the host
+    proc = buildx_go(
+        "build", str(CGO / "arch"), "--image", repo, "--tag", "1.0.0", "--push", "--strategy", "host",
+        "--base-image", DEBIAN, "--platform", "linux/amd64,linux/arm64",
+    )  # fmt: skip
+    starts = [e for e in events(proc.stderr) if e["event"] == "command.start"]
+    arm64 = next(e for e in starts if e["purpose"] == "compile linux/arm64")  # on the host, not in BuildKit
+    assert arm64["argv"][1] == "build"  # type: ignore[index]
+    for arch in ("amd64", "arm64"):
+        assert runs_on(f"{repo}:1.0.0", f"linux/{arch}") == f"cgo on linux/{arch}, C compiled for {MACHINE[arch]}"

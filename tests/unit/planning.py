@@ -83,6 +83,7 @@ def decide_for(
     builder: Preflight | None = None,
     host: HostGo | None = None,
     host_context: str | None = None,
+    host_cc: tuple[tuple[str, str], ...] = (),
     **evolve: Any,
 ) -> Decision:
     """decide() for settings GIVEN (as from the command line) and these facts; EVOLVE
@@ -90,7 +91,7 @@ def decide_for(
     settings = resolve(given, {}, {})
     user = UserDockerfile(root / "Dockerfile", dockerfile) if dockerfile is not None else None
     project = ProjectFacts(GoProject.detect(root), user, None, git or {}, version, AMD64)
-    machine = MachineFacts(builder, host, existing, host_context)
+    machine = MachineFacts(builder, host, existing, host_context, host_cc=host_cc)
     decision = decide(settings, project, machine)
     return attrs.evolve(decision, **evolve) if evolve else decision
 

@@ -75,9 +75,23 @@ def test_the_generated_dockerfile_cross_compiles_c_when_cgo_is_needed() -> None:
     assert "ENV CGO_ENABLED=0 " in pure and "cross toolchain" not in pure
 
 
-def test_the_host_strategy_refuses_cgo() -> None:
-    with pytest.raises(InputError, match="--strategy host: cgo is on"):
-        decide_for({"image": "r/x", "tag": ["1"], "strategy": "host"}, root=FIXTURES / "arch", builder=preflight())
+def test_the_host_strategy_uses_host_c_compilers_or_refuses() -> None:
+    from packaging.version import Version
+
+    from buildx_go.errors import EngineError
+    from buildx_go.hostgo import HostGo
+
+    given = {"image": "r/x", "tag": ["1"], "strategy": "host"}
+    host = HostGo("/usr/local/go/bin/go", Version("1.27.3"), "/usr/local/go")
+    with pytest.raises(EngineError, match="--strategy host: cgo is on, and the host lacks the C compilers gcc, "):
+        decide_for(given, root=FIXTURES / "arch", builder=preflight(), host=host)
+    ccs = (("amd64", "/usr/bin/gcc"), ("arm64", "/usr/bin/aarch64-linux-gnu-gcc"))
+    plan = plan_for(given, root=FIXTURES / "arch", builder=preflight(), host=host, host_cc=ccs)
+    envs = {c.platform.arch: dict(c.env) for c in plan.commands if c.phase == "compile" and c.platform}
+    assert envs["arm64"]["CC"] == "/usr/bin/aarch64-linux-gnu-gcc" and envs["arm64"]["CGO_ENABLED"] == "1"
+    assert envs["arm64"]["PKG_CONFIG_PATH"] == "/usr/lib/aarch64-linux-gnu/pkgconfig"
+    assert envs["amd64"]["CC"] == "/usr/bin/gcc"
+    assert "FROM gcr.io/distroless/base-debian12:nonroot" in plan.dockerfile.text  # glibc for the dynamic binary
 
 
 @pytest.mark.parametrize("bad", ["Zlib1g-dev", "zlib;rm", "-x"])
