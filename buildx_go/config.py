@@ -170,11 +170,16 @@ def _debian_packages(value: Any) -> tuple[str, ...]:
 SECRET_KEYS = {"id", "src", "source", "env", "type", "required"}
 
 
+def secret_fields(spec: str) -> dict[str, str]:
+    """A --secret spec's KEY=VALUE fields: id=netrc,src=~/.netrc -> {"id": "netrc", "src": "~/.netrc"}."""
+    return dict(p.partition("=")[::2] for p in spec.split(","))
+
+
 def _secrets(value: Any) -> tuple[str, ...]:
     """buildx --secret specs: id=NAME[,src=PATH|,env=VAR] (the value itself never passes here)."""
     specs = _list_semicolon(value)
     for spec in specs:
-        pairs = dict(p.partition("=")[::2] for p in spec.split(","))
+        pairs = secret_fields(spec)
         if not pairs.get("id") or not re.fullmatch(r"[A-Za-z0-9_.-]+", pairs["id"]):
             raise ValueError(f"{spec[:60]!r} is not id=NAME[,src=PATH|,env=VAR]")
         unknown = sorted(set(pairs) - SECRET_KEYS)
@@ -437,6 +442,10 @@ class Settings:
     )
     debug: bool = _flag(False, "debug events, and tracebacks for errors", commands=GLOBAL, group="output")
     sources: Mapping[str, str] = attrs.field(factory=dict, eq=False)
+
+    def secret_ids(self) -> set[str]:
+        """The ids of the --secret specs."""
+        return {secret_fields(spec).get("id", "") for spec in self.secret}
 
     def build_args(self) -> dict[str, str]:
         """--build-arg as a mapping (a later KEY wins, as with buildx)."""

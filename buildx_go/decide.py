@@ -315,7 +315,7 @@ def choose_dockerfile(
             settings.version_var,
             settings.tags,
             goprivate=settings.goprivate,
-            netrc=any(dict(p.partition("=")[::2] for p in s.split(",")).get("id") == "netrc" for s in settings.secret),
+            netrc="netrc" in settings.secret_ids(),
             ssh=bool(settings.ssh),
             go_args=tuple(k for k in settings.build_args() if k in GO_MODULE_ARGS),
             cgo=cgo,

@@ -17,7 +17,7 @@ from pathlib import Path
 from packaging.version import Version
 
 from buildx_go.builder import DEFAULT_BUILDER_NAME, NewBuilder, NodeSpec, Preflight, parse_version, require_usable
-from buildx_go.config import CONFIG_FILE, Settings
+from buildx_go.config import CONFIG_FILE, Settings, secret_fields
 from buildx_go.constraints import Target
 from buildx_go.decide import VERSION_PLACEHOLDER, MachineFacts, Prebuilt, ProjectFacts, UserDockerfile, needs
 from buildx_go.dockerfile import find_dockerfile
@@ -88,7 +88,7 @@ def project_facts(
 def check_secret_sources(settings: Settings, files: Files) -> None:
     """A --secret's src= file must be there (its content is never read here)."""
     for spec in settings.secret:
-        pairs = dict(p.partition("=")[::2] for p in spec.split(","))
+        pairs = secret_fields(spec)
         src = pairs.get("src") or pairs.get("source")
         if src and not files.is_file(Path(os.path.expanduser(src))):
             where = settings.sources.get("secret", "--secret")
