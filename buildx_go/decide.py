@@ -45,6 +45,7 @@ class DockerfileChoice:
     path: str | None  # the user's file; plan.py points it at the workdir copy BuildKit reads
     style: Style
     text: str
+    cgo: bool = False  # a generated Dockerfile that compiles cgo (CGO_ENABLED=1, cross toolchains)
 
 
 @attrs.frozen
@@ -322,7 +323,7 @@ def choose_dockerfile(
             cgo_packages=settings.cgo_package,
             cgo_static=settings.cgo_static,
         )
-        return DockerfileChoice("generated", None, "generated", generate_dockerfile(options)), mains, ()
+        return DockerfileChoice("generated", None, "generated", generate_dockerfile(options), cgo), mains, ()
     parsed = Dockerfile.parse(user.text, str(user.path))
     found = go_stages(parsed)
     style = cast(Style, stages_style(parsed, found))
@@ -420,7 +421,7 @@ def host_strategy(
     allowed (host_go with strategy auto) and possible; (None, None, note) otherwise."""
     if not needs(settings).host_go:
         return None, None, None
-    cgo = choice.source == "generated" and "ENV CGO_ENABLED=1 " in choice.text
+    cgo = choice.cgo
     compilers = dict(machine.host_cc)
     missing = [host_c_compiler(p, project.native) for p in settings.platform if p.arch not in compilers]
     if cgo and missing:

@@ -158,7 +158,7 @@ def make_plan(decision: Decision, workdir: str) -> Plan:
         packaged = buildx_plan(decision, build, workdir, notes)
     host = decision.strategy.name == "host"
     setup, builder_config = builder_setup(decision, workdir)
-    packaging_base = runtime_base(s, "ENV CGO_ENABLED=1 " in decision.dockerfile.text)
+    packaging_base = runtime_base(s, decision.dockerfile.cgo)
     commands = without_git_info(decision, (*setup, *compiles, *packaged.commands), notes)
     return Plan(
         strategy=decision.strategy.name,
@@ -243,7 +243,7 @@ def build_inputs(decision: Decision, workdir: str) -> tuple[Build, tuple[Command
     # BuildKit's context transfer has nothing to send.
     context = decision.host_context or f"{workdir}/context"
     ccs = dict(decision.host_cc)
-    cgo = "ENV CGO_ENABLED=1 " in decision.dockerfile.text  # the generated Dockerfile's cgo choice
+    cgo = decision.dockerfile.cgo
     base = runtime_base(s, cgo)
     text = packaging_dockerfile(base, decision.mains, decision.project.go.module.path)
     compiles = tuple(
