@@ -26,9 +26,14 @@ _BLOCK_COMMENT = re.compile(r"/\*.*?\*/", re.S)
 _LINE_COMMENT = re.compile(r"//[^\n]*")
 
 
+def strip_comments(source: str) -> str:
+    """Go source without its /* */ and // comments (good enough for clauses and imports)."""
+    return _LINE_COMMENT.sub("", _BLOCK_COMMENT.sub("", source))
+
+
 def imports(source: str) -> tuple[str, ...]:
     """The import paths of a Go file ("C" included), comments ignored."""
-    text = _LINE_COMMENT.sub("", _BLOCK_COMMENT.sub("", source))
+    text = strip_comments(source)
     found = [m.group(1) for m in _IMPORT_LINE.finditer(text)]
     for block in _IMPORT_BLOCK.finditer(text):
         found += [m.group(1) for m in _SPEC.finditer(block.group(1))]

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 import attrs
 from packaging.version import InvalidVersion, Version
 
-from buildx_go.cgograph import CgoAnswer, GoFile, ModuleCache, imports, needs_cgo
+from buildx_go.cgograph import CgoAnswer, GoFile, ModuleCache, imports, needs_cgo, strip_comments
 from buildx_go.constraints import Expr, Target, file_constraint, included, mentioned_tags, tags_needed
 from buildx_go.errors import InputError
 
@@ -19,10 +19,7 @@ if TYPE_CHECKING:
     from buildx_go.effects import Files
 
 _GO_VERSION = re.compile(r"^1(\.\d+){1,2}((rc|beta)\d+)?$")
-_BLOCK_COMMENT = re.compile(r"/\*.*?\*/", re.S)
-_LINE_COMMENT = re.compile(r"//[^\n]*")
 _PACKAGE = re.compile(r"^\s*package\s+([A-Za-z_]\w*)", re.M)
-_IMPORT_C = re.compile(r'\bimport\s+"C"|\bimport\s*\([^)]*^\s*"C"\s*$', re.M)
 SKIP_DIRS = {"vendor", "testdata", "node_modules"}
 
 
@@ -114,13 +111,14 @@ class GoModule:
 
 def package_name(source: str) -> str | None:
     """The package clause of a Go source file, comments ignored."""
-    stripped = _LINE_COMMENT.sub("", _BLOCK_COMMENT.sub("", source))
+    stripped = strip_comments(source)
     m = _PACKAGE.search(stripped)
     return m.group(1) if m else None
 
 
 def uses_cgo(source: str) -> bool:
-    return bool(_IMPORT_C.search(_BLOCK_COMMENT.sub("", source)))
+    """The file imports "C" (read by the same import parser as the cgo graph)."""
+    return "C" in imports(source)
 
 
 @attrs.frozen
@@ -190,17 +188,16 @@ class GoProject:
         cgo: list[str] = []
         graph: dict[str, list[GoFile]] = {}
         for src in sorted(_go_files(root, fs)):
-            text = fs.read_text(src, head=True)
-            rel = src.relative_to(root).as_posix()
+            go_file, text = _read_go_file(src, root, fs)
+            rel, constraint = go_file.path, go_file.constraint
             rel_dir = src.parent.relative_to(root).as_posix()
-            constraint = file_constraint(text, f"{rel}: //go:build")
             path = module.path if rel_dir == "." else f"{module.path}/{rel_dir}"
-            graph.setdefault(path, []).append(GoFile(src.name, rel, constraint, imports(text)))
+            graph.setdefault(path, []).append(go_file)
             if package_name(text) == "main":
                 main_files.setdefault(rel_dir, []).append((src, constraint))
                 if not any(included(src.name, constraint, t) for t in with_cgo):
                     hints.setdefault(rel_dir, set()).update(tags_needed(constraint, plain, mentioned_tags(text)))
-            if uses_cgo(text) and any(included(src.name, constraint, t) for t in with_cgo):
+            if "C" in go_file.imports and any(included(src.name, constraint, t) for t in with_cgo):
                 cgo.append(rel)
         mains, constrained = _classify_mains(module, main_files, hints, plain)
         known = {k: tuple(v) for k, v in {**graph, **_vendored(root, fs)}.items()}
@@ -276,26 +273,23 @@ def _vendored(root: Path, fs: Files) -> dict[str, list[GoFile]]:
     if not fs.is_dir(root / "vendor"):
         return graph
     for src in sorted(_go_files(root / "vendor", fs, vendored=True)):
-        text = fs.read_text(src, head=True)
-        rel = src.relative_to(root).as_posix()
         path = src.parent.relative_to(root / "vendor").as_posix()
-        graph.setdefault(path, []).append(
-            GoFile(src.name, rel, file_constraint(text, f"{rel}: //go:build"), imports(text))
-        )
+        graph.setdefault(path, []).append(_read_go_file(src, root, fs)[0])
     return graph
+
+
+def _read_go_file(src: Path, base: Path, fs: Files) -> tuple[GoFile, str]:
+    """SRC's head as a GoFile (named relative to BASE: its constraint and imports), and its text."""
+    text = fs.read_text(src, head=True)
+    rel = src.relative_to(base).as_posix()
+    return GoFile(src.name, rel, file_constraint(text, f"{rel}: //go:build"), imports(text)), text
 
 
 def _cached_package(folder: Path, fs: Files, modcache: Path | None) -> tuple[GoFile, ...] | None:
     """A package directory of the module cache, or None when it is not there."""
     if modcache is None or not fs.is_dir(folder):
         return None
-    out = []
-    for src in fs.iterdir(folder):
-        if src.suffix == ".go" and not src.name.endswith("_test.go") and fs.is_file(src):
-            text = fs.read_text(src, head=True)
-            rel = src.relative_to(modcache).as_posix()
-            out.append(GoFile(src.name, rel, file_constraint(text, f"{rel}: //go:build"), imports(text)))
-    return tuple(out)
+    return tuple(_read_go_file(src, modcache, fs)[0] for src in fs.iterdir(folder) if _is_go_source(src, fs))
 
 
 def _needs(module: str, main: str, packages: ModuleCache, targets: list[Target]) -> CgoAnswer:
@@ -325,10 +319,15 @@ def _go_files(root: Path, fs: Files, vendored: bool = False) -> Iterator[Path]:
             if fs.is_file(path / "go.mod") and not vendored:
                 continue  # a nested module is not part of this one
             yield from _go_files(path, fs, vendored)
-        elif (
-            path.suffix == ".go"
-            and not path.name.endswith("_test.go")
-            and not path.name.startswith((".", "_"))
-            and fs.is_file(path)
-        ):
+        elif _is_go_source(path, fs):
             yield path
+
+
+def _is_go_source(path: Path, fs: Files) -> bool:
+    """A file go would compile: a regular .go file, not a test, not hidden (. or _ first)."""
+    return (
+        path.suffix == ".go"
+        and not path.name.endswith("_test.go")
+        and not path.name.startswith((".", "_"))
+        and fs.is_file(path)
+    )
