@@ -15,7 +15,7 @@ from packaging.version import Version
 from buildx_go.errors import EngineError
 from buildx_go.generate import BIN_DIR
 from buildx_go.gomod import GoProject, MainPackage
-from buildx_go.platforms import Platform
+from buildx_go.platforms import LIBRARY_TRIPLETS, Platform
 from buildx_go.refs import Reference
 
 
@@ -47,9 +47,7 @@ def compile_env(platform: Platform, cc: str | None = None) -> tuple[tuple[str, s
     with CC (cgo), that C compiler and the target's pkg-config directory."""
     if cc is None:
         return (("CGO_ENABLED", "0"), ("GOTOOLCHAIN", "local"), *sorted(platform.go_env.items()))
-    from buildx_go.generate import CROSS
-
-    triplet = CROSS.get(platform.arch, ("", "", ""))[1] if platform.arch != "386" else "i386-linux-gnu"
+    triplet = LIBRARY_TRIPLETS.get(platform.arch, "")
     cgo = [("CGO_ENABLED", "1"), ("CC", cc)] + (
         [("PKG_CONFIG_PATH", f"/usr/lib/{triplet}/pkgconfig")] if triplet else []
     )

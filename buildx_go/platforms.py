@@ -39,6 +39,16 @@ ARCH_VARIANT_ALIASES = {
     "armv5": ("arm", "v5"),
 }
 SUPPORTED_OS = ("linux",)
+# arch -> Debian's multiarch directory name (/usr/lib/<it>/: libraries, pkgconfig)
+LIBRARY_TRIPLETS = {
+    "amd64": "x86_64-linux-gnu",
+    "arm64": "aarch64-linux-gnu",
+    "arm": "arm-linux-gnueabihf",
+    "386": "i386-linux-gnu",
+    "ppc64le": "powerpc64le-linux-gnu",
+    "s390x": "s390x-linux-gnu",
+    "riscv64": "riscv64-linux-gnu",
+}
 
 
 @attrs.frozen(order=True)

@@ -29,7 +29,7 @@ from buildx_go.layers import (
     resolves,
     tar_members,
 )
-from buildx_go.platforms import Platform, entry_platform
+from buildx_go.platforms import LIBRARY_TRIPLETS, Platform, entry_platform
 from buildx_go.refs import Reference
 from buildx_go.registry import INDEX_TYPES, MANIFEST_TYPES, RegistryClient
 from buildx_go.verifycache import VerifyCache
@@ -239,15 +239,6 @@ def check_image(
 
 
 LIBRARY_DIRS = ("lib", "usr/lib", "lib/{triplet}", "usr/lib/{triplet}", "lib64", "usr/lib64", "usr/local/lib")
-TRIPLETS = {
-    "amd64": "x86_64-linux-gnu",
-    "arm64": "aarch64-linux-gnu",
-    "arm": "arm-linux-gnueabihf",
-    "386": "i386-linux-gnu",
-    "ppc64le": "powerpc64le-linux-gnu",
-    "s390x": "s390x-linux-gnu",
-    "riscv64": "riscv64-linux-gnu",
-}
 
 
 def library_problems(paths: dict[str, str | None], plat: str, interp: str, needed: tuple[str, ...]) -> list[str]:
@@ -258,7 +249,7 @@ def library_problems(paths: dict[str, str | None], plat: str, interp: str, neede
             f"the binary is dynamically linked (cgo) but its interpreter {interp} is not in the image: "
             "a base with that libc, a static build (--cgo-static), or CGO_ENABLED=0"
         ]
-    triplet = TRIPLETS.get(Platform.parse(plat).arch, "")
+    triplet = LIBRARY_TRIPLETS.get(Platform.parse(plat).arch, "")
     dirs = [d.format(triplet=triplet) for d in LIBRARY_DIRS]
     return [
         f"the binary needs {lib}, which is in none of the image's library directories"
