@@ -10,6 +10,7 @@ from __future__ import annotations
 import gzip
 import hashlib
 import io
+import posixpath
 import tarfile
 from collections.abc import Iterator, Mapping
 from typing import Any, cast
@@ -171,11 +172,5 @@ def resolves(paths: dict[str, str | None], path: str, hops: int = 0) -> bool:
             parent = current.rpartition("/")[0]
             base = target if target.startswith("/") else f"/{parent}/{target}"
             rest = "/".join(parts[i + 1 :])
-            return resolves(paths, _normpath(f"{base}/{rest}" if rest else base), hops + 1)
+            return resolves(paths, posixpath.normpath(f"{base}/{rest}" if rest else base), hops + 1)
     return True
-
-
-def _normpath(path: str) -> str:
-    import posixpath
-
-    return posixpath.normpath(path)

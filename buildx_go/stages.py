@@ -85,8 +85,7 @@ def chain(df: Dockerfile, stage: Stage) -> list[Stage]:
 
 def base_image(df: Dockerfile, stage: Stage) -> str:
     """The root's image with global ARG defaults substituted (FROM golang:${GO_VERSION})."""
-    defaults = _arg_defaults(df.global_args)
-    return re.sub(r"\$\{?(\w+)\}?", lambda m: defaults.get(m.group(1), m.group(0)), stage.base)
+    return _expand(stage.base, _arg_defaults(df.global_args))
 
 
 def is_go_image(image: str) -> bool:
@@ -226,14 +225,13 @@ def prebuilt_copies(df: Dockerfile) -> tuple[Instruction, ...]:
     paths ($TARGETARCH). Only meaningful when no stage compiles Go."""
     final = df.stages[-1]
     out = []
-    args = {**_arg_defaults(df.global_args), **_arg_defaults(final.instructions)}
+    args = _final_args(df)
     entry = _entrypoint(final)
     for ins in final.instructions:
         if ins.keyword not in ("COPY", "ADD") or "--from" in ins.args:
             continue
-        words = [w for w in ins.command.split() if not w.startswith("--")]
-        sources, dest = words[:-1], words[-1] if words else ""
-        expanded = [re.sub(r"\$\{?(\w+)\}?", lambda m: args.get(m.group(1), m.group(0)), s) for s in sources]
+        sources, dest = _copy_words(ins)
+        expanded = [_expand(s, args) for s in sources]
         targets = {dest} | {dest.rstrip("/") + "/" + s.rsplit("/", 1)[-1] for s in expanded if dest.endswith("/")}
         if any(BINARY_PATH.search(s) for s in [*sources, *expanded]) or (entry and entry in targets):
             out.append(ins)
@@ -246,20 +244,33 @@ PER_PLATFORM = re.compile(r"\$\{?TARGET(OS|ARCH|VARIANT|PLATFORM)\b")
 def per_platform_sources(df: Dockerfile) -> tuple[tuple[Instruction, str], ...]:
     """(COPY, source) of prebuilt-binary copies whose source varies by platform, with ARG
     defaults substituted: ``COPY dist/$TARGETOS/$TARGETARCH/app``, ``ARG bin=bin/app-$TARGETARCH``."""
-    final = df.stages[-1]
-    args = {**_arg_defaults(df.global_args), **_arg_defaults(final.instructions)}
+    args = {k: v for k, v in _final_args(df).items() if "TARGET" not in k}  # those stay, per platform
     out = []
     for ins in prebuilt_copies(df):
-        words = [w for w in ins.command.split() if not w.startswith("--")]
-        for src in words[:-1]:
-            expanded = re.sub(
-                r"\$\{?(\w+)\}?",
-                lambda m: args.get(m.group(1), m.group(0)) if "TARGET" not in m.group(1) else m.group(0),
-                src,
-            )
+        for src in _copy_words(ins)[0]:
+            expanded = _expand(src, args)
             if PER_PLATFORM.search(expanded):
                 out.append((ins, expanded))
     return tuple(out)
+
+
+_ARG_REF = re.compile(r"\$\{?(\w+)\}?")
+
+
+def _expand(text: str, args: dict[str, str]) -> str:
+    """TEXT with $NAME / ${NAME} replaced by ARGS' values (others left as they are)."""
+    return _ARG_REF.sub(lambda m: args.get(m.group(1), m.group(0)), text)
+
+
+def _final_args(df: Dockerfile) -> dict[str, str]:
+    """The ARG defaults the final stage sees (global ones, then its own)."""
+    return {**_arg_defaults(df.global_args), **_arg_defaults(df.stages[-1].instructions)}
+
+
+def _copy_words(ins: Instruction) -> tuple[list[str], str]:
+    """A COPY/ADD's sources and destination (flags left out)."""
+    words = [w for w in ins.command.split() if not w.startswith("--")]
+    return words[:-1], words[-1] if words else ""
 
 
 def for_platform(source: str, os_: str, arch: str, variant: str | None) -> str:
