@@ -10,15 +10,9 @@ from buildx_go.cgograph import imports
 from buildx_go.errors import InputError
 from buildx_go.gomod import GoProject
 from tests.unit.planning import decide_for, plan_for, preflight
+from tests.unit.test_gomod import write
 
 FIXTURES = Path(__file__).parents[1] / "fixtures" / "cgo"
-
-
-def write(root: Path, files: dict[str, str]) -> Path:
-    for name, text in files.items():
-        (root / name).parent.mkdir(parents=True, exist_ok=True)
-        (root / name).write_text(text)
-    return root
 
 
 def test_imports_are_read_from_lines_and_blocks() -> None:

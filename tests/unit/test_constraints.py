@@ -9,6 +9,7 @@ import pytest
 from buildx_go.constraints import Target, file_constraint, included, name_matches, parse_expr
 from buildx_go.errors import InputError
 from buildx_go.gomod import GoProject
+from tests.unit.test_gomod import write
 
 AMD64 = Target("linux", "amd64")
 ARM64 = Target("linux", "arm64")
@@ -89,13 +90,6 @@ def test_header_go_build_plus_build_and_what_is_not_a_header() -> None:
     c = file_constraint(both)
     assert c is not None and c(AMD64.has) and not c(ARM64.has)
     assert file_constraint("//go:buildx linux\npackage x\n") is None
-
-
-def write(root: Path, files: dict[str, str]) -> Path:
-    for name, text in files.items():
-        (root / name).parent.mkdir(parents=True, exist_ok=True)
-        (root / name).write_text(text)
-    return root
 
 
 PROJECT = {
