@@ -341,10 +341,9 @@ def dockerfile_lints(
     if choice.source == "adapted" and project.dockerfile is not None:
         parsed = Dockerfile.parse(project.dockerfile.text, str(project.dockerfile.path))
     cgo_files = project.go.cgo_files
-    if choice.source == "generated":  # its cgo follows the mains' import graph (cgo_choice)
+    if choice.source == "generated":  # its cgo was chosen from the mains' import graph (choice.cgo)
         answer = project.go.cgo_for(mains)
-        on = cgo_choice(settings, project.go, mains)[0]
-        cgo_files = (answer.why,) if answer.verdict == "yes" and not on else ()
+        cgo_files = (answer.why,) if answer.verdict == "yes" and not choice.cgo else ()
     return lint(
         parsed,
         settings.platform,
