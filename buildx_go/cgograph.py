@@ -54,6 +54,15 @@ class CgoAnswer:
     why: str  # the file that imports "C" (yes), or the import that could not be followed (unknown)
 
 
+def strongest(answers: list[CgoAnswer]) -> CgoAnswer:
+    """Several answers as one: the first yes, else the first unknown, else no."""
+    for verdict in ("yes", "unknown"):
+        for answer in answers:
+            if answer.verdict == verdict:
+                return answer
+    return CgoAnswer("no", "")
+
+
 def is_std(path: str) -> bool:
     """A standard library import: no dot in its first element ("net/http", not "github.com/...")."""
     return "." not in path.split("/", 1)[0]

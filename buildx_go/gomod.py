@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 import attrs
 from packaging.version import InvalidVersion, Version
 
-from buildx_go.cgograph import CgoAnswer, GoFile, ModuleCache, imports, needs_cgo, strip_comments
+from buildx_go.cgograph import CgoAnswer, GoFile, ModuleCache, imports, needs_cgo, strip_comments, strongest
 from buildx_go.constraints import Expr, Target, file_constraint, included, mentioned_tags, tags_needed
 from buildx_go.errors import InputError
 
@@ -144,12 +144,7 @@ class GoProject:
 
     def cgo_for(self, mains: tuple[MainPackage, ...]) -> CgoAnswer:
         """Whether building MAINS needs cgo: yes if one does, unknown if one cannot be told."""
-        answers = [a for path, a in self.cgo_needs if path in {m.path for m in mains}]
-        for verdict in ("yes", "unknown"):
-            found = [a for a in answers if a.verdict == verdict]
-            if found:
-                return found[0]
-        return CgoAnswer("no", "")
+        return strongest([a for path, a in self.cgo_needs if path in {m.path for m in mains}])
 
     @property
     def uses_cgo(self) -> bool:
@@ -295,12 +290,7 @@ def _cached_package(folder: Path, fs: Files, modcache: Path | None) -> tuple[GoF
 def _needs(module: str, main: str, packages: ModuleCache, targets: list[Target]) -> CgoAnswer:
     """MAIN's cgo answer over TARGETS: yes on any, else unknown on any, else no."""
     path = module if main == "." else f"{module}/{main.removeprefix('./')}"
-    answers = [needs_cgo(path, packages, t) for t in targets]
-    for verdict in ("yes", "unknown"):
-        for a in answers:
-            if a.verdict == verdict:
-                return a
-    return CgoAnswer("no", "")
+    return strongest([needs_cgo(path, packages, t) for t in targets])
 
 
 def _builds(name: str, constraint: Expr | None, target: Target) -> bool:
