@@ -1,3 +1,3 @@
-from buildx_go.cli import entry
+from buildx_go.launch import entry
 
 entry()

@@ -174,7 +174,7 @@ class Engine:
         info = json.loads(info_json or "{}")
         client = info.get("ClientInfo") or {}
         status = {str(k): str(v) for k, v in (info.get("DriverStatus") or []) if k}
-        buildx = next((p for p in client.get("Plugins") or [] if p.get("Name") == "buildx"), None)
+        buildx = buildx_plugin(info)
         server = parse_version(info.get("ServerVersion"))
         arch = info.get("Architecture") or None
         engine = cls(
@@ -187,6 +187,12 @@ class Engine:
             containerd_store=status.get("driver-type") == CONTAINERD_SNAPSHOTTER,
         )
         return engine, parse_version(buildx.get("Version")) if buildx else None
+
+
+def buildx_plugin(info: dict[str, Any]) -> dict[str, Any] | None:
+    """The buildx plugin's entry (Name, Version, Path) in ``docker info --format json``."""
+    plugins = (info.get("ClientInfo") or {}).get("Plugins") or []
+    return next((p for p in plugins if isinstance(p, dict) and p.get("Name") == "buildx"), None)
 
 
 @attrs.frozen
@@ -225,6 +231,7 @@ class Preflight:
     emulators: tuple[str, ...]
     cli_error: str | None = None
     cached: bool = False  # the docker answers came from buildx-go's facts cache
+    buildx_path: str | None = None  # the buildx plugin's binary, as the docker CLI found it
 
     @property
     def builder(self) -> Builder | None:

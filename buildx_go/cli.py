@@ -17,11 +17,11 @@ from typing import TYPE_CHECKING
 
 import attrs
 
-from buildx_go import __version__, interrupt
+from buildx_go import __version__, early, interrupt
 from buildx_go.builder import BuilderCaps
 from buildx_go.ci import CI, detect
 from buildx_go.config import OPTION_NAMES, Settings, load_config_file, resolve
-from buildx_go.effects import Effects, cache_dir, work_dir
+from buildx_go.effects import Effects, cache_dir, recorded, work_dir
 from buildx_go.errors import BuildxGoError, InputError, Interrupted
 from buildx_go.log import activate, configure, get_logger
 from buildx_go.options import BUILDING, add_options
@@ -100,16 +100,6 @@ def reported(debug: list[bool], ci: CI | None) -> Iterator[list[int]]:
         code[0] = Interrupted.exit_code
 
 
-def entry() -> None:
-    """The console script: main(), then exit without the interpreter's slow teardown (every
-    result is written and flushed by then; daemon threads have nothing left to do)."""
-    interrupt.install()
-    code = main()
-    sys.stdout.flush()
-    sys.stderr.flush()
-    os._exit(code)
-
-
 def main(
     argv: Sequence[str] | None = None, env: Mapping[str, str] | None = None, effects: Effects | None = None
 ) -> int:
@@ -121,6 +111,8 @@ def main(
     log_format = given["log_format"] or env.get("BUILDX_GO_LOG_FORMAT") or "auto"
     deferred = ns.command == "build" and not given["dry_run"]  # structlog's import overlaps the build
     configure(log_format, debug=debug[0], defer=deferred, env=env)
+    rec = early.recorder()
+    effects = recorded(effects, rec) if rec and deferred else effects
     try:
         with reported(debug, detect(env)) as code:
             root = Path(ns.path).resolve() if ns.command in BUILDING else Path.cwd()
@@ -133,6 +125,8 @@ def main(
             return run_command(ns, settings, env, effects, root)
         return code[0]
     finally:
+        if early.discard("the run ended before its build"):
+            get_logger().info("early.discarded", why="the run ended before its build")
         activate()  # flush anything still buffered
 
 
@@ -209,6 +203,8 @@ def build(plan: Plan, s: Settings, env: Mapping[str, str], effects: Effects, pre
 
     outcome = execute(plan, effects.docker(env), lambda: effects.registry(env), env, preflight, cache_dir(env))
     publish_results(plan, outcome, s.metadata_file, detect(env))
+    why = early.save(plan.not_early(), str(Path(plan.metadata_file).parent))
+    get_logger().debug("early.record", kept=why is None, why=why, skipped=early.skipped())
     if not env.get("BUILDX_GO_WORKDIR"):  # kept after a failure, to look into
         shutil.rmtree(Path(plan.metadata_file).parent, ignore_errors=True)
     print_outcome(outcome, s.format)

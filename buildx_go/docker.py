@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import collections
 import contextlib
-import hashlib
 import json
 import os
 import re
@@ -23,10 +22,12 @@ from typing import Any, Protocol, TextIO
 
 import attrs
 
-from buildx_go import interrupt
-from buildx_go.builder import Builder, Engine, Preflight, parse_builders, parse_inspect
+from buildx_go import early, interrupt
+from buildx_go.builder import Builder, Engine, Preflight, buildx_plugin, parse_builders, parse_inspect
+from buildx_go.early import FACTS_TTL, facts_file, facts_stamp, host_emulators
 from buildx_go.errors import EngineError
 from buildx_go.failures import classify
+from buildx_go.log import get_logger
 
 TAIL_LINES = 80  # enough for BuildKit's summary of the failing step and its excerpt
 TAIL_BYTES = 16384
@@ -43,19 +44,6 @@ def _isatty(stream: TextIO) -> bool:
         return stream.isatty()
     except (AttributeError, ValueError):
         return False
-
-
-def _copy_window_size(stream: TextIO, fd: int) -> None:
-    """The pseudo-terminal FD gets STREAM's window size (80x24 when STREAM is no terminal)."""
-    import fcntl
-    import struct
-    import termios
-
-    size = struct.pack("HHHH", 24, 80, 0, 0)
-    with contextlib.suppress(OSError, AttributeError, ValueError):
-        size = fcntl.ioctl(stream.fileno(), termios.TIOCGWINSZ, size)
-    with contextlib.suppress(OSError):
-        fcntl.ioctl(fd, termios.TIOCSWINSZ, size)
 
 
 class Executor(Protocol):
@@ -95,6 +83,7 @@ class DockerExecutor:
         self.env = dict(env or {})
         self.echo = echo or sys.stderr
         self.ci = detect(self.env)
+        self.buildx_path: str | None = None  # the buildx plugin's binary, once the facts say where
 
     def _env(self, extra: Mapping[str, str] | None) -> dict[str, str]:
         return {**os.environ, **self.env, **(extra or {})}
@@ -121,8 +110,8 @@ class DockerExecutor:
                 return out
             with self._group(purpose, argv, grouped=label is None):
                 if terminal == "always" or (terminal == "auto" and _isatty(self.echo)):
-                    return self._stream_tty(argv, purpose, env, on_start, cwd)
-                return self._stream(argv, purpose, env, f"[{label}] " if label else "", on_start, cwd)
+                    return self._stream_tty(argv, purpose, env, on_start, cwd, terminal)
+                return self._stream(argv, purpose, env, f"[{label}] " if label else "", on_start, cwd, terminal)
         except FileNotFoundError:
             raise EngineError(f"{argv[0]}: command not found", "install the Docker CLI (scripts/setup does)") from None
 
@@ -150,17 +139,11 @@ class DockerExecutor:
         prefix: str,
         on_start: Callable[[], None] | None,
         cwd: str | None = None,
+        terminal: str = "never",
     ) -> str:
         """Show stderr (BuildKit's progress) as it comes; keep stdout and stderr's tail."""
-        with interrupt.tracked(
-            argv,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            env=self._env(env),
-            text=True,
-            errors="replace",
-            cwd=cwd,
-        ) as proc:
+        started = self._start(argv, env, cwd, terminal, tty=False)
+        with interrupt.owned(started.proc) as proc:
             if on_start:
                 on_start()
             out: list[str] = []
@@ -185,18 +168,15 @@ class DockerExecutor:
         env: Mapping[str, str] | None,
         on_start: Callable[[], None] | None,
         cwd: str | None,
+        terminal: str,
     ) -> str:
         """Give the command's stderr a pseudo-terminal of its own (the size of ours), so that
         BuildKit draws its live display, and pass what it draws on byte for byte; keep the
         tail (without terminal codes) to say what went wrong."""
-        import pty
-
-        master, slave = pty.openpty()
-        _copy_window_size(self.echo, slave)
+        started = self._start(argv, env, cwd, terminal, tty=True)
+        assert started.master is not None
         try:
-            with interrupt.tracked(argv, stdout=subprocess.PIPE, stderr=slave, env=self._env(env), cwd=cwd) as proc:
-                os.close(slave)
-                slave = -1
+            with interrupt.owned(started.proc) as proc:
                 if on_start:
                     on_start()
                 out: list[bytes] = []
@@ -204,16 +184,34 @@ class DockerExecutor:
                     target=lambda: out.append(proc.stdout.read() if proc.stdout else b""), daemon=True
                 )
                 reader.start()
-                tail = self._pass_through(master)
+                tail = self._pass_through(started.master)
                 code = proc.wait()
                 reader.join()
         finally:
-            os.close(master)
-            if slave >= 0:
-                os.close(slave)
+            os.close(started.master)
         if code != 0:
             raise classify(argv, code, plain_text(bytes(tail)), purpose)
         return b"".join(out).decode(errors="replace")
+
+    def _start(
+        self, argv: Sequence[str], env: Mapping[str, str] | None, cwd: str | None, terminal: str, tty: bool
+    ) -> early.Started:
+        """ARGV started (buildx as its plugin binary, when known), or the same command that
+        the early start began (early.py) taken over; recorded for the next run."""
+        exec_argv = early.direct(argv, self.buildx_path)
+        key = (exec_argv, early.child_env(self._env(env), exec_argv), cwd, tty)
+        started, why = early.adopt(key)
+        if started or why:
+            log = get_logger()
+            if started:
+                log.info("early.adopted", head_start=round(time.monotonic() - started.at, 3))
+            else:
+                log.warning("early.discarded", why=why)
+        started = started or early.spawn(*key, size_from=self.echo)
+        rec = early.recorder()
+        if rec:
+            rec.spawned.append((*key, terminal))
+        return started
 
     def _pass_through(self, master: int) -> bytearray:
         """Copy what the command draws on its terminal to ours, byte for byte; its tail."""
@@ -241,8 +239,14 @@ class DockerExecutor:
             return 127, "", "docker: command not found"
 
     def _capture(self, argv: Sequence[str], env: Mapping[str, str] | None, cwd: str | None) -> tuple[int, str, str]:
+        argv = early.direct(argv, self.buildx_path)
         with interrupt.tracked(
-            argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=self._env(env), cwd=cwd
+            argv,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            env=early.child_env(self._env(env), argv),
+            cwd=cwd,
         ) as proc:
             out, err = proc.communicate()
             return proc.returncode, out, err
@@ -262,12 +266,7 @@ def gather_preflight(
     from concurrent.futures import ThreadPoolExecutor
 
     stamp = facts_stamp(env, builder)
-    cache = None
-    if cache_dir and stamp:
-        # One file per engine and builder choice (the stamp's first fields): a restarted
-        # engine or a changed buildx config overwrites it instead of adding another.
-        key = "|".join(stamp.split("|")[:FACTS_KEY_FIELDS])
-        cache = Path(cache_dir) / f"facts-{hashlib.sha256(key.encode()).hexdigest()[:16]}.json"
+    cache = Path(facts_file(cache_dir, stamp)) if cache_dir and stamp else None
     raw = _read_cache(cache, stamp) if cache and stamp else None
     if raw is None:
         with ThreadPoolExecutor(4) as pool:
@@ -280,6 +279,9 @@ def gather_preflight(
             raw["networks"] = list(nets.result())
         if cache and stamp and raw["info"][0] == 0 and raw["ls"][0] == 0:
             _write_cache(cache, stamp, raw)
+    rec = early.recorder()
+    if rec:
+        rec.facts_used(builder, stamp, str(cache) if cache and cache.exists() else None)
     pre = preflight_from(raw, env, builder, tuple(sorted(host_emulators() if emulators is None else emulators)))
     return attrs.evolve(pre, cached=raw.get("cached", False))
 
@@ -313,41 +315,11 @@ def preflight_from(
         builders = tuple(
             b.with_declared(declared) if b.name == (builder or current) else b for b in parse_builders(ls_out, current)
         )
-    return Preflight(engine, buildx, buildx_error, builders, builder, emus)
-
-
-FACTS_TTL = 3600.0
-
-
-FACTS_KEY_FIELDS = 4  # host, builder, BUILDX_BUILDER, docker config dir: what a cache file is for
-
-
-def facts_stamp(env: Mapping[str, str], builder: str | None) -> str | None:
-    """What cached builder facts depend on, or None when that cannot be told cheaply.
-
-    Only for a local engine socket: restarting the engine (the only way to change its image
-    store) recreates the socket, and creating, removing or switching builders touches the
-    buildx config. Remote engines, contexts and tcp hosts are always asked afresh."""
-    host = env.get("DOCKER_HOST") or "unix:///var/run/docker.sock"
-    if not host.startswith("unix://") or env.get("DOCKER_CONTEXT"):
-        return None
-    config = Path(env.get("DOCKER_CONFIG") or Path(env.get("HOME") or Path.home()) / ".docker")
-    parts = [host, str(builder), env.get("BUILDX_BUILDER", ""), str(config)]
-    try:
-        sock = os.stat(host.removeprefix("unix://"))
-        parts.append(f"{sock.st_ino}:{sock.st_ctime_ns}")
-        config_json = config / "config.json"
-        if config_json.is_file() and '"currentContext"' in config_json.read_text():
-            return None
-        buildx_dir = config / "buildx"
-        current = buildx_dir / "current"  # rewritten often: its content is what counts
-        parts.append(current.read_text() if current.is_file() else "-")
-        watched = [config_json, buildx_dir / "instances"]
-        for path in watched + sorted(buildx_dir.glob("instances/*")):
-            parts.append(f"{path.name}:{path.stat().st_mtime_ns}" if path.exists() else f"{path.name}:-")
-    except OSError:
-        return None
-    return "|".join(parts)
+    plugin = buildx_plugin(json.loads(info_out)) if buildx is not None else None
+    path = plugin.get("Path") if plugin else None
+    return Preflight(
+        engine, buildx, buildx_error, builders, builder, emus, buildx_path=path if isinstance(path, str) else None
+    )
 
 
 def _read_cache(path: Path, stamp: str) -> dict[str, Any] | None:
@@ -373,13 +345,3 @@ def _write_cache(path: Path, stamp: str, raw: dict[str, Any]) -> None:
 def _last_line(text: str) -> str:
     lines = [line.strip() for line in text.strip().splitlines() if line.strip()]
     return lines[-1] if lines else ""
-
-
-def host_emulators(binfmt_dir: str = "/proc/sys/fs/binfmt_misc") -> set[str]:
-    """QEMU emulators registered with this host's binfmt_misc (qemu-aarch64, qemu-arm, ...)."""
-    from pathlib import Path
-
-    try:
-        return {p.name for p in Path(binfmt_dir).glob("qemu-*") if "enabled" in p.read_text()}
-    except OSError:
-        return set()

@@ -9,25 +9,23 @@ and plan modules import none of this: the shell (facts.py, run.py) uses them.
 from __future__ import annotations
 
 import os
-import subprocess
-import tempfile
-import threading
-import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 import attrs
 
+from buildx_go import early
+from buildx_go.early import FILE_LIMIT, run_program
+from buildx_go.early import cache_dir as cache_dir  # where it always was, for the shell
 from buildx_go.errors import InputError
+
+T = TypeVar("T")
 
 if TYPE_CHECKING:
     from buildx_go.docker import Executor
     from buildx_go.hostgo import HostGo
     from buildx_go.registry import RegistryClient
-
-
-FILE_LIMIT = 1 << 20  # bytes: a go.mod, Dockerfile, ignore or config file larger is refused
 
 
 class Files(Protocol):
@@ -106,43 +104,6 @@ class LocalFiles:
 Runner = Callable[[Sequence[str], Path | None, float], tuple[int, str, str] | None]
 
 
-OUTPUT_LIMIT = 1 << 20  # bytes kept of a program's stdout and of its stderr
-
-
-def run_program(argv: Sequence[str], cwd: Path | None, timeout: float) -> tuple[int, str, str] | None:
-    """Run ARGV (never through a shell, in its own process group: an interrupt stops it);
-    None if it cannot start, does not finish in TIMEOUT or prints more than OUTPUT_LIMIT
-    bytes on either stream (it is killed then: a runaway command cannot fill memory)."""
-    from buildx_go import interrupt
-
-    try:
-        with interrupt.tracked(argv, cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.PIPE) as proc:
-            streams = [proc.stdout, proc.stderr]
-            got: list[bytes] = [b"", b""]
-
-            def read(i: int) -> None:
-                stream = streams[i]
-                assert stream is not None
-                got[i] = stream.read(OUTPUT_LIMIT + 1)
-                if len(got[i]) > OUTPUT_LIMIT:
-                    interrupt.kill_group(proc)
-
-            readers = [threading.Thread(target=read, args=(i,), daemon=True) for i in (0, 1)]
-            for reader in readers:
-                reader.start()
-            try:
-                code = proc.wait(timeout)
-            except subprocess.TimeoutExpired:
-                return None
-            for reader in readers:
-                reader.join(timeout=5)
-    except OSError:
-        return None
-    if any(len(g) > OUTPUT_LIMIT for g in got):
-        return None
-    return code, got[0].decode(errors="replace"), got[1].decode(errors="replace")
-
-
 def _docker(env: Mapping[str, str]) -> Executor:
     from buildx_go.docker import DockerExecutor
 
@@ -155,10 +116,10 @@ def _registry(env: Mapping[str, str]) -> RegistryClient:
     return RegistryClient(env)
 
 
-def _host_go(env: Mapping[str, str], cache_dir: str | None) -> HostGo | None:
+def _host_go(env: Mapping[str, str], cache: str | None) -> HostGo | None:
     from buildx_go.facts import find_host_go
 
-    return find_host_go(env, cache_dir)
+    return find_host_go(env, cache)
 
 
 @attrs.frozen
@@ -171,21 +132,72 @@ class Effects:
     files: Files = attrs.field(factory=LocalFiles)
 
 
-def cache_dir(env: Mapping[str, str]) -> str:
-    """buildx-go's cache directory: $XDG_CACHE_HOME/buildx-go, else ~/.cache/buildx-go."""
-    base = env.get("XDG_CACHE_HOME") or os.path.join(env.get("HOME") or os.path.expanduser("~"), ".cache")
-    return os.path.join(base, "buildx-go")
-
-
 def work_dir(env: Mapping[str, str], root: Path) -> str:
     """BUILDX_GO_WORKDIR, else a new directory in $TMPDIR; never inside the project (the
     generated files would overwrite its own, and be sent in its build context)."""
     given = env.get("BUILDX_GO_WORKDIR")
     if not given:
-        return os.path.join(tempfile.gettempdir(), f"buildx-go-{os.getpid()}-{int(time.time())}")
+        return early.workdir() or early.default_workdir()  # the early build's, if one started
     resolved, project = Path(given).resolve(), root.resolve()
     if resolved == project or project in resolved.parents:
         raise InputError(
             f"BUILDX_GO_WORKDIR: {given!r} is inside the project {str(project)!r}", "choose a directory outside it"
         )
     return given
+
+
+class RecordedFiles:
+    """FILES, each question seen by REC first (early.py: what a plan depended on)."""
+
+    def __init__(self, files: Files, rec: early.Recorder) -> None:
+        self.files, self.rec = files, rec
+
+    def read_text(self, path: Path, *, head: bool = False) -> str:
+        self.rec.see("text", path)
+        return self.files.read_text(path, head=head)
+
+    def read_bytes(self, path: Path, limit: int) -> bytes:
+        self.rec.see("text", path)
+        return self.files.read_bytes(path, limit)
+
+    def is_file(self, path: Path) -> bool:
+        self.rec.see("kind", path)
+        return self.files.is_file(path)
+
+    def is_dir(self, path: Path) -> bool:
+        self.rec.see("kind", path)
+        return self.files.is_dir(path)
+
+    def is_link(self, path: Path) -> bool:
+        self.rec.see("kind", path)
+        return self.files.is_link(path)
+
+    def exists(self, path: Path) -> bool:
+        self.rec.see("kind", path)
+        return self.files.exists(path)
+
+    def iterdir(self, path: Path) -> Iterator[Path]:
+        self.rec.see("list", path)
+        return self.files.iterdir(path)
+
+
+def recorded(effects: Effects, rec: early.Recorder) -> Effects:
+    """EFFECTS with what the plan asks of them recorded in REC; a run that asks the user's
+    commands or the host's Go before its build is not repeated early. (The registry's tags,
+    read for --latest, only decide the moving tags, which every run decides afresh.)"""
+
+    def refusing(why: str, inner: Callable[..., T]) -> Callable[..., T]:
+        def call(*args: Any) -> T:
+            if not rec.spawned:
+                rec.refuse(why)
+            return inner(*args)
+
+        return call
+
+    return attrs.evolve(
+        effects,
+        files=RecordedFiles(effects.files, rec),
+        git=rec.runner(effects.git),
+        program=refusing("a --version-from command ran", effects.program),
+        host_go=refusing("the host's Go was asked", effects.host_go),
+    )

@@ -17,10 +17,13 @@ import os
 import signal
 import subprocess
 import threading
-from collections.abc import Iterator, Sequence
-from typing import Any
 
 from buildx_go.errors import Interrupted
+
+TYPE_CHECKING = False  # typing's import costs the early start ~3 ms
+if TYPE_CHECKING:
+    from collections.abc import Iterator, Sequence
+    from typing import Any
 
 GRACE = 10.0  # seconds between SIGINT and SIGKILL for children
 SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
@@ -62,7 +65,13 @@ def release(proc: subprocess.Popen[Any]) -> None:
 @contextlib.contextmanager
 def tracked(argv: Sequence[str], **kw: Any) -> Iterator[subprocess.Popen[Any]]:
     """``popen`` for a with block: released (and, if still running, killed) at its end."""
-    proc = popen(argv, **kw)
+    with owned(popen(argv, **kw)) as proc:
+        yield proc
+
+
+@contextlib.contextmanager
+def owned(proc: subprocess.Popen[Any]) -> Iterator[subprocess.Popen[Any]]:
+    """PROC (from ``popen``) for a with block: released (and, if still running, killed) at its end."""
     try:
         yield proc
     finally:
@@ -70,6 +79,18 @@ def tracked(argv: Sequence[str], **kw: Any) -> Iterator[subprocess.Popen[Any]]:
             _signal(proc, signal.SIGKILL)
             proc.wait()
         release(proc)
+
+
+def stop(proc: subprocess.Popen[Any]) -> None:
+    """SIGINT to PROC's group (buildx cancels its build), SIGKILL after GRACE; waited for, released."""
+    if proc.poll() is None:
+        _signal(proc, signal.SIGINT)
+        try:
+            proc.wait(GRACE)
+        except subprocess.TimeoutExpired:
+            _signal(proc, signal.SIGKILL)
+            proc.wait()
+    release(proc)
 
 
 def install() -> None:

@@ -98,6 +98,16 @@ class Plan:
     def phase(self, name: Phase) -> list[Command]:
         return [c for c in self.commands if c.phase == name]
 
+    def not_early(self) -> str | None:
+        """Why a rerun of this plan cannot start its build early (early.py), or None."""
+        if self.phase("setup"):
+            return "--create-builder"
+        if self.phase("compile"):
+            return "the host strategy compiles first"
+        if self.emulated:
+            return "emulation is checked first"
+        return None if len(self.phase("build")) == 1 else "several builds"
+
     def to_dict(self) -> dict[str, Any]:
         """The stable JSON form (documented in README.md, "plan --format json")."""
         return {

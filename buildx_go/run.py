@@ -115,10 +115,12 @@ def _execute(
     preflight: Preflight | None,
     cache_dir: str | None,
 ) -> Outcome:
-    from buildx_go.docker import gather_preflight
+    from buildx_go.docker import DockerExecutor, gather_preflight
     from buildx_go.verifycache import VerifyCache
 
     started = time.monotonic()
+    if preflight is not None and isinstance(executor, DockerExecutor):
+        executor.buildx_path = preflight.buildx_path  # buildx run as its own binary (early.direct)
     for stale in sweep_credentials(tempfile.gettempdir()):
         get_logger().info("credentials.removed", path=stale, why="left by a run that was killed")
     write_files(plan)

@@ -1,0 +1,471 @@
+"""Early start: a rebuild whose inputs are all as they were starts its build at once.
+
+What a no-op rebuild waits for is mostly buildx-go's own start (the interpreter and its
+imports, ~0.1 s), not BuildKit. So after a build that succeeded, buildx-go keeps a record
+of what its plan depended on, as it went through the effects (effects.py): each project
+file read (by digest) or looked at (its kind, a directory's listing), each git command and
+its answer (by digest), the builder facts (their stamp and cache file), the host's
+emulators; and the build command it started, with the files it wrote for it. The record
+is named by a digest of the command line, the working directory, the environment, the
+host's architecture and buildx-go's own code.
+
+The next run of the same name checks all of that with the standard library only (this
+module imports nothing heavier: ~10 ms) and, when nothing differs, starts that build
+command at once. The run then goes on exactly as always (imports, detection, plan) while
+BuildKit works, and takes the running build over only when its planned build is the same
+command, word for word, in the same environment (``adopt``); otherwise, or when the run
+stops before its build, the early build is interrupted (buildx cancels it) and waited for.
+
+Never recorded (``why_not``): the host strategy, --create-builder, emulation checks,
+several builds (manifest packaging), a --version-from command, builder facts that are not
+cached (a remote engine or a docker context), BUILDX_GO_WORKDIR, a file that changed while
+it was read. The registry's tags (--latest) are not in the record: they only decide the
+moving tags, and those, like everything else, the run decides afresh. Records are
+0600 in $XDG_CACHE_HOME/buildx-go/early and hold digests, never a file's or a command's
+text, except the files buildx-go generated (the Dockerfile and its ignore file).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import marshal
+import os
+import subprocess
+import sys
+import threading
+import time
+
+from buildx_go import interrupt
+
+TYPE_CHECKING = False  # typing's import costs the early start ~3 ms
+if TYPE_CHECKING:
+    from collections.abc import Callable, Mapping, Sequence
+    from pathlib import Path
+    from typing import Any
+
+FORMAT = 1
+KEEP = 64  # records kept; the oldest go first
+FILE_LIMIT = 1 << 20  # bytes: a go.mod, Dockerfile, ignore or config file larger is refused
+OUTPUT_LIMIT = 1 << 20  # bytes kept of a program's stdout and of its stderr
+FACTS_TTL = 3600.0
+FACTS_KEY_FIELDS = 4  # host, builder, BUILDX_BUILDER, docker config dir: what a facts file is for
+VOLATILE = frozenset({"_", "SHLVL", "OLDPWD", "PWD"})  # set by shells, read by nothing here
+PLUGIN_ENV = ("DOCKER_CLI_PLUGIN_ORIGINAL_CLI_COMMAND", "DOCKER_CLI_PLUGIN_SOCKET", "DOCKER_CLI_PLUGIN_USE_DIAL_STDIO")
+
+
+def cache_dir(env: Mapping[str, str]) -> str:
+    """buildx-go's cache directory: $XDG_CACHE_HOME/buildx-go, else ~/.cache/buildx-go."""
+    base = env.get("XDG_CACHE_HOME") or os.path.join(env.get("HOME") or os.path.expanduser("~"), ".cache")
+    return os.path.join(base, "buildx-go")
+
+
+def default_workdir() -> str:
+    import tempfile
+
+    return os.path.join(tempfile.gettempdir(), f"buildx-go-{os.getpid()}-{int(time.time())}")
+
+
+def direct(argv: Sequence[str], buildx_path: str | None) -> list[str]:
+    """ARGV, a `docker buildx ...` command run as the buildx plugin's own binary (the
+    docker CLI reports its path; buildx runs standalone): the docker CLI's start and its
+    plugin discovery, ~40 ms a call, are left out."""
+    if buildx_path and list(argv[:2]) == ["docker", "buildx"]:
+        return [buildx_path, *argv[2:]]
+    return list(argv)
+
+
+def child_env(env: Mapping[str, str], argv: Sequence[str]) -> dict[str, str]:
+    """ENV for ARGV: a buildx binary run directly must not think a docker CLI started it."""
+    if argv and os.path.basename(argv[0]) == "docker-buildx":
+        return {k: v for k, v in env.items() if k not in PLUGIN_ENV}
+    return dict(env)
+
+
+# --- processes -------------------------------------------------------------------------
+class Started:
+    """A streamed command running: its process and (with a terminal) the terminal's master end."""
+
+    def __init__(self, proc: subprocess.Popen[Any], master: int | None, key: tuple[Any, ...]) -> None:
+        self.proc, self.master, self.key, self.at = proc, master, key, time.monotonic()
+
+
+def spawn(argv: Sequence[str], env: Mapping[str, str], cwd: str | None, tty: bool, size_from: Any = None) -> Started:
+    """Start ARGV (tracked for interrupts) with stdout on a pipe and stderr on a pipe, or on
+    a terminal of its own the size of SIZE_FROM's, else of our stderr's (TTY: BuildKit
+    draws its live display)."""
+    key = (list(argv), dict(env), cwd, tty)
+    if not tty:
+        kw: dict[str, Any] = {"stderr": subprocess.PIPE, "text": True, "errors": "replace"}
+        return Started(interrupt.popen(argv, stdout=subprocess.PIPE, env=dict(env), cwd=cwd, **kw), None, key)
+    import pty
+
+    master, slave = pty.openpty()
+    _copy_window_size(size_from or sys.stderr, slave)
+    try:
+        proc = interrupt.popen(argv, stdout=subprocess.PIPE, stderr=slave, env=dict(env), cwd=cwd)
+    except BaseException:
+        os.close(master)
+        raise
+    finally:
+        os.close(slave)
+    return Started(proc, master, key)
+
+
+def _copy_window_size(stream: Any, fd: int) -> None:
+    """FD (a terminal) gets STREAM's window size (80x24 when STREAM is no terminal)."""
+    import fcntl
+    import struct
+    import termios
+
+    size = struct.pack("HHHH", 24, 80, 0, 0)
+    with contextlib.suppress(OSError, AttributeError, ValueError):
+        size = fcntl.ioctl(stream.fileno(), termios.TIOCGWINSZ, size)
+    with contextlib.suppress(OSError):
+        fcntl.ioctl(fd, termios.TIOCSWINSZ, size)
+
+
+def run_program(argv: Sequence[str], cwd: Path | str | None, timeout: float) -> tuple[int, str, str] | None:
+    """Run ARGV (never through a shell, in its own process group: an interrupt stops it);
+    None if it cannot start, does not finish in TIMEOUT or prints more than OUTPUT_LIMIT
+    bytes on either stream (it is killed then: a runaway command cannot fill memory)."""
+    try:
+        with interrupt.tracked(argv, cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.PIPE) as proc:
+            got: list[bytes] = [b"", b""]
+
+            def read(i: int, stream: Any) -> None:
+                got[i] = stream.read(OUTPUT_LIMIT + 1)
+                if len(got[i]) > OUTPUT_LIMIT:
+                    interrupt.kill_group(proc)
+
+            readers = [threading.Thread(target=read, args=(i, s), daemon=True) for i, s in enumerate(_pipes(proc))]
+            for reader in readers:
+                reader.start()
+            try:
+                code = proc.wait(timeout)
+            except subprocess.TimeoutExpired:
+                return None
+            for reader in readers:
+                reader.join(timeout=5)
+    except OSError:
+        return None
+    if any(len(g) > OUTPUT_LIMIT for g in got):
+        return None
+    return code, got[0].decode(errors="replace"), got[1].decode(errors="replace")
+
+
+def _pipes(proc: subprocess.Popen[Any]) -> tuple[Any, Any]:
+    return proc.stdout, proc.stderr
+
+
+# --- what a plan depended on -----------------------------------------------------------
+def observe(kind: str, path: str) -> Any:
+    """What a plan could have learnt from PATH: "text" its content's digest (the first
+    FILE_LIMIT + 1 bytes, as read), "kind" link/dir/file/other, "list" its entries, "stat"
+    size, mtime and inode; None when nothing is there (or it cannot be read)."""
+    try:
+        if kind == "text":
+            fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
+            with os.fdopen(fd, "rb") as f:
+                import stat
+
+                if not stat.S_ISREG(os.fstat(fd).st_mode):
+                    return "not a regular file"
+                return hashlib.sha256(f.read(FILE_LIMIT + 1)).hexdigest()
+        if kind == "kind":
+            what = "dir" if os.path.isdir(path) else "file" if os.path.isfile(path) else "-"
+            return ("link:" if os.path.islink(path) else "") + what
+        if kind == "list":
+            return sorted(os.listdir(path))
+        st = os.stat(path)
+        return [st.st_size, st.st_mtime_ns, st.st_ino]
+    except OSError:
+        return None
+
+
+def digest(value: Any) -> str:
+    """VALUE's digest (plain data: str, int, float, None, lists, tuples, dicts in a fixed order)."""
+    return hashlib.sha256(marshal.dumps(value)).hexdigest()
+
+
+def facts_stamp(env: Mapping[str, str], builder: str | None) -> str | None:
+    """What cached builder facts depend on, or None when that cannot be told cheaply.
+
+    Only for a local engine socket: restarting the engine (the only way to change its image
+    store) recreates the socket, and creating, removing or switching builders touches the
+    buildx config. Remote engines, contexts and tcp hosts are always asked afresh."""
+    host = env.get("DOCKER_HOST") or "unix:///var/run/docker.sock"
+    if not host.startswith("unix://") or env.get("DOCKER_CONTEXT"):
+        return None
+    config = env.get("DOCKER_CONFIG") or os.path.join(env.get("HOME") or os.path.expanduser("~"), ".docker")
+    parts = [host, str(builder), env.get("BUILDX_BUILDER", ""), config]
+    try:
+        sock = os.stat(host.removeprefix("unix://"))
+        parts.append(f"{sock.st_ino}:{sock.st_ctime_ns}")
+        config_json = os.path.join(config, "config.json")
+        if os.path.isfile(config_json):
+            with open(config_json) as f:
+                if '"currentContext"' in f.read():
+                    return None
+        buildx_dir = os.path.join(config, "buildx")
+        current = os.path.join(buildx_dir, "current")  # rewritten often: its content is what counts
+        if os.path.isfile(current):
+            with open(current) as f:
+                parts.append(f.read())
+        else:
+            parts.append("-")
+        instances = os.path.join(buildx_dir, "instances")
+        named = sorted(n for n in os.listdir(instances) if not n.startswith(".")) if os.path.isdir(instances) else []
+        for path in [config_json, instances, *(os.path.join(instances, n) for n in named)]:
+            name = os.path.basename(path)
+            parts.append(f"{name}:{os.stat(path).st_mtime_ns}" if os.path.exists(path) else f"{name}:-")
+    except OSError:
+        return None
+    return "|".join(parts)
+
+
+def facts_file(cache: str, stamp: str) -> str:
+    """One file per engine and builder choice (the stamp's first fields): a restarted engine
+    or a changed buildx config overwrites it instead of adding another."""
+    key = "|".join(stamp.split("|")[:FACTS_KEY_FIELDS])
+    return os.path.join(cache, f"facts-{hashlib.sha256(key.encode()).hexdigest()[:16]}.json")
+
+
+def host_emulators(binfmt_dir: str = "/proc/sys/fs/binfmt_misc") -> set[str]:
+    """QEMU emulators registered with this host's binfmt_misc (qemu-aarch64, qemu-arm, ...)."""
+    found = set()
+    with contextlib.suppress(OSError):
+        for name in os.listdir(binfmt_dir):
+            if name.startswith("qemu-"):
+                with contextlib.suppress(OSError), open(os.path.join(binfmt_dir, name)) as f:
+                    if "enabled" in f.read():
+                        found.add(name)
+    return found
+
+
+# --- recording a run ---------------------------------------------------------------------
+class Recorder:
+    """What one run's plan depended on, as the effects were asked; ``why_not`` once
+    something makes the run unfit to repeat early."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name  # the record's file
+        self.watch: dict[tuple[str, str], Any] = {}
+        self.git: list[list[Any]] = []
+        self.facts: list[list[Any]] = []
+        self.written: dict[str, str] = {}
+        self.spawned: list[tuple[Any, ...]] = []
+        self.why_not: str | None = None
+
+    def see(self, kind: str, path: str | Path) -> None:
+        """Observed BEFORE the effect reads: a file changed in between differs next time."""
+        key = (kind, str(path))
+        value = observe(kind, key[1])
+        if key in self.watch and self.watch[key] != value:
+            self.refuse(f"{path} changed while it was read")
+        self.watch.setdefault(key, value)
+
+    def refuse(self, why: str) -> None:
+        self.why_not = self.why_not or why
+
+    def ran(self, argv: Sequence[str], cwd: Path | None, timeout: float, answer: Any) -> None:
+        self.git.append([list(argv), str(cwd) if cwd else None, timeout, digest(answer)])
+
+    def runner(self, inner: Callable[[Sequence[str], Path | None, float], Any]) -> Any:
+        def run(argv: Sequence[str], cwd: Path | None, timeout: float) -> Any:
+            answer = inner(argv, cwd, timeout)
+            self.ran(argv, cwd, timeout, answer)
+            return answer
+
+        return run
+
+    def facts_used(self, builder: str | None, stamp: str | None, path: str | None) -> None:
+        if not stamp or not path:
+            self.refuse("builder facts are not cached (a remote engine or a docker context)")
+            return
+        self.facts.append([builder, digest(stamp), path, observe("text", path)])
+
+    def record(self, why_not: str | None, workdir: str) -> dict[str, Any] | None:
+        """The record to keep for a run whose files went to WORKDIR, or None (``why_not``
+        says why: WHY_NOT, the plan's own reason, or what this recorder saw)."""
+        self.refuse(why_not or "")
+        if len(self.spawned) != 1:
+            self.refuse(f"{len(self.spawned)} streamed commands ran")
+        files = {os.path.relpath(p, workdir): text for p, text in self.written.items()}
+        if any(name.startswith("..") for name in files):
+            self.refuse("a file was written outside the workdir")
+        if self.why_not:
+            return None
+        argv, env, cwd, tty, terminal = self.spawned[0]
+        watch = [[k, p, v] for (k, p), v in self.watch.items()] + [["stat", argv[0], observe("stat", argv[0])]]
+        return {
+            "format": FORMAT,
+            "watch": watch,
+            "git": self.git,
+            "facts": self.facts,
+            "emulators": sorted(host_emulators()),
+            "argv": argv,
+            "env": sorted((k, v) for k, v in env.items() if os.environ.get(k) != v),
+            "unset": sorted(k for k in os.environ if k not in env),
+            "cwd": cwd,
+            "tty": tty,
+            "terminal": terminal,
+            "workdir": workdir,
+            "files": files,
+        }
+
+
+_recorder: Recorder | None = None
+_started: Started | None = None
+_workdir: str | None = None
+_skipped: str | None = None  # why this run did not start early (for the debug event)
+
+
+def recorder() -> Recorder | None:
+    return _recorder
+
+
+def record_name(argv: Sequence[str], env: Mapping[str, str]) -> str:
+    """The record for this command line, working directory, environment, host and code."""
+    package = os.path.dirname(os.path.abspath(__file__))
+    code = sorted((e.name, e.stat().st_size, e.stat().st_mtime_ns) for e in os.scandir(package) if e.name[-3:] == ".py")
+    seen = sorted((k, v) for k, v in env.items() if k not in VOLATILE)
+    key = digest([FORMAT, list(argv), os.getcwd(), seen, os.uname().machine, sys.version, sys.executable, code])
+    return os.path.join(cache_dir(env), "early", key[:32] + ".rec")
+
+
+def begin(argv: Sequence[str], env: Mapping[str, str], terminal: str = "auto") -> None:
+    """For `build` (not --dry-run): record this run, and start its build at once if the
+    record of the same command line says nothing it depended on has changed."""
+    global _recorder, _started, _skipped
+    words = set(argv)
+    if not argv or argv[0] != "build" or words & {"--dry-run", "-h", "--help"} or env.get("BUILDX_GO_WORKDIR"):
+        return
+    try:
+        _recorder = Recorder(record_name(argv, env))
+        with open(_recorder.name, "rb") as f:
+            record = marshal.load(f)
+        _skipped = changed(record, env)
+        if _skipped is None:
+            _started = _start(record)
+    except Exception as exc:  # no record, or an unreadable one: the run goes on as always
+        _skipped = f"no usable record ({type(exc).__name__})"
+
+
+def changed(record: dict[str, Any], env: Mapping[str, str]) -> str | None:
+    """What differs from RECORD now (None: nothing)."""
+    if record.get("format") != FORMAT:
+        return "the record's format"
+    tty = record["terminal"] == "always" or (record["terminal"] == "auto" and _isatty())
+    if tty != record["tty"]:
+        return "stderr is a terminal now" if tty else "stderr is no terminal now"
+    for kind, path, value in record["watch"]:
+        if observe(kind, path) != value:
+            return f"{path} ({kind})"
+    for builder, stamp, path, text in record["facts"]:
+        now = facts_stamp(env, builder)
+        if not now or digest(now) != stamp or observe("text", path) != text:
+            return "the builder facts"
+        if time.time() - os.stat(path).st_mtime > FACTS_TTL:  # written once, when asked (docker._write_cache)
+            return "the builder facts are old"
+    if sorted(host_emulators()) != record["emulators"]:
+        return "the host's emulators"
+    answers: list[str | None] = [None] * len(record["git"])
+
+    def ask(i: int, argv: list[str], cwd: str | None, timeout: float) -> None:
+        answers[i] = digest(run_program(argv, cwd, timeout))
+
+    threads = [threading.Thread(target=ask, args=(i, *g[:3])) for i, g in enumerate(record["git"])]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    if answers != [g[3] for g in record["git"]]:
+        return "git's answers"
+    return None
+
+
+def _isatty() -> bool:
+    try:
+        return sys.stderr.isatty()
+    except (AttributeError, ValueError):
+        return False
+
+
+def _start(record: dict[str, Any]) -> Started:
+    global _workdir
+    workdir = default_workdir()
+    os.makedirs(workdir, exist_ok=True)
+    for name, text in record["files"].items():
+        with open(os.path.join(workdir, name), "w") as f:
+            f.write(text)
+    _workdir = workdir
+    argv = [a.replace(record["workdir"], workdir) for a in record["argv"]]
+    env = {k: v for k, v in os.environ.items() if k not in record["unset"]} | dict(record["env"])
+    return spawn(argv, env, record["cwd"], record["tty"])
+
+
+def workdir() -> str | None:
+    """The workdir of the build started early (the run's own), if one was."""
+    return _workdir
+
+
+def skipped() -> str | None:
+    return _skipped
+
+
+def started() -> Started | None:
+    return _started
+
+
+def adopt(key: tuple[Any, ...]) -> tuple[Started | None, str | None]:
+    """The build started early, taken over if it is the command KEY (argv, environment,
+    cwd, terminal) to run now; else stopped. (what was taken, why nothing was)."""
+    global _started
+    found, _started = _started, None
+    if found is None:
+        return None, None
+    if found.key == key:
+        return found, None
+    stop(found)
+    return None, "the planned build differs from the recorded one"
+
+
+def discard(why: str) -> str | None:
+    """Stop the build started early if nothing took it over (the run ended before its
+    build): WHY, or None when there was none."""
+    global _started
+    found, _started = _started, None
+    if found is None:
+        return None
+    stop(found)
+    return why
+
+
+def stop(started: Started) -> None:
+    """Interrupt STARTED (buildx cancels its build), wait for it, and let it go."""
+    interrupt.stop(started.proc)
+    if started.master is not None:
+        with contextlib.suppress(OSError):
+            os.close(started.master)
+
+
+def save(why_not: str | None, workdir: str) -> str | None:
+    """Keep this run's record (it built and verified): None, or why it was not kept."""
+    rec = _recorder
+    if rec is None:
+        return "not recorded"
+    record = rec.record(why_not, workdir)
+    if record is None:
+        return rec.why_not
+    directory = os.path.dirname(rec.name)
+    os.makedirs(directory, mode=0o700, exist_ok=True)
+    tmp = f"{rec.name}.{os.getpid()}.tmp"
+    with os.fdopen(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "wb") as f:
+        marshal.dump(record, f)
+    os.replace(tmp, rec.name)
+    kept = sorted((os.stat(e.path).st_mtime, e.path) for e in os.scandir(directory) if e.name.endswith(".rec"))
+    for _, old in kept[:-KEEP]:
+        with contextlib.suppress(OSError):
+            os.unlink(old)
+    return None
