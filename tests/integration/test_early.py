@@ -140,3 +140,18 @@ def buildx_children(pid: int) -> list[int]:
         if ppid == str(pid) and b"docker-buildx" in cmd:
             found.append(int(entry.name))
     return found
+
+
+def test_in_a_terminal_the_build_started_early_draws_its_live_display(tmp_path: Path, repo: str) -> None:
+    from tests.integration.test_laptop_ci import in_terminal, terminal_env
+
+    root = project(tmp_path)
+    argv = [sys.executable, "-m", "buildx_go", "build", str(root), "--image", repo, "--tag", "1.0.0", "--push"]
+    argv += ["--go-image", GO_IMAGE, "--base-image", BASE_IMAGE]
+    env = terminal_env(XDG_CACHE_HOME=str(tmp_path / "cache"), NO_COLOR="1")
+    code, first = in_terminal(argv, env)
+    assert code == 0 and "early.adopted" not in first, first[-3000:]
+    code, second = in_terminal(argv, env)
+    assert code == 0, second[-3000:]
+    assert "early.adopted" in second and "early.discarded" not in second
+    assert "[+] Building" in second  # BuildKit's own display, drawn on the terminal it was started with
