@@ -50,8 +50,9 @@ FILE_LIMIT = 1 << 20  # bytes: a go.mod, Dockerfile, ignore or config file large
 OUTPUT_LIMIT = 1 << 20  # bytes kept of a program's stdout and of its stderr
 FACTS_TTL = 3600.0
 FACTS_KEY_FIELDS = 4  # host, builder, BUILDX_BUILDER, docker config dir: what a facts file is for
-VOLATILE = frozenset({"_", "SHLVL", "OLDPWD", "PWD"})  # set by shells, read by nothing here
 PLUGIN_ENV = ("DOCKER_CLI_PLUGIN_ORIGINAL_CLI_COMMAND", "DOCKER_CLI_PLUGIN_SOCKET", "DOCKER_CLI_PLUGIN_USE_DIAL_STDIO")
+# Set by shells, or by the docker CLI for its plugin (a new socket each call): no plan reads them.
+VOLATILE = frozenset({"_", "SHLVL", "OLDPWD", "PWD", *PLUGIN_ENV})
 
 
 def cache_dir(env: Mapping[str, str]) -> str:

@@ -74,11 +74,13 @@ def entry() -> None:
     if sys.argv[1:2] == ["docker-cli-plugin-metadata"]:
         print(json.dumps(METADATA))
         sys.exit(0)
-    from buildx_go import interrupt
-    from buildx_go.cli import main
+    from buildx_go import early, interrupt
 
     interrupt.install()
     extra, rest = split_docker_args(sys.argv[1:])
+    early.begin(rest, {**os.environ, **extra})
+    from buildx_go.cli import main
+
     code = main(rest, {**os.environ, **extra})
     sys.stdout.flush()
     sys.stderr.flush()
