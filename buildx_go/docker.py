@@ -22,12 +22,12 @@ from typing import Any, Protocol, TextIO
 
 import attrs
 
-from buildx_go import early, interrupt
+from buildx_go import early, interrupt, spawn
 from buildx_go.builder import Builder, Engine, Preflight, buildx_plugin, parse_builders, parse_inspect
-from buildx_go.early import FACTS_TTL, facts_file, facts_stamp, host_emulators
 from buildx_go.errors import EngineError
 from buildx_go.failures import classify
 from buildx_go.log import get_logger
+from buildx_go.stamps import FACTS_TTL, facts_file, facts_stamp, host_emulators
 
 TAIL_LINES = 80  # enough for BuildKit's summary of the failing step and its excerpt
 TAIL_BYTES = 16384
@@ -195,11 +195,11 @@ class DockerExecutor:
 
     def _start(
         self, argv: Sequence[str], env: Mapping[str, str] | None, cwd: str | None, terminal: str, tty: bool
-    ) -> early.Started:
+    ) -> spawn.Started:
         """ARGV started (buildx as its plugin binary, when known), or the same command that
         the early start began (early.py) taken over; recorded for the next run."""
-        exec_argv = early.direct(argv, self.buildx_path)
-        key = (exec_argv, early.child_env(self._env(env), exec_argv), cwd, tty)
+        exec_argv = spawn.direct(argv, self.buildx_path)
+        key = (exec_argv, spawn.child_env(self._env(env), exec_argv), cwd, tty)
         started, why = early.adopt(key)
         if started or why:
             log = get_logger()
@@ -207,7 +207,7 @@ class DockerExecutor:
                 log.info("early.adopted", head_start=round(time.monotonic() - started.at, 3))
             else:
                 log.warning("early.discarded", why=why)
-        started = started or early.spawn(*key, size_from=self.echo)
+        started = started or spawn.spawn(*key, size_from=self.echo)
         rec = early.recorder()
         if rec:
             rec.spawned.append((*key, terminal))
@@ -239,13 +239,13 @@ class DockerExecutor:
             return 127, "", "docker: command not found"
 
     def _capture(self, argv: Sequence[str], env: Mapping[str, str] | None, cwd: str | None) -> tuple[int, str, str]:
-        argv = early.direct(argv, self.buildx_path)
+        argv = spawn.direct(argv, self.buildx_path)
         with interrupt.tracked(
             argv,
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             text=True,
-            env=early.child_env(self._env(env), argv),
+            env=spawn.child_env(self._env(env), argv),
             cwd=cwd,
         ) as proc:
             out, err = proc.communicate()

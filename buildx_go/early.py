@@ -28,15 +28,15 @@ text, except the files buildx-go generated (the Dockerfile and its ignore file).
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import marshal
 import os
-import subprocess
 import sys
 import threading
 import time
 
 from buildx_go import interrupt
+from buildx_go.spawn import PLUGIN_ENV, Started, run_program, spawn
+from buildx_go.stamps import FACTS_TTL, digest, facts_stamp, host_emulators, observe
 
 TYPE_CHECKING = False  # typing's import costs the early start ~3 ms
 if TYPE_CHECKING:
@@ -46,11 +46,6 @@ if TYPE_CHECKING:
 
 FORMAT = 1
 KEEP = 64  # records kept; the oldest go first
-FILE_LIMIT = 1 << 20  # bytes: a go.mod, Dockerfile, ignore or config file larger is refused
-OUTPUT_LIMIT = 1 << 20  # bytes kept of a program's stdout and of its stderr
-FACTS_TTL = 3600.0
-FACTS_KEY_FIELDS = 4  # host, builder, BUILDX_BUILDER, docker config dir: what a facts file is for
-PLUGIN_ENV = ("DOCKER_CLI_PLUGIN_ORIGINAL_CLI_COMMAND", "DOCKER_CLI_PLUGIN_SOCKET", "DOCKER_CLI_PLUGIN_USE_DIAL_STDIO")
 # Set by shells, or by the docker CLI for its plugin (a new socket each call): no plan reads them.
 VOLATILE = frozenset({"_", "SHLVL", "OLDPWD", "PWD", *PLUGIN_ENV})
 
@@ -65,183 +60,6 @@ def default_workdir() -> str:
     import tempfile
 
     return os.path.join(tempfile.gettempdir(), f"buildx-go-{os.getpid()}-{int(time.time())}")
-
-
-def direct(argv: Sequence[str], buildx_path: str | None) -> list[str]:
-    """ARGV, a `docker buildx ...` command run as the buildx plugin's own binary (the
-    docker CLI reports its path; buildx runs standalone): the docker CLI's start and its
-    plugin discovery, ~40 ms a call, are left out."""
-    if buildx_path and list(argv[:2]) == ["docker", "buildx"]:
-        return [buildx_path, *argv[2:]]
-    return list(argv)
-
-
-def child_env(env: Mapping[str, str], argv: Sequence[str]) -> dict[str, str]:
-    """ENV for ARGV: a buildx binary run directly must not think a docker CLI started it."""
-    if argv and os.path.basename(argv[0]) == "docker-buildx":
-        return {k: v for k, v in env.items() if k not in PLUGIN_ENV}
-    return dict(env)
-
-
-# --- processes -------------------------------------------------------------------------
-class Started:
-    """A streamed command running: its process and (with a terminal) the terminal's master end."""
-
-    def __init__(self, proc: subprocess.Popen[Any], master: int | None, key: tuple[Any, ...]) -> None:
-        self.proc, self.master, self.key, self.at = proc, master, key, time.monotonic()
-
-
-def spawn(argv: Sequence[str], env: Mapping[str, str], cwd: str | None, tty: bool, size_from: Any = None) -> Started:
-    """Start ARGV (tracked for interrupts) with stdout on a pipe and stderr on a pipe, or on
-    a terminal of its own the size of SIZE_FROM's, else of our stderr's (TTY: BuildKit
-    draws its live display)."""
-    key = (list(argv), dict(env), cwd, tty)
-    if not tty:
-        kw: dict[str, Any] = {"stderr": subprocess.PIPE, "text": True, "errors": "replace"}
-        return Started(interrupt.popen(argv, stdout=subprocess.PIPE, env=dict(env), cwd=cwd, **kw), None, key)
-    import pty
-
-    master, slave = pty.openpty()
-    _copy_window_size(size_from or sys.stderr, slave)
-    try:
-        proc = interrupt.popen(argv, stdout=subprocess.PIPE, stderr=slave, env=dict(env), cwd=cwd)
-    except BaseException:
-        os.close(master)
-        raise
-    finally:
-        os.close(slave)
-    return Started(proc, master, key)
-
-
-def _copy_window_size(stream: Any, fd: int) -> None:
-    """FD (a terminal) gets STREAM's window size (80x24 when STREAM is no terminal)."""
-    import fcntl
-    import struct
-    import termios
-
-    size = struct.pack("HHHH", 24, 80, 0, 0)
-    with contextlib.suppress(OSError, AttributeError, ValueError):
-        size = fcntl.ioctl(stream.fileno(), termios.TIOCGWINSZ, size)
-    with contextlib.suppress(OSError):
-        fcntl.ioctl(fd, termios.TIOCSWINSZ, size)
-
-
-def run_program(argv: Sequence[str], cwd: Path | str | None, timeout: float) -> tuple[int, str, str] | None:
-    """Run ARGV (never through a shell, in its own process group: an interrupt stops it);
-    None if it cannot start, does not finish in TIMEOUT or prints more than OUTPUT_LIMIT
-    bytes on either stream (it is killed then: a runaway command cannot fill memory)."""
-    try:
-        with interrupt.tracked(argv, cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.PIPE) as proc:
-            got: list[bytes] = [b"", b""]
-
-            def read(i: int, stream: Any) -> None:
-                got[i] = stream.read(OUTPUT_LIMIT + 1)
-                if len(got[i]) > OUTPUT_LIMIT:
-                    interrupt.kill_group(proc)
-
-            readers = [threading.Thread(target=read, args=(i, s), daemon=True) for i, s in enumerate(_pipes(proc))]
-            for reader in readers:
-                reader.start()
-            try:
-                code = proc.wait(timeout)
-            except subprocess.TimeoutExpired:
-                return None
-            for reader in readers:
-                reader.join(timeout=5)
-    except OSError:
-        return None
-    if any(len(g) > OUTPUT_LIMIT for g in got):
-        return None
-    return code, got[0].decode(errors="replace"), got[1].decode(errors="replace")
-
-
-def _pipes(proc: subprocess.Popen[Any]) -> tuple[Any, Any]:
-    return proc.stdout, proc.stderr
-
-
-# --- what a plan depended on -----------------------------------------------------------
-def observe(kind: str, path: str) -> Any:
-    """What a plan could have learnt from PATH: "text" its content's digest (the first
-    FILE_LIMIT + 1 bytes, as read), "kind" link/dir/file/other, "list" its entries, "stat"
-    size, mtime and inode; None when nothing is there (or it cannot be read)."""
-    try:
-        if kind == "text":
-            fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
-            with os.fdopen(fd, "rb") as f:
-                import stat
-
-                if not stat.S_ISREG(os.fstat(fd).st_mode):
-                    return "not a regular file"
-                return hashlib.sha256(f.read(FILE_LIMIT + 1)).hexdigest()
-        if kind == "kind":
-            what = "dir" if os.path.isdir(path) else "file" if os.path.isfile(path) else "-"
-            return ("link:" if os.path.islink(path) else "") + what
-        if kind == "list":
-            return sorted(os.listdir(path))
-        st = os.stat(path)
-        return [st.st_size, st.st_mtime_ns, st.st_ino]
-    except OSError:
-        return None
-
-
-def digest(value: Any) -> str:
-    """VALUE's digest (plain data: str, int, float, None, lists, tuples, dicts in a fixed order)."""
-    return hashlib.sha256(marshal.dumps(value)).hexdigest()
-
-
-def facts_stamp(env: Mapping[str, str], builder: str | None) -> str | None:
-    """What cached builder facts depend on, or None when that cannot be told cheaply.
-
-    Only for a local engine socket: restarting the engine (the only way to change its image
-    store) recreates the socket, and creating, removing or switching builders touches the
-    buildx config. Remote engines, contexts and tcp hosts are always asked afresh."""
-    host = env.get("DOCKER_HOST") or "unix:///var/run/docker.sock"
-    if not host.startswith("unix://") or env.get("DOCKER_CONTEXT"):
-        return None
-    config = env.get("DOCKER_CONFIG") or os.path.join(env.get("HOME") or os.path.expanduser("~"), ".docker")
-    parts = [host, str(builder), env.get("BUILDX_BUILDER", ""), config]
-    try:
-        sock = os.stat(host.removeprefix("unix://"))
-        parts.append(f"{sock.st_ino}:{sock.st_ctime_ns}")
-        config_json = os.path.join(config, "config.json")
-        if os.path.isfile(config_json):
-            with open(config_json) as f:
-                if '"currentContext"' in f.read():
-                    return None
-        buildx_dir = os.path.join(config, "buildx")
-        current = os.path.join(buildx_dir, "current")  # rewritten often: its content is what counts
-        if os.path.isfile(current):
-            with open(current) as f:
-                parts.append(f.read())
-        else:
-            parts.append("-")
-        instances = os.path.join(buildx_dir, "instances")
-        named = sorted(n for n in os.listdir(instances) if not n.startswith(".")) if os.path.isdir(instances) else []
-        for path in [config_json, instances, *(os.path.join(instances, n) for n in named)]:
-            name = os.path.basename(path)
-            parts.append(f"{name}:{os.stat(path).st_mtime_ns}" if os.path.exists(path) else f"{name}:-")
-    except OSError:
-        return None
-    return "|".join(parts)
-
-
-def facts_file(cache: str, stamp: str) -> str:
-    """One file per engine and builder choice (the stamp's first fields): a restarted engine
-    or a changed buildx config overwrites it instead of adding another."""
-    key = "|".join(stamp.split("|")[:FACTS_KEY_FIELDS])
-    return os.path.join(cache, f"facts-{hashlib.sha256(key.encode()).hexdigest()[:16]}.json")
-
-
-def host_emulators(binfmt_dir: str = "/proc/sys/fs/binfmt_misc") -> set[str]:
-    """QEMU emulators registered with this host's binfmt_misc (qemu-aarch64, qemu-arm, ...)."""
-    found = set()
-    with contextlib.suppress(OSError):
-        for name in os.listdir(binfmt_dir):
-            if name.startswith("qemu-"):
-                with contextlib.suppress(OSError), open(os.path.join(binfmt_dir, name)) as f:
-                    if "enabled" in f.read():
-                        found.add(name)
-    return found
 
 
 # --- recording a run ---------------------------------------------------------------------
@@ -335,7 +153,7 @@ def record_name(argv: Sequence[str], env: Mapping[str, str]) -> str:
     return os.path.join(cache_dir(env), "early", key[:32] + ".rec")
 
 
-def begin(argv: Sequence[str], env: Mapping[str, str], terminal: str = "auto") -> None:
+def begin(argv: Sequence[str], env: Mapping[str, str]) -> None:
     """For `build` (not --dry-run): record this run, and start its build at once if the
     record of the same command line says nothing it depended on has changed."""
     global _recorder, _started, _skipped

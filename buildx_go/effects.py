@@ -16,9 +16,10 @@ from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 import attrs
 
 from buildx_go import early
-from buildx_go.early import FILE_LIMIT, run_program
 from buildx_go.early import cache_dir as cache_dir  # where it always was, for the shell
 from buildx_go.errors import InputError
+from buildx_go.spawn import run_program
+from buildx_go.stamps import FILE_LIMIT
 
 T = TypeVar("T")
 

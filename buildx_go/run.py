@@ -120,7 +120,7 @@ def _execute(
 
     started = time.monotonic()
     if preflight is not None and isinstance(executor, DockerExecutor):
-        executor.buildx_path = preflight.buildx_path  # buildx run as its own binary (early.direct)
+        executor.buildx_path = preflight.buildx_path  # buildx run as its own binary (spawn.direct)
     for stale in sweep_credentials(tempfile.gettempdir()):
         get_logger().info("credentials.removed", path=stale, why="left by a run that was killed")
     write_files(plan)

@@ -16,6 +16,7 @@ PACKAGE = Path(__file__).parents[2] / "buildx_go"
 README = Path(__file__).parents[2] / "README.md"
 # The shell's modules: what touches docker, a registry, git, processes, the host's Go, files.
 EFFECTS = {"docker", "registry", "credentials", "effects", "facts", "run", "steps", "cli", "doctor", "verify", "early"}
+EFFECTS |= {"spawn", "stamps"}
 EFFECT_STDLIB = {"subprocess", "urllib", "socket", "http", "shutil", "tempfile", "fcntl"}
 
 
@@ -63,11 +64,11 @@ def test_the_decision_and_the_plan_reach_no_effect() -> None:
 def test_the_early_start_imports_nothing_heavy() -> None:
     """The console script checks its record and starts the build before the planner, attrs
     or structlog are imported (early.py): ~20 ms of imports, not ~100."""
-    for module in ("launch", "early"):
+    for module in ("launch", "early", "spawn", "stamps"):
         reached = closure(module)
         ours = {m for m in reached if not m.startswith("stdlib:")}
         stdlib = {m.removeprefix("stdlib:") for m in reached if m.startswith("stdlib:")}
-        assert ours <= {"launch", "early", "interrupt", "errors"}, (module, ours)
+        assert ours <= {"launch", "early", "spawn", "stamps", "interrupt", "errors"}, (module, ours)
         assert not stdlib & {"attrs", "structlog", "json", "typing", "pathlib", "re", "tempfile"}, (module, stdlib)
 
 

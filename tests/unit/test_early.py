@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from buildx_go import early
+from buildx_go import early, spawn, stamps
 from buildx_go.effects import Effects, LocalFiles, recorded
 
 
@@ -24,16 +24,16 @@ def clean() -> Iterator[None]:
 def test_observations_tell_content_kind_listing_and_absence(tmp_path: Path) -> None:
     f = tmp_path / "go.mod"
     f.write_text("module a\n")
-    text = early.observe("text", str(f))
+    text = stamps.observe("text", str(f))
     f.write_text("module b\n")
-    assert early.observe("text", str(f)) != text
-    assert early.observe("kind", str(f)) == "file" and early.observe("kind", str(tmp_path)) == "dir"
+    assert stamps.observe("text", str(f)) != text
+    assert stamps.observe("kind", str(f)) == "file" and stamps.observe("kind", str(tmp_path)) == "dir"
     (tmp_path / "link").symlink_to(f)
-    assert early.observe("kind", str(tmp_path / "link")) == "link:file"
-    assert early.observe("list", str(tmp_path)) == ["go.mod", "link"]
-    assert early.observe("text", str(tmp_path / "none")) is None and early.observe("kind", str(tmp_path / "x")) == "-"
+    assert stamps.observe("kind", str(tmp_path / "link")) == "link:file"
+    assert stamps.observe("list", str(tmp_path)) == ["go.mod", "link"]
+    assert stamps.observe("text", str(tmp_path / "none")) is None and stamps.observe("kind", str(tmp_path / "x")) == "-"
     os.mkfifo(tmp_path / "fifo")  # never blocks on a FIFO
-    assert early.observe("text", str(tmp_path / "fifo")) == "not a regular file"
+    assert stamps.observe("text", str(tmp_path / "fifo")) == "not a regular file"
 
 
 def recorder_with_build(tmp_path: Path, files: dict[str, str] | None = None) -> early.Recorder:
@@ -124,26 +124,26 @@ class FakeProc:
 
 def test_a_build_started_early_is_taken_over_only_if_it_is_the_same_command() -> None:
     key = (["docker-buildx", "build", "."], {"A": "1"}, None, False)
-    early._started = early.Started(FakeProc(), None, key)  # type: ignore[arg-type]
+    early._started = spawn.Started(FakeProc(), None, key)  # type: ignore[arg-type]
     taken, why = early.adopt((["docker-buildx", "build", "."], {"A": "1"}, None, False))
     assert taken is not None and why is None and early.started() is None
     proc = FakeProc()
-    early._started = early.Started(proc, None, key)  # type: ignore[arg-type]
+    early._started = spawn.Started(proc, None, key)  # type: ignore[arg-type]
     taken, why = early.adopt((["docker-buildx", "build", "."], {"A": "2"}, None, False))
     assert taken is None and why == "the planned build differs from the recorded one" and proc.waited
     proc = FakeProc()
-    early._started = early.Started(proc, None, key)  # type: ignore[arg-type]
+    early._started = spawn.Started(proc, None, key)  # type: ignore[arg-type]
     assert early.discard("the run ended before its build") == "the run ended before its build" and proc.waited
     assert early.discard("again") is None
 
 
 def test_buildx_runs_as_its_own_binary_when_the_docker_cli_said_where_it_is() -> None:
     argv = ["docker", "buildx", "build", "."]
-    assert early.direct(argv, "/usr/libexec/docker/cli-plugins/docker-buildx")[0].endswith("docker-buildx")
-    assert early.direct(argv, None) == argv and early.direct(["docker", "info"], "/x/docker-buildx")[0] == "docker"
+    assert spawn.direct(argv, "/usr/libexec/docker/cli-plugins/docker-buildx")[0].endswith("docker-buildx")
+    assert spawn.direct(argv, None) == argv and spawn.direct(["docker", "info"], "/x/docker-buildx")[0] == "docker"
     env = {"DOCKER_CLI_PLUGIN_ORIGINAL_CLI_COMMAND": "docker", "PATH": "/bin"}
-    assert early.child_env(env, ["/x/docker-buildx", "build"]) == {"PATH": "/bin"}
-    assert early.child_env(env, ["docker", "buildx"]) == env
+    assert spawn.child_env(env, ["/x/docker-buildx", "build"]) == {"PATH": "/bin"}
+    assert spawn.child_env(env, ["docker", "buildx"]) == env
 
 
 def test_only_a_build_is_recorded() -> None:
@@ -185,7 +185,7 @@ def test_the_workdir_of_a_build_started_early_is_left_as_it_is(tmp_path: Path) -
     Path(plan.dockerfile.path).write_text(plan.dockerfile.text)
     Path(f"{plan.dockerfile.path}.dockerignore").write_text(plan.dockerignore)
     Path(plan.metadata_file).write_text("{}")  # the early build's, once it ends
-    early._workdir, early._started = str(tmp_path), early.Started(FakeProc(), None, ())  # type: ignore[arg-type]
+    early._workdir, early._started = str(tmp_path), spawn.Started(FakeProc(), None, ())  # type: ignore[arg-type]
     early._recorder = early.Recorder("x")
     before = os.stat(plan.dockerfile.path).st_mtime_ns
     write_files(plan)

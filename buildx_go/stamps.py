@@ -1,0 +1,103 @@
+"""What the world looks like now, told cheaply and the same way every time: a file's
+content digest, kind or listing; what cached builder facts depend on (their stamp); the
+host's QEMU emulators. The standard library only (early.py checks records with it)."""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import marshal
+import os
+
+TYPE_CHECKING = False  # typing's import costs the early start ~3 ms
+if TYPE_CHECKING:
+    from collections.abc import Mapping
+    from typing import Any
+
+FILE_LIMIT = 1 << 20  # bytes: a go.mod, Dockerfile, ignore or config file larger is refused
+FACTS_TTL = 3600.0
+FACTS_KEY_FIELDS = 4  # host, builder, BUILDX_BUILDER, docker config dir: what a facts file is for
+
+
+def observe(kind: str, path: str) -> Any:
+    """What a plan could have learnt from PATH: "text" its content's digest (the first
+    FILE_LIMIT + 1 bytes, as read), "kind" link/dir/file/other, "list" its entries, "stat"
+    size, mtime and inode; None when nothing is there (or it cannot be read)."""
+    try:
+        if kind == "text":
+            fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
+            with os.fdopen(fd, "rb") as f:
+                import stat
+
+                if not stat.S_ISREG(os.fstat(fd).st_mode):
+                    return "not a regular file"
+                return hashlib.sha256(f.read(FILE_LIMIT + 1)).hexdigest()
+        if kind == "kind":
+            what = "dir" if os.path.isdir(path) else "file" if os.path.isfile(path) else "-"
+            return ("link:" if os.path.islink(path) else "") + what
+        if kind == "list":
+            return sorted(os.listdir(path))
+        st = os.stat(path)
+        return [st.st_size, st.st_mtime_ns, st.st_ino]
+    except OSError:
+        return None
+
+
+def digest(value: Any) -> str:
+    """VALUE's digest (plain data: str, int, float, None, lists, tuples, dicts in a fixed order)."""
+    return hashlib.sha256(marshal.dumps(value)).hexdigest()
+
+
+def facts_stamp(env: Mapping[str, str], builder: str | None) -> str | None:
+    """What cached builder facts depend on, or None when that cannot be told cheaply.
+
+    Only for a local engine socket: restarting the engine (the only way to change its image
+    store) recreates the socket, and creating, removing or switching builders touches the
+    buildx config. Remote engines, contexts and tcp hosts are always asked afresh."""
+    host = env.get("DOCKER_HOST") or "unix:///var/run/docker.sock"
+    if not host.startswith("unix://") or env.get("DOCKER_CONTEXT"):
+        return None
+    config = env.get("DOCKER_CONFIG") or os.path.join(env.get("HOME") or os.path.expanduser("~"), ".docker")
+    parts = [host, str(builder), env.get("BUILDX_BUILDER", ""), config]
+    try:
+        sock = os.stat(host.removeprefix("unix://"))
+        parts.append(f"{sock.st_ino}:{sock.st_ctime_ns}")
+        config_json = os.path.join(config, "config.json")
+        if os.path.isfile(config_json):
+            with open(config_json) as f:
+                if '"currentContext"' in f.read():
+                    return None
+        buildx_dir = os.path.join(config, "buildx")
+        current = os.path.join(buildx_dir, "current")  # rewritten often: its content is what counts
+        if os.path.isfile(current):
+            with open(current) as f:
+                parts.append(f.read())
+        else:
+            parts.append("-")
+        instances = os.path.join(buildx_dir, "instances")
+        named = sorted(n for n in os.listdir(instances) if not n.startswith(".")) if os.path.isdir(instances) else []
+        for path in [config_json, instances, *(os.path.join(instances, n) for n in named)]:
+            name = os.path.basename(path)
+            parts.append(f"{name}:{os.stat(path).st_mtime_ns}" if os.path.exists(path) else f"{name}:-")
+    except OSError:
+        return None
+    return "|".join(parts)
+
+
+def facts_file(cache: str, stamp: str) -> str:
+    """One file per engine and builder choice (the stamp's first fields): a restarted engine
+    or a changed buildx config overwrites it instead of adding another."""
+    key = "|".join(stamp.split("|")[:FACTS_KEY_FIELDS])
+    return os.path.join(cache, f"facts-{hashlib.sha256(key.encode()).hexdigest()[:16]}.json")
+
+
+def host_emulators(binfmt_dir: str = "/proc/sys/fs/binfmt_misc") -> set[str]:
+    """QEMU emulators registered with this host's binfmt_misc (qemu-aarch64, qemu-arm, ...)."""
+    found = set()
+    with contextlib.suppress(OSError):
+        for name in os.listdir(binfmt_dir):
+            if name.startswith("qemu-"):
+                with contextlib.suppress(OSError), open(os.path.join(binfmt_dir, name)) as f:
+                    if "enabled" in f.read():
+                        found.add(name)
+    return found
