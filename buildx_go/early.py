@@ -116,7 +116,9 @@ class Recorder:
         if self.why_not:
             return None
         argv, env, cwd, tty, terminal = self.spawned[0]
-        watch = [[k, p, v] for (k, p), v in self.watch.items()] + [["stat", argv[0], observe("stat", argv[0])]]
+        watch = [[k, p, v] for (k, p), v in self.watch.items()]
+        if os.path.isabs(argv[0]):  # the buildx binary: replaced by an upgrade
+            watch.append(["stat", argv[0], observe("stat", argv[0])])
         return {
             "format": FORMAT,
             "watch": watch,
