@@ -168,13 +168,15 @@ class Engine:
         return self.server is not None
 
     @classmethod
-    def from_info(cls, host: str, info_json: str, error: str | None = None) -> tuple[Engine, Version | None]:
-        """The engine, and the buildx plugin's version, from ``docker info --format json``
-        (which the CLI prints, client part filled, even when the engine is down)."""
+    def from_info(
+        cls, host: str, info_json: str, error: str | None = None
+    ) -> tuple[Engine, Version | None, str | None]:
+        """The engine, and the buildx plugin's version and binary, from ``docker info --format
+        json`` (which the CLI prints, client part filled, even when the engine is down)."""
         info = json.loads(info_json or "{}")
         client = info.get("ClientInfo") or {}
         status = {str(k): str(v) for k, v in (info.get("DriverStatus") or []) if k}
-        buildx = buildx_plugin(info)
+        buildx = next((p for p in client.get("Plugins") or [] if p.get("Name") == "buildx"), None)
         server = parse_version(info.get("ServerVersion"))
         arch = info.get("Architecture") or None
         engine = cls(
@@ -186,13 +188,10 @@ class Engine:
             storage_driver=info.get("Driver") or None,
             containerd_store=status.get("driver-type") == CONTAINERD_SNAPSHOTTER,
         )
-        return engine, parse_version(buildx.get("Version")) if buildx else None
-
-
-def buildx_plugin(info: dict[str, Any]) -> dict[str, Any] | None:
-    """The buildx plugin's entry (Name, Version, Path) in ``docker info --format json``."""
-    plugins = (info.get("ClientInfo") or {}).get("Plugins") or []
-    return next((p for p in plugins if isinstance(p, dict) and p.get("Name") == "buildx"), None)
+        if not buildx:
+            return engine, None, None
+        path = buildx.get("Path")
+        return engine, parse_version(buildx.get("Version")), path if isinstance(path, str) else None
 
 
 @attrs.frozen

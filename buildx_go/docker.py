@@ -23,7 +23,7 @@ from typing import Any, Protocol, TextIO
 import attrs
 
 from buildx_go import early, interrupt, spawn
-from buildx_go.builder import Builder, Engine, Preflight, buildx_plugin, parse_builders, parse_inspect
+from buildx_go.builder import Builder, Engine, Preflight, parse_builders, parse_inspect
 from buildx_go.errors import EngineError
 from buildx_go.failures import classify
 from buildx_go.log import get_logger
@@ -37,13 +37,6 @@ _TERMINAL_CODES = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]|\x1b\][^\x07]*\x07|\r")
 def plain_text(data: bytes) -> str:
     """What a terminal display said, without its escape codes and carriage returns."""
     return _TERMINAL_CODES.sub("", data.decode(errors="replace"))
-
-
-def _isatty(stream: TextIO) -> bool:
-    try:
-        return stream.isatty()
-    except (AttributeError, ValueError):
-        return False
 
 
 class Executor(Protocol):
@@ -109,7 +102,7 @@ class DockerExecutor:
                     raise classify(argv, code, err, purpose)
                 return out
             with self._group(purpose, argv, grouped=label is None):
-                if terminal == "always" or (terminal == "auto" and _isatty(self.echo)):
+                if terminal == "always" or (terminal == "auto" and spawn.isatty(self.echo)):
                     return self._stream_tty(argv, purpose, env, on_start, cwd, terminal)
                 return self._stream(argv, purpose, env, f"[{label}] " if label else "", on_start, cwd, terminal)
         except FileNotFoundError:
@@ -296,9 +289,10 @@ def preflight_from(
     if info_code == 127:
         return Preflight(Engine(host or "?", "docker CLI missing"), None, None, (), builder, emus, info_err.strip())
     try:
-        engine, buildx = Engine.from_info(host, info_out, _last_line(info_err) if info_code else None)
+        engine, buildx, buildx_path = Engine.from_info(host, info_out, _last_line(info_err) if info_code else None)
     except ValueError:
-        engine, buildx = Engine(host or "?", _last_line(info_err) or "unreadable `docker info`"), None
+        engine = Engine(host or "?", _last_line(info_err) or "unreadable `docker info`")
+        buildx = buildx_path = None
     nets_code, nets_out, _ = raw.get("networks") or (1, "", "")
     if nets_code == 0 and engine.reachable:  # `bridge: none` in daemon.json: no bridge network at all
         engine = attrs.evolve(engine, bridge="bridge" in nets_out.split())
@@ -315,11 +309,8 @@ def preflight_from(
         builders = tuple(
             b.with_declared(declared) if b.name == (builder or current) else b for b in parse_builders(ls_out, current)
         )
-    plugin = buildx_plugin(json.loads(info_out)) if buildx is not None else None
-    path = plugin.get("Path") if plugin else None
-    return Preflight(
-        engine, buildx, buildx_error, builders, builder, emus, buildx_path=path if isinstance(path, str) else None
-    )
+    path = buildx_path if buildx is not None else None
+    return Preflight(engine, buildx, buildx_error, builders, builder, emus, buildx_path=path)
 
 
 def _read_cache(path: Path, stamp: str) -> dict[str, Any] | None:

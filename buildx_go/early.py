@@ -35,7 +35,7 @@ import threading
 import time
 
 from buildx_go import interrupt
-from buildx_go.spawn import PLUGIN_ENV, Started, run_program, spawn
+from buildx_go.spawn import PLUGIN_ENV, Started, isatty, run_program, spawn
 from buildx_go.stamps import FACTS_TTL, digest, facts_stamp, host_emulators, observe
 
 TYPE_CHECKING = False  # typing's import costs the early start ~3 ms
@@ -177,7 +177,7 @@ def changed(record: dict[str, Any], env: Mapping[str, str]) -> str | None:
     """What differs from RECORD now (None: nothing)."""
     if record.get("format") != FORMAT:
         return "the record's format"
-    tty = record["terminal"] == "always" or (record["terminal"] == "auto" and _isatty())
+    tty = record["terminal"] == "always" or (record["terminal"] == "auto" and isatty(sys.stderr))
     if tty != record["tty"]:
         return "stderr is a terminal now" if tty else "stderr is no terminal now"
     for kind, path, value in record["watch"]:
@@ -204,13 +204,6 @@ def changed(record: dict[str, Any], env: Mapping[str, str]) -> str | None:
     if answers != [g[3] for g in record["git"]]:
         return "git's answers"
     return None
-
-
-def _isatty() -> bool:
-    try:
-        return sys.stderr.isatty()
-    except (AttributeError, ValueError):
-        return False
 
 
 def _start(record: dict[str, Any]) -> Started:

@@ -14,6 +14,8 @@ import time
 from collections.abc import Mapping, MutableMapping
 from typing import Any, TextIO
 
+from buildx_go.spawn import isatty
+
 DEBUG, INFO = 10, 20  # logging's levels, without importing logging
 SECRET_HINTS = ("password", "token", "secret", "auth", "credential")
 EVENT_WIDTH = 18
@@ -114,10 +116,7 @@ def colours(stream: TextIO, env: Mapping[str, str]) -> bool:
         return False
     if env.get("FORCE_COLOR"):
         return True
-    try:
-        return stream.isatty()
-    except (AttributeError, ValueError):
-        return False
+    return isatty(stream)
 
 
 def configure(
