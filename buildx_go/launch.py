@@ -1,4 +1,4 @@
-"""The console script: the early start (early.py) before anything heavy is imported."""
+"""The console scripts' start: the early start (early.py) before anything heavy is imported."""
 
 from __future__ import annotations
 
@@ -7,15 +7,26 @@ import sys
 
 from buildx_go import early, interrupt
 
+TYPE_CHECKING = False  # typing's import costs the early start ~3 ms
+if TYPE_CHECKING:
+    from collections.abc import Mapping, Sequence
+
 
 def entry() -> None:
-    """main(), after the early start; then exit without the interpreter's slow teardown
-    (every result is written and flushed by then; daemon threads have nothing left to do)."""
+    """`buildx-go`."""
+    run(sys.argv[1:], {})
+
+
+def run(argv: Sequence[str], extra: Mapping[str, str]) -> None:
+    """main(ARGV) with EXTRA added to the environment, after the early start; then exit
+    without the interpreter's slow teardown (every result is written and flushed by then;
+    daemon threads have nothing left to do)."""
     interrupt.install()
-    early.begin(sys.argv[1:], os.environ)
+    env = {**os.environ, **extra}
+    early.begin(argv, env)
     from buildx_go.cli import main
 
-    code = main()
+    code = main(argv, env)
     sys.stdout.flush()
     sys.stderr.flush()
     os._exit(code)

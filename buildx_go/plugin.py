@@ -11,7 +11,6 @@ that every docker command buildx-go runs talks to the same engine.
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import sys
 from collections.abc import Mapping, Sequence
@@ -74,17 +73,10 @@ def entry() -> None:
     if sys.argv[1:2] == ["docker-cli-plugin-metadata"]:
         print(json.dumps(METADATA))
         sys.exit(0)
-    from buildx_go import early, interrupt
+    from buildx_go.launch import run
 
-    interrupt.install()
     extra, rest = split_docker_args(sys.argv[1:])
-    early.begin(rest, {**os.environ, **extra})
-    from buildx_go.cli import main
-
-    code = main(rest, {**os.environ, **extra})
-    sys.stdout.flush()
-    sys.stderr.flush()
-    os._exit(code)
+    run(rest, extra)
 
 
 def install(env: Mapping[str, str], target_dir: str | None = None) -> Path:
