@@ -125,8 +125,9 @@ def main(
             return run_command(ns, settings, env, effects, root)
         return code[0]
     finally:
-        if early.discard("the run ended before its build"):
-            get_logger().info("early.discarded", why="the run ended before its build")
+        why = early.discard("the run ended before its build")
+        if why:
+            get_logger().info("early.discarded", why=why)
         activate()  # flush anything still buffered
 
 

@@ -145,9 +145,9 @@ def write_files(plan: Plan) -> None:
     workdir = Path(plan.metadata_file).parent
     workdir.mkdir(parents=True, exist_ok=True)
     ours = early.workdir() == str(workdir) and early.started() is not None
-    for stale in [plan.metadata_file] + [c.metadata for c in plan.commands if c.metadata]:
-        if not ours:
-            Path(stale).unlink(missing_ok=True)  # a reused --workdir must not lend an old digest
+    if not ours:  # a reused --workdir must not lend an old digest
+        for stale in [plan.metadata_file] + [c.metadata for c in plan.commands if c.metadata]:
+            Path(stale).unlink(missing_ok=True)
     if not plan.dockerfile.path:
         return
     rec = early.recorder()
