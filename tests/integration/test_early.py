@@ -49,7 +49,7 @@ def records(tmp_path: Path) -> list[Path]:
 def test_a_rebuild_with_nothing_changed_starts_its_build_at_once(tmp_path: Path, repo: str) -> None:
     root, args, env = setup(tmp_path, repo)
     first = named(buildx_go(*args, env=env).stderr)
-    assert "early.adopted" not in first and first["early.record"]["kept"] is True
+    assert "early.adopted" not in first and first["early.record"]["kept"] is True, first["early.record"]
     (record,) = records(tmp_path)
     assert stat.S_IMODE(record.stat().st_mode) == 0o600 and stat.S_IMODE(record.parent.stat().st_mode) == 0o700
     data = record.read_bytes()
@@ -59,7 +59,7 @@ def test_a_rebuild_with_nothing_changed_starts_its_build_at_once(tmp_path: Path,
     assert saved["argv"][1:3] == ["build", "--platform"]
 
     second = named(buildx_go(*args, env=env).stderr)
-    assert "early.adopted" in second and "early.discarded" not in second
+    assert "early.adopted" in second and "early.discarded" not in second, second.get("early.record")
     assert float(second["early.adopted"]["head_start"]) > 0
     assert second["verify.ok"]["digest"] == head_digest(f"{repo}:1.0.0")
 
@@ -67,7 +67,7 @@ def test_a_rebuild_with_nothing_changed_starts_its_build_at_once(tmp_path: Path,
     main.write_text(main.read_text().replace("hello", "hello again"))
     third = named(buildx_go(*args, env=env).stderr)
     assert "early.adopted" not in third
-    assert "main.go" in str(third["early.record"]["skipped"])
+    assert "main.go" in str(third["early.record"]["skipped"]), third["early.record"]
     assert third["verify.ok"]["digest"] == head_digest(f"{repo}:1.0.0")
 
 
