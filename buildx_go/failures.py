@@ -28,6 +28,13 @@ REGISTRY_FAILED = re.compile(
     r'(Put|Post|Patch|Head|Get) "https?://[^"]*/v2/[^"]*": ',  # Go's HTTP client: EOF, reset, timeout
     re.I,
 )
+# The registry refused a manifest (400: a blob it names is unknown) while builds side by side
+# pushed the layers they share into the same repository: pushes of one blob race (containerd's
+# push tracker and the registry's storage); the same push alone succeeds.
+PUSH_RACE = re.compile(
+    r'failed commit on ref "manifest-sha256:[0-9a-f]+": unexpected status from PUT request to \S+/manifests/\S+: '
+    r"400 Bad Request"
+)
 NO_SPACE = re.compile(r"no space left on device|disk quota exceeded", re.I)
 AUTH_FAILED = re.compile(
     r"\b401 Unauthorized|\b403 Forbidden|unauthorized: |authentication required|failed to authorize|"

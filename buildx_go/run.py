@@ -32,6 +32,7 @@ from buildx_go.errors import (
     RegistryError,
     VerificationFailed,
 )
+from buildx_go.failures import PUSH_RACE
 from buildx_go.log import get_logger
 from buildx_go.plan import Command, Plan
 from buildx_go.refs import Reference
@@ -281,8 +282,9 @@ class _Run:
 
     def build_and_push(self) -> str | None:
         """The build's index digest. A registry may answer a push with a 500 (distribution 2.x
-        did so under buildx's second push, see plan.registry_output), or a tag may be left on
-        a child manifest: the cached rebuild only pushes again."""
+        did so under buildx's second push, see plan.registry_output), refuse a manifest whose
+        shared layer another node was still pushing (PUSH_RACE), or a tag may be left on a
+        child manifest: the cached rebuild only pushes again."""
         (build,) = self.plan.phase("build")
         for attempt in range(1, PUSH_ATTEMPTS + 1):
             try:
@@ -292,7 +294,8 @@ class _Run:
                     self.check_tags(digest)
                 return digest
             except PushFailed as exc:
-                if attempt == PUSH_ATTEMPTS or not RETRYABLE_PUSH.search(exc.message):
+                mended = RETRYABLE_PUSH.search(exc.message) or PUSH_RACE.search(exc.message)
+                if attempt == PUSH_ATTEMPTS or not mended:
                     raise
                 get_logger().warning("build.retry", attempt=attempt, reason=exc.message)
         return None

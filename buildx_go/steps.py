@@ -16,7 +16,9 @@ from typing import TYPE_CHECKING, Any, NoReturn
 
 import attrs
 
+from buildx_go import interrupt
 from buildx_go.errors import BuildFailed, BuildxGoError, EngineError
+from buildx_go.failures import PUSH_RACE
 from buildx_go.log import activate, get_logger
 from buildx_go.plan import Command, Phase, Plan
 from buildx_go.refs import Reference
@@ -79,7 +81,27 @@ def side_by_side(executor: Executor, commands: list[Command], *, labelled: bool)
                 failed.append((cmd, exc))
             elif exc is not None:
                 raise exc
-    return failed
+    return alone_again(executor, failed, labelled) if len(commands) > 1 else failed
+
+
+def alone_again(
+    executor: Executor, failed: list[tuple[Command, BuildxGoError]], labelled: bool
+) -> list[tuple[Command, BuildxGoError]]:
+    """Run once more, one at a time, the pushes the registry refused because the builds beside
+    them were pushing the layers they share (PUSH_RACE): cached, so only the push is repeated.
+    The ones that failed still."""
+    still = []
+    for cmd, exc in failed:
+        if not PUSH_RACE.search(exc.message):
+            still.append((cmd, exc))
+            continue
+        interrupt.check()
+        get_logger().warning("build.retry", attempt=1, purpose=cmd.purpose, reason=exc.message)
+        try:
+            run_command(executor, cmd, str(cmd.platform) if labelled else None)
+        except BuildxGoError as again:
+            still.append((cmd, again))
+    return still
 
 
 def raise_first(failed: list[tuple[Command, BuildxGoError]], hint: str) -> NoReturn:

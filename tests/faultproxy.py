@@ -3,8 +3,10 @@
 Every request is passed to the registry as it is (its Host header kept, so that upload
 Locations point back at the proxy) unless a fault matches it: by method, a path pattern and
 the client's User-Agent (BuildKit and containerd, the docker CLI, or buildx-go's reads:
-``Python-urllib``). A fault answers 500, resets the connection (RST), or stalls (holds the
-request, then drops it). Used by tests/integration/test_faults.py and scripts/chaos.
+``Python-urllib``). A fault answers 500, answers 400 "blob unknown" (what the registry says
+to a manifest PUT whose layer another push has not finished), resets the connection (RST),
+or stalls (holds the request, then drops it).
+Used by tests/integration/test_faults.py and scripts/chaos.
 """
 
 from __future__ import annotations
@@ -20,7 +22,11 @@ from typing import Any, Literal
 
 import attrs
 
-Kind = Literal["500", "reset", "stall"]
+Kind = Literal["500", "400", "reset", "stall"]
+ANSWERS = {
+    "500": (500, b'{"errors":[{"code":"UNKNOWN","message":"injected fault"}]}'),
+    "400": (400, b'{"errors":[{"code":"MANIFEST_BLOB_UNKNOWN","message":"blob unknown to registry"}]}'),
+}
 
 
 @attrs.define
@@ -104,8 +110,8 @@ class FaultProxy:
             h.close_connection = True
             return
         if fault:
-            data = b'{"errors":[{"code":"UNKNOWN","message":"injected fault"}]}'
-            h.send_response(500)
+            status, data = ANSWERS[fault.kind]
+            h.send_response(status)
             h.send_header("Content-Type", "application/json")
             h.send_header("Content-Length", str(len(data)))
             h.end_headers()

@@ -5,6 +5,8 @@ exit code (5), one line naming what happened and what is published, and no tag m
 
 from __future__ import annotations
 
+import json
+import re
 import time
 import uuid
 from collections.abc import Iterator
@@ -103,3 +105,21 @@ def test_pushed_by_digest_a_failed_verification_read_leaves_no_tag(proxy: FaultP
         assert published(repo, "1.0.0", "latest") == []
     finally:
         builder.stop()
+
+
+def test_a_manifest_refused_beside_a_push_of_a_shared_layer_is_pushed_again(proxy: FaultProxy, tmp_path: Path) -> None:
+    """The manifest strategy's builds push side by side into one repository, and the lab's base
+    has one layer for every platform: the registry once refused a manifest PUT with 400 "blob
+    unknown" while the other build pushed that layer (CI, containerd-store engine). Injected
+    here on the arm64 manifest's first PUT: that push alone is run again, and the release
+    completes, verified."""
+    proxy.add("400", method="PUT", path=ARCH_PUT, times=1)
+    proc, repo, _ = release(proxy, tmp_path, "--strategy", "manifest", env={"BUILDX_GO_LOG_FORMAT": "json"})
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    events = [json.loads(line) for line in proc.stderr.splitlines() if line.startswith("{")]
+    (retry,) = [e for e in events if e["event"] == "build.retry"]
+    assert retry["purpose"] == "build linux/arm64" and "400 Bad Request" in retry["reason"], retry
+    puts = [entry[3] for entry in proxy.log if entry[0] == "PUT" and re.search(ARCH_PUT, entry[1])]
+    assert puts == ["400", "passed"]
+    assert any(e["event"] == "images.verified" for e in events)
+    assert published(repo, "1.0.0", "latest") == ["1.0.0", "latest"]

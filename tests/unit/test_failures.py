@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from buildx_go.errors import BuildFailed, EngineError, PushFailed, RegistryError
-from buildx_go.failures import classify, failing_step
+from buildx_go.failures import PUSH_RACE, classify, failing_step
 
 ARGV = ["docker", "buildx", "build", "--file", "/w/Dockerfile", "."]
 
@@ -127,6 +127,23 @@ def test_without_a_summary_line_the_excerpt_is_not_the_message() -> None:
 def test_a_push_failure_is_still_a_registry_error() -> None:
     stderr = "ERROR: failed to solve: failed to push localhost:5000/x:1: unexpected status from PUT request to x: 500\n"
     assert isinstance(classify(ARGV, 1, stderr, "build"), PushFailed)
+
+
+def test_a_manifest_refused_beside_a_push_of_its_layers_is_known_as_a_race() -> None:
+    """What CI's containerd-store engine printed when the amd64 manifest was PUT while the arm64
+    build pushed the base layer both share; other 400s and failed commits are not races."""
+    ref = "localhost:5000/it-manifest:3.0.0-amd64"
+    said = (
+        f'failed to push {ref}: failed commit on ref "manifest-sha256:{"8" * 64}": unexpected status from PUT '
+        "request to http://localhost:5000/v2/it-manifest/manifests/3.0.0-amd64: 400 Bad Request"
+    )
+    err = classify(ARGV, 1, f"#15 ERROR: {said}\nERROR: failed to solve: {said}\n", "build linux/amd64")
+    assert isinstance(err, PushFailed) and PUSH_RACE.search(err.message)
+    for other in (
+        said.replace("400 Bad Request", "500 Internal Server Error"),
+        said.replace('"manifest-sha256:', '"layer-sha256:').replace("/manifests/3.0.0-amd64", "/blobs/uploads/u"),
+    ):
+        assert not PUSH_RACE.search(classify(ARGV, 1, f"ERROR: failed to solve: {other}\n", "build").message)
 
 
 CAPTURED = Path(__file__).parent / "data" / "buildkit"

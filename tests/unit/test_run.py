@@ -154,6 +154,46 @@ def test_one_platform_failing_creates_and_moves_nothing(tmp_path: Path) -> None:
     assert not (tmp_path / "docker-config").exists()  # the run's private docker config is gone
 
 
+class RacedPush(FailingArm64):
+    """The first arm64 push is refused the way the registry answered it beside the amd64 build
+    pushing the layer both share (CI, containerd-store engine)."""
+
+    def run(self, argv: Sequence[str], *, env: Mapping[str, str] | None = None, **_: object) -> str:
+        if "linux/arm64" in argv and not any("linux/arm64" in c for c in self.calls):
+            self.calls.append(tuple(argv))
+            raise PushFailed(
+                "docker buildx build (build linux/arm64): push failed: failed to push localhost:5000/app:1.2.0-arm64: "
+                'failed commit on ref "manifest-sha256:' + "b" * 64 + '": unexpected status from PUT request to '
+                "http://localhost:5000/v2/app/manifests/1.2.0-arm64: 400 Bad Request"
+            )
+        self.calls.append(tuple(argv))
+        md = argv[argv.index("--metadata-file") + 1]
+        Path(md).write_text('{"containerimage.digest": "sha256:' + "a" * 64 + '"}')
+        return ""
+
+
+def test_a_push_refused_beside_a_build_sharing_its_layers_is_run_again_alone(tmp_path: Path) -> None:
+    plan = app_plan("linux/amd64,linux/arm64", str(tmp_path), push=True, strategy="manifest", verify=False)
+    ex = RacedPush()
+    with capture_logs() as logs:
+        execute(plan, ex, no_registry, env={"HOME": str(tmp_path)})
+    arm = [i for i, c in enumerate(ex.calls) if "linux/arm64" in c]
+    amd = [i for i, c in enumerate(ex.calls) if "linux/amd64" in c]
+    assert len(arm) == 2 and len(amd) == 1 and arm[1] > amd[0]  # run again once, after the others
+    assert ex.calls[arm[0]] == ex.calls[arm[1]]  # the same command
+    (retry,) = [e for e in logs if e["event"] == "build.retry"]
+    assert retry["purpose"] == "build linux/arm64" and "400 Bad Request" in retry["reason"]
+
+
+def test_a_compile_error_beside_other_builds_is_not_run_again(tmp_path: Path) -> None:
+    plan = app_plan("linux/amd64,linux/arm64", str(tmp_path), push=True, strategy="manifest")
+    ex = FailingArm64()
+    with capture_logs() as logs, pytest.raises(BuildFailed):
+        execute(plan, ex, no_registry, env={"HOME": str(tmp_path)})
+    assert [("linux/arm64" in c) for c in ex.calls].count(True) == 1
+    assert not [e for e in logs if e["event"] == "build.retry"]
+
+
 def host_plan(workdir: str, host_context: str | None = None, **given: object) -> Plan:
     settings = {"image": "localhost:5000/app", "tag": ["1.2.0"], "push": True, "strategy": "host", **given}
     return plan_for(settings, workdir, host=GO, host_context=host_context)
@@ -285,28 +325,37 @@ def test_host_go_older_than_go_mod_is_exit_3() -> None:
         check_host_go(None, project)
 
 
-class FlakyPush:
-    """The first build fails the way distribution 2.x answers buildx's second push."""
+SECOND_PUSH_500 = (  # distribution 2.x answering buildx's second push
+    "docker buildx build (build): push failed: unexpected status from HEAD request to "
+    "http://localhost:5000/v2/app/manifests/1.2.0: 500 Internal Server Error"
+)
+SHARED_LAYER_400 = (  # a node's manifest PUT while another node pushed the layer both share
+    'docker buildx build (build): push failed: failed commit on ref "manifest-sha256:' + "c" * 64 + '": '
+    "unexpected status from PUT request to http://localhost:5000/v2/app/manifests/sha256:" + "c" * 64 + ": "
+    "400 Bad Request"
+)
 
-    def __init__(self) -> None:
-        self.builds = 0
+
+class FlakyPush:
+    """The first build's push fails with SAID."""
+
+    def __init__(self, said: str = SECOND_PUSH_500) -> None:
+        self.builds, self.said = 0, said
 
     def run(self, argv: Sequence[str], **_: object) -> str:
         self.builds += 1
         if self.builds == 1:
-            raise PushFailed(
-                "docker buildx build (build): push failed: unexpected status from HEAD request to "
-                "http://localhost:5000/v2/app/manifests/1.2.0: 500 Internal Server Error"
-            )
+            raise PushFailed(self.said)
         return ""
 
     def probe(self, argv: Sequence[str], **_: object) -> tuple[int, str, str]:
         raise AssertionError("no probes expected")
 
 
-def test_a_500_from_the_second_push_is_retried_once(tmp_path: Path) -> None:
+@pytest.mark.parametrize("said", [SECOND_PUSH_500, SHARED_LAYER_400], ids=["500", "shared-layer-400"])
+def test_a_push_refused_the_way_a_rerun_mends_is_retried_once(tmp_path: Path, said: str) -> None:
     plan = app_plan("linux/amd64,linux/arm64", str(tmp_path), push=True, verify=False)
-    ex = FlakyPush()
+    ex = FlakyPush(said)
     with capture_logs() as logs:
         execute(plan, ex, no_registry, env={})
     assert ex.builds == 2
