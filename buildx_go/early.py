@@ -162,6 +162,9 @@ def begin(argv: Sequence[str], env: Mapping[str, str]) -> None:
     words = set(argv)
     if not argv or argv[0] != "build" or words & {"--dry-run", "-h", "--help"} or env.get("BUILDX_GO_WORKDIR"):
         return
+    if env.get("BUILDX_GO_EARLY", "").lower() in ("0", "off", "false", "no"):  # neither started early nor recorded
+        _skipped = "turned off (BUILDX_GO_EARLY)"
+        return
     try:
         _recorder = Recorder(record_name(argv, env))
         with open(_recorder.name, "rb") as f:

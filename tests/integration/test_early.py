@@ -70,6 +70,13 @@ def test_a_rebuild_with_nothing_changed_starts_its_build_at_once(tmp_path: Path,
     assert "main.go" in str(third["early.record"]["skipped"]), third["early.record"]
     assert third["verify.ok"]["digest"] == head_digest(f"{repo}:1.0.0")
 
+    kept = [(r, r.stat().st_mtime_ns) for r in records(tmp_path)]
+    for _ in range(2):  # turned off: nothing started early, nothing recorded
+        off = named(buildx_go(*args, env={**env, "BUILDX_GO_EARLY": "off"}).stderr)
+        assert "early.adopted" not in off and off["early.record"]["kept"] is False, off["early.record"]
+        assert off["early.record"]["skipped"] == "turned off (BUILDX_GO_EARLY)"
+    assert [(r, r.stat().st_mtime_ns) for r in records(tmp_path)] == kept
+
 
 def test_a_record_the_plan_no_longer_matches_is_stopped_and_the_plan_built(tmp_path: Path, repo: str) -> None:
     _, args, env = setup(tmp_path, repo)

@@ -152,6 +152,9 @@ def test_only_a_build_is_recorded() -> None:
         assert early.recorder() is None
     early.begin(["build", "."], {"BUILDX_GO_WORKDIR": "/tmp/x", "HOME": "/nonexistent"})
     assert early.recorder() is None
+    for off in ("off", "0", "False", "no"):  # the switch: not started early, not recorded
+        early.begin(["build", "."], {"BUILDX_GO_EARLY": off, "HOME": "/nonexistent"})
+        assert early.recorder() is None
     early.begin(["build", "."], {"HOME": "/nonexistent"})
     assert early.recorder() is not None and early.started() is None
     assert str(early.skipped()).startswith("no usable record")
