@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any, NoReturn
 import attrs
 
 from buildx_go import interrupt
-from buildx_go.errors import BuildFailed, BuildxGoError, EngineError
+from buildx_go.errors import BuildFailed, BuildxGoError, EngineError, Interrupted
 from buildx_go.failures import PUSH_RACE
 from buildx_go.log import activate, get_logger
 from buildx_go.plan import Command, Phase, Plan
@@ -95,10 +95,12 @@ def alone_again(
         if not PUSH_RACE.search(exc.message):
             still.append((cmd, exc))
             continue
-        interrupt.check()
-        get_logger().warning("build.retry", attempt=1, purpose=cmd.purpose, reason=exc.message)
         try:
+            interrupt.check()
+            get_logger().warning("build.retry", attempt=1, purpose=cmd.purpose, reason=exc.message)
             run_command(executor, cmd, str(cmd.platform) if labelled else None)
+        except Interrupted as again:  # first: the run ends as interrupted (exit 130)
+            still.insert(0, (cmd, again))
         except BuildxGoError as again:
             still.append((cmd, again))
     return still

@@ -13,7 +13,7 @@ from packaging.version import Version
 from structlog.testing import capture_logs
 
 from buildx_go.builder import Builder, Engine, Preflight
-from buildx_go.errors import BuildFailed, EngineError, PushFailed, VerificationFailed
+from buildx_go.errors import BuildFailed, EngineError, Interrupted, PushFailed, VerificationFailed
 from buildx_go.gomod import GoProject
 from buildx_go.hostgo import HostGo
 from buildx_go.plan import Command, Plan
@@ -183,6 +183,28 @@ def test_a_push_refused_beside_a_build_sharing_its_layers_is_run_again_alone(tmp
     assert ex.calls[arm[0]] == ex.calls[arm[1]]  # the same command
     (retry,) = [e for e in logs if e["event"] == "build.retry"]
     assert retry["purpose"] == "build linux/arm64" and "400 Bad Request" in retry["reason"]
+
+
+def test_an_interrupt_before_the_push_is_run_again_ends_the_run_as_interrupted(tmp_path: Path) -> None:
+    import signal
+
+    from buildx_go import interrupt
+
+    class InterruptedToo(RacedPush):
+        def run(self, argv: Sequence[str], **kw: object) -> str:
+            if "linux/arm64" in argv:
+                interrupt._caught.append(signal.SIGINT)  # arrived while the builds ran
+            return super().run(argv, **kw)  # type: ignore[arg-type]
+
+    plan = app_plan("linux/amd64,linux/arm64", str(tmp_path), push=True, strategy="manifest", verify=False)
+    ex = InterruptedToo()
+    try:
+        with pytest.raises(Interrupted) as err:
+            execute(plan, ex, no_registry, env={"HOME": str(tmp_path)})
+    finally:
+        interrupt.reset()
+    assert err.value.exit_code == 130
+    assert [("linux/arm64" in c) for c in ex.calls].count(True) == 1  # not run again
 
 
 def test_a_compile_error_beside_other_builds_is_not_run_again(tmp_path: Path) -> None:
