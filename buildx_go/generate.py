@@ -131,18 +131,16 @@ def generate_dockerfile(opts: GenerateOptions) -> str:
         "WORKDIR /src",
         f"ENV CGO_ENABLED={1 if opts.cgo else 0} GOCACHE={GOCACHE} GOMODCACHE={GOMODCACHE}",
     ]
-    if opts.vendored:
-        lines += ["COPY . ."]
-    else:
+    if opts.cgo:  # the toolchain depends on no file of the project: installed before any is copied
+        lines += ["ARG TARGETOS TARGETARCH TARGETVARIANT", *cgo_toolchain(opts.cgo_packages)]
+    if not opts.vendored:
         private, mounts = private_modules(opts)
         lines += [
             *private,
             "COPY go.mod go.sum* ./",
             f"RUN --mount=type=cache,target={GOMODCACHE}{mounts} go mod download",
         ]
-    if opts.cgo:  # the toolchain does not depend on the sources: installed before they are copied
-        lines += ["ARG TARGETOS TARGETARCH TARGETVARIANT", *cgo_toolchain(opts.cgo_packages)]
-    lines += [] if opts.vendored else ["COPY . ."]
+    lines += ["COPY . ."]
     lines += [] if opts.cgo else ["ARG TARGETOS TARGETARCH TARGETVARIANT"]
     if opts.version_var:
         lines += ["ARG VERSION=dev"]

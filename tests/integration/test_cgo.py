@@ -5,6 +5,8 @@ each image run under QEMU, verify reading the interpreter and the libraries."""
 from __future__ import annotations
 
 import re
+import shutil
+from pathlib import Path
 
 import pytest
 
@@ -55,6 +57,24 @@ def test_cgo_for_three_platforms_in_one_run(repo: str, fixture: str, extra: list
             assert out == f"cgo on {'linux/' + arch}, C compiled for {MACHINE[arch]}"
         else:
             assert re.fullmatch(rf"zlib 1\.\d+\.\d+ on linux/{arch}", out), out
+
+
+def apt_steps(stderr: str) -> dict[str, bool]:
+    """BuildKit's plain progress: each toolchain step (apt-get) by name -> whether it was CACHED."""
+    names = dict(re.findall(r"^(#\d+) (\[[^\]]+\] RUN --mount=type=cache,target=/var/cache/apt)", stderr, re.M))
+    return {name: bool(re.search(rf"^{step} CACHED$", stderr, re.M)) for step, name in names.items()}
+
+
+def test_a_changed_go_mod_does_not_install_the_cross_toolchains_again(repo: str, tmp_path: Path) -> None:
+    project = tmp_path / "arch"
+    shutil.copytree(CGO / "arch", project)
+    args = ("build", str(project), "--image", repo, "--tag", "1.0.0", "--push", "--platform", "linux/amd64,linux/arm64")
+    args += ("--go-image", DEBIAN_GO, "--base-image", DEBIAN, "--progress", "plain")
+    assert len(apt_steps(buildx_go(*args).stderr)) == 2  # one toolchain step per target
+    with (project / "go.mod").open("a") as f:
+        f.write("\n// changed\n")
+    again = apt_steps(buildx_go(*args).stderr)
+    assert len(again) == 2 and all(again.values()), again
 
 
 def test_cgo_off_fails_naming_cgo_and_static_runs_on_the_static_base(repo: str) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import attrs
 import pytest
 
 from buildx_go.cgograph import imports
@@ -67,6 +68,21 @@ def test_the_generated_dockerfile_cross_compiles_c_when_cgo_is_needed() -> None:
     assert "FROM localhost:5000/debian:bookworm" in chosen.dockerfile.text
     pure = plan_for({"image": "r/x", "tag": ["1"], "strategy": "buildx"}).dockerfile.text
     assert "ENV CGO_ENABLED=0 " in pure and "cross toolchain" not in pure
+
+
+@pytest.mark.parametrize("vendored", [False, True], ids=["modules", "vendored"])
+def test_the_cross_toolchain_is_installed_before_any_project_file_is_copied(vendored: bool) -> None:
+    """Else a changed go.mod, or with vendor/ any changed file, runs apt-get again for every
+    target (the toolchain depends only on the target and the Go image)."""
+    from buildx_go.generate import GenerateOptions, generate_dockerfile
+    from buildx_go.gomod import MainPackage
+
+    opts = GenerateOptions("golang:1.27-bookworm", "debian:bookworm", (MainPackage(".", "app"),), "example.com/app")
+    lines = generate_dockerfile(attrs.evolve(opts, vendored=vendored, cgo=True)).splitlines()
+    toolchain = next(i for i, ln in enumerate(lines) if "apt-get install" in ln)
+    copies = [i for i, ln in enumerate(lines) if ln.startswith("COPY ")]
+    assert copies and toolchain < min(copies)
+    assert lines.index("ARG TARGETOS TARGETARCH TARGETVARIANT") < toolchain
 
 
 def test_the_host_strategy_uses_host_c_compilers_or_refuses() -> None:
