@@ -89,12 +89,11 @@ def alone_again(
 ) -> list[tuple[Command, BuildxGoError]]:
     """Run once more, one at a time, the pushes the registry refused because the builds beside
     them were pushing the layers they share (PUSH_RACE): cached, so only the push is repeated.
-    The ones that failed still."""
-    still = []
+    Not if anything else failed (the run fails anyway). The ones that failed still."""
+    if not all(PUSH_RACE.search(exc.message) for _, exc in failed):
+        return failed
+    still: list[tuple[Command, BuildxGoError]] = []
     for cmd, exc in failed:
-        if not PUSH_RACE.search(exc.message):
-            still.append((cmd, exc))
-            continue
         try:
             interrupt.check()
             get_logger().warning("build.retry", attempt=1, purpose=cmd.purpose, reason=exc.message)

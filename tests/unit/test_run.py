@@ -13,7 +13,7 @@ from packaging.version import Version
 from structlog.testing import capture_logs
 
 from buildx_go.builder import Builder, Engine, Preflight
-from buildx_go.errors import BuildFailed, EngineError, Interrupted, PushFailed, VerificationFailed
+from buildx_go.errors import BuildFailed, BuildxGoError, EngineError, Interrupted, PushFailed, VerificationFailed
 from buildx_go.gomod import GoProject
 from buildx_go.hostgo import HostGo
 from buildx_go.plan import Command, Plan
@@ -205,6 +205,22 @@ def test_an_interrupt_before_the_push_is_run_again_ends_the_run_as_interrupted(t
         interrupt.reset()
     assert err.value.exit_code == 130
     assert [("linux/arm64" in c) for c in ex.calls].count(True) == 1  # not run again
+
+
+def test_a_refused_push_is_not_run_again_when_another_platform_failed_otherwise(tmp_path: Path) -> None:
+    class AndBroken(RacedPush):
+        def run(self, argv: Sequence[str], **kw: object) -> str:
+            if "linux/amd64" in argv:
+                self.calls.append(tuple(argv))
+                raise BuildFailed("docker buildx build (build linux/amd64) failed: undefined: brokenOnAmd64")
+            return super().run(argv, **kw)  # type: ignore[arg-type]
+
+    plan = app_plan("linux/amd64,linux/arm64", str(tmp_path), push=True, strategy="manifest", verify=False)
+    ex = AndBroken()
+    with capture_logs() as logs, pytest.raises(BuildxGoError):
+        execute(plan, ex, no_registry, env={"HOME": str(tmp_path)})
+    assert [("linux/arm64" in c) for c in ex.calls].count(True) == 1  # the run fails anyway: nothing more pushed
+    assert not [e for e in logs if e["event"] == "build.retry"]
 
 
 def test_a_compile_error_beside_other_builds_is_not_run_again(tmp_path: Path) -> None:
