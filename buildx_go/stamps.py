@@ -68,10 +68,12 @@ def facts_stamp(env: Mapping[str, str], builder: str | None) -> str | None:
                 if '"currentContext"' in f.read():
                     return None
         buildx_dir = os.path.join(config, "buildx")
-        current = os.path.join(buildx_dir, "current")  # rewritten often: its content is what counts
-        if os.path.isfile(current):
+        current = os.path.join(buildx_dir, "current")
+        if builder or env.get("BUILDX_BUILDER"):
+            parts.append("named")  # the builder is named: buildx's current one does not count
+        elif os.path.isfile(current):
             with open(current) as f:
-                parts.append(f.read())
+                parts.append(current_builder(f.read(), host))
         else:
             parts.append("-")
         instances = os.path.join(buildx_dir, "instances")
@@ -82,6 +84,29 @@ def facts_stamp(env: Mapping[str, str], builder: str | None) -> str | None:
     except OSError:
         return None
     return "|".join(parts)
+
+
+def current_builder(text: str, host: str) -> str:
+    """buildx's current builder for the engine at HOST, from its `current` file: the named one
+    if the file is about HOST (its Key) or global, else the default one (""). Every buildx
+    command rewrites that file with the Key of the engine it was run on, so its text changes
+    when another engine was used meanwhile, though for HOST nothing did. A file that is not
+    the simple JSON buildx writes counts as it is."""
+    fields = {}
+    for name in ("Key", "Name", "Global"):
+        _, found, rest = text.partition(f'"{name}":')
+        rest = rest.lstrip()
+        if not found:
+            return "text:" + text
+        if rest.startswith('"'):
+            value, closed, _ = rest[1:].partition('"')
+            if not closed or "\\" in value:  # an escape: not parsed here
+                return "text:" + text
+        else:
+            value = rest.split(",", 1)[0].split("}", 1)[0].strip()
+        fields[name] = value
+    mine = fields["Key"] == host or fields["Global"] == "true"
+    return "current:" + (fields["Name"] if mine else "")
 
 
 def facts_file(cache: str, stamp: str) -> str:

@@ -236,6 +236,47 @@ def test_facts_of_remote_engines_are_never_cached(tmp_path: Path) -> None:
     assert facts_stamp({"DOCKER_CONTEXT": "remote"}, None) is None
 
 
+def test_buildx_current_file_counts_only_for_the_engine_it_is_about() -> None:
+    """Every buildx command rewrites ~/.docker/buildx/current with the Key of the engine it
+    ran on: a build on the second engine must not make the first one's facts (and its early
+    start) look changed; a builder chosen for this engine, or a global one, must."""
+    from buildx_go.stamps import current_builder
+
+    here, there = "unix:///var/run/docker.sock", "unix:///var/run/buildx-go-classic.sock"
+
+    def current(key: str, name: str = "", glob: bool = False) -> str:
+        return json.dumps({"Key": key, "Name": name, "Global": glob}, separators=(",", ":"))
+
+    default = current_builder(current(here), here)
+    assert current_builder(current(there), here) == default == "current:"
+    assert current_builder(current(there, "other"), here) == default  # another engine's choice
+    assert current_builder(current(here, "mine"), here) == "current:mine"
+    assert current_builder(current(there, "everywhere", glob=True), here) == "current:everywhere"
+    odd = '{"Key":"unix:///x\\"y","Name":"","Global":false}'
+    assert current_builder(odd, here) == "text:" + odd  # not parsed: counts as it is
+    assert current_builder("garbage", here) == "text:garbage"
+
+
+def test_the_facts_stamp_follows_the_effective_builder(tmp_path: Path) -> None:
+    from buildx_go.stamps import facts_stamp
+
+    sock, config = tmp_path / "docker.sock", tmp_path / "config"
+    sock.write_text("")
+    (config / "buildx").mkdir(parents=True)
+    env = {"DOCKER_HOST": f"unix://{sock}", "DOCKER_CONFIG": str(config)}
+
+    def stamp_with(key: str, name: str = "", builder: str | None = None) -> str | None:
+        text = json.dumps({"Key": key, "Name": name, "Global": False})
+        (config / "buildx" / "current").write_text(text)
+        return facts_stamp(env, builder)
+
+    mine = stamp_with(f"unix://{sock}")
+    assert mine is not None and stamp_with("unix:///var/run/other.sock") == mine
+    assert stamp_with(f"unix://{sock}", "mine") != mine
+    named = stamp_with(f"unix://{sock}", builder="b")
+    assert named == stamp_with(f"unix://{sock}", "mine", builder="b")  # --builder: current does not count
+
+
 INSPECT_TWO_NODES = """Name:          two
 Driver:        remote
 Last Activity: 2026-11-29 17:48:18 +0000 UTC
