@@ -18,7 +18,7 @@ DEBIAN_GO = f"{REGISTRY}/golang:1.27-bookworm"
 DEBIAN = f"{REGISTRY}/debian:bookworm"
 STATIC = f"{REGISTRY}/static:latest"
 THREE = "linux/amd64,linux/arm64,linux/arm/v7"
-MACHINE = {"amd64": "x86_64", "arm64": "aarch64", "arm": "arm"}
+MACHINE = {"amd64": "x86_64", "arm64": "aarch64", "arm": "arm", "386": "i386"}
 
 
 def first_error(stderr: str) -> str:
@@ -78,14 +78,16 @@ def test_a_changed_go_mod_does_not_install_the_cross_toolchains_again(repo: str,
 
 
 def test_cgo_off_fails_naming_cgo_and_static_runs_on_the_static_base(repo: str) -> None:
-    common = ["--image", repo, "--push", "--go-image", DEBIAN_GO, "--platform", "linux/amd64,linux/arm64"]
+    common = ["--image", repo, "--push", "--go-image", DEBIAN_GO]
     off = buildx_go("build", str(CGO / "arch"), *common, "--tag", "1.0.0", "--cgo", "off", "--base-image", DEBIAN,
-                    check=False)  # fmt: skip
+                    "--platform", "linux/amd64,linux/arm64", check=False)  # fmt: skip
     assert off.returncode == 4
     assert 'files that import "C" are left out when cgo is off' in first_error(off.stderr)
     assert head_digest(f"{repo}:1.0.0") is None
-    buildx_go("build", str(CGO / "arch"), *common, "--tag", "2.0.0", "--cgo-static", "--base-image", STATIC)
-    for arch in ("amd64", "arm64"):
+    # linux/386 too: Debian's i686 cross toolchain (386 binaries run on this amd64 host as they are)
+    buildx_go("build", str(CGO / "arch"), *common, "--tag", "2.0.0", "--cgo-static", "--base-image", STATIC,
+              "--platform", "linux/amd64,linux/arm64,linux/386")  # fmt: skip
+    for arch in ("amd64", "arm64", "386"):
         assert runs_on(f"{repo}:2.0.0", f"linux/{arch}") == f"cgo on linux/{arch}, C compiled for {MACHINE[arch]}"
 
 
