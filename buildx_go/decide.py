@@ -23,6 +23,7 @@ from buildx_go.config import Settings
 from buildx_go.dockerfile import Dockerfile
 from buildx_go.errors import EngineError, InputError
 from buildx_go.generate import CROSS, GO_MODULE_ARGS, GenerateOptions, generate_dockerfile
+from buildx_go.gitinfo import GIT_TIMEOUT
 from buildx_go.gomod import GoProject, MainPackage
 from buildx_go.hostgo import HostGo, check_host_go
 from buildx_go.platforms import Platform
@@ -152,7 +153,7 @@ def decide(settings: Settings, project: ProjectFacts, machine: MachineFacts) -> 
     choice, mains, changes = choose_dockerfile(settings, project)
     lints = dockerfile_lints(settings, project, choice, mains)
     strategy, host, host_note = choose_strategy(settings, project, choice, machine)
-    refs = image_refs(settings, project.version)
+    refs = image_refs(settings, project.version, project.git)
     moving, why = moving_tags(refs[0].rsplit(":", 1)[1], _listed(machine), settings.latest, settings.floating)
     notes = []
     if settings.latest or settings.floating:
@@ -273,7 +274,7 @@ def check_inputs(settings: Settings, project: ProjectFacts, command: str) -> Non
     choose_dockerfile(settings, project)
     prebuilt_problems(settings, project.prebuilt)
     if command != "dockerfile":
-        image_refs(settings, project.version)
+        image_refs(settings, project.version, project.git)
 
 
 def prebuilt_problems(settings: Settings, prebuilt: tuple[Prebuilt, ...]) -> None:
@@ -453,13 +454,17 @@ def host_strategy(
 VERSION_PLACEHOLDER = "version-from"  # plan's stand-in for a version command it did not run
 
 
-def image_refs(settings: Settings, version: str | None) -> tuple[str, ...]:
+def image_refs(settings: Settings, version: str | None, git: Mapping[str, str] | None = None) -> tuple[str, ...]:
     """IMAGE:TAG for each --tag, else for the version (from --version-from or git)."""
     if not settings.image:
         raise InputError("--image: no image repository given", "e.g. --image registry.example.com/team/app")
     tags = settings.tag or ((as_tag(version),) if version else ())
     if not tags:
-        raise InputError("--tag: no tag given and none could be derived", "pass --tag 1.2.3 (or tag the git commit)")
+        unanswered = set((git or {}).get("unanswered", "").split()) & {"rev-parse", "describe"}
+        why = f" (git could not run, or did not finish within {GIT_TIMEOUT:g} s)" if unanswered else ""
+        raise InputError(
+            f"--tag: no tag given and none could be derived{why}", "pass --tag 1.2.3 (or tag the git commit)"
+        )
     if not valid_tag(tags[0]):
         raise InputError(
             f"--tag: the version {version!r} (from --version-from or git describe) is not a valid tag",

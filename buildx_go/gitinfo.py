@@ -46,17 +46,25 @@ def version_from_describe(describe: str) -> str:
     return describe[1:] if re.match(r"^v\d", describe) else describe
 
 
+NO_ANSWER = "-"  # git could not run, or did not finish within GIT_TIMEOUT
+
+
 def _output(run: Runner, argv: Sequence[str]) -> str | None:
+    """Git's answer (stripped); None if it said no (exit code); NO_ANSWER if it gave none."""
     answer = run(argv, None, GIT_TIMEOUT)
-    return answer[1].strip() if answer and answer[0] == 0 else None
+    if answer is None:
+        return NO_ANSWER
+    return answer[1].strip() if answer[0] == 0 else None
 
 
 def git_facts(root: Path, run: Runner) -> dict[str, str]:
-    """revision, created (commit time), describe, source (credentials stripped), version."""
+    """revision, created (commit time), describe, source (credentials stripped), version;
+    "unanswered": the questions git could not answer in time (or at all), space-separated."""
     facts: dict[str, str] = {}
     base = ["git", "-C", str(root)]
-    if _output(run, [*base, "rev-parse", "--is-inside-work-tree"]) != "true":
-        return facts
+    inside = _output(run, [*base, "rev-parse", "--is-inside-work-tree"])
+    if inside != "true":
+        return {"unanswered": "rev-parse"} if inside == NO_ANSWER else facts
     asked = {
         "revision": ["rev-parse", "HEAD"],
         "created": ["log", "-1", "--format=%cI"],
@@ -65,8 +73,10 @@ def git_facts(root: Path, run: Runner) -> dict[str, str]:
     }
     with ThreadPoolExecutor(len(asked)) as pool:  # independent questions: asked at once
         answers = dict(zip(asked, pool.map(lambda args: _output(run, [*base, *args]), asked.values()), strict=True))
+    if unanswered := [key for key, out in answers.items() if out == NO_ANSWER]:
+        facts["unanswered"] = " ".join(unanswered)
     for key, out in answers.items():
-        if out:
+        if out and out != NO_ANSWER:
             facts[key] = strip_credentials(out) if key == "source" else out
             if key == "source" and facts[key] != out:
                 facts["source_redacted"] = "true"  # buildx's own git info would carry the secret

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 
@@ -127,6 +128,22 @@ def test_latest_and_floating_move_only_forward(repo: str) -> None:
     for tag in ("1", "1.2", "latest"):
         assert registry_index(f"{repo}:{tag}") == registry_index(f"{repo}:1.2.0")
     assert digest != json.loads(older.stdout)["digest"]
+
+
+def test_without_a_tag_a_git_that_gives_no_answer_is_named(tmp_path: Path) -> None:
+    """No --tag: the version comes from `git describe`; a git that cannot run (or does not
+    finish within 10 s) is named as the reason, not "tag the git commit"."""
+    fake = tmp_path / "bin" / "git"
+    fake.parent.mkdir()
+    fake.write_bytes(b"\x00not a program\n")
+    fake.chmod(0o755)
+    # the only git on PATH cannot run (the refusal comes before any docker call: none is needed)
+    proc = buildx_go("plan", str(HELLO), "--image", "localhost:5000/x", env={"PATH": str(fake.parent)}, check=False)
+    assert proc.returncode == 2, proc.stderr[-2000:]
+    error = next(line for line in proc.stderr.splitlines() if line.startswith("ERROR "))
+    assert error == (
+        "ERROR --tag: no tag given and none could be derived (git could not run, or did not finish within 10 s)"
+    )
 
 
 def test_version_from_command_names_the_tag() -> None:

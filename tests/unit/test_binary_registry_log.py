@@ -9,7 +9,7 @@ import pytest
 
 from buildx_go.binary import BUILDINFO_MAGIC, BinaryFacts, binary_problems
 from buildx_go.docker import classify
-from buildx_go.errors import BuildFailed, EngineError, PushFailed
+from buildx_go.errors import BuildFailed, EngineError, InputError, PushFailed
 from buildx_go.gitinfo import git_facts, strip_credentials, version_from_describe
 from buildx_go.log import _redact_event, redact_argv
 from buildx_go.platforms import Platform, entry_platform
@@ -149,6 +149,29 @@ def test_git_versions() -> None:
 
     facts = git_facts(__import__("pathlib").Path("/x"), git)  # type: ignore[arg-type]
     assert facts["version"] == "2.0.0" and facts["source"] == "https://example.com/r.git" and "created" not in facts
+
+
+def test_questions_git_did_not_answer_are_named() -> None:
+    from buildx_go.config import resolve
+    from buildx_go.decide import image_refs
+
+    def slow_describe(argv: list[str], cwd: object, timeout: float) -> tuple[int, str, str] | None:
+        if argv[3:5] == ["describe", "--tags"]:
+            return None  # did not finish within the timeout
+        return (0, "true\n", "") if argv[3:] == ["rev-parse", "--is-inside-work-tree"] else (0, "x\n", "")
+
+    facts = git_facts(__import__("pathlib").Path("/x"), slow_describe)  # type: ignore[arg-type]
+    assert facts["unanswered"] == "describe" and "version" not in facts and facts["revision"] == "x"
+    no_git = git_facts(__import__("pathlib").Path("/x"), lambda *_: None)  # type: ignore[arg-type,return-value]
+    assert no_git == {"unanswered": "rev-parse"}
+    not_a_repo = git_facts(__import__("pathlib").Path("/x"), lambda *_: (128, "", "fatal"))  # type: ignore[arg-type,return-value]
+    assert not_a_repo == {}
+    settings = resolve({"image": "r.example/app"}, {}, {})
+    slow = r"none could be derived \(git could not run, or did not finish within 10 s\)$"
+    with pytest.raises(InputError, match=slow):
+        image_refs(settings, None, facts)
+    with pytest.raises(InputError, match=r"none could be derived$"):
+        image_refs(settings, None, not_a_repo)
 
 
 class TagDeletingRegistry(http.server.BaseHTTPRequestHandler):
