@@ -88,6 +88,8 @@ class Recorder:
         self.why_not = self.why_not or why
 
     def ran(self, argv: Sequence[str], cwd: Path | None, timeout: float, answer: Any) -> None:
+        if answer is None:  # could not run or did not finish: checking it again would wait as long
+            self.refuse(f"{' '.join([*argv[:1], *argv[3:4]])} gave no answer")
         self.git.append([list(argv), str(cwd) if cwd else None, timeout, digest(answer)])
 
     def runner(self, inner: Callable[[Sequence[str], Path | None, float], Any]) -> Any:

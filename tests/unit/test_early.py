@@ -93,6 +93,9 @@ def test_the_effects_seen_through_a_recorder(tmp_path: Path) -> None:
     effects = recorded(Effects(program=lambda *a: calls.append(a) or (0, "1.2.3", "")), rec)
     assert effects.program(["make", "version"], None, 1.0) == (0, "1.2.3", "")
     assert rec.why_not == "a --version-from command ran"
+    slow = early.Recorder("y")  # a git that gave no answer: its check would wait as long again
+    slow.runner(lambda *a: None)(["git", "-C", "/p", "describe", "--tags"], None, 10.0)
+    assert slow.why_not == "git describe gave no answer"
 
 
 def test_saved_records_are_private_and_the_oldest_go(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
