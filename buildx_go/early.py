@@ -19,7 +19,8 @@ stops before its build, the early build is interrupted (buildx cancels it) and w
 Never recorded (``why_not``): the host strategy, --create-builder, emulation checks,
 several builds (manifest packaging), a --version-from command, builder facts that are not
 cached (a remote engine or a docker context), BUILDX_GO_WORKDIR, a file that changed while
-it was read. The registry's tags (--latest) are not in the record: they only decide the
+it was read, a git command that gave no answer; nothing at all with BUILDX_GO_EARLY=off.
+The registry's tags (--latest) are not in the record: they only decide the
 moving tags, and those, like everything else, the run decides afresh. Records are
 0600 in $XDG_CACHE_HOME/buildx-go/early and hold digests, never a file's or a command's
 text, except the files buildx-go generated (the Dockerfile and its ignore file).
