@@ -87,11 +87,13 @@ def facts_stamp(env: Mapping[str, str], builder: str | None) -> str | None:
 
 
 def current_builder(text: str, host: str) -> str:
-    """buildx's current builder for the engine at HOST, from its `current` file: the named one
-    if the file is about HOST (its Key) or global, else the default one (""). Every buildx
-    command rewrites that file with the Key of the engine it was run on, so its text changes
-    when another engine was used meanwhile, though for HOST nothing did. A file that is not
-    the simple JSON buildx writes counts as it is."""
+    """What buildx's `current` file says about the engine at HOST. Every buildx command
+    rewrites that file with the Key of the engine it was run on (and the builder chosen
+    there), so its text changes when another engine was used meanwhile, though for HOST
+    nothing did: the default builder counts as the default whatever its Key; a builder named
+    for HOST (or global) by its name. Anything else (a builder named for another Key, which
+    may be this engine spelt otherwise; a file that is not the simple JSON buildx writes)
+    counts as the text it is."""
     fields = {}
     for name in ("Key", "Name", "Global"):
         _, found, rest = text.partition(f'"{name}":')
@@ -105,8 +107,11 @@ def current_builder(text: str, host: str) -> str:
         else:
             value = rest.split(",", 1)[0].split("}", 1)[0].strip()
         fields[name] = value
-    mine = fields["Key"] == host or fields["Global"] == "true"
-    return "current:" + (fields["Name"] if mine else "")
+    if not fields["Name"]:  # the default builder, whichever engine the file is about
+        return "current:"
+    if fields["Key"] == host or fields["Global"] == "true":
+        return "current:" + fields["Name"]
+    return "text:" + text  # a builder named for another Key (or this engine spelt otherwise)
 
 
 def facts_file(cache: str, stamp: str) -> str:
