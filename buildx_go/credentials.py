@@ -26,6 +26,7 @@ from typing import Any
 import attrs
 
 from buildx_go.errors import RegistryError
+from buildx_go.stamps import docker_config
 
 HUB_INDEX = "https://index.docker.io/v1/"
 HUB_NAMES = ("docker.io", "index.docker.io", "registry-1.docker.io", "registry.hub.docker.com")
@@ -73,7 +74,7 @@ def hostname(key: str) -> str:
 
 
 def config_dir(env: Mapping[str, str]) -> Path:
-    return Path(env.get("DOCKER_CONFIG") or Path(env.get("HOME") or Path.home()) / ".docker")
+    return Path(docker_config(env))
 
 
 def read_config(env: Mapping[str, str]) -> dict[str, Any]:

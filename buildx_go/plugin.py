@@ -17,6 +17,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 from buildx_go import __version__
+from buildx_go.stamps import docker_config
 
 NAME = "buildxgo"
 METADATA = {
@@ -90,7 +91,7 @@ def install(env: Mapping[str, str], target_dir: str | None = None) -> Path:
         if not found:
             raise EngineError(f"install-plugin: docker-{NAME} is not installed", "pip install buildx-go (it ships it)")
         script = Path(found)
-    config = Path(env.get("DOCKER_CONFIG") or Path(env.get("HOME") or Path.home()) / ".docker")
+    config = Path(docker_config(env))
     plugins = Path(target_dir) if target_dir else config / "cli-plugins"
     plugins.mkdir(parents=True, exist_ok=True)
     link = plugins / f"docker-{NAME}"

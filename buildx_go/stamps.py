@@ -48,6 +48,11 @@ def digest(value: Any) -> str:
     return hashlib.sha256(marshal.dumps(value)).hexdigest()
 
 
+def docker_config(env: Mapping[str, str]) -> str:
+    """The docker CLI's config directory: $DOCKER_CONFIG, else ~/.docker."""
+    return env.get("DOCKER_CONFIG") or os.path.join(env.get("HOME") or os.path.expanduser("~"), ".docker")
+
+
 def facts_stamp(env: Mapping[str, str], builder: str | None) -> str | None:
     """What cached builder facts depend on, or None when that cannot be told cheaply.
 
@@ -57,7 +62,7 @@ def facts_stamp(env: Mapping[str, str], builder: str | None) -> str | None:
     host = env.get("DOCKER_HOST") or "unix:///var/run/docker.sock"
     if not host.startswith("unix://") or env.get("DOCKER_CONTEXT"):
         return None
-    config = env.get("DOCKER_CONFIG") or os.path.join(env.get("HOME") or os.path.expanduser("~"), ".docker")
+    config = docker_config(env)
     parts = [host, str(builder), env.get("BUILDX_BUILDER", ""), config]
     try:
         sock = os.stat(host.removeprefix("unix://"))

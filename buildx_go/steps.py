@@ -22,6 +22,7 @@ from buildx_go.failures import PUSH_RACE
 from buildx_go.log import activate, get_logger
 from buildx_go.plan import Command, Phase, Plan
 from buildx_go.refs import Reference
+from buildx_go.stamps import docker_config
 
 if TYPE_CHECKING:
     from buildx_go.builder import Preflight
@@ -218,7 +219,7 @@ def private_docker_config(path: str, env: Mapping[str, str]) -> None:
     config.json (credentials, helpers) copied in, nothing else shared."""
     target = Path(path)
     target.mkdir(mode=0o700, parents=True, exist_ok=True)
-    source = Path(env.get("DOCKER_CONFIG") or Path(env.get("HOME") or Path.home()) / ".docker") / "config.json"
+    source = Path(docker_config(env)) / "config.json"
     if source.is_file():
         shutil.copyfile(source, target / "config.json")
         (target / "config.json").chmod(0o600)
