@@ -17,7 +17,6 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 from buildx_go import __version__
-from buildx_go.stamps import docker_config
 
 NAME = "buildxgo"
 METADATA = {
@@ -84,6 +83,7 @@ def install(env: Mapping[str, str], target_dir: str | None = None) -> Path:
     """Link `docker-buildxgo` (beside this Python's scripts) into docker's plugin directory
     ($DOCKER_CONFIG/cli-plugins, else ~/.docker/cli-plugins); the link's path."""
     from buildx_go.errors import EngineError
+    from buildx_go.stamps import docker_config
 
     script = Path(sys.executable).parent / f"docker-{NAME}"
     if not script.is_file():
