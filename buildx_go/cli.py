@@ -204,6 +204,8 @@ def build(plan: Plan, s: Settings, env: Mapping[str, str], effects: Effects, pre
     from buildx_go.report import print_outcome, publish_results
     from buildx_go.run import execute
 
+    if s.rebuild:  # given in the config file or the environment: the early start did not see it
+        early.forget_candidate()
     outcome = execute(plan, effects.docker(env), lambda: effects.registry(env), env, preflight, cache_dir(env))
     publish_results(plan, outcome, s.metadata_file, detect(env))
     why = early.save(plan.not_early(), str(Path(plan.metadata_file).parent))

@@ -421,6 +421,9 @@ class Settings:
         commands=BUILDING | {"verify"},
     )
     dry_run: bool = _flag(False, "print the commands that would run; run nothing", commands=BUILD)
+    rebuild: bool = _flag(
+        False, "build even if the same build already published its image and nothing changed since", commands=BUILD
+    )
     metadata_file: str | None = option(
         None,
         "write the result here as JSON, in buildx's keys (containerimage.digest, image.name, ...) plus buildx-go's",

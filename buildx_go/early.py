@@ -23,7 +23,13 @@ it was read, a git command that gave no answer; nothing at all with BUILDX_GO_EA
 The registry's tags (--latest) are not in the record: they only decide the
 moving tags, and those, like everything else, the run decides afresh. Records are
 0600 in $XDG_CACHE_HOME/buildx-go/early and hold digests, never a file's or a command's
-text, except the files buildx-go generated (the Dockerfile and its ignore file).
+text, except the files buildx-go generated (the Dockerfile and its ignore file) and buildx's
+metadata of a published build.
+
+A record can also say what its run published (uptodate.py) and the build context it sent.
+When nothing differs and the context's stamp is the one published from, nothing starts
+early: the run plans, and builds only if the registry says something moved (--rebuild
+always builds).
 """
 
 from __future__ import annotations
@@ -37,7 +43,7 @@ import time
 
 from buildx_go import interrupt
 from buildx_go.spawn import PLUGIN_ENV, Started, isatty, run_program, spawn
-from buildx_go.stamps import FACTS_TTL, digest, facts_stamp, host_emulators, observe
+from buildx_go.stamps import FACTS_TTL, digest, facts_stamp, host_emulators, observe, tree_stamp
 
 TYPE_CHECKING = False  # typing's import costs the early start ~3 ms
 if TYPE_CHECKING:
@@ -76,6 +82,9 @@ class Recorder:
         self.written: dict[str, str] = {}
         self.spawned: list[tuple[Any, ...]] = []
         self.why_not: str | None = None
+        self.context: list[Any] | None = None  # [the build context, top-level names left out]
+        self.published: dict[str, Any] | None = None  # uptodate.published, once verified and tagged
+        self.unchanged = False  # nothing was built: the record this run used stays as it is
 
     def see(self, kind: str, path: str | Path) -> None:
         """Observed BEFORE the effect reads: a file changed in between differs next time."""
@@ -111,6 +120,8 @@ class Recorder:
         """The record to keep for a run whose files went to WORKDIR, or None (``why_not``
         says why: WHY_NOT, the plan's own reason, or what this recorder saw)."""
         self.refuse(why_not or "")
+        if self.unchanged:
+            self.refuse("nothing was built: the record stays as it was")
         if len(self.spawned) != 1:
             self.refuse(f"{len(self.spawned)} streamed commands ran")
         files = {os.path.relpath(p, workdir): text for p, text in self.written.items()}
@@ -136,6 +147,8 @@ class Recorder:
             "terminal": terminal,
             "workdir": workdir,
             "files": files,
+            "context": self.context,
+            "published": self.published,
         }
 
 
@@ -143,6 +156,8 @@ _recorder: Recorder | None = None
 _started: Started | None = None
 _workdir: str | None = None
 _skipped: str | None = None  # why this run did not start early (for the debug event)
+_candidate: dict[str, Any] | None = None  # what the record published, if nothing changed since (uptodate.py)
+_before: list[Any] | None = None  # [context, left out, its stamp] taken before any early start
 
 
 def recorder() -> Recorder | None:
@@ -161,7 +176,7 @@ def record_name(argv: Sequence[str], env: Mapping[str, str]) -> str:
 def begin(argv: Sequence[str], env: Mapping[str, str]) -> None:
     """For `build` (not --dry-run): record this run, and start its build at once if the
     record of the same command line says nothing it depended on has changed."""
-    global _recorder, _started, _skipped
+    global _recorder, _started, _skipped, _candidate, _before
     words = set(argv)
     if not argv or argv[0] != "build" or words & {"--dry-run", "-h", "--help"} or env.get("BUILDX_GO_WORKDIR"):
         return
@@ -174,7 +189,15 @@ def begin(argv: Sequence[str], env: Mapping[str, str]) -> None:
             record = marshal.load(f)
         _skipped = changed(record, env)
         if _skipped is None:
-            _started = _start(record)
+            context = record.get("context")
+            _before = [*context, tree_stamp(*context)] if context else None
+            published = record.get("published")
+            rebuild = "--rebuild" in words or env.get("BUILDX_GO_REBUILD", "").lower() in ("1", "true", "yes", "on")
+            if published and not rebuild and _before and _before[2] == published["stamp"]:
+                _candidate = published
+                _skipped = "nothing changed since it was published: the registry is asked after planning"
+            else:
+                _started = _start(record)
     except Exception as exc:  # no record, or an unreadable one: the run goes on as always
         _skipped = f"no usable record ({type(exc).__name__})"
 
@@ -223,6 +246,27 @@ def _start(record: dict[str, Any]) -> Started:
     argv = [a.replace(record["workdir"], workdir) for a in record["argv"]]
     env = {k: v for k, v in os.environ.items() if k not in record["unset"]} | dict(record["env"])
     return spawn(argv, env, record["cwd"], record["tty"])
+
+
+def candidate() -> dict[str, Any] | None:
+    """What the record published, when nothing has changed since (uptodate.py checks the rest)."""
+    return _candidate
+
+
+def forget_candidate() -> None:
+    """--rebuild given another way (the config file, the environment): build."""
+    global _candidate
+    _candidate = None
+
+
+def context_before(root: str, leave_out: Sequence[str]) -> str | None:
+    """The stamp of the build context ROOT before this run's build began: taken before an
+    early start, else now; None if a build started early before any stamp was taken."""
+    if _before is not None and _before[:2] == [root, list(leave_out)]:
+        return _before[2]  # type: ignore[no-any-return]
+    if _started is not None:
+        return None
+    return tree_stamp(root, leave_out)
 
 
 def workdir() -> str | None:

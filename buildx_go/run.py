@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any
 
 import attrs
 
-from buildx_go import interrupt
+from buildx_go import early, interrupt, uptodate
 from buildx_go.errors import (
     BuildFailed,
     BuildxGoError,
@@ -36,6 +36,7 @@ from buildx_go.failures import PUSH_RACE
 from buildx_go.log import get_logger
 from buildx_go.plan import Command, Plan
 from buildx_go.refs import Reference
+from buildx_go.stamps import tree_stamp
 from buildx_go.steps import (
     check_emulation,
     create_builder,
@@ -74,6 +75,7 @@ class Outcome:
     seconds: float
     arch_refs: tuple[tuple[str, str], ...] = ()  # (platform, ref@digest) of per-platform images kept
     now: tuple[tuple[str, str | None], ...] = ()  # releases: what each ref holds as the run ends
+    built: bool = True  # False: nothing changed since the same build published it (uptodate.py)
 
     def holds(self, ref: str) -> str | None:
         """The digest REF holds as the run ends (this run's, unless another run moved it)."""
@@ -91,6 +93,7 @@ class Outcome:
             "now": {ref: self.holds(ref) for ref in self.refs},
             "verification": self.report.to_dict() if self.report else None,
             "seconds": round(self.seconds, 3),
+            "built": self.built,
         }
 
 
@@ -257,8 +260,12 @@ class _Run:
         """One buildx run; pushed by digest, the index is verified, then tagged (publish);
         else the build wrote the version tags and verification follows."""
         plan, log = self.plan, get_logger()
-        digest = self.build_and_push()
-        if digest:
+        before = self.context_stamp()
+        digest = self.unchanged()
+        built = digest is None
+        if built:
+            digest = self.build_and_push()
+        if digest and built:
             refs = [f"{plan.image}@{digest}"] if plan.push_by_digest else list(plan.refs)
             log.info("image.pushed" if plan.verify else "image.built", refs=refs, digest=digest)
             if not plan.push_by_digest and plan.verify:
@@ -273,12 +280,50 @@ class _Run:
             report = self.verified(
                 lambda: verify(self.client, target, plan.platforms, cache=self.cache, allow_non_go=plan.allow_non_go)
             )
-        if plan.push_by_digest and digest:
+        if plan.push_by_digest and digest and built:
             run_phase(plan, self.executor, "publish", {"": digest}, self.published)
             self.check_tags(digest)
             log.info("tags.published", refs=list(plan.refs), digest=digest)
         moved = self.promote({"": digest} if digest else {})
-        return self.summary(digest, report, moved, ())
+        if digest and built:
+            self.remember(digest, before)
+        return self.summary(digest, report, moved, (), built)
+
+    def context_stamp(self) -> str | None:
+        """The build context's stamp before the build (uptodate.py), when the run is recorded."""
+        context, rec = uptodate.context_of(self.plan), early.recorder()
+        if context is None or rec is None or uptodate.not_recorded(self.plan):
+            return None
+        rec.context = [context[0], list(context[1])]
+        return early.context_before(*context)
+
+    def unchanged(self) -> str | None:
+        """The index published from the same inputs by the run this one's record is of, if
+        nothing changed since (uptodate.why_changed): nothing is built."""
+        record, log = early.candidate(), get_logger()
+        if record is None:
+            return None
+        why = uptodate.why_changed(self.client, record, self.plan)
+        if why:
+            log.info("build.changed", why=why)
+            return None
+        Path(self.plan.metadata_file).write_text(record["metadata"])
+        rec = early.recorder()
+        if rec:
+            rec.unchanged = True
+        log.info("build.unchanged", digest=record["digest"], refs=list(self.plan.refs), built="no")
+        return str(record["digest"])
+
+    def remember(self, digest: str, before: str | None) -> None:
+        """Record what was published (uptodate.published), if the context did not change
+        while it was built."""
+        rec, context = early.recorder(), uptodate.context_of(self.plan)
+        if rec is None or context is None or before is None:
+            return
+        if tree_stamp(*context) != before:
+            get_logger().info("context.changed", why="a file in the build context changed during the build")
+            return
+        rec.published = uptodate.published(self.plan, digest, before, Path(self.plan.metadata_file).read_text())
 
     def build_and_push(self) -> str | None:
         """The build's index digest. A registry may answer a push with a 500 (distribution 2.x
@@ -480,7 +525,12 @@ class _Run:
         raise VerificationFailed(message, "the pushed image is wrong: see verify.image events; moving tags untouched")
 
     def summary(
-        self, digest: str | None, report: Report | None, moved: tuple[str, ...], arch_refs: tuple[tuple[str, str], ...]
+        self,
+        digest: str | None,
+        report: Report | None,
+        moved: tuple[str, ...],
+        arch_refs: tuple[tuple[str, str], ...],
+        built: bool = True,
     ) -> Outcome:
         plan = self.plan
         refs = plan.refs + tuple(f"{plan.image}:{t}" for t in moved)
@@ -501,6 +551,7 @@ class _Run:
             time.monotonic() - self.started,
             arch_refs,
             now,
+            built,
         )
         get_logger().info(
             "build.summary",
@@ -510,6 +561,7 @@ class _Run:
             platforms=list(outcome.platforms),
             verified=outcome.verified,
             seconds=round(outcome.seconds, 3),
+            **({} if built else {"built": False}),
         )
         return outcome
 

@@ -11,7 +11,7 @@ import os
 
 TYPE_CHECKING = False  # typing's import costs the early start ~3 ms
 if TYPE_CHECKING:
-    from collections.abc import Mapping
+    from collections.abc import Mapping, Sequence
     from typing import Any
 
 FILE_LIMIT = 1 << 20  # bytes: a go.mod, Dockerfile, ignore or config file larger is refused
@@ -136,3 +136,34 @@ def host_emulators(binfmt_dir: str = "/proc/sys/fs/binfmt_misc") -> set[str]:
                     if "enabled" in f.read():
                         found.add(name)
     return found
+
+
+TREE_LIMIT = 20000  # entries: a larger build context is not stamped (every run builds)
+
+
+def tree_stamp(root: str, leave_out: Sequence[str] = (), limit: int = TREE_LIMIT) -> str | None:
+    """What every entry under ROOT looks like now (path, type, mode, size, mtime, ctime,
+    inode; a link's target), as one digest: an edit, a new, removed, renamed or re-checked-out
+    file changes it. Top-level LEAVE_OUT names (.git, when the build context leaves it out)
+    are skipped. None when ROOT cannot be read or holds more than LIMIT entries."""
+    entries: list[tuple[Any, ...]] = []
+    todo = [""]
+    try:
+        while todo:
+            rel = todo.pop()
+            with os.scandir(os.path.join(root, rel) if rel else root) as it:
+                for e in it:
+                    path = f"{rel}/{e.name}" if rel else e.name
+                    if not rel and e.name in leave_out:
+                        continue
+                    st = e.stat(follow_symlinks=False)
+                    link = os.readlink(e.path) if e.is_symlink() else None
+                    entries.append((path, st.st_mode, st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino, link))
+                    if e.is_dir(follow_symlinks=False):
+                        todo.append(path)
+                    if len(entries) > limit:
+                        return None
+    except OSError:
+        return None
+    entries.sort()
+    return digest(entries)

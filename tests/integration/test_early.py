@@ -1,5 +1,6 @@
 """Issue 10, no-op rebuilds: a rebuild whose inputs are all as they were starts its build at
-once (early.py), and the run, planning meanwhile, takes it over only if its own plan is the
+once (early.py; here asked with --rebuild: otherwise such a rerun builds nothing at all, see
+test_uptodate.py), and the run, planning meanwhile, takes it over only if its own plan is the
 same build; a change the plan depends on starts nothing early; a record that no longer
 matches is stopped; an interrupt stops the early build; records are private and hold no
 values of the environment."""
@@ -44,6 +45,7 @@ def setup(tmp_path: Path, repo: str) -> tuple[Path, tuple[str, ...], dict[str, s
     root = project(tmp_path)
     args = ("build", str(root), "--image", repo, "--tag", "1.0.0", "--push", "--go-image", GO_IMAGE)
     args += ("--base-image", BASE_IMAGE, "--platform", "linux/amd64,linux/arm64", "--progress", "quiet")
+    args += ("--rebuild",)  # else a rerun with nothing changed builds nothing (test_uptodate.py)
     env = {"XDG_CACHE_HOME": str(tmp_path / "cache"), "BUILDX_GO_DEBUG": "1", "CANARY": f"canary-{uuid.uuid4().hex}"}
     return root, args, env
 
@@ -173,7 +175,7 @@ def test_in_a_terminal_the_build_started_early_draws_its_live_display(tmp_path: 
 
     root = project(tmp_path)
     argv = [sys.executable, "-m", "buildx_go", "build", str(root), "--image", repo, "--tag", "1.0.0", "--push"]
-    argv += ["--go-image", GO_IMAGE, "--base-image", BASE_IMAGE]
+    argv += ["--go-image", GO_IMAGE, "--base-image", BASE_IMAGE, "--rebuild"]
     env = terminal_env(XDG_CACHE_HOME=str(tmp_path / "cache"), NO_COLOR="1")
     code, first = in_terminal(argv, env)
     assert code == 0 and "early.adopted" not in first, first[-3000:]

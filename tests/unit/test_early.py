@@ -19,6 +19,7 @@ from buildx_go.effects import Effects, LocalFiles, recorded
 def clean() -> Iterator[None]:
     yield
     early._recorder = early._started = early._workdir = early._skipped = None
+    early._candidate = early._before = None
 
 
 def test_observations_tell_content_kind_listing_and_absence(tmp_path: Path) -> None:
