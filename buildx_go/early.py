@@ -321,6 +321,9 @@ def save(why_not: str | None, workdir: str) -> str | None:
         return "not recorded"
     record = rec.record(why_not, workdir)
     if record is None:
+        if rec.unchanged:  # the record it used stays: newest, as far as pruning goes
+            with contextlib.suppress(OSError):
+                os.utime(rec.name)
         return rec.why_not
     directory = os.path.dirname(rec.name)
     os.makedirs(directory, mode=0o700, exist_ok=True)

@@ -311,7 +311,8 @@ class _Run:
         rec = early.recorder()
         if rec:
             rec.unchanged = True
-        log.info("build.unchanged", digest=record["digest"], refs=list(self.plan.refs), built="no")
+        why = "published already from the same inputs (--rebuild builds anyway)"
+        log.info("build.unchanged", digest=record["digest"], refs=list(self.plan.refs), why=why)
         return str(record["digest"])
 
     def remember(self, digest: str, before: str | None) -> None:

@@ -297,5 +297,8 @@ def test_a_run_whose_image_is_published_and_unchanged_builds_nothing(tmp_path: P
         (unchanged,) = [e for e in logs if e["event"] == "build.unchanged"]
         assert unchanged["digest"] == digest
         assert json.loads(Path(plan.metadata_file).read_text())["containerimage.digest"] == digest
-        assert early._recorder.record(None, str(tmp_path / "wd")) is None
-        assert early._recorder.why_not == "nothing was built: the record stays as it was"
+        kept = tmp_path / "x.rec"
+        kept.write_bytes(b"the record this run used")
+        os.utime(kept, (1, 1))
+        assert early.save(None, str(tmp_path / "wd")) == "nothing was built: the record stays as it was"
+        assert kept.read_bytes() == b"the record this run used" and kept.stat().st_mtime > 1  # newest, kept
