@@ -22,8 +22,9 @@ from __future__ import annotations
 
 import json
 import urllib.parse
-from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable, Mapping
+from concurrent.futures import ThreadPoolExecutor
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from buildx_go.errors import BuildxGoError
 from buildx_go.plan import Plan
@@ -35,6 +36,7 @@ if TYPE_CHECKING:  # made by the run when first used (run._Lazy)
     from buildx_go.registry import RegistryClient
 
 PROVENANCE = "https://slsa.dev/provenance/"
+T = TypeVar("T")
 
 
 def context_of(plan: Plan) -> tuple[str, tuple[str, ...]] | None:
@@ -127,24 +129,26 @@ def materials(statement: Mapping[str, Any]) -> list[tuple[str, str | None, str]]
 def why_changed(client: RegistryClient, record: Mapping[str, Any], plan: Plan) -> str | None:
     """Why PLAN must build though RECORD published an image from the same inputs; None when
     nothing changed: the build is the same, every version tag holds the recorded index, and
-    every image the build resolved still resolves to what it was built from."""
+    every image the build resolved still resolves to what it was built from. The reads of
+    each step go side by side (each is a round trip to a remote registry)."""
     if record.get("plan") != identity(plan):
         return "the planned build differs from the published one"
     index_digest = str(record["digest"])
     try:
-        for ref in plan.refs:
-            have = client.digest_of(Reference.parse(ref))
+        held = side_by_side(client.digest_of, [Reference.parse(r) for r in plan.refs])
+        for ref, have in zip(plan.refs, held, strict=True):
             if have != index_digest:
                 return f"{ref} holds {have or 'nothing'}, not {index_digest}"
         statements = provenance(client, Reference.parse(plan.refs[0]).with_digest(index_digest))
         if not statements:
             return "the published index has no provenance"
         used = {m for s in statements for m in materials(s)}
+        tagged = sorted({ref for ref, _, _ in used if not Reference.parse(ref).digest})  # pinned ones cannot move
+        found = dict(
+            zip(tagged, side_by_side(client.manifest_or_none, [Reference.parse(r) for r in tagged]), strict=True)
+        )
         for ref, platform, was in sorted(used, key=str):
-            image = Reference.parse(ref)
-            if image.digest:  # pinned: it cannot move
-                continue
-            now = resolve(client, image, platform)
+            now = resolved(found[ref], platform) if ref in found else (was,)
             if was not in now:
                 return f"{ref} ({platform or 'any platform'}) resolves to {now[0] if now else 'nothing'} now, not {was}"
     except (BuildxGoError, ValueError, KeyError, TypeError) as exc:
@@ -152,25 +156,37 @@ def why_changed(client: RegistryClient, record: Mapping[str, Any], plan: Plan) -
     return None
 
 
+def side_by_side(read: Callable[[Reference], T], refs: list[Reference]) -> list[T]:
+    """READ of each of REFS, in threads (I/O bound); the first error is raised."""
+    if len(refs) < 2:
+        return [read(r) for r in refs]
+    with ThreadPoolExecutor(min(8, len(refs))) as pool:
+        return list(pool.map(read, refs))
+
+
 def provenance(client: RegistryClient, index: Reference) -> list[dict[str, Any]]:
     """The in-toto provenance statements attached to INDEX (one per platform)."""
     _, _, doc = client.manifest(index)
-    out = []
-    for entry in doc.get("manifests") or []:
-        if (entry.get("annotations") or {}).get("vnd.docker.reference.type") != ATTESTATION:
-            continue
-        _, _, attestation = client.manifest(index.with_digest(entry["digest"]))
-        for layer in attestation.get("layers") or []:
-            kind = (layer.get("annotations") or {}).get("in-toto.io/predicate-type", "")
-            if kind.startswith(PROVENANCE):
-                out.append(json.loads(client.blob(index, layer["digest"])))
-    return out
+    attached = [
+        index.with_digest(e["digest"])
+        for e in doc.get("manifests") or []
+        if (e.get("annotations") or {}).get("vnd.docker.reference.type") == ATTESTATION
+    ]
+
+    def statements(ref: Reference) -> list[dict[str, Any]]:
+        _, _, attestation = client.manifest(ref)
+        layers = attestation.get("layers") or []
+        kind = "in-toto.io/predicate-type"
+        ours = [layer for layer in layers if (layer.get("annotations") or {}).get(kind, "").startswith(PROVENANCE)]
+        return [json.loads(client.blob(ref, layer["digest"])) for layer in ours]
+
+    return [s for found in side_by_side(statements, attached) for s in found]
 
 
-def resolve(client: RegistryClient, ref: Reference, platform: str | None) -> tuple[str, ...]:
-    """What tagged REF resolves to now: its digest, and for an index, its entry for PLATFORM
-    (BuildKit's provenance names either, depending on the driver); () if it is gone."""
-    found = client.manifest_or_none(ref)
+def resolved(found: tuple[str, str, dict[str, Any]] | None, platform: str | None) -> tuple[str, ...]:
+    """What a tag whose manifest is FOUND resolves to now: its digest, and for an index, its
+    entry for PLATFORM (BuildKit's provenance names either, depending on the driver); () if
+    it is gone."""
     if found is None:
         return ()
     _, digest, doc = found
