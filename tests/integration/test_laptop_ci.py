@@ -122,6 +122,12 @@ def test_the_makefile_targets(repo: str) -> None:
     proc = run([*make, f"BUILDX_GO={buildx}", f"ARGS={args}"], env={"BUILDX_GO_NETWORK": "host"})
     assert f"{repo}:4.0.0@sha256:" in proc.stdout and f"{repo}:latest@sha256:" in proc.stdout  # push
     assert "linux/arm64: config linux/arm64, /usr/local/bin/hello: ELF 64-bit LSB aarch64" in proc.stdout  # verify
+    # `make push` again, nothing changed: nothing is built, the tags keep their digests.
+    push = [*make[:3], "push", *make[6:], f"BUILDX_GO={buildx}", f"ARGS={args}"]
+    again = run(push, env={"BUILDX_GO_NETWORK": "host"})
+    refs = [line for line in again.stdout.splitlines() if line.startswith(f"{repo}:")]
+    assert len(refs) == 2 and set(refs) <= set(proc.stdout.splitlines()), (refs, proc.stdout)
+    assert any(e["event"] == "build.unchanged" for e in events(again.stderr)), again.stderr[-2000:]
 
 
 def git_project(tmp_path: Path, tag: str) -> Path:
