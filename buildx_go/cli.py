@@ -35,7 +35,8 @@ builder), 4 build failed, 5 registry (login, push, reads), 6 verification failed
 130 interrupted. Every option can also be set as BUILDX_GO_<OPTION> (e.g. BUILDX_GO_PLATFORM)
 or in the project's .buildx-go.toml; the command line wins, then the environment, then the file.
 Environment only: BUILDX_GO_WORKDIR=DIR (the run's files go to DIR, kept), BUILDX_GO_EARLY=off
-(a rebuild with nothing changed does not start its build early; see the README)."""
+(no record is kept: a rerun neither starts its build early nor skips one published from the
+same inputs; see the README)."""
 
 SUBCOMMANDS = {
     "build": "build (and push, and verify) the image",
