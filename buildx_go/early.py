@@ -55,6 +55,12 @@ FORMAT = 1
 KEEP = 64  # records kept; the oldest go first
 # Set by shells, or by the docker CLI for its plugin (a new socket each call): no plan reads them.
 VOLATILE = frozenset({"_", "SHLVL", "OLDPWD", "PWD", *PLUGIN_ENV})
+# What only changes buildx-go's own events: a rerun with --debug finds the same record (and
+# says in early.record what it did with it). Were a plan to read them, its build would differ
+# from the recorded one, and the run's own checks (adopt, uptodate.identity) would say so.
+EVENTS_ONLY_ENV = frozenset({"BUILDX_GO_DEBUG", "BUILDX_GO_LOG_FORMAT"})
+EVENTS_ONLY_FLAGS = frozenset({"--debug", "--no-debug"})
+EVENTS_ONLY_OPTIONS = ("--log-format",)  # with a value: "--log-format json" or "--log-format=json"
 
 
 def cache_dir(env: Mapping[str, str]) -> str:
@@ -168,9 +174,25 @@ def record_name(argv: Sequence[str], env: Mapping[str, str]) -> str:
     """The record for this command line, working directory, environment, host and code."""
     package = os.path.dirname(os.path.abspath(__file__))
     code = sorted((e.name, e.stat().st_size, e.stat().st_mtime_ns) for e in os.scandir(package) if e.name[-3:] == ".py")
-    seen = sorted((k, v) for k, v in env.items() if k not in VOLATILE)
-    key = digest([FORMAT, list(argv), os.getcwd(), seen, os.uname().machine, sys.version, sys.executable, code])
+    seen = sorted((k, v) for k, v in env.items() if k not in VOLATILE and k not in EVENTS_ONLY_ENV)
+    key = digest(
+        [FORMAT, planned_words(argv), os.getcwd(), seen, os.uname().machine, sys.version, sys.executable, code]
+    )
     return os.path.join(cache_dir(env), "early", key[:32] + ".rec")
+
+
+def planned_words(argv: Sequence[str]) -> list[str]:
+    """ARGV without the options that only change buildx-go's events."""
+    out: list[str] = []
+    skip = False
+    for word in argv:
+        if skip:
+            skip = False
+        elif word in EVENTS_ONLY_OPTIONS:
+            skip = True
+        elif word not in EVENTS_ONLY_FLAGS and not word.startswith(tuple(o + "=" for o in EVENTS_ONLY_OPTIONS)):
+            out.append(word)
+    return out
 
 
 def begin(argv: Sequence[str], env: Mapping[str, str]) -> None:

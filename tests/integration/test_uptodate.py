@@ -45,6 +45,9 @@ def test_an_image_published_from_the_same_inputs_is_not_built_again(tmp_path: Pa
     assert again.stdout == first.stdout  # the same refs and digest
     assert head_digest(f"{repo}:1.0.0") == digest and head_digest(f"{repo}:latest") == digest
     assert f'"containerimage.digest": "{digest}"' in (tmp_path / "meta.json").read_text()
+    debug = named(buildx_go(*args, "--debug", env=env).stderr)  # the same record: it says what it did
+    assert debug["build.unchanged"]["digest"] == digest
+    assert str(debug["early.record"]["skipped"]).startswith("nothing changed since it was published")
     assert built(buildx_go(*args, env={**env, "BUILDX_GO_EARLY": "off"}).stderr)  # no records: always built
 
     main = root / "main.go"  # a change in the build context

@@ -204,3 +204,19 @@ def test_the_workdir_of_a_build_started_early_is_left_as_it_is(tmp_path: Path) -
     Path(plan.dockerfile.path).write_text("FROM other\n")
     write_files(plan)  # differs: the early build is stopped, the plan's file written
     assert early.started() is None and Path(plan.dockerfile.path).read_text() == plan.dockerfile.text
+
+
+def test_options_that_only_change_the_events_do_not_change_the_record(tmp_path: Path) -> None:
+    env = {"XDG_CACHE_HOME": str(tmp_path), "PATH": "/usr/bin"}
+    argv = ["build", ".", "--push", "--tag", "1.0.0"]
+    name = early.record_name(argv, env)
+    for words, extra in (
+        ([*argv, "--debug"], {}),
+        ([*argv, "--log-format", "json"], {}),
+        (["build", "--log-format=console", ".", "--push", "--tag", "1.0.0", "--no-debug"], {}),
+        (argv, {"BUILDX_GO_DEBUG": "1", "BUILDX_GO_LOG_FORMAT": "json"}),
+    ):
+        assert early.record_name(words, {**env, **extra}) == name, words
+    assert early.planned_words(["build", "--log-format", "json", "."]) == ["build", "."]
+    for other, extra in (([*argv, "--rebuild"], {}), (argv, {"BUILDX_GO_PLATFORM": "linux/arm64"})):
+        assert early.record_name(other, {**env, **extra}) != name
