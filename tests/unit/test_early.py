@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import os
 import stat
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -13,13 +12,6 @@ import pytest
 
 from buildx_go import early, spawn, stamps
 from buildx_go.effects import Effects, LocalFiles, recorded
-
-
-@pytest.fixture(autouse=True)
-def clean() -> Iterator[None]:
-    yield
-    early._recorder = early._started = early._workdir = early._skipped = None
-    early._candidate = early._before = None
 
 
 def test_observations_tell_content_kind_listing_and_absence(tmp_path: Path) -> None:

@@ -7,7 +7,6 @@ from __future__ import annotations
 import json
 import marshal
 import os
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -22,13 +21,6 @@ from buildx_go.run import execute
 from buildx_go.stamps import tree_stamp
 from tests.fakeregistry import OCI_MANIFEST, FakeRegistry
 from tests.unit.planning import plan_for
-
-
-@pytest.fixture(autouse=True)
-def clean() -> Iterator[None]:
-    yield
-    early._recorder = early._started = early._workdir = early._skipped = None
-    early._candidate = early._before = None
 
 
 # --- the build context's stamp -------------------------------------------------------------
