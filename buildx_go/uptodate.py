@@ -1,8 +1,8 @@
 """Nothing changed: an image already published from the same inputs is not built again.
 
 After a build that pushed, verified and tagged an image, the early-start record (early.py)
-keeps what it published: the index digest, the version tags, the build as planned (its
-command and generated files, the workdir left out), buildx's metadata, and the build
+keeps what it published: the index digest, the build as planned (its command, version
+tags and generated files, the workdir left out), buildx's metadata, and the build
 context's stamp (stamps.tree_stamp: every entry's path, size, times and inode), taken
 before the build and found the same after it. The next run of the same command line whose
 record shows nothing changed (early.changed) and whose context has the same stamp does not
@@ -83,7 +83,7 @@ def identity(plan: Plan) -> str:
 
 def published(plan: Plan, digest: str, stamp: str, metadata: str) -> dict[str, Any]:
     """What the record keeps of a build of PLAN that published DIGEST."""
-    return {"plan": identity(plan), "digest": digest, "refs": list(plan.refs), "stamp": stamp, "metadata": metadata}
+    return {"plan": identity(plan), "digest": digest, "stamp": stamp, "metadata": metadata}
 
 
 def material(uri: str) -> tuple[str, str | None] | None:

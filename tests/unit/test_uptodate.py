@@ -232,7 +232,7 @@ def saved_record(tmp_path: Path, argv: list[str], env: dict[str, str], context: 
         "workdir": "/w",
         "files": {},
         "context": [str(context), [".git"]],
-        "published": {"plan": "p", "digest": "sha256:" + "d" * 64, "refs": [], "stamp": stamp, "metadata": "{}"},
+        "published": {"plan": "p", "digest": "sha256:" + "d" * 64, "stamp": stamp, "metadata": "{}"},
     }
     Path(name).write_bytes(marshal.dumps(record))
 
