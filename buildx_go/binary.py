@@ -204,10 +204,22 @@ def binary_problems(platform: Platform, facts: BinaryFacts | None, allow_non_go:
         if platform.variant == "v7" and not facts.hard_float:
             problems.append(f"ARM binary for v7 is not hard-float ({facts.describe()})")
     want = platform.go_env
-    for key in ("GOOS", "GOARCH", "GOARM", "GOAMD64"):
+    for key in ("GOOS", "GOARCH", "GOARM"):
         have = facts.go_settings.get(key)
         if have is None or key not in want:
             continue
         if have.split(",")[0] != want[key]:
             problems.append(f"Go build info says {key}={have}, expected {want[key]}")
+    level = facts.go_settings.get("GOAMD64")
+    if platform.arch == "amd64" and level and _amd64_level(level) > _amd64_level(platform.variant or "v1"):
+        problems.append(
+            f"Go build info says GOAMD64={level}, above {platform}'s {platform.variant or 'v1'}: "
+            "it stops with an illegal instruction on CPUs without it"
+        )
     return problems
+
+
+def _amd64_level(text: str) -> int:
+    """v1..v4 as a number (an unknown level counts as v1)."""
+    digits = text.removeprefix("v").split(",")[0]
+    return int(digits) if digits.isdigit() else 1

@@ -10,12 +10,13 @@ from __future__ import annotations
 import gzip
 import hashlib
 import io
-import posixpath
 import tarfile
 from collections.abc import Iterator, Mapping
-from typing import Any, cast
+from typing import IO, Any, cast
 
 import attrs
+
+from buildx_go.imagefs import Listing, scan
 
 DOCKER_MANIFEST = "application/vnd.docker.distribution.manifest.v2+json"
 OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
@@ -47,16 +48,22 @@ class LayerFacts:
 
     compression: str  # gzip | zstd | none, from the blob's magic bytes
     diff_id: str  # sha256 of the uncompressed tar
+    listing: Listing | None = None  # what the tar holds (imagefs.scan); None: not a tar that could be read
 
-    def to_text(self) -> str:
-        return f"{self.compression} {self.diff_id}"
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "compression": self.compression,
+            "diff_id": self.diff_id,
+            "listing": self.listing.to_json() if self.listing is not None else None,
+        }
 
     @classmethod
-    def from_text(cls, text: str) -> LayerFacts | None:
-        parts = text.split()
-        if len(parts) != 2 or parts[0] not in ("gzip", "zstd", "none") or not parts[1].startswith("sha256:"):
-            return None
-        return cls(parts[0], parts[1])
+    def from_json(cls, data: Mapping[str, Any]) -> LayerFacts:
+        compression, diff_id = str(data["compression"]), str(data["diff_id"])
+        if compression not in ("gzip", "zstd", "none") or not diff_id.startswith("sha256:"):
+            raise ValueError("not layer facts")
+        listing = data.get("listing")
+        return cls(compression, diff_id, Listing.from_json(listing) if listing is not None else None)
 
 
 def compression_of(blob: bytes) -> str:
@@ -81,16 +88,43 @@ def uncompressed(blob: bytes) -> io.BufferedIOBase:
     return raw
 
 
+class _Hashing(io.RawIOBase):
+    """A reader that hashes every byte read through it."""
+
+    def __init__(self, stream: io.BufferedIOBase, digest: Any) -> None:
+        self.stream, self.digest = stream, digest
+
+    def readable(self) -> bool:
+        return True
+
+    def read(self, size: int = -1) -> bytes:
+        data = self.stream.read(size)
+        self.digest.update(data)
+        return data
+
+    def readinto(self, buffer: Any) -> int:
+        data = self.read(len(buffer))
+        buffer[: len(data)] = data
+        return len(data)
+
+
 def layer_facts(blob: bytes) -> LayerFacts:
-    """Compression and diff_id of a layer blob; ValueError if it cannot be decompressed."""
+    """Compression, diff_id and listing of a layer blob, in one pass over its uncompressed
+    bytes; ValueError if it cannot be decompressed."""
     digest = hashlib.sha256()
+    listing: Listing | None = None
     try:
         with uncompressed(blob) as stream:
-            for chunk in iter(lambda: stream.read(CHUNK), b""):
-                digest.update(chunk)
+            hashing = _Hashing(stream, digest)
+            try:
+                listing = scan(cast(IO[bytes], hashing))
+            except tarfile.TarError:
+                listing = None  # hashed all the same: the diff_id check says what an engine would
+            for _ in iter(lambda: hashing.read(CHUNK), b""):
+                pass
     except (OSError, EOFError, ValueError) as exc:  # zstandard.ZstdError is a ValueError
         raise ValueError(f"cannot be decompressed as {compression_of(blob)}: {exc}") from None
-    return LayerFacts(compression_of(blob), "sha256:" + digest.hexdigest())
+    return LayerFacts(compression_of(blob), "sha256:" + digest.hexdigest(), listing)
 
 
 def tar_members(blob: bytes) -> Iterator[tuple[tarfile.TarInfo, tarfile.TarFile]]:
@@ -131,46 +165,3 @@ def content_problems(
     if diff_id is not None and facts.diff_id != diff_id:
         out.append(f"{name}: uncompressed it is {facts.diff_id}, not the config's diff_id {diff_id}")
     return out
-
-
-def image_paths(blobs: Iterator[bytes]) -> dict[str, str | None]:
-    """Every path of an image whose layers are BLOBS (bottom first), whiteouts applied:
-    path -> its symlink's target, or None (a file or a directory)."""
-    paths: dict[str, str | None] = {}
-    for blob in blobs:
-        added: dict[str, str | None] = {}
-        for member, _ in tar_members(blob):
-            name = member.name
-            while name.startswith("./"):
-                name = name[2:]
-            name = name.strip("/")
-            folder, _, base = name.rpartition("/")
-            if base == ".wh..wh..opq":
-                paths = {p: t for p, t in paths.items() if not p.startswith(f"{folder}/")}
-            elif base.startswith(".wh."):
-                gone = f"{folder}/{base[4:]}".lstrip("/")
-                paths = {p: t for p, t in paths.items() if p != gone and not p.startswith(f"{gone}/")}
-            elif name:
-                added[name] = member.linkname if member.issym() else None
-        paths.update(added)
-    return paths
-
-
-def resolves(paths: dict[str, str | None], path: str, hops: int = 0) -> bool:
-    """Whether PATH exists in PATHS (image_paths), symlinks followed on every component
-    (Debian's /lib -> usr/lib too)."""
-    parts = [p for p in path.strip("/").split("/") if p]
-    current = ""
-    for i, part in enumerate(parts):
-        current = f"{current}/{part}".lstrip("/")
-        if current not in paths:
-            return False
-        target = paths[current]
-        if target is not None:
-            if hops >= 16:
-                return False
-            parent = current.rpartition("/")[0]
-            base = target if target.startswith("/") else f"/{parent}/{target}"
-            rest = "/".join(parts[i + 1 :])
-            return resolves(paths, posixpath.normpath(f"{base}/{rest}" if rest else base), hops + 1)
-    return True

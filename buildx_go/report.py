@@ -134,5 +134,5 @@ def print_report(report: Report, fmt: str) -> None:
     print(f"{report.ref}@{report.digest} ({report.media_type})")
     for img in report.images:
         status = "ok" if not img.problems else "; ".join(img.problems)
-        print(f"  {img.platform}: config {img.config_platform}, {img.binary}: {img.facts} -> {status}")
+        print(f"  {img.platform}: config {img.config_platform}, {img.describe()} -> {status}")
     print(f"  attestations: {report.attestations}")

@@ -593,6 +593,8 @@ def _log_report(report: Report) -> None:
             platform=img.platform,
             config=img.config_platform,
             binary=img.binary,
+            program=img.program,
             facts=img.facts,
+            note=img.note,
             problems=list(img.problems),
         )

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import functools
 import json
-import posixpath
+import re
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
@@ -19,22 +19,17 @@ from typing import Any
 import attrs
 
 from buildx_go.binary import BinaryFacts, binary_problems, dynamic_deps
+from buildx_go.entrypoint import find_program
 from buildx_go.errors import VerificationFailed
-from buildx_go.layers import (
-    LayerFacts,
-    content_problems,
-    declared_problems,
-    image_paths,
-    layer_facts,
-    resolves,
-    tar_members,
-)
-from buildx_go.platforms import LIBRARY_TRIPLETS, Platform, entry_platform
+from buildx_go.imagefs import Found, Tree, clean
+from buildx_go.layers import LayerFacts, content_problems, declared_problems, layer_facts, tar_members
+from buildx_go.platforms import ELF_MACHINE_NAMES, LIBRARY_TRIPLETS, Platform, entry_platform
 from buildx_go.refs import Reference
 from buildx_go.registry import INDEX_TYPES, MANIFEST_TYPES, RegistryClient
 from buildx_go.verifycache import VerifyCache
 
-MAX_SYMLINK_HOPS = 8
+TRIPLET = re.compile(r"(x86_64|i[3-6]86|aarch64|arm\w*|powerpc64\w*|s390x|riscv64|mips\w*)-linux-(gnu|musl)\w*")
+OWN_TRIPLETS = {"amd64": ("x86_64",), "386": ("i386", "i486", "i586", "i686"), "arm64": ("aarch64",), "arm": ("arm",)}
 
 
 @attrs.frozen
@@ -42,10 +37,12 @@ class ImageCheck:
     platform: str
     digest: str
     config_platform: str
-    binary: str | None
+    binary: str | None  # the program checked as the image's binary (its path)
     facts: str | None
     problems: tuple[str, ...]
     cached: bool = False  # passed before (same digest): nothing was read again
+    program: str | None = None  # what the engine starts, wrappers and interpreters included
+    note: str | None = None  # why the binary was not checked
 
     @classmethod
     def passed_before(cls, stored: dict[str, Any]) -> ImageCheck:
@@ -58,7 +55,15 @@ class ImageCheck:
             stored.get("facts"),
             problems=(),
             cached=True,
+            program=stored.get("program"),
+            note=stored.get("note"),
         )
+
+    def describe(self) -> str:
+        """The program and what it is, or why it was not checked."""
+        if self.binary is None:
+            return f"{self.program or 'entrypoint'}: not checked ({self.note or 'nothing to check'})"
+        return f"{self.program or self.binary}: {self.facts}"
 
 
 @attrs.frozen
@@ -98,60 +103,13 @@ class _Blobs:
         return self._got[digest]
 
 
-def find_file(blob: Callable[[str], bytes], layers: list[dict[str, Any]], path: str) -> bytes | None:
-    """PATH's content in the image whose layers are LAYERS (top layer wins), symlinks followed."""
-    wanted = path.lstrip("/")
-    for _ in range(MAX_SYMLINK_HOPS):
-        target = _lookup(blob, layers, wanted)
-        if target is None or isinstance(target, bytes):
-            return target
-        wanted = target  # a symlink: search again from the top
-    return None
-
-
-def _lookup(blob: Callable[[str], bytes], layers: list[dict[str, Any]], wanted: str) -> bytes | str | None:
-    """WANTED's content (bytes), or the path its symlink points to (str), or None; whiteouts
-    applied as an engine does: a layer's `.wh.NAME` deletes NAME (a file or a directory on
-    the way to WANTED) from the layers below it, its `DIR/.wh..wh..opq` hides what they have
-    in DIR."""
-    parts = wanted.split("/")
-    ancestors = {"/".join(parts[:i]) for i in range(1, len(parts))}
-    for layer in reversed(layers):
-        hidden = False
-        for member, tar in tar_members(blob(layer["digest"])):
-            name = _member_path(member.name)
-            if name == wanted:
-                if member.issym():
-                    return posixpath.normpath(posixpath.join(posixpath.dirname(wanted), member.linkname)).lstrip("/")
-                f = tar.extractfile(member) if member.isfile() or member.islnk() else None
-                return f.read() if f else None
-            folder, base = posixpath.split(name)
-            if base == ".wh..wh..opq":
-                hidden = hidden or folder in ancestors
-            elif base.startswith(".wh."):
-                hidden = hidden or posixpath.join(folder, base[4:]) in ancestors | {wanted}
-        if hidden:  # deleted (or its directory made opaque) above every lower layer
-            return None
-    return None
-
-
-def _member_path(name: str) -> str:
-    """A tar member's path as an image path: no leading ./ or /, no trailing /."""
-    while name.startswith("./"):
-        name = name[2:]
-    return name.strip("/")
-
-
-def entrypoint_path(config: dict[str, Any]) -> str | None:
-    cfg = config.get("config") or {}
-    argv = (cfg.get("Entrypoint") or []) + (cfg.get("Cmd") or [])
-    if not argv:
-        return None
-    first = str(argv[0])
-    if first.startswith("/"):
-        return first
-    env = dict(e.split("=", 1) for e in cfg.get("Env") or [] if "=" in e)
-    return posixpath.join(env.get("PATH", "/usr/local/bin:/usr/bin:/bin").split(":")[0], first)
+def member_bytes(blob: bytes, path: str, limit: int | None = None) -> bytes:
+    """The content of the regular file PATH (clean) in the layer tar BLOB (LIMIT bytes at most)."""
+    for member, tar in tar_members(blob):
+        if member.isreg() and clean(member.name) == path:
+            f = tar.extractfile(member)
+            return (f.read(limit) if limit is not None else f.read()) if f else b""
+    return b""
 
 
 def layer_check(
@@ -162,11 +120,12 @@ def layer_check(
     manifest: dict[str, Any],
     diff_ids: list[Any],
     cache: VerifyCache | None,
-) -> list[str]:
-    """Every layer as an engine reads it (see layers.py). A layer known from CACHE is not
-    downloaded again: the registry is only asked that it still has it."""
+) -> tuple[list[str], list[LayerFacts | None]]:
+    """Every layer as an engine reads it (see layers.py), and what each holds. A layer known
+    from CACHE is not downloaded again: the registry is only asked that it still has it."""
     layers = manifest.get("layers") or []
     problems = declared_problems(media, layers, diff_ids)
+    found: list[LayerFacts | None] = []
     for i, layer in enumerate(layers, 1):
         digest = str(layer.get("digest"))
         facts: LayerFacts | None = cache.layer(digest) if cache else None
@@ -177,12 +136,41 @@ def layer_check(
                 facts = layer_facts(blob(digest))
             except ValueError as exc:
                 problems.append(f"layer {i} ({digest}): {exc}")
+                found.append(None)
                 continue
             if cache:
                 cache.put_layer(digest, facts)
+        if facts.listing is None:
+            problems.append(f"layer {i} ({digest}): not a tar archive an engine can unpack")
         diff_id = str(diff_ids[i - 1]) if i <= len(diff_ids) else None
         problems += content_problems(media, i, layer, facts, diff_id)
-    return problems
+        found.append(facts)
+    return problems, found
+
+
+def foreign_executables(tree: Tree, platform: Platform, checked: str | None = None) -> list[str]:
+    """Every executable ELF file of the image must be for PLATFORM's machine (a mixed image,
+    say a build platform's shell beside a target's binary, fails naming them). Test data
+    (a `testdata` directory) and Debian's multiarch or cross directories of other
+    architectures (`/usr/lib/aarch64-linux-gnu`, `/usr/aarch64-linux-gnu`) are left out, and
+    CHECKED, the program whose own check says more."""
+    machine, bits, little = platform.elf
+    own = OWN_TRIPLETS.get(platform.arch, (LIBRARY_TRIPLETS.get(platform.arch, "").split("-")[0],))
+    wrong = []
+    for elf in tree.visible_elves():
+        if (elf.machine, elf.bits, elf.little) == (machine, bits, little) or elf.path == checked:
+            continue
+        parts = elf.path.split("/")[:-1]
+        if "testdata" in parts or any((m := TRIPLET.fullmatch(p)) and m.group(1) not in own for p in parts):
+            continue
+        wrong.append(f"/{elf.path} ({ELF_MACHINE_NAMES.get(elf.machine, f'machine {elf.machine}')} {elf.bits}-bit)")
+    if not wrong:
+        return []
+    more = f" and {len(wrong) - 5} more" if len(wrong) > 5 else ""
+    return [
+        f"executable files for another architecture: {', '.join(wrong[:5])}{more}; "
+        f"expected {ELF_MACHINE_NAMES[machine]} {bits}-bit (a mixed image)"
+    ]
 
 
 def check_image(
@@ -194,8 +182,9 @@ def check_image(
     cache: VerifyCache | None = None,
     allow_non_go: bool = False,
 ) -> ImageCheck:
-    """One image (a manifest, by digest): its config's platform, its layers, and its entrypoint
-    binary vs PLAT. FOUND is the manifest when the caller has already fetched it."""
+    """One image (a manifest, by digest): its config's platform, its layers, every executable
+    in it, and the program the engine starts vs PLAT. FOUND is the manifest when the caller
+    has already fetched it."""
     known_digest = found[1] if found else img_ref.digest
     cache = None if allow_non_go else cache  # the cache holds strict passes only
     known = cache.image(known_digest, plat, check_binaries) if cache and known_digest else None
@@ -213,38 +202,63 @@ def check_image(
     if normalised(cfg_plat) != plat:
         mine.append(f"image config says {cfg_plat}")
     diff_ids = list((config.get("rootfs") or {}).get("diff_ids") or [])
-    mine += layer_check(client, img_ref, blob, media, manifest, diff_ids, cache)
-    binary = entrypoint_path(config)
-    facts_text = None
-    if check_binaries:
-        if binary is None:
-            mine.append("image has no entrypoint to check")
-        else:
-            data = find_file(blob, manifest.get("layers") or [], binary)
-            if data is None:
-                mine.append(f"entrypoint {binary} not found in the layers")
-            else:
-                facts = BinaryFacts.from_bytes(data)
-                facts_text = facts.describe() if facts else "not ELF"
-                mine += binary_problems(Platform.parse(plat), facts, allow_non_go)
-                interp, needed = dynamic_deps(data) if facts else (None, ())
-                if interp:
-                    facts_text += f", dynamically linked ({interp}; {', '.join(needed) or 'no libraries'})"
-                    layers = manifest.get("layers") or []
-                    mine += library_problems(image_paths(blob(lay["digest"]) for lay in layers), plat, interp, needed)
-    check = ImageCheck(plat, digest, cfg_plat, binary, facts_text, tuple(mine))
+    problems, layer_facts_ = layer_check(client, img_ref, blob, media, manifest, diff_ids, cache)
+    mine += problems
+    check = ImageCheck(plat, digest, cfg_plat, None, None, ())
+    listings = [f.listing if f else None for f in layer_facts_]
+    if check_binaries and all(listing is not None for listing in listings):
+        tree = Tree([listing for listing in listings if listing is not None])
+        check, found_problems, content = program_check(
+            tree, config, blob, manifest.get("layers") or [], check, allow_non_go
+        )
+        mine += found_problems + foreign_executables(tree, Platform.parse(plat), content)
+    elif check_binaries:
+        check = attrs.evolve(check, note="a layer could not be read")
+    check = attrs.evolve(check, problems=tuple(mine))
     if cache and not check.problems:
         cache.put_image(digest, plat, check_binaries, attrs.asdict(check))
     return check
 
 
+def program_check(
+    tree: Tree,
+    config: dict[str, Any],
+    blob: Callable[[str], bytes],
+    layers: list[dict[str, Any]],
+    check: ImageCheck,
+    allow_non_go: bool,
+) -> tuple[ImageCheck, list[str], str | None]:
+    """The program the engine starts (entrypoint.py) and, when it can be told, the binary
+    it runs, checked against the image's platform; and the path whose content it is."""
+
+    def read(found: Found, limit: int | None) -> bytes:
+        layer, path = tree.content_of(found)
+        return member_bytes(blob(str(layers[layer]["digest"])), path, limit)
+
+    program = find_program(tree, config, read)
+    check = attrs.evolve(check, program=program.describe() or None, note=program.note)
+    if program.problems or program.binary is None:
+        return check, list(program.problems), None
+    data = read(program.binary, None)
+    facts = BinaryFacts.from_bytes(data)
+    facts_text = facts.describe() if facts else "not ELF"
+    platform = Platform.parse(check.platform)
+    problems = binary_problems(platform, facts, allow_non_go)
+    interp, needed = dynamic_deps(data) if facts else (None, ())
+    if interp:
+        facts_text += f", dynamically linked ({interp}; {', '.join(needed) or 'no libraries'})"
+        problems += library_problems(tree, check.platform, interp, needed)
+    content = tree.content_of(program.binary)[1]
+    return attrs.evolve(check, binary=f"/{program.binary.path}", facts=facts_text), problems, content
+
+
 LIBRARY_DIRS = ("lib", "usr/lib", "lib/{triplet}", "usr/lib/{triplet}", "lib64", "usr/lib64", "usr/local/lib")
 
 
-def library_problems(paths: dict[str, str | None], plat: str, interp: str, needed: tuple[str, ...]) -> list[str]:
+def library_problems(tree: Tree, plat: str, interp: str, needed: tuple[str, ...]) -> list[str]:
     """A dynamically linked entrypoint (cgo) needs its interpreter and libraries in the
     image, where the dynamic loader looks for them."""
-    if not resolves(paths, interp):
+    if tree.resolve(interp)[0] is None:
         return [
             f"the binary is dynamically linked (cgo) but its interpreter {interp} is not in the image: "
             "a base with that libc, a static build (--cgo-static), or CGO_ENABLED=0"
@@ -254,7 +268,7 @@ def library_problems(paths: dict[str, str | None], plat: str, interp: str, neede
     return [
         f"the binary needs {lib}, which is in none of the image's library directories"
         for lib in needed
-        if not any(resolves(paths, f"{d}/{lib}") for d in dirs)
+        if not any(tree.resolve(f"/{d}/{lib}")[0] is not None for d in dirs)
     ]
 
 

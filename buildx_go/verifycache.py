@@ -1,6 +1,6 @@
 """What verification already knows, kept on disk by digest (content-addressed, so never stale).
 
-* layers/<hex>: a layer blob's compression and diff_id (``layers.LayerFacts``).
+* layers/<hex>.json: a layer blob's compression, diff_id and listing (``layers.LayerFacts``).
 * images/<key>.json: an image manifest that passed every check for a platform. A no-op
   rebuild pushes the same image manifests (only the provenance differs), so its verification
   reads nothing but the index.
@@ -20,7 +20,7 @@ from typing import Any
 
 from buildx_go.layers import LayerFacts
 
-CACHE_VERSION = "1"  # bump when what a check covers changes: older passes no longer count
+CACHE_VERSION = "2"  # bump when what a check covers changes: older passes no longer count
 
 
 class VerifyCache:
@@ -31,12 +31,15 @@ class VerifyCache:
 
     def layer(self, digest: str) -> LayerFacts | None:
         try:
-            return LayerFacts.from_text((self.root / "layers" / _hex(digest)).read_text())
-        except (OSError, ValueError):
+            return LayerFacts.from_json(json.loads(self._layer_path(digest).read_text()))
+        except (OSError, ValueError, KeyError, TypeError, IndexError):
             return None
 
     def put_layer(self, digest: str, facts: LayerFacts) -> None:
-        self._write(self.root / "layers" / _hex(digest), facts.to_text())
+        self._write(self._layer_path(digest), json.dumps(facts.to_json(), separators=(",", ":")))
+
+    def _layer_path(self, digest: str) -> Path:
+        return self.root / "layers" / f"{_hex(digest)}.{CACHE_VERSION}.json"
 
     def image(self, digest: str, platform: str, binaries: bool) -> dict[str, Any] | None:
         """The passing check of image DIGEST for PLATFORM, as stored, or None."""

@@ -56,6 +56,28 @@ def tar_of(files: Mapping[str, bytes | str]) -> bytes:
     return out.getvalue()
 
 
+def entry_tar(entries: list[tuple[str, str, bytes | str, int, int]]) -> bytes:
+    """A layer tar from (name, kind, content or link target, mode, uid) entries, in order:
+    kind is file, dir, symlink, hardlink (to a name earlier in the tar) or whiteout."""
+    out = io.BytesIO()
+    with tarfile.open(fileobj=out, mode="w", format=tarfile.PAX_FORMAT) as tar:
+        for name, kind, what, mode, uid in entries:
+            info = tarfile.TarInfo(name)
+            info.mode, info.uid, info.gid = mode, uid, uid
+            if kind == "file":
+                data = what if isinstance(what, bytes) else what.encode()
+                info.size = len(data)
+                tar.addfile(info, io.BytesIO(data))
+                continue
+            info.type = {"dir": tarfile.DIRTYPE, "symlink": tarfile.SYMTYPE, "hardlink": tarfile.LNKTYPE}.get(
+                kind, tarfile.REGTYPE
+            )
+            if kind in ("symlink", "hardlink"):
+                info.linkname = str(what)
+            tar.addfile(info)
+    return out.getvalue()
+
+
 def compress(data: bytes, how: str) -> bytes:
     if how == "gzip":
         return gzip.compress(data, mtime=0)
@@ -107,7 +129,7 @@ class FakeRegistry:
     def image(
         self,
         repo: str,
-        layers: list[Mapping[str, bytes | str]],
+        layers: list[Mapping[str, bytes | str] | bytes],
         *,
         arch: str = "amd64",
         variant: str | None = None,
@@ -117,12 +139,14 @@ class FakeRegistry:
         layer_types: list[str] | None = None,
         diff_ids: list[str] | None = None,
         tag: str | None = None,
+        config: Mapping[str, Any] | None = None,
     ) -> tuple[str, int]:
-        """Store an image of LAYERS (files per layer); (manifest digest, size). LAYER_TYPES and
-        DIFF_IDS override what would be declared (to make lies)."""
+        """Store an image of LAYERS (files per layer, or a layer tar as bytes); (manifest
+        digest, size). CONFIG replaces the config's `config` (Entrypoint, Cmd, Env, User...).
+        LAYER_TYPES and DIFF_IDS override what would be declared (to make lies)."""
         descriptors, real_diff_ids = [], []
         for i, files in enumerate(layers):
-            raw = tar_of(files)
+            raw = files if isinstance(files, bytes) else tar_of(files)
             real_diff_ids.append(digest_of(raw))
             blob = compress(raw, compression)
             media = layer_types[i] if layer_types else LAYER_TYPES[(manifest_type, compression)]
@@ -131,7 +155,7 @@ class FakeRegistry:
             "architecture": arch,
             "os": "linux",
             **({"variant": variant} if variant else {}),
-            "config": {"Entrypoint": [entrypoint]},
+            "config": dict(config) if config is not None else {"Entrypoint": [entrypoint]},
             "rootfs": {"type": "layers", "diff_ids": diff_ids if diff_ids is not None else real_diff_ids},
         }
         config_blob = json.dumps(config).encode()

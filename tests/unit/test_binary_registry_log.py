@@ -15,7 +15,6 @@ from buildx_go.log import _redact_event, redact_argv
 from buildx_go.platforms import Platform, entry_platform
 from buildx_go.refs import Reference
 from buildx_go.registry import RegistryClient
-from buildx_go.verify import entrypoint_path
 
 
 def fake_elf(bits: int, machine: int, flags: int = 0, settings: dict[str, str] | None = None) -> bytes:
@@ -80,14 +79,6 @@ def test_index_entries_skip_attestations() -> None:
         )
         is None
     )
-
-
-def test_entrypoint_path() -> None:
-    assert entrypoint_path({"config": {"Entrypoint": ["/app"], "Cmd": ["-v"]}}) == "/app"
-    assert (
-        entrypoint_path({"config": {"Cmd": ["hello"], "Env": ["PATH=/usr/local/bin:/bin"]}}) == "/usr/local/bin/hello"
-    )
-    assert entrypoint_path({"config": {}}) is None
 
 
 def test_secrets_never_logged() -> None:

@@ -10,7 +10,8 @@ import tarfile
 from pathlib import Path
 
 from buildx_go.binary import dynamic_deps
-from buildx_go.layers import image_paths, resolves
+from buildx_go.imagefs import Tree
+from buildx_go.layers import layer_facts
 from buildx_go.verify import library_problems
 from tests.unit.test_verify import elf_program
 
@@ -59,15 +60,20 @@ def test_a_host_binary_names_its_interpreter_and_libraries() -> None:
     assert dynamic_deps(b"not an elf") == (None, ())
 
 
+def tree(*blobs: bytes) -> Tree:
+    listings = [layer_facts(b).listing for b in blobs]
+    return Tree([x for x in listings if x is not None])
+
+
 def test_libraries_are_found_through_symlinks_and_whiteouts_apply() -> None:
-    paths = image_paths(iter([DEBIAN]))
-    assert resolves(paths, INTERP) and resolves(paths, "/lib/x86_64-linux-gnu/libz.so.1")
-    assert not resolves(paths, "/lib/x86_64-linux-gnu/libsqlite3.so.0")
+    paths = tree(DEBIAN)
+    assert paths.resolve(INTERP)[0] is not None and paths.resolve("/lib/x86_64-linux-gnu/libz.so.1")[0] is not None
+    assert paths.resolve("/lib/x86_64-linux-gnu/libsqlite3.so.0")[0] is None
     assert library_problems(paths, "linux/amd64", INTERP, ("libc.so.6", "libz.so.1")) == []
     missing = library_problems(paths, "linux/amd64", INTERP, ("libc.so.6", "libsqlite3.so.0"))
     assert missing == ["the binary needs libsqlite3.so.0, which is in none of the image's library directories"]
-    deleted = image_paths(iter([DEBIAN, layer({"usr/lib/x86_64-linux-gnu/.wh.libz.so.1.2.13": b""})]))
+    deleted = tree(DEBIAN, layer({"usr/lib/x86_64-linux-gnu/.wh.libz.so.1.2.13": b""}))
     assert library_problems(deleted, "linux/amd64", INTERP, ("libz.so.1",)) != []
-    static_base = image_paths(iter([layer({"etc": None, "etc/passwd": b"root:x:0:0::/:/sbin/nologin\n"})]))
+    static_base = tree(layer({"etc": None, "etc/passwd": b"root:x:0:0::/:/sbin/nologin\n"}))
     (problem,) = library_problems(static_base, "linux/amd64", INTERP, ("libc.so.6",))
     assert problem.startswith(f"the binary is dynamically linked (cgo) but its interpreter {INTERP} is not in")

@@ -7,12 +7,12 @@ from pathlib import Path
 import pytest
 
 from buildx_go.errors import VerificationFailed
-from buildx_go.layers import LayerFacts, layer_facts
+from buildx_go.layers import layer_facts
 from buildx_go.platforms import Platform
 from buildx_go.registry import RegistryClient
 from buildx_go.verify import verify, verify_image
 from buildx_go.verifycache import VerifyCache
-from tests.fakeregistry import DOCKER_MANIFEST, FakeRegistry, compress, digest_of, tar_of
+from tests.fakeregistry import DOCKER_MANIFEST, FakeRegistry, compress, digest_of, entry_tar, tar_of
 from tests.unit.test_binary_registry_log import fake_elf
 
 AMD64 = fake_elf(64, 62, settings={"GOOS": "linux", "GOARCH": "amd64"})
@@ -100,7 +100,7 @@ def test_symlinked_entrypoints_are_followed_and_lies_are_named() -> None:
         missing = verify(client(), f"{reg.host}/app:lie", TWO)
         with pytest.raises(VerificationFailed, match="not found in the registry"):
             verify(client(), f"{reg.host}/app:none", one)
-    assert good.ok and good.images[0].binary == "/app"
+    assert good.ok and good.images[0].binary == "/opt/app-1.2" and good.images[0].program == "/app (/opt/app-1.2)"
     assert bad.problems == (
         "linux/arm64: binary is ELF 64-bit LSB x86-64, go1.27.3 GOARCH=amd64 GOOS=linux, expected aarch64 64-bit",
         "linux/arm64: Go build info says GOARCH=amd64, expected arm64",
@@ -141,7 +141,9 @@ def test_what_passed_is_not_read_again(tmp_path: Path) -> None:
     base_blob = digest_of(compress(tar_of(BASE), "gzip"))
     assert ("HEAD", f"/v2/app/blobs/{base_blob}") in changed
     assert ("GET", f"/v2/app/blobs/{base_blob}") not in changed
-    assert cache.layer(base_blob) == LayerFacts("gzip", digest_of(tar_of(BASE)))
+    known = cache.layer(base_blob)
+    assert known is not None and (known.compression, known.diff_id) == ("gzip", digest_of(tar_of(BASE)))
+    assert known.listing is not None and known.listing.texts["etc/passwd"] == BASE["etc/passwd"].decode()
 
 
 def test_failures_are_never_cached(tmp_path: Path) -> None:
@@ -157,7 +159,11 @@ def test_failures_are_never_cached(tmp_path: Path) -> None:
 def test_layer_facts_of_each_compression() -> None:
     raw = tar_of({"a": b"x" * 5000})
     for how in ("gzip", "zstd", "none"):
-        assert layer_facts(compress(raw, how)) == LayerFacts(how, digest_of(raw))
+        facts = layer_facts(compress(raw, how))
+        assert (facts.compression, facts.diff_id) == (how, digest_of(raw))
+        assert facts.listing is not None and list(facts.listing.nodes) == ["a"]
+    not_tar = layer_facts(compress(b"not a tar" * 100, "gzip"))
+    assert not_tar.listing is None and not_tar.diff_id == digest_of(b"not a tar" * 100)
     with pytest.raises(ValueError, match="cannot be decompressed as gzip"):
         layer_facts(b"\x1f\x8b garbage")
 
@@ -193,7 +199,7 @@ def test_what_is_not_an_image_of_the_right_kind_is_named() -> None:
     assert as_index.problems[0].endswith(
         "is a single-platform manifest (application/vnd.oci.image.manifest.v1+json), not an index"
     )
-    assert "linux/amd64: entrypoint /missing not found in the layers" in missing
+    assert "linux/amd64: entrypoint /missing: no such file or directory" in missing
     assert "linux/amd64: image config says linux/arm64" in config
     assert any("layer 1 (sha256:" in p and "cannot be decompressed as gzip" in p for p in broken_problems)
     assert any("is an index, not an image" in p for p in nested_problems)
@@ -233,8 +239,9 @@ def test_whiteouts_are_applied_as_an_engine_does() -> None:
         again = one_image(reg, "again", [BASE, app, {"usr/local/bin/.wh.app": b""}, app])  # deleted, then added back
         reports = {t: verify(client(), ref, amd64) for t, ref in (("wh", deleted), ("opq", opaque), ("dir", folder))}
         back = verify(client(), again, amd64)
-    for report in reports.values():
-        assert report.problems == ("linux/amd64: entrypoint /usr/local/bin/app not found in the layers",)
+    for tag, report in reports.items():
+        gone = "/usr/local/bin: " if tag == "dir" else ""
+        assert report.problems == (f"linux/amd64: entrypoint /usr/local/bin/app: {gone}no such file or directory",)
     assert back.ok, back.problems
 
 
@@ -259,10 +266,91 @@ def test_an_entrypoint_that_is_not_go_is_named_and_accepted_only_when_asked() ->
     busybox = elf_program(62, "x86-64", go=False)  # a C program for the right machine
     with FakeRegistry() as reg:
         ref = one_image(reg, "c", [{"usr/local/bin/app": busybox}])
-        script = one_image(reg, "sh", [{"usr/local/bin/app": b"#!/bin/sh\nexec /bin/true\n"}])
+        shell = {"bin/sh": busybox}
+        script = one_image(reg, "sh", [shell, {"usr/local/bin/app": b"#!/bin/sh\nexec /bin/true\n"}])
+        no_shell = one_image(reg, "nosh", [{"usr/local/bin/app": b"#!/bin/sh\nexec /bin/true\n"}])
         amd64 = (Platform("linux", "amd64"),)
         strict, allowed = verify(client(), ref, amd64), verify(client(), ref, amd64, allow_non_go=True)
         strict_sh, allowed_sh = verify(client(), script, amd64), verify(client(), script, amd64, allow_non_go=True)
+        missing_sh = verify(client(), no_shell, amd64, allow_non_go=True)
     assert strict.problems == ("linux/amd64: not a Go binary (no Go build info; --allow-non-go accepts it)",)
-    assert allowed.ok and allowed_sh.ok
-    assert strict_sh.problems[0].startswith("linux/amd64: not an ELF binary")
+    assert allowed.ok
+    # a script is started by its interpreter; what it runs is not read: not checked, never a failure
+    assert strict_sh.ok and allowed_sh.ok
+    assert strict_sh.images[0].binary is None and "is a script" in str(strict_sh.images[0].note)
+    assert strict_sh.images[0].describe().startswith("/usr/local/bin/app -> /bin/sh: not checked (")
+    assert missing_sh.problems == (
+        "linux/amd64: /usr/local/bin/app: its interpreter /bin/sh: /bin: no such file or directory",
+    )
+
+
+def image_of(reg: FakeRegistry, tag: str, layers: list[bytes], arch: str, variant: str | None = None) -> str:
+    config = {"Entrypoint": ["/usr/local/bin/app"]}
+    image = reg.image("app", list(layers), arch=arch, variant=variant, config=config)
+    platform = {"os": "linux", "architecture": arch, **({"variant": variant} if variant else {})}
+    reg.index("app", tag, [(*image, platform)])
+    return f"{reg.host}/app:{tag}"
+
+
+def test_every_executable_must_be_for_the_platform_a_mixed_image_fails_naming_the_files() -> None:
+    arm64 = (Platform("linux", "arm64"),)
+    app = ("usr/local/bin/app", "file", ARM64, 0o755, 0)
+    with FakeRegistry() as reg:
+        # the build platform's shell and go beside the target's binary (a moved single stage)
+        build_platform = [("bin/bash", "file", AMD64, 0o755, 0), ("usr/local/go/bin/go", "file", AMD64, 0o755, 0)]
+        mixed = image_of(reg, "mixed", [entry_tar(build_platform), entry_tar([app])], "arm64")
+        fine = image_of(
+            reg,
+            "fine",
+            [
+                entry_tar(
+                    [
+                        ("usr/lib/x86_64-linux-gnu/ld-linux-x86-64.so.2", "file", AMD64, 0o755, 0),  # multiarch
+                        ("usr/x86_64-linux-gnu/bin/as", "file", AMD64, 0o755, 0),  # a cross toolchain's
+                        ("go/src/debug/elf/testdata/gcc-amd64-linux-exec", "file", AMD64, 0o755, 0),
+                        ("opt/data.bin", "file", AMD64, 0o644, 0),  # not executable: data
+                        ("bin/bash", "file", AMD64, 0o755, 0),
+                    ]
+                ),
+                entry_tar([("bin/.wh.bash", "file", b"", 0o644, 0), app]),  # deleted above: not in the image
+            ],
+            "arm64",
+        )
+        bad, good = verify(client(), mixed, arm64), verify(client(), fine, arm64)
+    assert bad.problems == (
+        "linux/arm64: executable files for another architecture: /bin/bash (x86-64 64-bit), "
+        "/usr/local/go/bin/go (x86-64 64-bit); expected aarch64 64-bit (a mixed image)",
+    )
+    assert good.ok, good.problems
+
+
+def test_hard_links_dot_dot_names_and_modes_are_read_as_the_engine_reads_them() -> None:
+    amd64 = (Platform("linux", "amd64"),)
+    with FakeRegistry() as reg:
+        hard = ("usr/local/bin/app", "hardlink", "usr/local/bin/app-1", 0o755, 0)
+        image_of(reg, "hard", [entry_tar([("usr/local/bin/app-1", "file", AMD64, 0o755, 0), hard])], "amd64")
+        image_of(reg, "dots", [entry_tar([("../usr/local/bin/app", "file", AMD64, 0o755, 0)])], "amd64")
+        image_of(reg, "mode", [entry_tar([("usr/local/bin/app", "file", AMD64, 0o644, 0)])], "amd64")
+        reports = {t: verify(client(), f"{reg.host}/app:{t}", amd64) for t in ("hard", "dots", "mode")}
+    assert reports["hard"].ok and reports["hard"].images[0].facts is not None, reports["hard"].problems
+    assert reports["dots"].ok, reports["dots"].problems
+    assert reports["mode"].problems == (
+        "linux/amd64: entrypoint /usr/local/bin/app: /usr/local/bin/app is not executable by root (mode 0644)",
+    )
+
+
+def test_a_binary_for_a_higher_amd64_level_than_the_entry_fails_naming_both() -> None:
+    v3 = fake_elf(64, 62, settings={"GOOS": "linux", "GOARCH": "amd64", "GOAMD64": "v3"})
+    v1 = fake_elf(64, 62, settings={"GOOS": "linux", "GOARCH": "amd64", "GOAMD64": "v1"})
+    with FakeRegistry() as reg:
+        high = image_of(reg, "v3", [entry_tar([("usr/local/bin/app", "file", v3, 0o755, 0)])], "amd64")
+        level3 = image_of(reg, "v3v3", [entry_tar([("usr/local/bin/app", "file", v3, 0o755, 0)])], "amd64", "v3")
+        low = image_of(reg, "v1v3", [entry_tar([("usr/local/bin/app", "file", v1, 0o755, 0)])], "amd64", "v3")
+        plain = verify(client(), high, (Platform("linux", "amd64"),))
+        v3_ok = verify(client(), level3, (Platform("linux", "amd64", "v3"),))
+        v1_ok = verify(client(), low, (Platform("linux", "amd64", "v3"),))
+    assert plain.problems == (
+        "linux/amd64: Go build info says GOAMD64=v3, above linux/amd64's v1: it stops with an illegal "
+        "instruction on CPUs without it",
+    )
+    assert v3_ok.ok and v1_ok.ok, (v3_ok.problems, v1_ok.problems)  # a v1 binary runs on v3 CPUs

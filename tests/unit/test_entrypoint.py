@@ -1,0 +1,205 @@
+"""The program an image starts, found in its layers as runc and the kernel find it."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from buildx_go.entrypoint import Program, find_program, shell_command
+from buildx_go.imagefs import Found, Tree, clean
+from buildx_go.layers import layer_facts
+from buildx_go.verify import member_bytes
+from tests.fakeregistry import entry_tar
+from tests.unit.test_binary_registry_log import fake_elf
+
+ARM64 = fake_elf(64, 183, settings={"GOOS": "linux", "GOARCH": "arm64"})
+AMD64 = fake_elf(64, 62, settings={"GOOS": "linux", "GOARCH": "amd64"})
+PASSWD = "root:x:0:0:root:/root:/bin/sh\nnonroot:x:65532:65532:nonroot:/home/nonroot:/sbin/nologin\n"
+GROUP = "root:x:0:\nnonroot:x:65532:\nadm:x:4:nonroot\n"
+Entry = tuple[str, str, "bytes | str", int, int]
+
+
+def f(name: str, data: bytes | str = ARM64, mode: int = 0o755, uid: int = 0) -> Entry:
+    return (name, "file", data, mode, uid)
+
+
+def d(name: str, mode: int = 0o755, uid: int = 0) -> Entry:
+    return (name, "dir", b"", mode, uid)
+
+
+def ln(name: str, target: str) -> Entry:
+    return (name, "symlink", target, 0o777, 0)
+
+
+BASE: list[Entry] = [
+    d("etc"),
+    f("etc/passwd", PASSWD, 0o644),
+    f("etc/group", GROUP, 0o644),
+    d("usr"),
+    d("usr/bin"),
+    d("usr/local"),
+    d("usr/local/bin"),
+    d("usr/local/sbin"),
+    f("usr/bin/busybox"),
+    ln("bin", "usr/bin"),
+    ln("usr/bin/sh", "busybox"),
+]
+
+
+class Image:
+    """Layers (bottom first) as tars, read the way verify reads them."""
+
+    def __init__(self, *layers: list[Entry]) -> None:
+        self.blobs = [entry_tar(layer) for layer in layers]
+        listings = [layer_facts(b).listing for b in self.blobs]
+        assert all(x is not None for x in listings)
+        self.tree = Tree([x for x in listings if x is not None])
+
+    def read(self, found: Found, limit: int | None) -> bytes:
+        layer, path = self.tree.content_of(found)
+        return member_bytes(self.blobs[layer], path, limit)
+
+    def program(self, **config: Any) -> Program:
+        return find_program(self.tree, {"config": config}, self.read)
+
+
+def checked(program: Program) -> str | None:
+    assert not program.problems, program.problems
+    return f"/{program.binary.path}" if program.binary else None
+
+
+def test_a_bare_name_is_looked_up_in_every_path_directory_in_order() -> None:
+    image = Image(BASE, [f("usr/bin/app")])
+    path = "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+    assert checked(image.program(Entrypoint=["app", "--flag"], Env=[path])) == "/usr/bin/app"
+    assert checked(image.program(Cmd=["app"])) == "/usr/bin/app"  # no PATH: docker's default
+    # the first directory holding an executable wins; a non-executable one is passed over
+    shadow = Image(BASE, [f("usr/bin/app"), f("usr/local/bin/app", mode=0o644)])
+    assert checked(shadow.program(Entrypoint=["app"], Env=[path])) == "/usr/bin/app"
+    first = Image(BASE, [f("usr/bin/app"), f("usr/local/bin/app")])
+    assert checked(first.program(Entrypoint=["app"], Env=[path])) == "/usr/local/bin/app"
+
+
+def test_a_missing_program_names_every_path_directory_searched() -> None:
+    program = Image(BASE).program(Entrypoint=["app"], Env=["PATH=/usr/local/bin:/usr/bin:/bin"])
+    assert program.problems == (
+        "entrypoint app: not an executable file in any PATH directory (/usr/local/bin, /usr/bin, /bin)",
+    )
+
+
+def test_relative_paths_start_at_the_working_directory_and_dotdot_stays_in_the_root() -> None:
+    image = Image(BASE, [d("srv"), f("srv/server")])
+    assert checked(image.program(Entrypoint=["./server"], WorkingDir="/srv")) == "/srv/server"
+    assert checked(image.program(Entrypoint=["../../../srv/server"], WorkingDir="/srv")) == "/srv/server"
+    assert checked(image.program(Entrypoint=["server"], WorkingDir="/srv", Env=["PATH=/usr/bin:."])) == "/srv/server"
+    assert image.program(Entrypoint=["./server"]).problems  # from / there is none
+
+
+def test_symlinks_are_followed_on_every_component_and_across_layers() -> None:
+    links = [ln("usr/local/bin/app", "/opt/app-1.2"), ln("app", "opt/app-1.2")]
+    image = Image(BASE, [d("opt"), f("opt/app-1.2")], links)
+    assert checked(image.program(Entrypoint=["/usr/local/bin/app"])) == "/opt/app-1.2"
+    assert checked(image.program(Entrypoint=["/bin/busybox"])) == "/usr/bin/busybox"  # /bin -> usr/bin
+    assert checked(image.program(Entrypoint=["/app"])) == "/opt/app-1.2"
+    loop = Image(BASE, [ln("a", "b"), ln("b", "a")])
+    assert "too many levels of symbolic links" in loop.program(Entrypoint=["/a"]).problems[0]
+    dangling = Image(BASE, [ln("app", "/nowhere/app")])
+    assert "/nowhere: no such file or directory" in dangling.program(Entrypoint=["/app"]).problems[0]
+
+
+def test_tar_names_are_cleaned_as_the_applier_cleans_them() -> None:
+    image = Image(BASE, [f("./usr/local/bin/../bin/app"), f("../../escape")])
+    assert checked(image.program(Entrypoint=["/usr/local/bin/app"])) == "/usr/local/bin/app"
+    assert checked(image.program(Entrypoint=["/escape"])) == "/escape"
+    assert clean("/a/./b/../../../c/") == "c" and clean(".") == ""
+
+
+def test_whiteouts_and_opaque_directories_delete_what_lies_below() -> None:
+    deleted = Image(BASE, [f("usr/local/bin/app")], [f("usr/local/bin/.wh.app", b"")])
+    assert deleted.program(Entrypoint=["/usr/local/bin/app"]).problems
+    opaque = Image(BASE, [f("usr/local/bin/app")], [d("usr/local/bin"), f("usr/local/bin/.wh..wh..opq", b"")])
+    assert opaque.program(Entrypoint=["/usr/local/bin/app"]).problems
+    replaced = Image(BASE, [f("usr/local/bin/app")], [f("usr/local/bin/.wh.app", b""), f("usr/local/bin/app")])
+    assert checked(replaced.program(Entrypoint=["/usr/local/bin/app"])) == "/usr/local/bin/app"
+
+
+def test_modes_and_users_decide_as_the_kernel_does() -> None:
+    image = Image(BASE, [f("app", mode=0o644), f("mine", mode=0o700, uid=65532), f("root-only", mode=0o700)])
+    assert "is not executable by root (mode 0644)" in image.program(Entrypoint=["/app"]).problems[0]
+    assert checked(image.program(Entrypoint=["/root-only"])) == "/root-only"  # root needs one x bit
+    assert checked(image.program(Entrypoint=["/mine"], User="nonroot")) == "/mine"
+    assert image.program(Entrypoint=["/root-only"], User="65532:65532").problems
+    assert "no user 'nobody'" in image.program(Entrypoint=["/mine"], User="nobody").problems[0]
+    assert checked(image.program(Entrypoint=["/mine"], User="65532")) == "/mine"  # numeric: as is
+    locked = Image(BASE, [d("private", mode=0o700), f("private/app")])
+    assert "cannot be searched by nonroot" in locked.program(Entrypoint=["/private/app"], User="nonroot").problems[0]
+
+
+def test_hard_links_take_their_targets_content_and_mode() -> None:
+    image = Image(BASE, [f("usr/local/bin/app-1"), ("usr/local/bin/app", "hardlink", "usr/local/bin/app-1", 0o644, 0)])
+    program = image.program(Entrypoint=["app"])
+    assert checked(program) == "/usr/local/bin/app"
+    assert program.binary is not None and image.read(program.binary, None) == ARM64
+
+
+def test_wrappers_and_shells_are_seen_through() -> None:
+    image = Image(BASE, [f("usr/bin/tini"), f("usr/bin/dumb-init"), f("usr/local/bin/app"), f("usr/bin/env")])
+    assert checked(image.program(Entrypoint=["/usr/bin/tini", "--", "app", "serve"])) == "/usr/local/bin/app"
+    assert checked(image.program(Entrypoint=["tini", "-s", "-p", "SIGTERM", "app"])) == "/usr/local/bin/app"
+    assert checked(image.program(Entrypoint=["dumb-init", "--rewrite", "15:2"], Cmd=["app"])) == "/usr/local/bin/app"
+    assert checked(image.program(Entrypoint=["/bin/sh", "-c", "exec app --port=$PORT"])) == "/usr/local/bin/app"
+    assert checked(image.program(Entrypoint=["env", "GODEBUG=x=1", "app"])) == "/usr/local/bin/app"
+    steps = image.program(Entrypoint=["tini", "--"], Cmd=["/bin/sh", "-c", "app"]).describe()
+    assert steps == "tini (/usr/bin/tini) -> /bin/sh (/usr/bin/busybox) -> app (/usr/local/bin/app)"
+    complex_ = image.program(Entrypoint=["/bin/sh", "-c", "cd /srv && ./app"])
+    assert complex_.binary is None and not complex_.problems and complex_.note == "sh: its command line is not read"
+    missing = image.program(Entrypoint=["/bin/sh", "-c", "nothere"])
+    assert missing.problems[0].startswith("the command /bin/sh starts nothere: not an executable file in any PATH")
+    assert Image([f("app")]).program(Entrypoint=["/bin/sh", "-c", "/app"]).problems  # no shell: no start
+
+
+def test_scripts_run_their_interpreter_and_exec_their_arguments() -> None:
+    script = b'#!/bin/sh\nset -e\nexec "$@"\n'
+    image = Image(BASE, [f("entrypoint.sh", script), f("usr/local/bin/app"), f("own.sh", b"#!/bin/sh\n/app\n")])
+    assert checked(image.program(Entrypoint=["/entrypoint.sh"], Cmd=["app"])) == "/usr/local/bin/app"
+    argument = image.program(Entrypoint=["/entrypoint.sh"], Cmd=["--help"])
+    assert argument.binary is None and not argument.problems
+    own = image.program(Entrypoint=["/own.sh"])
+    assert own.binary is None and not own.problems and "is a script" in str(own.note)
+    no_shell = Image([f("entrypoint.sh", b"#!/bin/bash\nexec app\n")])
+    assert (
+        "its interpreter /bin/bash: /bin: no such file or directory"
+        in no_shell.program(Entrypoint=["/entrypoint.sh"]).problems[0]
+    )
+    crlf = Image(BASE, [f("run.sh", b"#!/bin/sh\r\nexec app\r\n")])
+    assert crlf.program(Entrypoint=["/run.sh"]).problems  # "/bin/sh\r" is no file: the kernel agrees
+    text = Image(BASE, [f("data", b"plain text, executable")])
+    assert "neither an ELF executable nor a #! script" in text.program(Entrypoint=["/data"]).problems[0]
+
+
+def test_no_entrypoint_and_no_command_starts_nothing() -> None:
+    assert Image(BASE).program().problems == ("the image has no entrypoint or command: the engine starts nothing",)
+
+
+@pytest.mark.parametrize(
+    ("args", "words"),
+    [
+        (["-c", "app"], ["app"]),
+        (["-ec", "exec /app serve"], ["/app", "serve"]),
+        (["-c", "FOO=1 app --x"], ["app", "--x"]),
+        (["-c", "app; echo done"], ["app"]),
+        (["-c", "cd /x && app"], None),
+        (["-c", "$APP"], None),
+        (["-c", "'unbalanced"], None),
+        (["script.sh"], None),
+        (["-c"], None),
+    ],
+)
+def test_shell_command_lines(args: list[str], words: list[str] | None) -> None:
+    assert shell_command(args) == words
+
+
+def test_a_shell_alone_is_the_program() -> None:
+    program = Image(BASE).program(Cmd=["sh"])
+    assert checked(program) == "/usr/bin/busybox" and program.describe() == "sh (/usr/bin/busybox)"
