@@ -6,14 +6,16 @@ The derived file is what BuildKit gets; the user's file is never modified.
 
 from __future__ import annotations
 
+import posixpath
 import re
+from collections.abc import Mapping
 
 import attrs
 
 from buildx_go.dockerfile import Dockerfile, Instruction, Stage
 from buildx_go.generate import CC_WRAPPER, CXX_WRAPPER, GOCACHE, GOMODCACHE, PKG_CONFIG_WRAPPER, cgo_toolchain
 from buildx_go.platforms import Platform
-from buildx_go.stages import GoStage, base_image, chain, go_stages, is_go_image, prebuilt_copies
+from buildx_go.stages import GoStage, base_image, chain, compile_how, go_stages, is_go_image, prebuilt_copies
 
 GO_ENV_VARS = {"GOOS", "GOARCH", "GOARM", "GOAMD64"}
 GO_CACHED = r"\bgo\s+(build|install|mod|get|run|generate|test|vet)\b"  # RUNs that fill Go's caches
@@ -41,33 +43,42 @@ class Adaptation:
 
 
 def adapt(
-    df: Dockerfile, filename: str, cgo_files: tuple[str, ...] = (), cgo_packages: tuple[str, ...] = ()
+    df: Dockerfile,
+    filename: str,
+    cgo_files: tuple[str, ...] = (),
+    cgo_packages: tuple[str, ...] = (),
+    build_files: Mapping[str, str] | None = None,
 ) -> Adaptation:
     """Each Go stage that does not cross-compile made to: its chain's root moved to
     $BUILDPLATFORM, GOOS/GOARCH fed from TARGETOS/TARGETARCH (an ARG GOARCH or an ARG with
     another name that carries the architecture re-declared from them, else exported as ENV so
     that make and scripts see them), GOARM/GOAMD64 from TARGETVARIANT; Go's build and module
     caches kept in cache mounts across builds; every other line kept as it is. What cannot
-    be adapted is left as it is (lint() says why: not-adapted)."""
+    be adapted is left as it is (lint() says why: not-adapted). BUILD_FILES: the Makefiles and
+    scripts the Go stages run (path -> text), read for CGO_ENABLED."""
+    cgo = _Cgo(cgo_files, build_files or {})
     edits = _Edits(df.text.splitlines(), filename)
     found = go_stages(df)
     # Modules may live in a cache mount only if every RUN that could need them gets the mount.
     go_stage_runs = [ins for g in found for st in chain(df, g.stage) for ins in st.instructions if ins.keyword == "RUN"]
     modules_cached = all(
-        re.search(GO_CACHED, r.args) or not re.search(MAY_USE_GO, r.args) or re.match(GO_HARMLESS, r.args)
-        for r in go_stage_runs
+        _mounted(r) or not re.search(MAY_USE_GO, r.args) or re.match(GO_HARMLESS, r.args) for r in go_stage_runs
     )
     for g in found:
-        if g.kind not in ("cross", "tool") and _cannot_adapt(df, g, cgo_files):
+        if g.kind not in ("cross", "tool") and _cannot_adapt(df, g, cgo):
             continue  # lint() says why
         if g.kind == "emulated":
             edits.build_platform(g.root)
+        outputs = split_outputs(g)[0] if g.final else None
+        if outputs is not None:  # else, cross-compiling, it is left as it is: lint() says what it ships
+            edits.split_final(g, outputs)
         for st in chain(df, g.stage):
             edits.cache_mounts(st, modules_cached)
         if not g.wired and not g.tool:
             edits.target_arch(g)
-        if g.kind != "cross" and _cgo_stage(df, g, cgo_files):
-            edits.cgo_toolchain(g, cgo_packages)
+        why = cgo.evidence(df, g) if g.kind != "cross" else None
+        if why:
+            edits.cgo_toolchain(g, cgo_packages, why)
     header = [
         f"# Derived by buildx-go from {filename} for one multi-platform buildx run: the Go stage",
         "# runs on $BUILDPLATFORM and cross-compiles for TARGETOS/TARGETARCH/TARGETVARIANT.",
@@ -78,32 +89,150 @@ def adapt(
     return Adaptation(text, tuple(edits.changes))
 
 
+def _mounted(ins: Instruction) -> bool:
+    """A RUN that gets Go's cache mounts: it runs go, or make, mage, task, just or a build
+    script that compile Go (in a Go stage)."""
+    return ins.keyword == "RUN" and bool(re.search(GO_CACHED, ins.args) or compile_how(ins, go_base=True))
+
+
 def needs_adapting(found: tuple[GoStage, ...]) -> bool:
-    """Whether some Go stage does not cross-compile (or an arch ARG has a fixed default)."""
-    return any(g.kind not in ("cross", "tool") or g.fixed_default for g in found)
+    """Whether some Go stage does not cross-compile (or an arch ARG has a fixed default), or
+    cross-compiles in a final stage that can be split (it holds the build platform's programs)."""
+    return any(
+        g.kind not in ("cross", "tool") or g.fixed_default or (g.final and split_outputs(g)[0] is not None)
+        for g in found
+    )
 
 
-def _cannot_adapt(df: Dockerfile, g: GoStage, cgo_files: tuple[str, ...]) -> str | None:
+SPLIT_NAME = "buildx-go-build"
+# commands a compile-only stage may run besides go: they leave nothing the final image needs
+_HARMLESS_WORDS = frozenset({"go", "cd", "mkdir", "echo", "true", "set", "export", "ls", "pwd", ":"})
+_GO_OUTPUT = re.compile(r"\bgo\s+build\b(?:[^;&|]*?)\s-o(?:=|\s+)([\"']?)([^\s\"';&|]+)\1")
+
+
+def split_outputs(g: GoStage) -> tuple[tuple[tuple[int, str], ...] | None, str | None]:
+    """A Go stage that is also the final image can be split in two (compiled on the build
+    platform, shipped on the target's image) when it is one stage whose RUNs only run go (and
+    cd, mkdir, echo) and every `go build` names its output (-o): ((RUN index, absolute output)
+    ..., None), else (None, why not)."""
+    if g.root is not g.stage:
+        return None, f"it is built FROM stage {g.root.name or g.root.index}"
+    workdir = "/"
+    outputs: list[tuple[int, str]] = []
+    for n, ins in enumerate(g.stage.instructions):
+        if ins.keyword == "WORKDIR":
+            workdir = posixpath.join(workdir, ins.command.strip().strip("\"'"))
+            continue
+        if ins.keyword != "RUN":
+            continue
+        text = re.sub(r"^(--\S+\s+)+", "", ins.command)
+        for part in re.split(r"&&|\|\||;|\||\n", text):
+            words = [w for w in part.split() if not re.fullmatch(r"[A-Za-z_]\w*=\S*", w)]
+            if words and words[0] not in _HARMLESS_WORDS:
+                return None, f"its RUN `{ins.command[:60]}` does more than compile Go"
+            if len(words) > 1 and words[0] == "go" and words[1] == "install":
+                return None, "`go install` puts a cross-compiled binary under $GOPATH/bin/<os>_<arch>"
+            if len(words) > 1 and words[0] == "go" and words[1] == "build":
+                m = _GO_OUTPUT.search(part)
+                if m is None:
+                    return None, "a `go build` without -o"
+                out = m.group(2)
+                if "$" in out or "$" in workdir:
+                    return None, f"the output {out} depends on a variable"
+                outputs.append((n, posixpath.join(workdir, out) if not out.startswith("/") else out))
+    if not outputs:
+        return None, "no `go build -o` names what it builds"
+    return tuple(outputs), None
+
+
+def unbuildable(
+    df: Dockerfile, cgo_files: tuple[str, ...], build_files: Mapping[str, str] | None = None
+) -> tuple[GoStage, str] | None:
+    """A Go stage that adaptation cannot make right and that would give every image a
+    build-platform binary if built as it is (cgo on $BUILDPLATFORM without a Debian cross
+    toolchain to add): (stage, why), refused before building."""
+    cgo = _Cgo(cgo_files, build_files or {})
+    for g in go_stages(df):
+        why = cgo.evidence(df, g)
+        if g.kind == "unwired" and why and not _debian_go(df, g):
+            return g, why
+    return None
+
+
+def _split_by_adapting(df: Dockerfile, g: GoStage, cgo: _Cgo) -> bool:
+    """Adapting splits G, a final Go stage, into a build stage and a final stage."""
+    movable = g.kind in ("cross", "tool") or not _cannot_adapt(df, g, cgo)
+    return movable and split_outputs(g)[0] is not None
+
+
+def _cannot_adapt(df: Dockerfile, g: GoStage, cgo: _Cgo) -> str | None:
     if g.literal:
         return f"it sets {g.literal}, which cannot follow the target platform"
+    if g.final:
+        outputs, why = split_outputs(g)
+        if outputs is None:
+            return (
+                "it is also the final image, so on $BUILDPLATFORM every image would hold the build platform's "
+                f"programs, and it cannot be split into a build stage and a final stage ({why}): it stays on "
+                "the target platform"
+            )
     if g.kind == "emulated" and g.shared:
         return (
             f"its base stage {g.root.name or g.root.index} is also the base of stage {g.shared}, "
             "which must stay on the target platform"
         )
-    if g.kind == "emulated" and _cgo_stage(df, g, cgo_files) and not _debian_go(df, g):
+    why = cgo.evidence(df, g)
+    if g.kind == "emulated" and why and not _debian_go(df, g):
         return (
-            f"it compiles cgo ({cgo_files[0]}) on {base_image(df, g.root)}, which is not a Debian-based Go image "
+            f"it compiles cgo ({why}) on {base_image(df, g.root)}, which is not a Debian-based Go image "
             "(no Debian cross toolchain to add), so it stays on the target platform (under QEMU); set "
             "CGO_ENABLED=0 if cgo is not needed"
+        )
+    if g.kind == "unwired" and why and not _debian_go(df, g):
+        return (
+            f"it compiles cgo ({why}) on $BUILDPLATFORM with {base_image(df, g.root)}, which is not a "
+            "Debian-based Go image: there is no Debian cross toolchain to add, and without one every image "
+            "would get a build-platform binary"
         )
     return None
 
 
-def _cgo_stage(df: Dockerfile, g: GoStage, cgo_files: tuple[str, ...]) -> bool:
-    """The stage compiles cgo: the project uses it and the stage does not turn it off."""
-    chain_text = " ".join(i.command for st in chain(df, g.stage) for i in st.instructions)
-    return bool(cgo_files) and "CGO_ENABLED=0" not in chain_text
+CGO_SETTING = re.compile(r"\bCGO_ENABLED\s*(?::=|\?=|=)\s*[\"']?([01])\b")
+
+
+@attrs.frozen
+class _Cgo:
+    """What says whether a Go stage compiles cgo: the project's import graph (FILES that
+    import "C") and the build files its RUNs run (BUILD: "TOOL:path" -> text, TOOL being
+    make, task, just or script: stages.build_files)."""
+
+    files: tuple[str, ...]
+    build: Mapping[str, str]
+
+    def evidence(self, df: Dockerfile, g: GoStage) -> str | None:
+        """Why G compiles cgo, or None: the stage's own lines decide first (CGO_ENABLED=0 or
+        =1 in a RUN, ENV or ARG), then a Makefile or script it runs, then the import graph."""
+        text = " ".join(i.command for st in chain(df, g.stage) for i in st.instructions)
+        own = {m.group(1) for m in CGO_SETTING.finditer(text)}
+        if "1" in own:
+            return "the Dockerfile sets CGO_ENABLED=1"
+        if "0" in own:
+            return None
+        said = {name: {m.group(1) for m in CGO_SETTING.finditer(body)} for name, body in self.used_by(g)}
+        on = [name for name, values in said.items() if "1" in values]
+        if on:
+            return f"{on[0]} sets CGO_ENABLED=1"
+        if any("0" in values for values in said.values()):
+            return None
+        return f'{self.files[0]} imports "C"' if self.files else None
+
+    def used_by(self, g: GoStage) -> list[tuple[str, str]]:
+        """The build files G's compile runs: the tool's own files (Makefiles and what they
+        include, a Taskfile, a justfile) or its script."""
+        if g.how.startswith("script "):
+            wanted = "script:" + g.how.removeprefix("script ").removeprefix("./")
+            return [(key.partition(":")[2], text) for key, text in self.build.items() if key == wanted]
+        return [(key.partition(":")[2], text) for key, text in self.build.items() if key.startswith(f"{g.how}:")]
 
 
 def _debian_go(df: Dockerfile, g: GoStage) -> bool:
@@ -119,6 +248,7 @@ class _Edits:
         self.lines, self.filename = lines, filename
         self.edits: dict[int, tuple[int, list[str]]] = {}
         self.changes: list[str] = []
+        self.tail: list[str] = []  # lines added after the last one (a split final stage)
         self.mounted: set[int] = set()  # stages whose Go RUNs have cache mounts
 
     def _head(self, st: Stage) -> tuple[int, int, list[str]]:
@@ -143,11 +273,7 @@ class _Edits:
         if st.index in self.mounted:
             return
         self.mounted.add(st.index)
-        go_runs = [
-            ins
-            for ins in st.instructions
-            if ins.keyword == "RUN" and re.search(GO_CACHED, ins.args) and "type=cache" not in ins.args
-        ]
+        go_runs = [ins for ins in st.instructions if _mounted(ins) and "type=cache" not in ins.args]
         if not go_runs or any(ins.keyword == "USER" for ins in st.instructions):
             return
         cache_env = f"ENV GOCACHE={GOCACHE}" + (f" GOMODCACHE={GOMODCACHE}" if modules_cached else "")
@@ -194,16 +320,44 @@ class _Edits:
         self.edits[first] = (last, head_lines + inject)
         self.changes.append(f"{self.filename}:{st.head.line}: GOARCH=$TARGETARCH added to stage {st.name or st.index}")
 
-    def cgo_toolchain(self, g: GoStage, packages: tuple[str, ...]) -> None:
+    def split_final(self, g: GoStage, outputs: tuple[tuple[int, str], ...]) -> None:
+        """The final Go stage as two: itself, named, compiling on $BUILDPLATFORM, and after it
+        a final stage FROM the same image on the target platform with every instruction but
+        its RUNs, and what each `go build -o` made copied in where that RUN was."""
+        st = g.stage
+        name = st.name or SPLIT_NAME
+        if not st.name:
+            first, last, head_lines = self._head(st)
+            self.edits[first] = (last, [*head_lines[:-1], f"{head_lines[-1]} AS {SPLIT_NAME}"])
+        made = dict[int, list[str]]()
+        for n, out in outputs:
+            made.setdefault(n, []).append(out)
+        tail = [
+            "",
+            f"# buildx-go: the final image, per target platform: stage {name} without its RUNs",
+            f"FROM {st.base}",
+        ]
+        for n, ins in enumerate(st.instructions):
+            if ins.keyword != "RUN":
+                tail += self.lines[ins.line - 1 : ins.end_line]
+            tail += [f"COPY --from={name} {out} {out}" for out in made.get(n, ())]
+        self.tail = tail
+        self.changes.append(
+            f"{self.filename}:{st.head.line}: stage {g.name} split: it compiles on $BUILDPLATFORM, the final stage "
+            f"runs on the target platform with {', '.join(o for _, o in outputs)} copied from it"
+        )
+
+    def cgo_toolchain(self, g: GoStage, packages: tuple[str, ...], why: str) -> None:
         """Debian's cross toolchain for the target, and CC/PKG_CONFIG pointing at it (the
-        stage's own RUNs then cross-compile C as well as Go)."""
+        stage's own RUNs then cross-compile C as well as Go); WHY: what says it compiles cgo."""
         st = g.stage
         first, last, head_lines = self._head(st)
         env = f"ENV CGO_ENABLED=1 CC={CC_WRAPPER} CXX={CXX_WRAPPER} PKG_CONFIG={PKG_CONFIG_WRAPPER}"
         self.edits[first] = (last, [*head_lines, "ARG TARGETARCH", *cgo_toolchain(packages, wrappers=True), env])
         libs = f" and {', '.join(packages)} for the target" if packages else " (C libraries for it: --cgo-package)"
         self.changes.append(
-            f"{self.filename}:{st.head.line}: cgo: Debian's cross toolchain for the target{libs} in stage {g.name}"
+            f"{self.filename}:{st.head.line}: cgo ({why}): Debian's cross toolchain for the target{libs} in "
+            f"stage {g.name}"
         )
 
     def applied(self) -> list[str]:
@@ -217,7 +371,7 @@ class _Edits:
             else:
                 out.append(self.lines[i])
                 i += 1
-        return out
+        return out + self.tail
 
 
 def _arch_arg_lines(g: GoStage) -> list[Instruction]:
@@ -244,8 +398,10 @@ def lint(
     adapted: bool,
     cgo_files: tuple[str, ...] = (),
     generated: bool = False,
+    build_files: Mapping[str, str] | None = None,
 ) -> tuple[Lint, ...]:
     """What would go wrong (or slowly) building DF for PLATFORMS on a NATIVE builder."""
+    cgo = _Cgo(cgo_files, build_files or {})
     out: list[Lint] = []
     if "syntax" in df.directives:
         why = (
@@ -259,7 +415,7 @@ def lint(
         out += [
             Lint("not-adapted", f"{g.describe()}; not adapted: {reason}", g.stage.head.line)
             for g in found
-            if g.kind not in ("cross", "tool") and (reason := _cannot_adapt(df, g, cgo_files))
+            if g.kind not in ("cross", "tool") and (reason := _cannot_adapt(df, g, cgo))
         ]
     elif not generated:
         out += _as_is(found, foreign)
@@ -274,18 +430,38 @@ def lint(
             )
             for ins in prebuilt_copies(df)
         ]
-    runs = [ins for ins in df.stages[-1].instructions if ins.keyword == "RUN"]
-    on_build = "BUILDPLATFORM" in (chain(df, df.stages[-1])[0].platform or "")
+    out += _final_stage(df, found, foreign, split=adapted and not generated and _splits(df, found, cgo))
+    if generated:
+        out += _cgo_generated(cgo_files)
+    elif foreign:
+        out += _cgo(df, found, cgo, adapted)
+    return tuple(out)
+
+
+def _splits(df: Dockerfile, found: tuple[GoStage, ...], cgo: _Cgo) -> bool:
+    return any(g.final and _split_by_adapting(df, g, cgo) for g in found)
+
+
+def _final_stage(df: Dockerfile, found: tuple[GoStage, ...], foreign: list[Platform], split: bool) -> list[Lint]:
+    """The final stage's own lints: built on $BUILDPLATFORM (every image the build platform's),
+    or RUNs under emulation (none left once SPLIT moved its compile out)."""
+    out = []
+    runs = [] if split else [ins for ins in df.stages[-1].instructions if ins.keyword == "RUN"]
+    final_root = chain(df, df.stages[-1])[0]
+    on_build = "BUILDPLATFORM" in (final_root.platform or "") and not split
+    if on_build and foreign:
+        why = (
+            f"the final stage is built on $BUILDPLATFORM (its chain starts at line {final_root.head.line}): every "
+            "image would be the build platform's image, its programs and config, whatever the target"
+        )
+        out.append(Lint("final-on-build-platform", why, df.stages[-1].head.line))
     if runs and foreign and not on_build:
         why = (
             f"RUN in the final stage runs under emulation for {', '.join(map(str, foreign))}: "
             "the builder needs QEMU/binfmt for them"
         )
         out.append(Lint("run-needs-emulation", why, runs[0].line))
-    if adapted and not generated:  # stages adaptation moves, with a cross toolchain, no longer compile C emulated
-        found = tuple(g for g in found if not (g.kind == "emulated" and not _cannot_adapt(df, g, cgo_files)))
-    out += _cgo(df, found, cgo_files, generated, bool(foreign))
-    return tuple(out)
+    return out
 
 
 def _as_is(found: tuple[GoStage, ...], foreign: list[Platform]) -> list[Lint]:
@@ -314,31 +490,35 @@ def _as_is(found: tuple[GoStage, ...], foreign: list[Platform]) -> list[Lint]:
     return out
 
 
-def _cgo(
-    df: Dockerfile, found: tuple[GoStage, ...], cgo_files: tuple[str, ...], generated: bool, foreign: bool
-) -> list[Lint]:
+def _cgo_generated(cgo_files: tuple[str, ...]) -> list[Lint]:
     if not cgo_files:
         return []
-    used = ", ".join(cgo_files[:3])
-    if generated:
-        why = (
-            f"cgo is used ({used}) but the generated Dockerfile builds with CGO_ENABLED=0 (--cgo off): those "
-            "files are left out; --cgo on cross-compiles them with Debian's toolchains"
-        )
-        return [Lint("cgo-disabled", why)]
-    if not foreign or re.search(r"CGO_ENABLED=0", df.text):
-        return []
-    if not found:
-        return []
-    native = [g for g in found if g.kind != "emulated"]
-    if not native:
-        why = (
-            f"cgo is used ({used}): the Go stage compiles it per target platform under QEMU (slow, but "
-            "with the target's own C compiler)"
-        )
-        return [Lint("cgo-emulated", why)]
     why = (
-        f"cgo is used ({used}) by stage {native[0].name}, which runs on {native[0].where}: cross-compiling "
-        "C needs a C cross toolchain for each target (e.g. tonistiigi/xx), or CGO_ENABLED=0"
+        f"cgo is used ({', '.join(cgo_files[:3])}) but the generated Dockerfile builds with CGO_ENABLED=0 (--cgo "
+        "off): those files are left out; --cgo on cross-compiles them with Debian's toolchains"
     )
-    return [Lint("cgo-cross", why)]
+    return [Lint("cgo-disabled", why)]
+
+
+def _cgo(df: Dockerfile, found: tuple[GoStage, ...], cgo: _Cgo, adapted: bool) -> list[Lint]:
+    """What each Go stage that compiles cgo will do with it: under QEMU per target (emulated,
+    and staying so), or on the build platform without a C cross toolchain (cross, or not
+    adapted). A stage adaptation gives Debian's cross toolchain has nothing to say."""
+    out = []
+    for g in found:
+        why = cgo.evidence(df, g)
+        if not why:
+            continue
+        stays = not adapted or bool(g.kind not in ("cross", "tool") and _cannot_adapt(df, g, cgo))
+        if g.kind == "emulated" and stays:
+            text = f"cgo is used ({why}): stage {g.name} compiles it per target platform under QEMU (slow, but with "
+            out.append(Lint("cgo-emulated", text + "the target's own C compiler)", g.stage.head.line))
+        elif g.kind == "cross" or (g.kind == "unwired" and stays):
+            if re.search(r"\bxx-(go|clang|apt|apk)\b", " ".join(i.command for i in g.stage.instructions)):
+                continue  # tonistiigi/xx brings the target's C toolchain
+            text = (
+                f"cgo is used ({why}) by stage {g.name}, which runs on {g.where}: cross-compiling C needs a C "
+                "cross toolchain for each target (e.g. tonistiigi/xx), or CGO_ENABLED=0"
+            )
+            out.append(Lint("cgo-cross", text, g.stage.head.line))
+    return out

@@ -16,7 +16,7 @@ from typing import Literal, cast
 
 import attrs
 
-from buildx_go.adapt import Lint, adapt, lint, needs_adapting
+from buildx_go.adapt import Lint, adapt, lint, needs_adapting, unbuildable
 from buildx_go.binary import BinaryFacts, binary_problems
 from buildx_go.builder import DEFAULT_BUILDER_NAME, BuilderCaps, NewBuilder, Placement, Preflight
 from buildx_go.config import Settings
@@ -27,7 +27,7 @@ from buildx_go.gitinfo import GIT_TIMEOUT
 from buildx_go.gomod import GoProject, MainPackage
 from buildx_go.hostgo import HostGo, check_host_go
 from buildx_go.platforms import Platform
-from buildx_go.stages import go_stages
+from buildx_go.stages import base_image, go_stages
 from buildx_go.stages import style as stages_style
 from buildx_go.stages import summary as stages_summary
 from buildx_go.tags import as_tag, moving_tags, valid_tag
@@ -67,6 +67,7 @@ class ProjectFacts:
     native: Platform  # the build platform assumed for planning (this host's)
     version_not_run: str | None = None  # a config file's --version-from, not run by plan/--dry-run
     prebuilt: tuple[Prebuilt, ...] = ()  # per-platform binaries the user's Dockerfile copies from the context
+    build_files: tuple[tuple[str, str], ...] = ()  # ("make:Makefile", text): what its Go stages run
 
 
 @attrs.frozen
@@ -78,6 +79,7 @@ class Prebuilt:
     source: str  # the COPY's source for that platform, e.g. dist/linux/arm64/app
     found: bool
     facts: BinaryFacts | None  # None: not an ELF binary (or not found)
+    undeclared: tuple[str, ...] = ()  # platform ARGs it uses without declaring them (so empty)
 
 
 @attrs.frozen
@@ -278,20 +280,30 @@ def check_inputs(settings: Settings, project: ProjectFacts, command: str) -> Non
 
 
 def prebuilt_problems(settings: Settings, prebuilt: tuple[Prebuilt, ...]) -> None:
-    """A per-platform binary copied from the context must exist and be right for its
-    platform (verify's checks, before anything is built): else exit 2 naming it."""
+    """A binary copied from the context must be there, and each platform's must be for it
+    (verify's checks, before anything is built): else exit 2 naming it. One file copied for
+    every platform can be right for one machine only."""
+    hint = "build the binaries for each platform first, or let buildx-go compile the project: --generate"
     for p in prebuilt:
+        names = " ".join(p.undeclared)
+        why = f" ({names} is empty: the stage does not declare ARG {names})" if names else ""
         if not p.found:
             raise InputError(
-                f"{p.where}: COPY {p.source} for {p.platform}: no such file in the build context",
-                "build the binaries for every platform first, or drop the Dockerfile to let buildx-go compile them",
+                f"{p.where}: COPY {p.source} for {p.platform}: no such file in the build context{why}", hint
             )
-        problems = binary_problems(p.platform, p.facts, settings.allow_non_go)
-        if problems:
+        if p.facts is None:
+            continue  # not a binary (a script, a config file): nothing to compare
+        problems = binary_problems(p.platform, p.facts, allow_non_go=True)
+        if not problems:
+            continue
+        if any(q.source == p.source and q.platform != p.platform for q in prebuilt):
             raise InputError(
-                f"{p.where}: COPY {p.source} for {p.platform}: {problems[0]}",
-                "each platform needs its own binary: fix the file, or drop the Dockerfile to let buildx-go compile",
+                f"{p.where}: COPY {p.source}: every platform gets this one file, {p.facts.describe()}, "
+                f"which is wrong for {p.platform}{why}",
+                "copy one binary per platform (e.g. bin/$TARGETARCH/app, with ARG TARGETARCH), "
+                "or let buildx-go compile the project: --generate",
             )
+        raise InputError(f"{p.where}: COPY {p.source} for {p.platform}: {problems[0]}{why}", hint)
 
 
 def _listed(machine: MachineFacts) -> list[str] | None:
@@ -328,8 +340,20 @@ def choose_dockerfile(
     parsed = Dockerfile.parse(user.text, str(user.path))
     found = go_stages(parsed)
     style = cast(Style, stages_style(parsed, found))
+    relative = os.path.relpath(user.path, go.root)
+    stuck = unbuildable(parsed, go.cgo_files, dict(project.build_files)) if settings.adapt else None
+    if stuck is not None:
+        g, why = stuck
+        raise InputError(
+            f"{relative}:{g.stage.head.line}: stage {g.name} compiles cgo ({why}) on $BUILDPLATFORM with "
+            f"{base_image(parsed, g.root)}, which has no Debian cross toolchain to add: every image would get a "
+            "binary for the build platform",
+            "use a Debian-based Go image in that stage (golang:<version>, not -alpine), set CGO_ENABLED=0, "
+            "or build with --generate",
+            location=(str(user.path), g.stage.head.line),
+        )
     if settings.adapt and (style == "goarch-recipe" or needs_adapting(found)):
-        adaptation = adapt(parsed, os.path.relpath(user.path, go.root), go.cgo_files, settings.cgo_package)
+        adaptation = adapt(parsed, relative, go.cgo_files, settings.cgo_package, dict(project.build_files))
         if adaptation.changes:
             return DockerfileChoice("adapted", str(user.path), style, adaptation.text), (), adaptation.changes
     return DockerfileChoice("user", str(user.path), style, parsed.text), (), ()
@@ -352,6 +376,7 @@ def dockerfile_lints(
         adapted=choice.source != "user" or settings.adapt,
         cgo_files=cgo_files,
         generated=choice.source == "generated",
+        build_files=dict(project.build_files),
     )
 
 

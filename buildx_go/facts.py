@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 import shutil
 from collections.abc import Mapping
 from pathlib import Path
@@ -75,6 +76,7 @@ def project_facts(
     )
     return ProjectFacts(
         go=go,
+        build_files=read_build_files(root, user, effects.files),
         prebuilt=prebuilt_binaries(settings, root, user, effects.files),
         dockerfile=user,
         ignore_rules=ignore_rules(root, path, effects.files),
@@ -95,30 +97,70 @@ def check_secret_sources(settings: Settings, files: Files) -> None:
             raise InputError(f"{where} id={pairs['id']}: src {src} is not a file", "give the file holding the secret")
 
 
+BUILD_FILE_LIMIT = 1 << 20
+_INCLUDE = re.compile(r"^\s*-?s?include\s+(.+)$", re.M)
+
+
+def read_build_files(root: Path, user: UserDockerfile | None, files: Files) -> tuple[tuple[str, str], ...]:
+    """The Makefiles (and what they include, one level), Taskfiles, justfiles and scripts the
+    user's Go stages run (stages.build_files), as ("TOOL:path", text); missing ones left out."""
+    from buildx_go.dockerfile import Dockerfile
+    from buildx_go.stages import build_files
+
+    if user is None:
+        return ()
+    out: dict[str, str] = {}
+    for key in build_files(Dockerfile.parse(user.text, str(user.path))):
+        tool, _, rel = key.partition(":")
+        text = _small_text(root / rel, files)
+        if text is None:
+            continue
+        out[key] = text
+        if tool == "make":  # included files named as they are (no variables, globs or ..), one level
+            for name in [w for line in _INCLUDE.findall(text) for w in line.split()][:20]:
+                if re.search(r"[$*?\[]", name) or ".." in name.split("/") or name.startswith("/"):
+                    continue
+                included = _small_text(root / name, files)
+                if included is not None:
+                    out.setdefault(f"make:{name}", included)
+    return tuple(out.items())
+
+
+def _small_text(path: Path, files: Files) -> str | None:
+    if not files.is_file(path):
+        return None
+    return files.read_bytes(path, BUILD_FILE_LIMIT).decode(errors="replace")
+
+
 BINARY_LIMIT = 256 << 20  # what is read of a prebuilt binary (verify reads all of it too)
 
 
 def prebuilt_binaries(
     settings: Settings, root: Path, user: UserDockerfile | None, files: Files
 ) -> tuple[Prebuilt, ...]:
-    """The per-platform binaries a Dockerfile without a Go stage copies from the context."""
+    """The binaries a Dockerfile without a Go stage copies from the context, for each platform,
+    as BuildKit expands their paths (stages.prebuilt_sources); none with --generate."""
     from buildx_go.binary import BinaryFacts
     from buildx_go.dockerfile import Dockerfile
-    from buildx_go.stages import for_platform, go_stages, per_platform_sources
+    from buildx_go.stages import go_stages, platform_args, prebuilt_sources
 
-    if user is None:
+    if user is None or settings.generate:
         return ()
     df = Dockerfile.parse(user.text, str(user.path))
     if go_stages(df):
         return ()
+    native = native_platform()
     out = []
-    for ins, source in per_platform_sources(df):
-        for p in settings.platform:
-            rel = for_platform(source, p.os, p.arch, p.variant)
-            path = root / rel.removeprefix("./")
+    for p in settings.platform:
+        automatic = platform_args(p.os, p.arch, p.variant, (native.os, native.arch))
+        for src in prebuilt_sources(df, settings.build_args(), automatic):
+            path = root / src.path
+            if files.is_dir(path):
+                continue  # a directory: what in it is a binary is not told here
             found = files.is_file(path)
             facts = BinaryFacts.from_bytes(files.read_bytes(path, BINARY_LIMIT)) if found else None
-            out.append(Prebuilt(p, f"{os.path.relpath(user.path, root)}:{ins.line}", rel, found, facts))
+            where = f"{os.path.relpath(user.path, root)}:{src.copy.line}"
+            out.append(Prebuilt(p, where, src.path, found, facts, src.undeclared))
     return tuple(out)
 
 

@@ -16,7 +16,9 @@ BuildKit takes the platform of a chain from its root's ``FROM``: a ``--platform`
 
 from __future__ import annotations
 
+import posixpath
 import re
+from collections.abc import Mapping
 from typing import Literal
 
 import attrs
@@ -53,6 +55,7 @@ class GoStage:
     fixed_default: str | None = None  # an arch ARG with a value as default (ARG GOARCH=amd64)
     tool: bool = False  # only other Go stages use what it builds
     ignored_platform: str | None = None  # `FROM --platform=P stage`: BuildKit ignores P there
+    final: bool = False  # it is the final stage: what it runs on is what every image holds
 
     @property
     def name(self) -> str:
@@ -94,7 +97,7 @@ def is_go_image(image: str) -> bool:
     return repo.startswith("golang") or repo == "go"
 
 
-def _how(ins: Instruction, go_base: bool) -> str | None:
+def compile_how(ins: Instruction, go_base: bool) -> str | None:
     """How a RUN compiles Go: `go build`, `make`, `script ./build.sh`, ... or None."""
     text = re.sub(r"^(--\S+\s+)+", "", ins.command)  # RUN --mount=... flags
     m = GO_COMPILE.search(text)
@@ -108,22 +111,42 @@ def _how(ins: Instruction, go_base: bool) -> str | None:
     return None
 
 
+def needed(df: Dockerfile) -> frozenset[int]:
+    """The stages BuildKit builds for the final stage: those it is built FROM and takes files
+    from (COPY --from, RUN --mount from=), and theirs in turn. Others are never run."""
+    todo, seen = [len(df.stages) - 1], set()
+    while todo:
+        index = todo.pop()
+        if index in seen:
+            continue
+        seen.add(index)
+        st = df.stages[index]
+        todo += [s.index for s in chain(df, st)[:-1]]
+        for ins in st.instructions:
+            todo += _references(df, ins)
+    return frozenset(seen)
+
+
 def go_stages(df: Dockerfile) -> tuple[GoStage, ...]:
-    """Every stage that compiles Go, classified."""
+    """Every stage that compiles Go and that the final stage needs, classified."""
     compiling: dict[int, str] = {}
     for st in df.stages:
         links = chain(df, st)
         go_base = is_go_image(base_image(df, links[0])) or any(s.index in compiling for s in links[:-1])
         for ins in st.instructions:
-            how = _how(ins, go_base) if ins.keyword == "RUN" else None
+            how = compile_how(ins, go_base) if ins.keyword == "RUN" else None
             if how:
                 compiling.setdefault(st.index, how)
     related = {s.index for i in compiling for s in chain(df, df.stages[i])}
+    used = needed(df)
+    unused = set(range(len(df.stages))) - used  # never built: they share nothing that matters
     out = []
     for index, how in sorted(compiling.items()):
+        if index not in used:
+            continue
         st = df.stages[index]
         links = chain(df, st)
-        out.append(_classify(df, st, links, how, related, _is_tool(df, st, set(compiling))))
+        out.append(_classify(df, st, links, how, related | unused, _is_tool(df, st, set(compiling))))
     return tuple(out)
 
 
@@ -146,7 +169,8 @@ def _is_tool(df: Dockerfile, st: Stage, compiling: set[int]) -> bool:
     return bool(users) and all(u.index in compiling and u is not st for u in users)
 
 
-def _classify(df: Dockerfile, st: Stage, links: list[Stage], how: str, related: set[int], tool: bool) -> GoStage:
+def _classify(df: Dockerfile, st: Stage, links: list[Stage], how: str, aside: set[int], tool: bool) -> GoStage:
+    """ST classified; ASIDE: stages whose sharing its root does not matter (Go stages' chains, unused ones)."""
     root = links[0]
     platform = root.platform or ""
     if "BUILDPLATFORM" in platform:
@@ -170,11 +194,7 @@ def _classify(df: Dockerfile, st: Stage, links: list[Stage], how: str, related: 
         )
     )
     shared = next(
-        (
-            s.name or str(s.index)
-            for s in df.stages
-            if s.index not in related and root in chain(df, s) and s is not root
-        ),
+        (s.name or str(s.index) for s in df.stages if s.index not in aside and root in chain(df, s) and s is not root),
         None,
     )
     kind: Kind = "emulated" if where == "the target platform" else ("cross" if wired else "unwired")
@@ -182,7 +202,8 @@ def _classify(df: Dockerfile, st: Stage, links: list[Stage], how: str, related: 
         kind = "tool"
     fixed = next((f"{a}={defaults[a]}" for a in arch_args if defaults.get(a) in ARCHES), None)
     ignored = next((f"FROM --platform={s.platform} {s.base}" for s in links[1:] if s.platform), None)
-    return GoStage(st, root, kind, how, where, arch_args, literal, shared, wired, fixed, tool, ignored)
+    final = st.index == len(df.stages) - 1
+    return GoStage(st, root, kind, how, where, arch_args, literal, shared, wired, fixed, tool, ignored, final)
 
 
 def _arg_defaults(instructions: tuple[Instruction, ...]) -> dict[str, str]:
@@ -195,6 +216,27 @@ def _arg_defaults(instructions: tuple[Instruction, ...]) -> dict[str, str]:
                 if eq:
                     out[key] = value.strip("\"'")
     return out
+
+
+TOOL_FILES = {
+    "make": ("GNUmakefile", "makefile", "Makefile"),
+    "task": ("Taskfile.yml", "Taskfile.yaml"),
+    "just": ("justfile", "Justfile", ".justfile"),
+}
+
+
+def build_files(df: Dockerfile) -> tuple[str, ...]:
+    """The project files the Go stages' compile RUNs run, as "TOOL:path" (relative to the
+    build context): make's Makefiles, a Taskfile or justfile, or the script itself. They
+    say what the Dockerfile does not, such as CGO_ENABLED=1."""
+    out: list[str] = []
+    for g in go_stages(df):
+        if g.how.startswith("script "):
+            path = g.how.removeprefix("script ").removeprefix("./")
+            out += [f"script:{path}"] if "$" not in path and not path.startswith("/") else []
+        else:
+            out += [f"{g.how}:{name}" for name in TOOL_FILES.get(g.how, ())]
+    return tuple(dict.fromkeys(out))
 
 
 def summary(df: Dockerfile) -> str:
@@ -238,28 +280,101 @@ def prebuilt_copies(df: Dockerfile) -> tuple[Instruction, ...]:
     return tuple(out)
 
 
-PER_PLATFORM = re.compile(r"\$\{?TARGET(OS|ARCH|VARIANT|PLATFORM)\b")
-
-
-def per_platform_sources(df: Dockerfile) -> tuple[tuple[Instruction, str], ...]:
-    """(COPY, source) of prebuilt-binary copies whose source varies by platform, with ARG
-    defaults substituted: ``COPY dist/$TARGETOS/$TARGETARCH/app``, ``ARG bin=bin/app-$TARGETARCH``."""
-    args = {k: v for k, v in _final_args(df).items() if "TARGET" not in k}  # those stay, per platform
-    out = []
-    for ins in prebuilt_copies(df):
-        for src in _copy_words(ins)[0]:
-            expanded = _expand(src, args)
-            if PER_PLATFORM.search(expanded):
-                out.append((ins, expanded))
-    return tuple(out)
-
-
 _ARG_REF = re.compile(r"\$\{?(\w+)\}?")
 
 
 def _expand(text: str, args: dict[str, str]) -> str:
     """TEXT with $NAME / ${NAME} replaced by ARGS' values (others left as they are)."""
     return _ARG_REF.sub(lambda m: args.get(m.group(1), m.group(0)), text)
+
+
+def platform_args(os_: str, arch: str, variant: str | None, native: tuple[str, str]) -> dict[str, str]:
+    """The ARGs buildx sets for a target platform (and the build platform, NATIVE os/arch)."""
+    out: dict[str, str] = {}
+    for prefix, (o, a, v) in (("TARGET", (os_, arch, variant)), ("BUILD", (*native, None))):
+        out |= {
+            f"{prefix}OS": o,
+            f"{prefix}ARCH": a,
+            f"{prefix}VARIANT": v or "",
+            f"{prefix}PLATFORM": "/".join(x for x in (o, a, v) if x),
+        }
+    return out
+
+
+def stage_values(
+    df: Dockerfile, stage: Stage, upto: int, build_args: Mapping[str, str], automatic: Mapping[str, str]
+) -> dict[str, str]:
+    """The variables STAGE's instruction number UPTO sees, as BuildKit expands them: each ARG
+    declared in the stage before it (its --build-arg, else a platform ARG's value, else its
+    default, else the global ARG's default, else empty) and each ENV set before it."""
+    globals_ = {}
+    for ins in df.global_args:
+        for part in ins.args.split():
+            name, eq, default = part.partition("=")
+            globals_[name] = build_args.get(name, default.strip("\"'") if eq else "")
+    values: dict[str, str] = {}
+    for ins in stage.instructions[:upto]:
+        if ins.keyword == "ARG":
+            for part in ins.args.split():
+                name, eq, default = part.partition("=")
+                if name in build_args:
+                    values[name] = build_args[name]
+                elif name in automatic:
+                    values[name] = automatic[name]
+                elif eq:
+                    values[name] = _substitute(default.strip("\"'"), values)
+                else:
+                    values[name] = globals_.get(name, "")
+        elif ins.keyword == "ENV":
+            for key, value in _env_pairs(ins.args):
+                values[key] = _substitute(value, values)
+    return values
+
+
+def _substitute(text: str, values: Mapping[str, str]) -> str:
+    """TEXT with $NAME / ${NAME} of VALUES substituted, others empty (as BuildKit does)."""
+    return _ARG_REF.sub(lambda m: values.get(m.group(1), ""), text)
+
+
+def _env_pairs(args: str) -> list[tuple[str, str]]:
+    """ENV's KEY=VALUE pairs (or the old `ENV KEY VALUE` form)."""
+    words = args.split()
+    if words and "=" not in words[0]:
+        return [(words[0], " ".join(words[1:]))]
+    return [(k, v.strip("\"'")) for k, _, v in (w.partition("=") for w in words)]
+
+
+@attrs.frozen
+class PrebuiltSource:
+    """A file the final stage copies from the build context, as one platform's build sees it."""
+
+    copy: Instruction
+    path: str  # expanded for the platform, relative to the context
+    undeclared: tuple[str, ...] = ()  # platform ARGs it uses that the stage never declares (so empty)
+
+
+def prebuilt_sources(
+    df: Dockerfile, build_args: Mapping[str, str], automatic: Mapping[str, str]
+) -> tuple[PrebuiltSource, ...]:
+    """The sources of prebuilt-binary copies (prebuilt_copies) as BuildKit expands them for
+    one platform (AUTOMATIC: platform_args): --build-arg values, TARGET* values, defaults.
+    Sources whose variables are set by nothing in the Dockerfile (an ENV of the base image),
+    or that hold wildcards, are left out: their file cannot be told here."""
+    final = df.stages[-1]
+    out = []
+    copies = set(prebuilt_copies(df))
+    for n, ins in enumerate(final.instructions):
+        if ins not in copies:
+            continue
+        values = stage_values(df, final, n, build_args, automatic)
+        for src in _copy_words(ins)[0]:
+            unknown = set(_ARG_REF.findall(src)) - set(values)
+            undeclared = tuple(sorted(unknown & set(automatic)))  # BuildKit: empty unless declared
+            if unknown - set(undeclared) or re.search(r"[*?\[]", src) or "://" in src:
+                continue  # set by nothing here (the base image's ENV?), or a pattern
+            path = posixpath.normpath(_substitute(src, values)).lstrip("/")
+            out.append(PrebuiltSource(ins, path, undeclared))
+    return tuple(out)
 
 
 def _final_args(df: Dockerfile) -> dict[str, str]:
@@ -271,17 +386,6 @@ def _copy_words(ins: Instruction) -> tuple[list[str], str]:
     """A COPY/ADD's sources and destination (flags left out)."""
     words = [w for w in ins.command.split() if not w.startswith("--")]
     return words[:-1], words[-1] if words else ""
-
-
-def for_platform(source: str, os_: str, arch: str, variant: str | None) -> str:
-    """SOURCE with $TARGETOS, $TARGETARCH, $TARGETVARIANT and $TARGETPLATFORM of a platform."""
-    values = {
-        "TARGETOS": os_,
-        "TARGETARCH": arch,
-        "TARGETVARIANT": variant or "",
-        "TARGETPLATFORM": "/".join(x for x in (os_, arch, variant) if x),
-    }
-    return re.sub(r"\$\{?(TARGET(?:OS|ARCH|VARIANT|PLATFORM))\}?", lambda m: values[m.group(1)], source)
 
 
 def _entrypoint(stage: Stage) -> str | None:

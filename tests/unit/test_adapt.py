@@ -97,7 +97,20 @@ def test_user_file_text_is_untouched_outside_edits() -> None:
         (RECIPE, False, TWO, ["go-stage-emulated", "run-needs-emulation"]),
         (RECIPE, False, (AMD64,), []),
         # on $BUILDPLATFORM, TARGETARCH declared but never used: every image gets an amd64 binary
-        ("FROM --platform=$BUILDPLATFORM g AS b\nARG TARGETARCH\nRUN go build .\n", False, TWO, ["goarch-unset"]),
+        (
+            "FROM --platform=$BUILDPLATFORM g AS b\nARG TARGETARCH\nRUN go build .\n"
+            "FROM scratch\nCOPY --from=b /a /a\n",
+            False,
+            TWO,
+            ["goarch-unset"],
+        ),
+        # the same, shipped as it is: every image is the build platform's, and the binary is too
+        (
+            "FROM --platform=$BUILDPLATFORM g AS b\nARG TARGETARCH\nRUN go build .\n",
+            False,
+            TWO,
+            ["goarch-unset", "final-on-build-platform"],
+        ),
         # an ARG GOARCH with a value: every image gets that binary, emulated or not
         ("FROM g AS b\nARG GOARCH=amd64\nRUN go build .\n", False, (AMD64,), ["goarch-fixed"]),
         (
@@ -124,23 +137,165 @@ def test_cgo_lints() -> None:
     env = "ENV CGO_ENABLED=1 CC=/usr/local/bin/buildx-go-cc CXX=/usr/local/bin/buildx-go-cxx PKG_CONFIG="
     assert env + "/usr/local/bin/buildx-go-pkg-config" in a.text
     assert a.changes[-1] == (
-        "Dockerfile:1: cgo: Debian's cross toolchain for the target and libsqlite3-dev for the target in stage build"
+        'Dockerfile:1: cgo (c.go imports "C"): Debian\'s cross toolchain for the target and libsqlite3-dev for the '
+        "target in stage build"
     )
     # on alpine there is none to add: it stays on the target platform, compiling C under QEMU
     alpine = Dockerfile.parse(NO_ARG.replace("golang:1.22", "golang:1.22-alpine"))
     got = [i.code for i in lint(alpine, TWO, AMD64, adapted=True, cgo_files=("c.go",))]
     assert got == ["not-adapted", "cgo-emulated"]
-    cross = Dockerfile.parse("FROM --platform=$BUILDPLATFORM golang AS b\nRUN GOARCH=$TARGETARCH go build .\n")
+    cross = Dockerfile.parse(
+        "FROM --platform=$BUILDPLATFORM golang AS b\nRUN GOARCH=$TARGETARCH go build .\n"
+        "FROM scratch\nCOPY --from=b /a /a\n"
+    )
     assert [i.code for i in lint(cross, TWO, AMD64, adapted=True, cgo_files=("c.go",))] == ["cgo-cross"]
 
 
 def test_modules_stay_in_the_image_when_a_run_may_use_go_indirectly() -> None:
     text = (
-        "FROM golang:1.22 AS b\nARG GOARCH\nRUN go mod download\nRUN make generate\nRUN go build -o /app .\n\n"
+        "FROM golang:1.22 AS b\nARG GOARCH\nRUN go mod download\nRUN bazel run //:gazelle\nRUN go build -o /app .\n\n"
         "FROM scratch\nCOPY --from=b /app /app\n"
     )
     a = adapt(Dockerfile.parse(text), "Dockerfile")
-    assert "ENV GOCACHE=/root/.cache/go-build\n" in a.text  # no GOMODCACHE: `make` may need the modules
+    assert "ENV GOCACHE=/root/.cache/go-build\n" in a.text  # no GOMODCACHE: bazel may need the modules
     assert "RUN --mount=type=cache,target=/root/.cache/go-build go mod download\n" in a.text
     assert "RUN --mount=type=cache,target=/root/.cache/go-build go build -o /app .\n" in a.text
-    assert "RUN make generate\n" in a.text
+    assert "RUN bazel run //:gazelle\n" in a.text
+
+
+def test_make_and_build_scripts_get_the_go_caches_too() -> None:
+    text = (
+        "FROM golang:1.22 AS b\nARG GOARCH\nRUN go mod download\nRUN make generate\nRUN ./hack/build.sh\n\n"
+        "FROM scratch\nCOPY --from=b /src/bin/app /app\n"
+    )
+    a = adapt(Dockerfile.parse(text), "Dockerfile")
+    mounts = "--mount=type=cache,target=/root/.cache/go-build --mount=type=cache,target=/go/pkg/mod"
+    assert "ENV GOCACHE=/root/.cache/go-build GOMODCACHE=/go/pkg/mod\n" in a.text
+    for run in ("go mod download", "make generate", "./hack/build.sh"):
+        assert f"RUN {mounts} {run}\n" in a.text
+
+
+MAKE_STAGE = """\
+FROM golang:1.22-bookworm AS builder
+WORKDIR /src
+COPY . .
+RUN make build
+
+FROM debian:bookworm-slim
+COPY --from=builder /src/bin/app /usr/local/bin/app
+ENTRYPOINT ["app"]
+"""
+
+
+def test_a_makefile_that_turns_cgo_on_gets_the_cross_toolchain() -> None:
+    df = Dockerfile.parse(MAKE_STAGE)
+    on = {
+        "make:Makefile": "include build/vars.mk\nbuild:\n\tgo build -o bin/app .\n",
+        "make:build/vars.mk": "export CGO_ENABLED ?= 1\n",
+    }
+    a = adapt(df, "Dockerfile", (), (), on)
+    assert any("cgo (build/vars.mk sets CGO_ENABLED=1): Debian's cross toolchain" in c for c in a.changes)
+    assert "ENV CGO_ENABLED=1 CC=/usr/local/bin/buildx-go-cc" in a.text
+    assert [x.code for x in lint(df, TWO, AMD64, adapted=True, build_files=on)] == []
+    # the stage's own line decides first; a Makefile that turns it off wins over the import graph
+    off_here = Dockerfile.parse(MAKE_STAGE.replace("RUN make build", "RUN CGO_ENABLED=0 make build"))
+    assert "buildx-go-cc" not in adapt(off_here, "Dockerfile", (), (), on).text
+    off_there = adapt(df, "Dockerfile", ("c.go",), (), {"make:Makefile": "CGO_ENABLED := 0\n"})
+    assert "buildx-go-cc" not in off_there.text
+    # a script run by the stage counts too; a Makefile the stage does not run does not
+    script = Dockerfile.parse(MAKE_STAGE.replace("RUN make build", "RUN ./scripts/build.sh"))
+    assert (
+        "buildx-go-cc"
+        in adapt(script, "Dockerfile", (), (), {"script:scripts/build.sh": "CGO_ENABLED=1 go build"}).text
+    )
+    assert "buildx-go-cc" not in adapt(script, "Dockerfile", (), (), on).text
+
+
+def test_cgo_on_the_build_platform_without_a_debian_toolchain_is_refused_before_building() -> None:
+    from buildx_go.adapt import unbuildable
+
+    alpine = MAKE_STAGE.replace(
+        "golang:1.22-bookworm AS builder", "--platform=$BUILDPLATFORM golang:1.22-alpine AS builder"
+    )
+    stuck = unbuildable(Dockerfile.parse(alpine), (), {"make:Makefile": "CGO_ENABLED=1\n"})
+    assert stuck is not None and stuck[0].name == "builder" and stuck[1] == "Makefile sets CGO_ENABLED=1"
+    assert unbuildable(Dockerfile.parse(alpine), (), {}) is None  # no cgo: adaptation feeds GOARCH
+    # emulated, it stays so (right binaries, compiled under QEMU): not refused
+    emulated = MAKE_STAGE.replace("golang:1.22-bookworm", "golang:1.22-alpine")
+    assert unbuildable(Dockerfile.parse(emulated), (), {"make:Makefile": "CGO_ENABLED=1\n"}) is None
+    lints = lint(Dockerfile.parse(emulated), TWO, AMD64, adapted=True, build_files={"make:Makefile": "CGO_ENABLED=1\n"})
+    assert [x.code for x in lints] == ["not-adapted", "cgo-emulated"]
+
+
+SINGLE = """\
+FROM golang:1.22
+WORKDIR /src
+COPY go.mod go.sum ./
+RUN go mod download
+COPY . .
+RUN CGO_ENABLED=0 go build -trimpath -o bin/server ./cmd/server && go build -o=/usr/local/bin/tool ./cmd/tool
+EXPOSE 8080
+ENTRYPOINT ["/src/bin/server"]
+"""
+
+
+def test_a_single_compile_and_ship_stage_is_split_never_shipped_from_the_build_platform() -> None:
+    df = Dockerfile.parse(SINGLE)
+    a = adapt(df, "Dockerfile")
+    final = Dockerfile.parse(a.text).stages[-1]
+    assert final.base == "golang:1.22" and final.platform is None and final.name is None
+    assert [i.keyword for i in final.instructions] == [
+        "WORKDIR",
+        "COPY",
+        "COPY",
+        "COPY",
+        "COPY",
+        "EXPOSE",
+        "ENTRYPOINT",
+    ]
+    copies = [i.args for i in final.instructions if "--from" in i.args]
+    assert copies == [
+        "--from=buildx-go-build /src/bin/server /src/bin/server",
+        "--from=buildx-go-build /usr/local/bin/tool /usr/local/bin/tool",
+    ]
+    build = Dockerfile.parse(a.text).stages[0]
+    assert build.platform == "$BUILDPLATFORM" and build.name == "buildx-go-build"
+    assert [x.code for x in lint(df, TWO, AMD64, adapted=True)] == []  # no RUN left in the final image
+
+
+@pytest.mark.parametrize(
+    ("change", "why"),
+    [
+        (("RUN go mod download", "RUN apk add git && go mod download"), "does more than compile Go"),
+        (("go build -o=/usr/local/bin/tool ./cmd/tool", "go install ./cmd/tool"), "`go install` puts"),
+        (("-o bin/server", ""), "a `go build` without -o"),
+        (("-o bin/server", "-o $OUT"), "depends on a variable"),
+    ],
+)
+def test_a_final_go_stage_that_cannot_be_split_stays_on_the_target_platform(change: tuple[str, str], why: str) -> None:
+    df = Dockerfile.parse(SINGLE.replace(*change))
+    a = adapt(df, "Dockerfile")
+    assert "$BUILDPLATFORM" not in a.text.split("cross-compiles for")[-1]  # nothing moved: no mixed image
+    lints = lint(df, TWO, AMD64, adapted=True)
+    assert [x.code for x in lints] == ["not-adapted", "run-needs-emulation"]
+    assert "it is also the final image" in lints[0].message and why in lints[0].message
+
+
+def test_a_final_stage_on_the_build_platform_is_named() -> None:
+    text = "FROM --platform=$BUILDPLATFORM golang AS b\nARG TARGETARCH\nRUN GOARCH=$TARGETARCH go build\n"
+    lints = lint(Dockerfile.parse(text), TWO, AMD64, adapted=True)
+    assert [x.code for x in lints] == ["final-on-build-platform"]
+    # one that names its output is split instead
+    split = adapt(Dockerfile.parse(text.replace("go build", "go build -o /app")), "Dockerfile")
+    assert "FROM golang AS" not in split.text and split.text.rstrip().endswith("COPY --from=b /app /app")
+
+
+def test_stages_the_final_stage_does_not_need_are_neither_adapted_nor_reported() -> None:
+    from buildx_go.stages import go_stages
+
+    unused = "FROM golang:1.22 AS test\nRUN go build -o /x ./...\n\n" + MAKE_STAGE
+    assert [g.name for g in go_stages(Dockerfile.parse(unused))] == ["builder"]
+    assert not any("stage test" in c for c in adapt(Dockerfile.parse(unused), "Dockerfile").changes)
+    # a stage taken from by COPY --from or RUN --mount=from= is needed
+    mounted = unused.replace("RUN make build", "RUN --mount=type=bind,from=test,target=/t make build")
+    assert [g.name for g in go_stages(Dockerfile.parse(mounted))] == ["test", "builder"]

@@ -402,6 +402,73 @@ def test_prebuilt_binaries_are_checked_per_platform_before_anything_runs(
     )
 
 
+def prebuilt_project(tmp_path: Path, dockerfile: str, files: dict[str, bytes]) -> Path:
+    project = tmp_path / "p"
+    project.mkdir(exist_ok=True)
+    (project / "go.mod").write_text("module example.com/app\ngo 1.22\n")
+    (project / "main.go").write_text("package main\n\nfunc main() {}\n")
+    (project / "Dockerfile").write_text(dockerfile)
+    for name, data in files.items():
+        (project / name).parent.mkdir(parents=True, exist_ok=True)
+        (project / name).write_bytes(data)
+    return project
+
+
+def test_prebuilt_paths_are_expanded_as_buildkit_expands_them(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from tests.unit.test_verify import elf_program
+
+    dockerfile = (
+        "FROM gcr.io/distroless/static-debian12:nonroot\nARG TARGETOS TARGETARCH\nARG BIN_NAME\n"
+        'COPY dist/$TARGETOS/$TARGETARCH/$BIN_NAME /app\nENTRYPOINT ["/app"]\n'
+    )
+    files = {"dist/linux/amd64/x": elf_program(62, "x86-64"), "dist/linux/arm64/x": elf_program(183, "aarch64")}
+    project = prebuilt_project(tmp_path, dockerfile, files)
+    argv = ["build", str(project), "--image", "localhost:5000/x", "--tag", "1", "--push", "--dry-run"]
+    code, _, err, _ = run_cli([*argv, "--build-arg", "BIN_NAME=x"], tmp_path, capsys=capsys)
+    assert code == 0, err
+    # no value: BuildKit copies the directory dist/linux/<arch>/; not a binary to compare
+    code, _, err, _ = run_cli(argv, tmp_path, capsys=capsys)
+    assert code == 0, err
+    # a --build-arg naming a file that is not there, or the wrong machine, is refused
+    code, _, err, _ = run_cli([*argv, "--build-arg", "BIN_NAME=y"], tmp_path, capsys=capsys)
+    assert code == 2 and "COPY dist/linux/amd64/y for linux/amd64: no such file in the build context" in err
+    (project / "dist/linux/arm64/x").write_bytes(elf_program(62, "x86-64"))
+    code, _, err, _ = run_cli([*argv, "--build-arg", "BIN_NAME=x"], tmp_path, capsys=capsys)
+    assert code == 2 and "COPY dist/linux/arm64/x for linux/arm64: binary is ELF 64-bit LSB x86-64" in err
+    assert "--generate" in err  # the hint names the way out that keeps the Dockerfile
+    # --generate builds from buildx-go's own Dockerfile: the project's COPY is not checked
+    code, _, err, _ = run_cli([*argv, "--build-arg", "BIN_NAME=x", "--generate"], tmp_path, capsys=capsys)
+    assert code == 0, err
+
+
+def test_one_prebuilt_binary_for_every_platform_or_a_missing_one_is_refused_before_building(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from tests.unit.test_verify import elf_program
+
+    dockerfile = 'FROM scratch\nCOPY bin/app /app\nENTRYPOINT ["/app"]\n'
+    project = prebuilt_project(tmp_path, dockerfile, {})
+    argv = ["build", str(project), "--image", "localhost:5000/x", "--tag", "1", "--push"]
+    code, _, err, docker = run_cli(argv, tmp_path, capsys=capsys)
+    assert code == 2 and "ERROR Dockerfile:2: COPY bin/app for linux/amd64: no such file in the build context" in err
+    assert docker.probes == [] and docker.runs == []
+    (project / "bin").mkdir()
+    (project / "bin/app").write_bytes(elf_program(62, "x86-64"))
+    code, _, err, docker = run_cli(argv, tmp_path, capsys=capsys)
+    assert code == 2 and docker.runs == []
+    assert "COPY bin/app: every platform gets this one file, ELF 64-bit LSB x86-64" in err
+    assert "which is wrong for linux/arm64" in err
+    code, _, err, _ = run_cli([*argv, "--platform", "linux/amd64", "--dry-run"], tmp_path, capsys=capsys)
+    assert code == 0, err  # one platform: that file is right for it
+    # a platform ARG used without being declared is empty in BuildKit: said so
+    undeclared = 'FROM scratch\nCOPY bin/$TARGETARCH/app /app\nENTRYPOINT ["/app"]\n'
+    (project / "Dockerfile").write_text(undeclared)
+    code, _, err, _ = run_cli(argv, tmp_path, capsys=capsys)
+    assert code == 2 and "(TARGETARCH is empty: the stage does not declare ARG TARGETARCH)" in err
+
+
 def test_a_secret_whose_file_is_missing_is_exit_2_before_docker(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
