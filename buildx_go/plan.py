@@ -82,6 +82,7 @@ class Plan:
     context: str | None = None  # the build context, when it is not the project (host strategy)
     pin_base: str | None = None  # host strategy: the runtime base, pinned per platform at run time
     push_by_digest: bool = False  # buildx strategy: pushed untagged, tagged by `publish` once verified
+    staging: str | None = None  # buildx strategy, no push by digest: the tag pushed, verified, then published
     arch_refs: tuple[tuple[str, str], ...] = ()  # manifest strategy: (platform, per-platform ref)
     docker_config: str | None = None  # manifest strategy: this run's own docker config dir
     clean_tags: tuple[str, ...] = ()  # per-platform refs to delete once all is published
@@ -94,6 +95,11 @@ class Plan:
     @property
     def image(self) -> str:
         return self.refs[0].rsplit(":", 1)[0]
+
+    @property
+    def tagged_after_verify(self) -> bool:
+        """The build writes no version tag: they are written once what it pushed is verified."""
+        return self.push_by_digest or self.staging is not None
 
     def phase(self, name: Phase) -> list[Command]:
         return [c for c in self.commands if c.phase == name]
@@ -136,6 +142,7 @@ class Plan:
             "clean_tags": list(self.clean_tags),
             "pin_base": self.pin_base,
             "push_by_digest": self.push_by_digest,
+            "staging": self.staging,
             "placement": [
                 {"platform": str(p.platform), "node": p.node, "declared": p.declared, "how": p.how}
                 for p in self.placement
@@ -150,6 +157,7 @@ class Packaged:
 
     commands: tuple[Command, ...]
     push_by_digest: bool = False
+    staging: str | None = None
     arch_refs: tuple[tuple[str, str], ...] = ()
     docker_config: str | None = None
     clean_tags: tuple[str, ...] = ()
@@ -193,6 +201,7 @@ def make_plan(decision: Decision, workdir: str) -> Plan:
         context=build.context if host else None,
         pin_base=packaging_base if host and s.pin_base and packaging_base != "scratch" else None,
         push_by_digest=packaged.push_by_digest,
+        staging=packaged.staging,
         arch_refs=packaged.arch_refs,
         docker_config=packaged.docker_config,
         clean_tags=packaged.clean_tags,
@@ -280,30 +289,38 @@ def build_inputs(decision: Decision, workdir: str) -> tuple[Build, tuple[Command
     return Build(DockerfileChoice("generated", path, "host", text), context, args, labels), compiles
 
 
+STAGING_TAG = "buildx-go-staging"
+
+
 def buildx_plan(decision: Decision, build: Build, workdir: str, notes: list[str]) -> Packaged:
-    """ONE buildx run for every platform; where the builder pushes by digest, the version
-    tags are written (publish) once it is verified; then the moving tags (promote)."""
+    """ONE buildx run for every platform, pushed untagged (by digest) where the builder can,
+    else under IMAGE:buildx-go-staging; once it is verified the version tags are written
+    (publish), then the moving tags (promote)."""
     s = decision.settings
     if s.clean_arch_tags:
         notes.append("--clean-arch-tags: nothing to clean, the buildx strategy pushes no per-platform tags")
-    by_digest = decision.image if s.push and s.verify and decision.caps.push_by_digest else None
+    verified = s.push and s.verify
+    by_digest = decision.image if verified and decision.caps.push_by_digest else None
+    staging = f"{decision.image}:{STAGING_TAG}" if verified and not by_digest else None
     cache, cache_notes = cache_args(decision, None)
     notes += cache_notes
-    target = Target(decision.refs, s.platform, f"{workdir}/metadata.json", by_digest=by_digest, cache=cache)
+    refs = (staging,) if staging else decision.refs
+    target = Target(refs, s.platform, f"{workdir}/metadata.json", by_digest=by_digest, cache=cache)
     terminal = {"auto": "auto", "tty": "always"}.get(s.progress, "never")
     commands = [Command("build", buildx_build_argv(decision, build, target), passthrough=True, terminal=terminal)]
-    if by_digest:
+    if by_digest or staging:
         tags = [arg for ref in decision.refs for arg in ("--tag", ref)]
         argv = imagetools_create(decision, tags, decision.refs[0])
         commands.append(Command(f"publish {', '.join(decision.refs)}", argv, "publish"))
-    elif s.push and s.verify:
+    if staging:
         notes.append(
-            f"{', '.join(decision.refs)}: written by the build before verification (this builder cannot push by digest)"
+            f"pushed as {staging} (this builder cannot push by digest), verified, then tagged "
+            f"{', '.join(decision.refs)}: that tag keeps the last build pushed this way"
         )
     for tag in decision.moving:
         argv = imagetools_create(decision, ["--tag", f"{decision.image}:{tag}"], decision.refs[0])
         commands.append(Command(f"promote {tag}", argv, "promote", moves=tag))
-    return Packaged(tuple(commands), push_by_digest=by_digest is not None)
+    return Packaged(tuple(commands), push_by_digest=by_digest is not None, staging=staging)
 
 
 def manifest_plan(decision: Decision, build: Build, workdir: str, notes: list[str]) -> Packaged:

@@ -229,7 +229,7 @@ class _Run:
         published = list(self.published)
         plan = self.plan
         argv = [a for c in plan.phase("build") for a in c.argv]
-        pushes_tags = plan.packaging == "buildx" and not plan.push_by_digest
+        pushes_tags = plan.packaging == "buildx" and not plan.tagged_after_verify
         if pushes_tags and any(a == "--push" or "push=" in a or "type=registry" in a for a in argv):
             for ref in plan.refs:
                 if ref in published:
@@ -266,21 +266,21 @@ class _Run:
         if built:
             digest = self.build_and_push()
         if digest and built:
-            refs = [f"{plan.image}@{digest}"] if plan.push_by_digest else list(plan.refs)
-            log.info("image.pushed" if plan.verify else "image.built", refs=refs, digest=digest)
+            refs = [f"{plan.image}@{digest}"] if plan.push_by_digest else [plan.staging or ref for ref in plan.refs]
+            log.info("image.pushed" if plan.verify else "image.built", refs=sorted(set(refs)), digest=digest)
             if not plan.push_by_digest and plan.verify:
-                self.published.extend(plan.refs)
+                self.published.extend(sorted(set(refs)))
         report = None
         if plan.verify:
             from buildx_go.verify import verify
 
-            if plan.push_by_digest and not digest:
-                raise PushFailed("the build pushed by digest but wrote no digest to its metadata file", "see output")
-            target = f"{plan.image if plan.push_by_digest else plan.refs[0]}@{digest}" if digest else plan.refs[0]
+            if plan.tagged_after_verify and not digest:
+                raise PushFailed("the build pushed but wrote no digest to its metadata file", "see its output")
+            target = f"{plan.image if plan.tagged_after_verify else plan.refs[0]}@{digest}" if digest else plan.refs[0]
             report = self.verified(
                 lambda: verify(self.client, target, plan.platforms, cache=self.cache, allow_non_go=plan.allow_non_go)
             )
-        if plan.push_by_digest and digest and built:
+        if plan.tagged_after_verify and digest and built:
             run_phase(plan, self.executor, "publish", {"": digest}, self.published)
             self.check_tags(digest)
             log.info("tags.published", refs=list(plan.refs), digest=digest)
@@ -336,7 +336,7 @@ class _Run:
             try:
                 self.build_on_nodes(build)
                 digest = read_digest(self.plan.metadata_file)
-                if self.plan.verify and digest and not self.plan.push_by_digest:
+                if self.plan.verify and digest and not self.plan.tagged_after_verify:
                     self.check_tags(digest)
                 return digest
             except PushFailed as exc:
@@ -493,13 +493,12 @@ class _Run:
     def verified(self, check: Callable[[], Report]) -> Report:
         plan, log = self.plan, get_logger()
         t0 = time.monotonic()
-        tagged = () if plan.push_by_digest else plan.refs
+        tagged = () if plan.tagged_after_verify else plan.refs
         try:
             report = check()
         except RegistryError as exc:  # verification could not read: say what is published unverified
-            if tagged:
-                how = "pushed by the build" if plan.packaging == "buildx" else "a list of the verified images"
-                exc.message = f"{', '.join(tagged)} left published unverified ({how}): {exc.message}"
+            if tagged:  # the manifest strategy's lists, of images each verified already
+                exc.message = f"{', '.join(tagged)} left published (a list of verified images): {exc.message}"
             else:
                 exc.message += f" (verification could not finish: no tag was written, {', '.join(plan.refs)} untouched)"
             raise
@@ -518,11 +517,12 @@ class _Run:
         )
         problems = "; ".join(report.problems)
         if tagged:  # say first what is now published wrong
-            why = "pushed by the build before verification: this builder cannot push by digest"
-            message = f"{', '.join(tagged)} left published ({why}), and it failed verification: {problems}"
+            message = f"{', '.join(tagged)} left published (a list of verified images) and failed verification: "
+            message += problems
         else:
             untouched = ", ".join(plan.refs)
-            message = f"{report.ref} failed verification; no tag was written ({untouched} untouched): {problems}"
+            kept = f"; it stays under {plan.staging}" if plan.staging else ""
+            message = f"{report.ref} failed verification; no tag was written ({untouched} untouched{kept}): {problems}"
         raise VerificationFailed(message, "the pushed image is wrong: see verify.image events; moving tags untouched")
 
     def summary(

@@ -159,7 +159,8 @@ def test_the_github_actions_example_under_github_actions(tmp_path: Path, repo: s
     failed = run(
         [*liar, "--tag", "9.0.0", "--push"], env={"GITHUB_ACTIONS": "true", "BUILDX_GO_NETWORK": "host"}, check=False
     )
-    assert failed.returncode == 6 and f"::error::{repo}:9.0.0 left published" in failed.stderr
+    assert failed.returncode == 6 and f"::error::{repo}@sha256:" in failed.stderr
+    assert f"no tag was written ({repo}:9.0.0 untouched" in failed.stderr
 
 
 def test_the_gitlab_example_under_gitlab_ci(tmp_path: Path, repo: str) -> None:

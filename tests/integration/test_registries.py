@@ -277,15 +277,25 @@ def test_a_zstd_layer_in_a_docker_v2_manifest_is_exit_6_naming_the_layer(repo: s
     )
 
 
-def test_on_the_docker_driver_a_failed_verification_names_the_tag_it_left(repo: str) -> None:
-    proc = buildx_go(
-        "build", str(FIXTURES / "liar"), "--image", repo, "--tag", "1.0.0", "--push", "--latest", check=False
-    )
+def test_on_the_docker_driver_a_failed_verification_leaves_the_version_tag_where_it_was(repo: str) -> None:
+    """The docker driver cannot push by digest: buildx-go pushes IMAGE:buildx-go-staging and
+    tags only a verified index. The version tag stays absent, then on its previous digest."""
+    liar = ("build", str(FIXTURES / "liar"), "--image", repo, "--tag", "1.0.0", "--push", "--latest")
+    proc = buildx_go(*liar, check=False)
     assert proc.returncode == 6
     first = proc.stderr.split("ERROR ", 1)[1].splitlines()[0]
-    assert first.startswith(f"{repo}:1.0.0 left published (pushed by the build before verification")
+    assert (
+        f"failed verification; no tag was written ({repo}:1.0.0 untouched; it stays under {repo}:buildx-go-staging)"
+        in first
+    )
     assert "linux/arm64: binary is ELF 64-bit LSB x86-64" in first
-    assert head(f"{repo}:latest") is None  # moving tags are never touched
+    assert head(f"{repo}:1.0.0") is None and head(f"{repo}:latest") is None
+    assert head(f"{repo}:buildx-go-staging") is not None
+    good = buildx_go("build", str(HELLO), "--image", repo, "--tag", "1.0.0", "--push", "--latest", *GENERATED)
+    digest = good.stdout.split("@", 1)[1].split()[0]
+    assert head(f"{repo}:1.0.0") == digest == head(f"{repo}:latest")
+    assert buildx_go(*liar, check=False).returncode == 6
+    assert head(f"{repo}:1.0.0") == digest == head(f"{repo}:latest")  # still the verified image
 
 
 def test_a_builder_that_pushes_by_digest_leaves_no_tag_on_a_failed_verification(

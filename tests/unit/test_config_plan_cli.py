@@ -70,17 +70,23 @@ def hello_plan(**kw: Any) -> Any:
 def test_plan_is_one_buildx_run_with_every_platform() -> None:
     plan = hello_plan(platform=["linux/amd64,linux/arm64,linux/arm/v7"], network="host")
     assert plan.strategy == "buildx"
-    (build,) = plan.commands
+    build, publish = plan.commands
     argv = list(build.argv)
     assert argv[:3] == ["docker", "buildx", "build"]
     assert argv[argv.index("--platform") + 1] == "linux/amd64,linux/arm64,linux/arm/v7"
     assert argv[argv.index("--file") + 1] == "/w/Dockerfile"
-    assert argv[argv.index("--tag") + 1] == "localhost:5000/hello:1.2.3"
+    # this builder cannot push by digest: it pushes a staging tag, the version tag waits for verification
+    assert argv[argv.index("--tag") + 1] == "localhost:5000/hello:buildx-go-staging" and argv.count("--tag") == 1
+    assert publish.phase == "publish" and publish.argv[-3:] == (
+        "--tag",
+        "localhost:5000/hello:1.2.3",
+        "localhost:5000/hello:1.2.3@{digest}",
+    )
     assert "org.opencontainers.image.revision=abc" in argv
     output = "type=registry,compression=zstd,compression-level=1,oci-mediatypes=true"
     assert argv[argv.index("--output") + 1] == output and argv[-1] == str(HELLO)
-    assert plan.verify and not plan.push_by_digest
-    assert any("written by the build before verification" in n for n in plan.notes)
+    assert plan.verify and not plan.push_by_digest and plan.staging == "localhost:5000/hello:buildx-go-staging"
+    assert any(n.startswith("pushed as localhost:5000/hello:buildx-go-staging") for n in plan.notes)
 
 
 def test_zstd_only_with_oci_media_types() -> None:
@@ -110,7 +116,9 @@ def test_a_builder_that_pushes_by_digest_tags_only_after_verification() -> None:
     no_verify = plan_for({**given, "verify": False}, builder=remote, existing=())
     assert not no_verify.push_by_digest and "--tag" in no_verify.commands[0].argv  # nothing to wait for
     docker = plan_for(given, builder=preflight("docker"), existing=())
-    assert not docker.push_by_digest and any("written by the build before verification" in n for n in docker.notes)
+    assert not docker.push_by_digest and docker.staging == "localhost:5000/hello:buildx-go-staging"
+    assert [c.phase for c in docker.commands] == ["build", "publish", "promote"]
+    assert docker.commands[0].argv.count("--tag") == 1 and docker.commands[1].argv == publish.argv
 
 
 @pytest.mark.parametrize("exporting", [True, False])
@@ -174,6 +182,7 @@ def test_plan_json_is_stable() -> None:
         "clean_tags",
         "pin_base",
         "push_by_digest",
+        "staging",
         "placement",
         "notes",
     ]
@@ -208,7 +217,7 @@ def test_dry_run_prints_commands_and_runs_nothing(capsys: pytest.CaptureFixture[
     out = capsys.readouterr().out
     assert code == 0
     assert out.startswith("docker buildx build --platform linux/amd64,linux/arm64 --file /tmp/w/Dockerfile ")
-    assert out.count("\n") == 1
+    assert out.count("\n") == 2 and out.splitlines()[1].startswith("docker buildx imagetools create --tag ")
     assert docker.runs == []  # facts only: docker info, buildx ls, buildx inspect (the current builder)
     probes = sorted(p[1:3] for p in docker.probes)
     assert probes == [["buildx", "inspect"], ["buildx", "ls"], ["info", "--format"], ["network", "ls"]]

@@ -529,15 +529,25 @@ def test_a_lie_pushed_by_digest_leaves_no_tag(tmp_path: Path) -> None:
     assert tags == set()  # pushed untagged: no tag at all
 
 
-def test_a_lie_on_the_docker_driver_names_the_tag_it_left(tmp_path: Path) -> None:
+def test_on_the_docker_driver_a_lie_leaves_the_version_tag_where_it_was(tmp_path: Path) -> None:
+    """The docker driver cannot push by digest: the build pushes IMAGE:buildx-go-staging, and
+    only a verified index gets the version tag (absent before, or on its previous digest)."""
     with FakeRegistry() as reg:
         plan = registry_plan(reg, tmp_path, "docker")
+        assert plan.staging == f"{reg.host}/app:buildx-go-staging" and not plan.push_by_digest
         ex = PushesTo(reg, arm64_binary=AMD64)
         with pytest.raises(VerificationFailed) as err:
             execute(plan, ex, lambda: RegistryClient({"HOME": str(tmp_path)}), env={}, cache_dir=str(tmp_path))
-        latest = ("app", "latest") in reg.manifests
-    assert err.value.message.startswith(f"{reg.host}/app:1.0.0 left published (pushed by the build before")
-    assert ex.purposes == ["build"] and not latest  # latest never moves to an unverified image
+        absent = ("app", "1.0.0") not in reg.manifests and ("app", "latest") not in reg.manifests
+        previous = execute(plan, PushesTo(reg), lambda: RegistryClient({"HOME": str(tmp_path)}), env={})
+        before = reg.manifests[("app", "1.0.0")]
+        with pytest.raises(VerificationFailed):
+            execute(plan, PushesTo(reg, arm64_binary=AMD64), lambda: RegistryClient({"HOME": str(tmp_path)}), env={})
+        kept = reg.manifests[("app", "1.0.0")] == before == reg.manifests[("app", "latest")]
+    assert absent and ex.purposes == ["build"]  # no publish, no promote
+    assert "failed verification; no tag was written" in err.value.message
+    assert f"it stays under {reg.host}/app:buildx-go-staging" in err.value.message
+    assert previous.verified and kept
 
 
 def test_the_engine_going_away_mid_build_is_exit_3(tmp_path: Path) -> None:
