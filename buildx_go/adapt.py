@@ -145,6 +145,18 @@ def split_outputs(g: GoStage) -> tuple[tuple[tuple[int, str], ...] | None, str |
     return tuple(outputs), None
 
 
+def toolchain_stages(
+    df: Dockerfile, cgo_files: tuple[str, ...], build_files: Mapping[str, str] | None = None
+) -> tuple[GoStage, ...]:
+    """The Go stages adapt() gives Debian's C cross toolchain (installed with apt-get)."""
+    cgo = _Cgo(cgo_files, build_files or {})
+    return tuple(
+        g
+        for g in go_stages(df)
+        if g.kind not in ("cross", "tool") and not _cannot_adapt(df, g, cgo) and cgo.evidence(df, g)
+    )
+
+
 def unbuildable(
     df: Dockerfile, cgo_files: tuple[str, ...], build_files: Mapping[str, str] | None = None
 ) -> tuple[GoStage, str] | None:

@@ -257,7 +257,19 @@ class Settings:
         short="-f",
     )
     main: tuple[str, ...] = option(
-        (), "main package to build, e.g. ./cmd/app (generated Dockerfile)", parse=_list, group="Dockerfile", kind="list"
+        (),
+        "main package to build, e.g. ./cmd/app; repeat it (or `all`) to ship several commands in one image "
+        "(generated Dockerfile)",
+        parse=_list,
+        group="Dockerfile",
+        kind="list",
+    )
+    entrypoint: str | None = option(
+        None,
+        "with several --main: the binary the image starts, e.g. api (default: the first --main)",
+        parse=_optional_str,
+        group="Dockerfile",
+        metavar="NAME",
     )
     go_image: str | None = option(
         None, "Go builder image (default: golang:<go.mod's go version>)", parse=_reference(False), group="Dockerfile"

@@ -16,7 +16,7 @@ from typing import Literal, cast
 
 import attrs
 
-from buildx_go.adapt import Lint, adapt, lint, needs_adapting, unbuildable
+from buildx_go.adapt import Lint, adapt, lint, needs_adapting, toolchain_stages, unbuildable
 from buildx_go.binary import BinaryFacts, binary_problems
 from buildx_go.builder import DEFAULT_BUILDER_NAME, BuilderCaps, NewBuilder, Placement, Preflight
 from buildx_go.config import Settings
@@ -92,6 +92,7 @@ class MachineFacts:
     host_context: str | None = None  # the host strategy's stable context directory
     new_builder: NewBuilder | None = None  # --create-builder: what to create (it does not exist yet)
     host_cc: tuple[tuple[str, str], ...] = ()  # host strategy, cgo: (arch, the host's C compiler for it)
+    apt: tuple[tuple[str, bool | None, str], ...] = ()  # (image, has apt-get, how told): cgo toolchain images
 
 
 @attrs.frozen
@@ -151,7 +152,43 @@ def needs(settings: Settings) -> Needs:
     return Needs(builder, host, settings.latest or settings.floating)
 
 
+def toolchain_images(settings: Settings, project: ProjectFacts) -> tuple[tuple[str, str], ...]:
+    """(image, what it is for) of each image a C cross toolchain will be installed in with
+    apt-get: the generated Dockerfile's Go image when cgo is on, the root image of each Go
+    stage adaptation gives one."""
+    choice, _, _ = choose_dockerfile(settings, project)
+    if choice.source == "generated":
+        return ((go_image(settings, project.go), "--go-image"),) if choice.cgo else ()
+    if choice.source != "adapted" or project.dockerfile is None:
+        return ()
+    df = Dockerfile.parse(project.dockerfile.text, str(project.dockerfile.path))
+    where = os.path.relpath(project.dockerfile.path, project.go.root)
+    return tuple(
+        (base_image(df, g.root), f"{where}:{g.root.head.line}, stage {g.name}")
+        for g in toolchain_stages(df, project.go.cgo_files, dict(project.build_files))
+    )
+
+
+def refuse_without_apt(machine: MachineFacts, used_for: dict[str, str]) -> None:
+    """A C cross toolchain cannot be installed in an image without apt-get: exit 2 before
+    building, naming the image."""
+    for image, has_apt, how in machine.apt:
+        if has_apt is False:
+            raise InputError(
+                f"{used_for.get(image, image)}: cgo needs a C cross toolchain for each target, which buildx-go "
+                f"installs with apt-get, and {image} has none ({how})",
+                "use a Debian-based Go image (the official golang:<version>, e.g. golang:1.27-bookworm), "
+                "or --cgo off (CGO_ENABLED=0)",
+            )
+
+
+def go_image(settings: Settings, go: GoProject) -> str:
+    """--go-image, else the official golang image of go.mod's go version."""
+    return settings.go_image or f"golang:{go.module.go_minor or '1'}"
+
+
 def decide(settings: Settings, project: ProjectFacts, machine: MachineFacts) -> Decision:
+    refuse_without_apt(machine, dict(toolchain_images(settings, project)))
     choice, mains, changes = choose_dockerfile(settings, project)
     lints = dockerfile_lints(settings, project, choice, mains)
     strategy, host, host_note = choose_strategy(settings, project, choice, machine)
@@ -243,7 +280,7 @@ def run_network(settings: Settings, pre: Preflight | None) -> tuple[str | None, 
     return None, None
 
 
-GENERATED_ONLY = ("main", "go_image", "base_image", "version_var", "goprivate")
+GENERATED_ONLY = ("main", "entrypoint", "go_image", "base_image", "version_var", "goprivate")
 
 
 def ignored_flags(settings: Settings, choice: DockerfileChoice) -> list[str]:
@@ -317,11 +354,10 @@ def choose_dockerfile(
     user = project.dockerfile
     go = project.go
     if user is None or settings.generate:
-        mains = tuple(go.main_for(m) for m in settings.main) or (go.main_for(None),)
-        go_image = settings.go_image or f"golang:{go.module.go_minor or '1'}"
+        mains = chosen_mains(settings, go)
         cgo, _ = cgo_choice(settings, go, mains)
         options = GenerateOptions(
-            go_image,
+            go_image(settings, go),
             runtime_base(settings, cgo),
             mains,
             go.module.path,
@@ -357,6 +393,25 @@ def choose_dockerfile(
         if adaptation.changes:
             return DockerfileChoice("adapted", str(user.path), style, adaptation.text), (), adaptation.changes
     return DockerfileChoice("user", str(user.path), style, parsed.text), (), ()
+
+
+def chosen_mains(settings: Settings, go: GoProject) -> tuple[MainPackage, ...]:
+    """The main packages a generated Dockerfile builds (--main, repeated or `all`; else the
+    only one), the one the image starts (--entrypoint, else the first) first."""
+    if "all" in settings.main:
+        mains = go.mains or (go.main_for(None),)
+    else:
+        mains = tuple(dict.fromkeys(go.main_for(m) for m in settings.main)) or (go.main_for(None),)
+    if settings.entrypoint:
+        first = [m for m in mains if m.binary == settings.entrypoint or m.path == settings.entrypoint]
+        if not first:
+            built = ", ".join(m.binary for m in mains)
+            raise InputError(
+                f"--entrypoint: {settings.entrypoint!r} is not one of the binaries built ({built})",
+                "name one of them, or add its package with --main",
+            )
+        mains = (first[0], *(m for m in mains if m is not first[0]))
+    return mains
 
 
 def dockerfile_lints(

@@ -199,7 +199,30 @@ def machine_facts(
     if need.host_go:
         key = hashlib.sha256(str(project.go.root).encode()).hexdigest()[:16]
         context = os.path.join(cache, "host-context", key)
-    return MachineFacts(builder, host_go, tags, context, new, host_cc)
+    apt = toolchain_facts(settings, project, env, effects, cache)
+    return MachineFacts(builder, host_go, tags, context, new, host_cc, apt)
+
+
+def toolchain_facts(
+    settings: Settings, project: ProjectFacts, env: Mapping[str, str], effects: Effects, cache: str | None
+) -> tuple[tuple[str, bool | None, str], ...]:
+    """For each image a C cross toolchain will be installed in: whether it has apt-get (its
+    build-platform image, read from its registry; None when that cannot be told)."""
+    from buildx_go.decide import toolchain_images
+    from buildx_go.verify import apt_get_in
+    from buildx_go.verifycache import VerifyCache
+
+    out = []
+    for image, _ in toolchain_images(settings, project):
+        try:
+            answer, how = apt_get_in(
+                effects.registry(env), image, project.native, VerifyCache(cache) if cache else None
+            )
+        except (OSError, ValueError, KeyError, BuildxGoError) as exc:
+            answer, how = None, f"not read: {exc}"
+        get_logger().debug("toolchain.image", image=image, apt_get=answer, how=how)
+        out.append((image, answer, how))
+    return tuple(out)
 
 
 def host_c_compilers(settings: Settings, project: ProjectFacts, env: Mapping[str, str]) -> tuple[tuple[str, str], ...]:

@@ -230,7 +230,8 @@ class GoProject:
         if len(self.mains) > 1:
             raise InputError(
                 f"--main: {self.root} has several main packages: {', '.join(m.path for m in self.mains)}",
-                "choose one with --main ./cmd/NAME",
+                "choose one with --main ./cmd/NAME, or ship several in one image: repeat --main (or --main all), "
+                "the first (or --entrypoint NAME) is what the image starts",
             )
         return self.mains[0]
 

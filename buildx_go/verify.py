@@ -23,7 +23,7 @@ from buildx_go.entrypoint import find_program
 from buildx_go.errors import VerificationFailed
 from buildx_go.imagefs import Found, Tree, clean
 from buildx_go.layers import LayerFacts, content_problems, declared_problems, layer_facts, tar_members
-from buildx_go.platforms import ELF_MACHINE_NAMES, LIBRARY_TRIPLETS, Platform, entry_platform
+from buildx_go.platforms import ELF_MACHINE_NAMES, LIBRARY_TRIPLETS, Platform, entry_platform, index_platforms
 from buildx_go.refs import Reference
 from buildx_go.registry import INDEX_TYPES, MANIFEST_TYPES, RegistryClient
 from buildx_go.verifycache import VerifyCache
@@ -335,3 +335,43 @@ def verify_image(
     check = check_image(client, ref, str(platform), found=found, cache=cache, allow_non_go=allow_non_go)
     problems = tuple(f"{platform}: {p}" for p in check.problems)
     return Report(str(ref), digest, media, (check,), 0, problems)
+
+
+def apt_get_in(
+    client: RegistryClient, image: str, platform: Platform, cache: VerifyCache | None = None
+) -> tuple[bool | None, str]:
+    """Whether IMAGE (its PLATFORM image) has apt-get, which a C cross toolchain is installed
+    with: (answer, how it was told), None when it cannot be told. Its config's history says
+    it cheaply for images built with a Dockerfile (apt-get, or apk for Alpine); others are
+    read layer by layer (their listings kept in CACHE by digest)."""
+    ref = Reference.parse(image)
+    found = client.manifest_or_none(ref)
+    if found is None:
+        return None, f"{image} is not in its registry"
+    media, digest, doc = found
+    if media in INDEX_TYPES:
+        entry = index_platforms(doc).get(platform)
+        if entry is None:
+            return None, f"{image} has no {platform} image"
+        media, digest, doc = client.manifest(ref.with_digest(entry))
+    blob = _Blobs(client, ref)
+    config = json.loads(blob(doc["config"]["digest"]))
+    history = " ".join(str(h.get("created_by", "")) for h in config.get("history") or [])
+    if re.search(r"\bapt-get\b|\bdpkg\b", history):
+        return True, "its history runs apt-get"
+    if re.search(r"\bapk\b", history):
+        return False, "an Alpine image (apk)"
+    listings = []
+    for layer in doc.get("layers") or []:
+        digest = str(layer.get("digest"))
+        facts = cache.layer(digest) if cache else None
+        if facts is None:
+            facts = layer_facts(blob(digest))
+            if cache:
+                cache.put_layer(digest, facts)
+        if facts.listing is None:
+            return None, f"a layer of {image} could not be read"
+        listings.append(facts.listing)
+    tree = Tree(listings)
+    found_apt = tree.resolve("/usr/bin/apt-get")[0] is not None
+    return found_apt, "read from its layers"

@@ -84,14 +84,16 @@ def decide_for(
     host: HostGo | None = None,
     host_context: str | None = None,
     host_cc: tuple[tuple[str, str], ...] = (),
+    apt: tuple[tuple[str, bool | None, str], ...] = (),
+    build_files: tuple[tuple[str, str], ...] = (),
     **evolve: Any,
 ) -> Decision:
     """decide() for settings GIVEN (as from the command line) and these facts; EVOLVE
     overrides fields of the Decision (e.g. caps=BuilderCaps(...))."""
     settings = resolve(given, {}, {})
     user = UserDockerfile(root / "Dockerfile", dockerfile) if dockerfile is not None else None
-    project = ProjectFacts(GoProject.detect(root), user, None, git or {}, version, AMD64)
-    machine = MachineFacts(builder, host, existing, host_context, host_cc=host_cc)
+    project = ProjectFacts(GoProject.detect(root), user, None, git or {}, version, AMD64, build_files=build_files)
+    machine = MachineFacts(builder, host, existing, host_context, host_cc=host_cc, apt=apt)
     decision = decide(settings, project, machine)
     return attrs.evolve(decision, **evolve) if evolve else decision
 

@@ -136,3 +136,41 @@ def test_the_module_cache_is_read_for_required_modules(tmp_path: Path) -> None:
     without = dict(GoProject.detect(root).cgo_needs)
     assert without["."].verdict == "unknown" and "github.com/Mattn/go-sqlite3" in without["."].why
     assert "module cache" in without["."].why
+
+
+def test_a_go_image_without_apt_get_is_refused_before_building_when_cgo_needs_a_toolchain() -> None:
+    from buildx_go.config import resolve
+    from buildx_go.decide import ProjectFacts, toolchain_images
+    from tests.unit.planning import AMD64
+
+    given = {"image": "r/x", "tag": ["1"], "strategy": "buildx", "go_image": "localhost:5000/golang:1.27"}
+    project = ProjectFacts(GoProject.detect(FIXTURES / "zlib"), None, None, {}, None, AMD64)
+    assert toolchain_images(resolve(given, {}, {}), project) == (("localhost:5000/golang:1.27", "--go-image"),)
+    assert toolchain_images(resolve({**given, "cgo": "off"}, {}, {}), project) == ()
+    busybox = (("localhost:5000/golang:1.27", False, "read from its layers"),)
+    with pytest.raises(InputError) as err:
+        decide_for(given, root=FIXTURES / "zlib", apt=busybox)
+    assert err.value.message == (
+        "--go-image: cgo needs a C cross toolchain for each target, which buildx-go installs with apt-get, and "
+        "localhost:5000/golang:1.27 has none (read from its layers)"
+    )
+    assert "--cgo off" in str(err.value.hint) and "golang:1.27-bookworm" in str(err.value.hint)
+    unknown = (("localhost:5000/golang:1.27", None, "not read: offline"),)
+    assert decide_for(given, root=FIXTURES / "zlib", apt=unknown).dockerfile.cgo  # not told: not refused
+    # an adapted Dockerfile's stage that gets the toolchain is checked the same way
+    text = (
+        "FROM mycorp/golang-builder:1 AS b\nWORKDIR /s\nCOPY . .\nRUN make\nFROM scratch\nCOPY --from=b /s/app /app\n"
+    )
+    user = resolve({"image": "r/x", "tag": ["1"]}, {}, {})
+    from buildx_go.decide import UserDockerfile
+
+    adapted = ProjectFacts(
+        GoProject.detect(FIXTURES / "zlib"),
+        UserDockerfile(FIXTURES / "zlib" / "Dockerfile", text),
+        None,
+        {},
+        None,
+        AMD64,
+        build_files=(("make:Makefile", "CGO_ENABLED=1\n"),),
+    )
+    assert toolchain_images(user, adapted) == (("mycorp/golang-builder:1", "Dockerfile:1, stage b"),)

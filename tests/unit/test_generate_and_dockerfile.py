@@ -125,3 +125,32 @@ def test_find_dockerfile(tmp_path: Path) -> None:
     assert find_dockerfile(tmp_path, None, LocalFiles()) == tmp_path / "Dockerfile"
     with pytest.raises(InputError, match="--file: nope not found"):
         find_dockerfile(tmp_path, "nope", LocalFiles())
+
+
+def test_several_commands_ship_in_one_image(tmp_path: Path) -> None:
+    from buildx_go.errors import InputError
+    from tests.unit.planning import decide_for
+    from tests.unit.test_gomod import write
+
+    root = write(
+        tmp_path,
+        {
+            "go.mod": "module example.com/m\ngo 1.22\n",
+            "cmd/api/main.go": "package main\nfunc main() {}\n",
+            "cmd/worker/main.go": "package main\nfunc main() {}\n",
+        },
+    )
+    given = {"image": "r/x", "tag": ["1"], "strategy": "buildx"}
+    with pytest.raises(InputError, match="several main packages") as err:
+        decide_for(given, root=root)
+    assert "repeat --main (or --main all)" in str(err.value.hint)
+    both = decide_for({**given, "main": ["./cmd/worker", "./cmd/api"]}, root=root)
+    text = both.dockerfile.text
+    assert "go build" in text and "./cmd/worker ./cmd/api" in text
+    assert "COPY --from=build /out/api /usr/local/bin/api" in text
+    assert text.rstrip().endswith('ENTRYPOINT ["/usr/local/bin/worker"]')  # the first given
+    chosen = decide_for({**given, "main": ["all"], "entrypoint": "worker"}, root=root).dockerfile.text
+    assert "COPY --from=build /out/api /usr/local/bin/api" in chosen
+    assert chosen.rstrip().endswith('ENTRYPOINT ["/usr/local/bin/worker"]')
+    with pytest.raises(InputError, match=r"--entrypoint: 'nope' is not one of the binaries built \(api, worker\)"):
+        decide_for({**given, "main": ["all"], "entrypoint": "nope"}, root=root)
