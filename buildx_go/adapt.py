@@ -261,6 +261,7 @@ class _Edits:
         self.edits: dict[int, tuple[int, list[str]]] = {}
         self.changes: list[str] = []
         self.tail: list[str] = []  # lines added after the last one (a split final stage)
+        self.before: dict[int, list[str]] = {}  # lines added before a line
         self.mounted: set[int] = set()  # stages whose Go RUNs have cache mounts
 
     def _head(self, st: Stage) -> tuple[int, int, list[str]]:
@@ -328,9 +329,16 @@ class _Edits:
         if lines:
             return
         st = g.stage
-        first, last, head_lines = self._head(st)
-        self.edits[first] = (last, head_lines + inject)
-        self.changes.append(f"{self.filename}:{st.head.line}: GOARCH=$TARGETARCH added to stage {st.name or st.index}")
+        # right before the stage's first compile: the RUNs before it (tools, generators run
+        # with `go run`) still build for the build platform, where they run
+        at = next((i for i in st.instructions if i.keyword == "RUN" and compile_how(i, go_base=True)), None)
+        if at is None:
+            first, last, head_lines = self._head(st)
+            self.edits[first] = (last, head_lines + inject)
+        else:
+            self.before.setdefault(at.line - 1, []).extend(inject)
+        line = at.line if at is not None else st.head.line
+        self.changes.append(f"{self.filename}:{line}: GOARCH=$TARGETARCH added to stage {st.name or st.index}")
 
     def split_final(self, g: GoStage, outputs: tuple[tuple[int, str], ...]) -> None:
         """The final Go stage as two: itself, named, compiling on $BUILDPLATFORM, and after it
@@ -376,6 +384,7 @@ class _Edits:
         out: list[str] = []
         i = 0
         while i < len(self.lines):
+            out.extend(self.before.get(i, ()))
             if i in self.edits:
                 last, repl = self.edits[i]
                 out.extend(repl)

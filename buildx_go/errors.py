@@ -11,6 +11,7 @@ class BuildxGoError(Exception):
     """Base class: a known failure with a one-line message and what to do next."""
 
     exit_code = 1
+    pulled: str | None = None  # the image a build could not pull, when that is the failure
 
     def __init__(self, message: str, hint: str | None = None, location: tuple[str, int] | None = None) -> None:
         super().__init__(message)

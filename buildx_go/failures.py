@@ -75,13 +75,20 @@ def failing_step(stderr: str) -> tuple[str, list[str]] | None:
     return f"[{m.group('step')}] {m.group('cmd').strip()}", [ln for ln in lines if ln.strip()][-8:]
 
 
-def pull_hint(image: str) -> str:
+def pull_hint(image: str, own_dockerfile: bool = False) -> str:
+    """What to do about an image the build could not pull: in buildx-go's generated Dockerfile
+    the options that choose it; in the project's own, its FROM (or --generate)."""
     if "docker/dockerfile" in image:
         return "drop the `# syntax=` line: the built-in Dockerfile frontend needs no image"
+    if own_dockerfile:
+        return (
+            f"point the Dockerfile's FROM at an image this builder can pull (a mirror of {image}), or build "
+            "from buildx-go's Dockerfile instead: --generate (its images: --go-image, --base-image)"
+        )
     name = image.rsplit("/", 1)[-1]
     if name.startswith("golang") or name.startswith("go:"):
-        return "use --go-image with an image this builder can pull (a mirror), or fix the Dockerfile's FROM"
-    return "use --base-image with an image this builder can pull (a mirror), or fix the Dockerfile's FROM"
+        return "use --go-image with an image this builder can pull (a mirror)"
+    return "use --base-image with an image this builder can pull (a mirror)"
 
 
 def classify(argv: Sequence[str], code: int, stderr: str, purpose: str) -> BuildxGoError:
@@ -110,7 +117,9 @@ def classify(argv: Sequence[str], code: int, stderr: str, purpose: str) -> Build
     pulled = _PULL.search(detail)
     if pulled:
         image, why = pulled.group(1), pulled.group(2).removeprefix(f"{pulled.group(1)}: ")
-        return BuildFailed(f"cannot pull {image}: {why}", pull_hint(image))
+        error = BuildFailed(f"cannot pull {image}: {why}", pull_hint(image))
+        error.pulled = image
+        return error
     step = failing_step(stderr)
     if step is not None:
         return _step_failed(argv, cmd, purpose, stderr, step, detail)

@@ -250,6 +250,10 @@ class _Run:
         read and that copy is the user's file unchanged (generated and derived ones are not
         in the project)."""
         plan = self.plan
+        if exc.pulled and plan.dockerfile.source in ("user", "adapted"):
+            from buildx_go.failures import pull_hint
+
+            exc.hint = pull_hint(exc.pulled, own_dockerfile=True)
         if exc.location and exc.location[0] == plan.dockerfile.path:
             user = plan.user_dockerfile if plan.dockerfile.source == "user" else None
             exc.location = (user, exc.location[1]) if user else None

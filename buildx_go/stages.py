@@ -100,15 +100,23 @@ def is_go_image(image: str) -> bool:
 def compile_how(ins: Instruction, go_base: bool) -> str | None:
     """How a RUN compiles Go: `go build`, `make`, `script ./build.sh`, ... or None."""
     text = re.sub(r"^(--\S+\s+)+", "", ins.command)  # RUN --mount=... flags
-    m = GO_COMPILE.search(text)
-    if m:
-        return " ".join(m.group(1).split())
+    for m in GO_COMPILE.finditer(text):
+        if not _tool_install(text[m.end() :]):
+            return " ".join(m.group(1).split())
     if go_base:
         m = INDIRECT.search(text)
         if m:
             word = m.group(1).split()[-1]
             return word if word in ("make", "mage", "task", "just") else f"script {word}"
     return None
+
+
+def _tool_install(rest: str) -> bool:
+    """`go install PKG@VERSION ...`: a tool fetched at a version, for the build platform, not
+    the project's own code (REST: what follows `go install`)."""
+    words = re.split(r"&&|\|\||;|\||\n", rest, maxsplit=1)[0].split()
+    packages = [w for w in words if not w.startswith("-")]
+    return bool(packages) and all("@" in w for w in packages)
 
 
 def needed(df: Dockerfile) -> frozenset[int]:

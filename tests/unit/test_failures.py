@@ -177,3 +177,17 @@ def test_cgo_files_left_out_are_named() -> None:
     err = classify(ARGV, 1, stderr, "build")
     assert err.message.endswith('(files that import "C" are left out when cgo is off, CGO_ENABLED=0)')
     assert err.hint and "--cgo on" in err.hint
+
+
+def test_a_pull_failure_points_at_what_chose_the_image() -> None:
+    from buildx_go.failures import classify, pull_hint
+
+    stderr = (
+        "ERROR: failed to solve: golang:1.22: failed to resolve source metadata for docker.io/library/golang:1.22: "
+        "dial tcp: lookup registry-1.docker.io: no such host\n"
+    )
+    err = classify(["docker", "buildx", "build", "."], 1, stderr, "build")
+    assert err.pulled is not None and "--go-image" in str(err.hint)
+    own = pull_hint(err.pulled, own_dockerfile=True)
+    assert "--generate" in own and "the Dockerfile's FROM" in own and "--base-image with" not in own
+    assert "--base-image" in pull_hint("gcr.io/distroless/static-debian12") and "FROM" not in pull_hint("x/y")

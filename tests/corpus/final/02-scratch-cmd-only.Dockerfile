@@ -1,0 +1,6 @@
+# shape: scratch, a CMD and no ENTRYPOINT
+# expect: ok
+FROM scratch
+ARG TARGETARCH
+COPY bin/$TARGETARCH/hello /hello
+CMD ["/hello"]
