@@ -3,8 +3,9 @@
 The process's argv is the config's Entrypoint followed by its Cmd (the Cmd alone without an
 Entrypoint). A name without a slash is looked up in each directory of the config's PATH in
 order (docker's default PATH when the config sets none), a relative path from WorkingDir;
-the file must be a regular file the config's USER may execute. A ``#!`` script runs its
-interpreter. Wrappers (tini, dumb-init, catatonit, gosu, su-exec, env) and ``sh -c`` are
+the file must be a regular file with an execute bit (the engine's default capabilities
+include CAP_DAC_OVERRIDE, so whose bit it is matters only where they are dropped: a warning).
+A ``#!`` script runs its interpreter. Wrappers (tini, dumb-init, catatonit, gosu, su-exec, env) and ``sh -c`` are
 seen through to the command they start where it can be read, and a script that ends in
 ``exec "$@"`` to its arguments; otherwise the program is "not checked" (never a failure:
 verify.py also checks every executable ELF file of the image for its platform).
@@ -51,6 +52,7 @@ class Program:
     binary: Found | None  # the program to check as the image's binary; None: not checked
     problems: tuple[str, ...] = ()  # why the engine cannot start it
     note: str | None = None  # why the program is not checked
+    warnings: tuple[str, ...] = ()  # what holds only with the engine's default capabilities
 
     def describe(self) -> str:
         return " -> ".join(s.path if s.written == s.path else f"{s.written} ({s.path})" for s in self.steps)
@@ -72,7 +74,7 @@ def find_program(tree: Tree, config: Mapping[str, Any], read: Reader) -> Program
     steps: list[Step] = []
     for _ in range(MAX_STEPS):
         name = argv[0]
-        found, why = locate(tree, name, search, cwd, user)
+        found, why = locate(tree, name, search, cwd)
         if found is None:
             role = "entrypoint" if not steps else f"the command {steps[-1].written} starts"
             return Program(tuple(steps), None, (f"{role} {why}",))
@@ -85,13 +87,13 @@ def find_program(tree: Tree, config: Mapping[str, Any], read: Reader) -> Program
                 what = f"{step.path}: neither an ELF executable nor a #! script: the engine cannot start it"
                 return Program((*steps, step), None, (what,))
             steps.append(attrs.evolve(step, role="script"))
-            problem = interpreter_problem(tree, head, cwd, user, steps)
+            problem = interpreter_problem(tree, head, cwd, steps)
             if problem:
                 return Program(tuple(steps), None, (problem,))
             if not _execs_arguments(head) or len(argv) < 2:
                 return Program(tuple(steps), None, note=f"{step.path} is a script: the program it starts is not read")
             argv = argv[1:]  # `exec "$@"`: its arguments are the command
-            hit, _ = locate(tree, argv[0], search, cwd, user)
+            hit, _ = locate(tree, argv[0], search, cwd)
             if hit is None:
                 return Program(tuple(steps), None, note=f"{step.path} is a script whose arguments are not a program")
             continue
@@ -109,41 +111,54 @@ def find_program(tree: Tree, config: Mapping[str, Any], read: Reader) -> Program
                 return Program(tuple(steps), None, note=f"{base}: its command line is not read")
             argv = words
             continue
-        return Program((*steps, step), found)
+        return Program((*steps, step), found, warnings=_only_with_caps(tree, found, user))
     return Program(tuple(steps), None, note="too many wrappers to follow")
 
 
-def locate(tree: Tree, name: str, search: str, cwd: str, user: User) -> tuple[Found | None, str | None]:
+def _only_with_caps(tree: Tree, found: Found, user: User) -> tuple[str, ...]:
+    """A program its user may not execute by its mode starts only because the engine grants
+    CAP_DAC_OVERRIDE: say so (Kubernetes' restricted profile drops it)."""
+    node = tree.node_of(found)
+    if user.uid == 0 or permitted(node, user, 0o1):
+        return ()
+    return (
+        f"/{found.path} (mode {node.mode:04o}, owner {node.uid}) is not executable by USER {user.name} itself: it "
+        "starts only while the engine grants CAP_DAC_OVERRIDE (docker's and containerd's default; not with "
+        "--cap-drop ALL or Kubernetes' restricted profile)",
+    )
+
+
+def locate(tree: Tree, name: str, search: str, cwd: str) -> tuple[Found | None, str | None]:
     """NAME as execve (a path) or PATH lookup (a bare name, as Go's exec.LookPath in runc)
-    finds it: an executable regular file USER may run, or why not."""
+    finds it: a regular file with an execute bit, or why not."""
     if "/" in name:
-        found, why = tree.resolve(name, cwd, user)
+        found, why = tree.resolve(name, cwd)
         if found is None:
             where, _, what = str(why).partition(": ")
             here = "/" + clean(posixpath.join("/" + cwd, name))
             return None, f"{name}: {what if where == here else why}"
-        return _runnable(tree, found, name, user)
+        return _runnable(tree, found, name)
     dirs = search.split(":")
     for d in dirs:
-        found, _ = tree.resolve(posixpath.join(d or ".", name), cwd, user)
-        if found is not None and _runnable(tree, found, name, user)[0] is not None:
+        found, _ = tree.resolve(posixpath.join(d or ".", name), cwd)
+        if found is not None and _runnable(tree, found, name)[0] is not None:
             return found, None
     shown = ", ".join(d or "." for d in dirs)
     return None, f"{name}: not an executable file in any PATH directory ({shown})"
 
 
-def _runnable(tree: Tree, found: Found, name: str, user: User) -> tuple[Found | None, str | None]:
+def _runnable(tree: Tree, found: Found, name: str) -> tuple[Found | None, str | None]:
     node = tree.node_of(found)
     if node.kind == "dir":
         return None, f"{name}: /{found.path} is a directory"
     if node.kind != "file":
         return None, f"{name}: /{found.path} is not a regular file"
-    if not permitted(node, user, 0o1):
-        return None, f"{name}: /{found.path} is not executable by {user.name or 'root'} (mode {node.mode:04o})"
+    if not node.mode & 0o111:
+        return None, f"{name}: /{found.path} is not executable (mode {node.mode:04o})"
     return found, None
 
 
-def interpreter_problem(tree: Tree, head: bytes, cwd: str, user: User, steps: list[Step]) -> str | None:
+def interpreter_problem(tree: Tree, head: bytes, cwd: str, steps: list[Step]) -> str | None:
     """Why the kernel cannot start a script's #! interpreter (resolved without PATH; through
     `env NAME`, NAME on PATH), or None."""
     line = head[2:].split(b"\n", 1)[0].decode(errors="replace")
@@ -151,17 +166,17 @@ def interpreter_problem(tree: Tree, head: bytes, cwd: str, user: User, steps: li
     if not words:
         return f"{steps[-1].path}: an empty #! line"
     interp = words[0]
-    found, why = tree.resolve(interp, cwd, user)
+    found, why = tree.resolve(interp, cwd)
     if found is None:
         return f"{steps[-1].path}: its interpreter {interp}: {why}"
-    found, why = _runnable(tree, found, interp, user)
+    found, why = _runnable(tree, found, interp)
     if found is None:
         return f"{steps[-1].path}: its interpreter {why}"
     steps.append(Step(interp, f"/{found.path}", "interpreter"))
     if posixpath.basename(interp) == "env" and len(words) > 1:
         target = re.split(r"[ \t]+", words[1])[0]
         if not target.startswith("-"):
-            hit, why = locate(tree, target, DEFAULT_PATH, cwd, user)
+            hit, why = locate(tree, target, DEFAULT_PATH, cwd)
             if hit is None:
                 return f"{steps[-2].path}: #!{line.strip()}: {why}"
             steps.append(Step(target, f"/{hit.path}", "interpreter"))

@@ -7,7 +7,8 @@ dockerd apply them: the top layer wins, ``.wh.NAME`` deletes NAME below, ``DIR/.
 hides what the layers below hold in DIR, and a name is cleaned as the applier cleans it
 (``./a``, ``/a`` and ``x/../a`` are ``a``; ``..`` never leaves the root). Paths are resolved
 as the kernel walks them: symlinks on every component (40 at most), ``..`` from where a
-link led, search permission on each directory.
+link led (the engine's default capabilities include CAP_DAC_OVERRIDE: no directory's mode
+stops the walk).
 """
 
 from __future__ import annotations
@@ -220,12 +221,9 @@ class Tree:
                 return implicit
         return implicit
 
-    def resolve(
-        self, path: str, cwd: str = "", user: User | None = None, follow: bool = True
-    ) -> tuple[Found | None, str | None]:
+    def resolve(self, path: str, cwd: str = "", follow: bool = True) -> tuple[Found | None, str | None]:
         """(what PATH leads to, None) or (None, why not) as the kernel walks it from CWD:
-        symlinks followed on every component (the last one too if FOLLOW), search permission
-        on every directory for USER."""
+        symlinks followed on every component (the last one too if FOLLOW)."""
         pending = [p for p in path.split("/") if p] if path.startswith("/") else [*cwd.split("/"), *path.split("/")]
         pending = [p for p in pending if p]
         pending.reverse()
@@ -243,8 +241,6 @@ class Tree:
                 continue
             if found.node.kind != "dir":
                 return None, f"/{found.path} is not a directory"
-            if user is not None and not permitted(found.node, user, 0o1):
-                return None, f"/{found.path} cannot be searched by {user.name} (mode {found.node.mode:04o})"
             here = "/".join([*done, part])
             hit = self.lookup(here)
             if hit is None:

@@ -135,4 +135,6 @@ def print_report(report: Report, fmt: str) -> None:
     for img in report.images:
         status = "ok" if not img.problems else "; ".join(img.problems)
         print(f"  {img.platform}: config {img.config_platform}, {img.describe()} -> {status}")
+        for warning in img.warnings:
+            print(f"    warning: {warning}")
     print(f"  attestations: {report.attestations}")

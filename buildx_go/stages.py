@@ -103,11 +103,10 @@ def compile_how(ins: Instruction, go_base: bool) -> str | None:
     for m in GO_COMPILE.finditer(text):
         if not _tool_install(text[m.end() :]):
             return " ".join(m.group(1).split())
-    if go_base:
-        m = INDIRECT.search(text)
-        if m:
-            word = m.group(1).split()[-1]
-            return word if word in ("make", "mage", "task", "just") else f"script {word}"
+    indirect = INDIRECT.search(text) if go_base else None
+    if indirect:
+        word = indirect.group(1).split()[-1]
+        return word if word in ("make", "mage", "task", "just") else f"script {word}"
     return None
 
 

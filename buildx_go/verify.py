@@ -43,6 +43,7 @@ class ImageCheck:
     cached: bool = False  # passed before (same digest): nothing was read again
     program: str | None = None  # what the engine starts, wrappers and interpreters included
     note: str | None = None  # why the binary was not checked
+    warnings: tuple[str, ...] = ()  # true of the image, though not a failure
 
     @classmethod
     def passed_before(cls, stored: dict[str, Any]) -> ImageCheck:
@@ -57,6 +58,7 @@ class ImageCheck:
             cached=True,
             program=stored.get("program"),
             note=stored.get("note"),
+            warnings=tuple(stored.get("warnings") or ()),
         )
 
     def describe(self) -> str:
@@ -236,7 +238,7 @@ def program_check(
         return member_bytes(blob(str(layers[layer]["digest"])), path, limit)
 
     program = find_program(tree, config, read)
-    check = attrs.evolve(check, program=program.describe() or None, note=program.note)
+    check = attrs.evolve(check, program=program.describe() or None, note=program.note, warnings=program.warnings)
     if program.problems or program.binary is None:
         return check, list(program.problems), None
     data = read(program.binary, None)
