@@ -57,7 +57,7 @@ def adapt(
     be adapted is left as it is (lint() says why: not-adapted). BUILD_FILES: the Makefiles and
     scripts the Go stages run (path -> text), read for CGO_ENABLED."""
     cgo = _Cgo(cgo_files, build_files or {})
-    edits = _Edits(df.text.splitlines(), filename)
+    edits = _Edits(raw_lines(df.text), filename)
     found = go_stages(df)
     # Modules may live in a cache mount only if every RUN that could need them gets the mount.
     go_stage_runs = [ins for g in found for st in chain(df, g.stage) for ins in st.instructions if ins.keyword == "RUN"]
@@ -87,6 +87,14 @@ def adapt(
     n_directives = len(df.directives)
     text = "\n".join(out[:n_directives] + header + out[n_directives:]) + "\n"
     return Adaptation(text, tuple(edits.changes))
+
+
+def raw_lines(text: str) -> list[str]:
+    """TEXT's lines as BuildKit counts them (split at "\n" only), each kept as it is (a \r,
+    a form feed or U+2028 inside stays inside): the derived file changes only the lines it
+    edits, so no character ever turns part of a comment or a command into a line of its own."""
+    lines = text.removeprefix("\ufeff").split("\n")
+    return lines[:-1] if lines and lines[-1] == "" else lines
 
 
 def _mounted(ins: Instruction) -> bool:

@@ -16,7 +16,6 @@ if TYPE_CHECKING:
 
 CANDIDATES = ("Dockerfile", "docker/Dockerfile")
 GO_BUILD = r"\bgo\s+(build|install)\b"
-_DIRECTIVE = re.compile(r"^#\s*(\w+)\s*=\s*(.*?)\s*$")
 
 
 INSTRUCTIONS = frozenset(
@@ -94,12 +93,12 @@ class Dockerfile:
                 stages.append(_stage(len(stages), head, tuple(current), filename))
 
         for ins in instructions:
+            if ins.keyword not in INSTRUCTIONS:  # BuildKit refuses it; say nothing of its content
+                raise InputError(f"{filename}:{ins.line}: not a Dockerfile instruction", "is --file a Dockerfile?")
             if ins.keyword == "FROM":
                 close()
                 head, current = ins, []
             elif head is None:
-                if ins.keyword not in INSTRUCTIONS:  # not a Dockerfile: say nothing of its content
-                    raise InputError(f"{filename}:{ins.line}: not a Dockerfile instruction", "is --file a Dockerfile?")
                 if ins.keyword != "ARG":
                     raise InputError(
                         f"{filename}:{ins.line}: {ins.keyword} before the first FROM", "only ARG may come before FROM"
@@ -151,74 +150,167 @@ def _stage(index: int, head: Instruction, body: tuple[Instruction, ...], filenam
     return Stage(index, words[0], name, platform, body, head)
 
 
+# What Go's unicode.IsSpace calls a space: BuildKit trims these from the left of a line.
+# (Python's str.isspace also counts \x1c-\x1f: BuildKit does not.)
+GO_SPACE = "\t\n\v\f\r \x85\xa0\u1680" + "".join(map(chr, range(0x2000, 0x200B))) + "\u2028\u2029\u202f\u205f\u3000"
+_KEYWORD_SPLIT = re.compile(r"[\t\v\f\r ]+")  # BuildKit's tokenWhitespace
+_GO_DIRECTIVE = re.compile(r"^#[\t\n\f\r ]*([a-zA-Z][a-zA-Z0-9]*)[\t\n\f\r ]*=[\t\n\f\r ]*(.+?)[\t\n\f\r ]*\Z", re.S)
+
+
+def dockerfile_lines(text: str) -> list[str]:
+    """TEXT's lines as BuildKit's parser reads them: split at "\n" only (a form feed, a
+    vertical tab, \x1c, \x85, U+2028 or a lone \r is part of its line), trailing \r and \n
+    removed, a byte-order mark dropped from the first."""
+    lines = text.removeprefix("\ufeff").split("\n")
+    if lines and lines[-1] == "":
+        lines.pop()  # the text ends with a newline: no line after it
+    return [line.rstrip("\r") for line in lines]
+
+
+def _is_comment(line: str) -> bool:
+    return line.lstrip(GO_SPACE).startswith("#")
+
+
 def split_instructions(text: str) -> tuple[list[Instruction], dict[str, str]]:
-    """Instructions with line continuations joined and comments dropped; parser directives."""
+    """Instructions with line continuations joined and comments dropped, and the parser
+    directives, exactly as BuildKit's parser splits them (frontend/dockerfile/parser):
+    lines at "\n" only; a line whose first non-space is # is a comment, also inside a
+    continuation; a continuation line is added as it is, after the escape character and
+    the spaces after it are removed; blank continuation lines are skipped; heredocs are the
+    words `<<NAME` / `<<-NAME` of a RUN, COPY or ADD that is not in JSON form."""
     directives: dict[str, str] = {}
-    lines = text.splitlines()
+    lines = dockerfile_lines(text)
     i = 0
-    while i < len(lines):  # parser directives: only at the very top
-        m = _DIRECTIVE.match(lines[i])
-        if not m:
+    while i < len(lines):  # parser directives: only at the very top, one after another
+        m = _GO_DIRECTIVE.match(lines[i].lstrip(GO_SPACE))
+        if not m or m.group(1).lower() not in ("escape", "syntax"):
             break
+        if m.group(1).lower() in directives:
+            raise InputError(f"Dockerfile:{i + 1}: only one {m.group(1).lower()} parser directive can be used")
+        if m.group(1).lower() == "escape" and m.group(2) not in ("\\", "`"):
+            raise InputError(f"Dockerfile:{i + 1}: invalid escape token {m.group(2)!r} (only ` or \\)")
         directives[m.group(1).lower()] = m.group(2)
         i += 1
-    escape = directives.get("escape", "\\")
+    escape = re.escape(directives.get("escape", "\\"))
+    continuation = re.compile(rf"([^{escape}]){escape}[ \t]*\Z|^{escape}[ \t]*\Z")
     out: list[Instruction] = []
-    buf: list[str] = []  # the instruction's lines, continuations joined
-    body: list[str] = []  # heredoc lines, as they are
-    start = 0
-    pending: list[str] = []  # heredoc delimiters still to read, in order
-    for n in range(i, len(lines)):
-        raw = lines[n]
-        if pending:
-            body.append(raw)
-            if (raw.lstrip("\t") if pending[0].startswith("-") else raw) == pending[0].lstrip("-"):
-                pending.pop(0)
-                if not pending:
-                    out.append(_instruction(buf, body, start + 1, n + 1))
-                    buf, body = [], []
+    while i < len(lines):
+        start = i
+        line = lines[i].lstrip(GO_SPACE)
+        i += 1
+        if line.startswith("#"):
             continue
-        stripped = raw.strip()
-        if not stripped or stripped.startswith("#"):
-            continue  # blank and comment lines, also inside a continuation (BuildKit skips them too)
-        if not buf:
-            start = n
-        if stripped.endswith(escape):
-            buf.append(stripped[: -len(escape)])
+        line, more = continuation.subn(r"\1", line)
+        if not more and line == "":
             continue
-        buf.append(stripped)
-        if buf[0].split(None, 1)[0].upper() in ("RUN", "COPY", "ADD"):
-            pending = heredocs(" ".join(buf))
-            if pending:
+        while more and i < len(lines):
+            raw = lines[i]
+            i += 1
+            if _is_comment(raw) or not raw.lstrip(GO_SPACE):
                 continue
-        out.append(_instruction(buf, [], start + 1, n + 1))
-        buf = []
-    if buf:
-        out.append(_instruction(buf, body, start + 1, len(lines)))
+            part, more = continuation.subn(r"\1", raw)
+            line += part
+        keyword, rest = _split_keyword(line)
+        body: list[str] = []
+        if keyword.upper() in ("RUN", "COPY", "ADD") and not _json_form(rest):
+            for name, chomp in heredoc_words(line):
+                while i < len(lines):
+                    raw = lines[i]
+                    i += 1
+                    body.append(raw)
+                    if (raw.lstrip("\t") if chomp else raw) == name:
+                        break
+                else:
+                    raise InputError(f"Dockerfile:{start + 1}: unterminated heredoc {name!r}", "end it with its name")
+        args = "\n".join([rest, *body]) if body else rest
+        out.append(Instruction(keyword.upper(), args, start + 1, i))
     return out, directives
 
 
-_HEREDOC = re.compile(r"<<(-?)([\"']?)([A-Za-z_][\w-]*)\2")
+def _split_keyword(line: str) -> tuple[str, str]:
+    """An instruction's keyword and the rest, as BuildKit's splitCommand splits them."""
+    parts = _KEYWORD_SPLIT.split(line.strip(GO_SPACE), maxsplit=1)
+    return parts[0], (parts[1].strip(GO_SPACE) if len(parts) == 2 else "")
+
+
+def _json_form(rest: str) -> bool:
+    """The instruction is in JSON (exec) form, its flags aside."""
+    words = rest
+    while words.startswith("--"):
+        words = _KEYWORD_SPLIT.split(words, maxsplit=1)[1] if _KEYWORD_SPLIT.search(words) else ""
+    if not words.startswith("["):
+        return False
+    try:
+        parsed = json.loads(words)
+    except ValueError:
+        return False
+    return isinstance(parsed, list) and all(isinstance(w, str) for w in parsed)
+
+
+_HEREDOC_WORD = re.compile(r"^(\d*)<<(-?)([^<]*)\Z", re.S)
+
+
+def heredoc_words(line: str) -> list[tuple[str, bool]]:
+    """(name, tabs stripped) of each heredoc a line opens: the shell words of the whole line
+    (quotes and escapes kept) that are `<<NAME`, `<<-NAME` or `2<<NAME`, NAME one word once
+    its quotes are removed, as BuildKit's heredocsFromLine reads them."""
+    out = []
+    for word in _shell_words(line):
+        m = _HEREDOC_WORD.match(word)
+        if not m or not m.group(3):
+            continue
+        unquoted = _shell_words(m.group(3), keep_quotes=False)
+        if len(unquoted) == 1:
+            out.append((unquoted[0], m.group(2) == "-"))
+    return out
+
+
+def _shell_words(text: str, keep_quotes: bool = True) -> list[str]:
+    """TEXT split into words at unquoted whitespace, as BuildKit's shell lexer does (quotes
+    and backslash escapes kept when KEEP_QUOTES, else removed; nothing expanded)."""
+    words: list[str] = []
+    word: list[str] = []
+    quote = ""
+    started = False
+    i = 0
+    while i < len(text):
+        ch = text[i]
+        if quote:
+            if ch == quote:
+                quote = ""
+                word.append(ch) if keep_quotes else None
+            elif ch == "\\" and quote == '"' and i + 1 < len(text):
+                word.append(text[i : i + 2] if keep_quotes else text[i + 1])
+                i += 1
+            else:
+                word.append(ch)
+        elif ch in " \t\n\r\v\f":
+            if started:
+                words.append("".join(word))
+                word, started = [], False
+        else:
+            started = True
+            if ch in "'\"":
+                quote = ch
+                word.append(ch) if keep_quotes else None
+            elif ch == "\\" and i + 1 < len(text):
+                word.append(text[i : i + 2] if keep_quotes else text[i + 1])
+                i += 1
+            else:
+                word.append(ch)
+        i += 1
+    if started:
+        words.append("".join(word))
+    return words
 
 
 def heredocs(line: str) -> list[str]:
     """The heredoc delimiters a RUN/COPY/ADD line opens, in order (``-`` first when tabs are
     stripped, as with ``<<-EOT``): ``RUN <<-'EOT' bash`` and ``COPY <<A /a <<B /b`` too."""
-    rest = line.strip().partition(" ")[2].lstrip()
-    while rest.startswith("--"):
-        rest = rest.partition(" ")[2].lstrip()
-    if rest.startswith("["):
+    keyword, rest = _split_keyword(line)
+    if keyword.upper() not in ("RUN", "COPY", "ADD") or _json_form(rest):
         return []  # JSON form: no heredocs
-    return [("-" if m.group(1) else "") + m.group(3) for m in _HEREDOC.finditer(line)]
-
-
-def _instruction(parts: list[str], body: list[str], first: int, last: int) -> Instruction:
-    """An instruction from its continuation lines (joined by a space) and heredoc BODY (kept
-    line by line after the first line)."""
-    joined = " ".join(p.strip() for p in parts if p.strip())
-    keyword, _, rest = joined.partition(" ")
-    args = "\n".join([rest.strip(), *body]) if body else rest.strip()
-    return Instruction(keyword.upper(), args, first, last)
+    return [("-" if chomp else "") + name for name, chomp in heredoc_words(line)]
 
 
 def find_dockerfile(root: Path, explicit: str | None, files: Files) -> Path | None:
