@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import json
+import re
+import shlex
 
 import attrs
 
 from buildx_go import __version__
+from buildx_go.errors import InputError
 from buildx_go.gomod import MainPackage
 
 GOCACHE = "/root/.cache/go-build"
@@ -114,9 +117,34 @@ def private_modules(opts: GenerateOptions) -> tuple[list[str], str]:
     return lines, mounts
 
 
+# What go accepts in an import path (golang.org/x/mod/module: ASCII letters, digits, - . _ ~ +):
+# a main package's directory, its binary and the module path reach Dockerfile text only so.
+MAIN_PATH = re.compile(r"\.(/[A-Za-z0-9._~+-]+)*")
+BINARY = re.compile(r"[A-Za-z0-9_~+][A-Za-z0-9._~+-]*")
+MODULE = re.compile(r"[A-Za-z0-9._~+-]+(/[A-Za-z0-9._~+-]+)*")
+
+
+def check_names(module: str, mains: tuple[MainPackage, ...]) -> None:
+    """Refuse (exit 2) a name that go itself would not build and that a Dockerfile could not
+    carry safely: a directory such as cmd/$(curl x) or one with quotes, spaces or newlines."""
+    for m in mains:
+        if not MAIN_PATH.fullmatch(m.path) or not BINARY.fullmatch(m.binary):
+            raise InputError(
+                f"main package {m.path!r}: its directory name holds characters go does not allow in an import "
+                "path (ASCII letters, digits and - . _ ~ + only), so it is not built",
+                "rename the directory, or choose another main package with --main",
+            )
+    if not MODULE.fullmatch(module):
+        raise InputError(
+            f"go.mod: module path {module!r} holds characters go does not allow (ASCII letters, digits, - . _ ~ /)",
+            "fix the module line of go.mod",
+        )
+
+
 def generate_dockerfile(opts: GenerateOptions) -> str:
     """A multi-stage Dockerfile whose Go stage runs on $BUILDPLATFORM and cross-compiles."""
-    pkgs = " ".join(m.path for m in opts.mains)
+    check_names(opts.module, opts.mains)
+    pkgs = " ".join(shlex.quote(m.path) for m in opts.mains)
     ldflags = "-s -w"
     if opts.version_var:
         ldflags += f" -X {opts.version_var}=$VERSION"

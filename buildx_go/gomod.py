@@ -236,6 +236,15 @@ class GoProject:
         return self.mains[0]
 
 
+def exec_name(import_path: str) -> str:
+    """The binary `go build` names for a main package (cmd/go's DefaultExecName): the last
+    element of its import path, or the one before a major-version suffix (example.com/app/v2)."""
+    elems = import_path.rstrip("/").split("/")
+    if len(elems) > 1 and re.fullmatch(r"v[2-9]|v[1-9][0-9]+", elems[-1]):
+        return elems[-2]
+    return elems[-1]
+
+
 def _classify_mains(
     module: GoModule,
     main_files: dict[str, list[tuple[Path, Expr | None]]],
@@ -252,8 +261,7 @@ def _classify_mains(
         missing = [t for t in targets if not any(_builds(f.name, c, t) for f, c in found)]
         needed = sorted((hints.get(rel_dir) or set()) - {"ignore"})
         if not missing:
-            binary = module.path.rstrip("/").rsplit("/", 1)[-1] if rel_dir == "." else found[0][0].parent.name
-            mains.append(MainPackage(pkg, binary))
+            mains.append(MainPackage(pkg, exec_name(module.path if rel_dir == "." else f"{module.path}/{rel_dir}")))
         elif len(missing) < len(targets):
             constrained.append((pkg, "has no main files for " + ", ".join(f"{t.goos}/{t.goarch}" for t in missing)))
         elif needed:

