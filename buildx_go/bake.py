@@ -10,6 +10,9 @@ strategy, the host's compiles) has no bake form.
 
 from __future__ import annotations
 
+import errno
+import os
+import stat
 from pathlib import Path
 from typing import Any
 
@@ -52,12 +55,48 @@ def bake_file(plan: Plan) -> dict[str, Any]:
 
 
 def write_dockerfile(plan: Plan) -> None:
-    """The Dockerfile and its ignore file at the stable path the bake file names."""
+    """The Dockerfile and its ignore file at the stable path the bake file names, written
+    inside the project only: no symlink the project holds is followed (exit 2 naming it)."""
+    root = Path(plan.project)
     path = Path(str(plan.dockerfile.path))
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(plan.dockerfile.text)
-    Path(f"{path}.dockerignore").write_text(plan.dockerignore)
-    (path.parent / ".gitignore").write_text("# written by buildx-go plan --format bake\n*\n")
+    folder = path.parent.relative_to(root)
+    write_inside(root, folder / path.name, plan.dockerfile.text)
+    write_inside(root, folder / f"{path.name}.dockerignore", plan.dockerignore)
+    write_inside(root, folder / ".gitignore", "# written by buildx-go plan --format bake\n*\n")
+
+
+def write_inside(root: Path, relative: Path, text: str) -> None:
+    """TEXT to ROOT/RELATIVE, each folder on the way made or found a real directory and the
+    file opened with O_NOFOLLOW: a symlink (or a file where a folder belongs, or a folder
+    where the file belongs) is refused, naming it, and nothing is written through it."""
+    here = root
+    for part in relative.parts[:-1]:
+        here = here / part
+        try:
+            st = os.lstat(here)
+        except FileNotFoundError:
+            try:
+                os.mkdir(here)
+            except OSError as exc:
+                raise InputError(
+                    f"{here}: cannot be made ({exc.strerror})", "check the project's permissions"
+                ) from None
+            continue
+        if stat.S_ISLNK(st.st_mode):
+            raise InputError(f"{here}: is a symlink; buildx-go writes only inside the project", f"remove {here}")
+        if not stat.S_ISDIR(st.st_mode):
+            raise InputError(f"{here}: exists and is not a directory", f"remove or rename {here}")
+    target = root / relative
+    try:
+        fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW, 0o644)
+    except OSError as exc:
+        if exc.errno == errno.ELOOP:
+            why = "is a symlink; buildx-go writes only inside the project"
+        else:
+            why = "is a directory" if exc.errno == errno.EISDIR else f"cannot be written ({exc.strerror})"
+        raise InputError(f"{target}: {why}", f"remove or fix {target}") from None
+    with os.fdopen(fd, "w") as f:
+        f.write(text)
 
 
 def _values(argv: list[str], flag: str) -> list[str]:

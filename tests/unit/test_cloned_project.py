@@ -91,3 +91,50 @@ def test_the_cli_refuses_before_docker_runs(tmp_path: Path, capsys: pytest.Captu
     code, out, err = run(["build", str(root), "--image", "localhost:5000/x", "--tag", "1", "--push"], tmp_path, capsys)
     assert code == 2 and "ERROR main package './cmd/$(touch pwned)': its directory name" in err
     assert out == "" and not (tmp_path / "pwned").exists()
+
+
+@pytest.mark.parametrize("shape", ["folder-link", "file-link", "folder-is-file", "file-is-folder", "gitignore-link"])
+def test_plan_format_bake_writes_nothing_outside_the_project(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], shape: str
+) -> None:
+    from tests.unit.planning import HELLO
+
+    project = tmp_path / "p"
+    project.mkdir()
+    for f in HELLO.iterdir():
+        if f.is_file():
+            (project / f.name).write_bytes(f.read_bytes())
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    victim = outside / "victim"
+    victim.write_text("keep me\n")
+    bake = project / ".buildx-go"
+    if shape == "folder-link":
+        bake.symlink_to(outside)
+    elif shape == "folder-is-file":
+        bake.write_text("a file\n")
+    else:
+        bake.mkdir()
+        if shape == "file-link":
+            (bake / "Dockerfile").symlink_to(victim)
+        elif shape == "gitignore-link":
+            (bake / ".gitignore").symlink_to(victim)
+        else:
+            (bake / "Dockerfile").mkdir()
+    argv = [
+        "plan",
+        str(project),
+        "--image",
+        "localhost:5000/x",
+        "--tag",
+        "1",
+        "--format",
+        "bake",
+        "--strategy",
+        "buildx",
+    ]
+    code, _, err = run(argv, tmp_path, capsys)
+    assert code == 2, err
+    assert victim.read_text() == "keep me\n" and sorted(p.name for p in outside.iterdir()) == ["victim"]
+    line = next(x for x in err.splitlines() if x.startswith("ERROR "))
+    assert str(bake) in line and "Traceback" not in err
