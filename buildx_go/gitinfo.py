@@ -16,6 +16,31 @@ if TYPE_CHECKING:
     from buildx_go.effects import Runner
 
 GIT_TIMEOUT = 10.0
+# git as buildx-go runs it in a project it may have just cloned: nothing the project's own
+# .git/config names is started (an fsmonitor, a gpg.program behind log.showSignature, a
+# pager, hooks, an ssh command) and no transport is used.
+SAFE_GIT = (
+    "git",
+    "--no-pager",
+    "-c",
+    "core.fsmonitor=false",
+    "-c",
+    "core.hooksPath=/dev/null",
+    "-c",
+    "log.showSignature=false",
+    "-c",
+    "gpg.program=false",
+    "-c",
+    "gpg.ssh.program=false",
+    "-c",
+    "gpg.x509.program=false",
+    "-c",
+    "core.sshCommand=false",
+    "-c",
+    "core.pager=cat",
+    "-c",
+    "protocol.allow=never",
+)
 
 
 def strip_credentials(url: str) -> str:
@@ -61,13 +86,13 @@ def git_facts(root: Path, run: Runner) -> dict[str, str]:
     """revision, created (commit time), describe, source (credentials stripped), version;
     "unanswered": the questions git could not answer in time (or at all), space-separated."""
     facts: dict[str, str] = {}
-    base = ["git", "-C", str(root)]
+    base = [*SAFE_GIT, "-C", str(root)]
     inside = _output(run, [*base, "rev-parse", "--is-inside-work-tree"])
     if inside != "true":
         return {"unanswered": "rev-parse"} if inside == NO_ANSWER else facts
     asked = {
         "revision": ["rev-parse", "HEAD"],
-        "created": ["log", "-1", "--format=%cI"],
+        "created": ["log", "-1", "--no-show-signature", "--format=%cI"],
         "describe": ["describe", "--tags"],
         "source": ["remote", "get-url", "origin"],
     }

@@ -25,6 +25,12 @@ AMD64 = Platform("linux", "amd64")
 DATA = Path(__file__).parent / "data"
 
 
+def git_question(argv: Sequence[str]) -> list[str]:
+    """What a git command asks, after `git [-c ...] -C ROOT` (gitinfo.SAFE_GIT)."""
+    args = list(argv)
+    return args[args.index("-C") + 2 :]
+
+
 class FakeDocker:
     """An Executor answering `docker info`, `buildx ls` and `buildx inspect` with output
     captured on the engines scripts/setup starts (tests/unit/data), and recording the

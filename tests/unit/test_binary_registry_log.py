@@ -15,6 +15,7 @@ from buildx_go.log import _redact_event, redact_argv
 from buildx_go.platforms import Platform, entry_platform
 from buildx_go.refs import Reference
 from buildx_go.registry import RegistryClient
+from tests.unit.planning import git_question
 
 
 def fake_elf(bits: int, machine: int, flags: int = 0, settings: dict[str, str] | None = None) -> bytes:
@@ -135,7 +136,7 @@ def test_git_versions() -> None:
     }
 
     def git(argv: list[str], cwd: object, timeout: float) -> tuple[int, str, str]:
-        out = answers.get(" ".join(argv[3:]))
+        out = answers.get(" ".join(git_question(argv)))
         return (0, out + "\n", "") if out is not None else (128, "", "fatal: no")
 
     facts = git_facts(__import__("pathlib").Path("/x"), git)  # type: ignore[arg-type]
@@ -147,9 +148,9 @@ def test_questions_git_did_not_answer_are_named() -> None:
     from buildx_go.decide import image_refs
 
     def slow_describe(argv: list[str], cwd: object, timeout: float) -> tuple[int, str, str] | None:
-        if argv[3:5] == ["describe", "--tags"]:
+        if git_question(argv)[:2] == ["describe", "--tags"]:
             return None  # did not finish within the timeout
-        return (0, "true\n", "") if argv[3:] == ["rev-parse", "--is-inside-work-tree"] else (0, "x\n", "")
+        return (0, "true\n", "") if git_question(argv) == ["rev-parse", "--is-inside-work-tree"] else (0, "x\n", "")
 
     facts = git_facts(__import__("pathlib").Path("/x"), slow_describe)  # type: ignore[arg-type]
     assert facts["unanswered"] == "describe" and "version" not in facts and facts["revision"] == "x"

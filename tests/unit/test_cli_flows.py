@@ -14,7 +14,7 @@ import pytest
 from buildx_go import cli
 from buildx_go.effects import Effects
 from tests.fakeregistry import FakeRegistry
-from tests.unit.planning import HELLO, FakeDocker
+from tests.unit.planning import HELLO, FakeDocker, git_question
 from tests.unit.test_binary_registry_log import fake_elf
 
 AMD64 = fake_elf(64, 62, settings={"GOOS": "linux", "GOARCH": "amd64"})
@@ -180,13 +180,13 @@ def test_git_gives_the_version_and_labels(tmp_path: Path, capsys: pytest.Capture
     answers = {
         "rev-parse --is-inside-work-tree": "true",
         "rev-parse HEAD": "abc123",
-        "log -1 --format=%cI": "2026-11-01T10:00:00+00:00",
+        "log -1 --no-show-signature --format=%cI": "2026-11-01T10:00:00+00:00",
         "describe --tags": "v2.0.1",
         "remote get-url origin": "https://user:tok3n@example.com/team/hello.git",
     }
 
     def git(argv: Sequence[str], cwd: Path | None, timeout: float) -> tuple[int, str, str]:
-        out = answers.get(" ".join(argv[3:]))
+        out = answers.get(" ".join(git_question(argv)))
         return (0, out + "\n", "") if out else (128, "", "fatal")
 
     argv = ["plan", str(HELLO), "--image", "r/x", "--strategy", "buildx", "--format", "json"]
