@@ -351,6 +351,15 @@ class Settings:
         kind="list",
         metavar="KEY=VALUE",
     )
+    public_build_arg: tuple[str, ...] = option(
+        (),
+        "a --build-arg NAME whose value plans, dry runs and logs may show (others show as NAME=***; "
+        "VERSION and Go's GOPROXY-like settings are shown, URL credentials masked)",
+        parse=_list,
+        group="Dockerfile",
+        kind="list",
+        metavar="NAME",
+    )
     push: bool = _flag(False, "push to the registry, then verify what was pushed")
     load: bool = _flag(False, "load into the engine's image store (one platform)")
     output: str | None = option(

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from buildx_go.errors import InputError
+from buildx_go.redact import redact_text
 
 if TYPE_CHECKING:
     from buildx_go.effects import Runner
@@ -46,24 +47,34 @@ SAFE_GIT = (
 def strip_credentials(url: str) -> str:
     """A git remote without what may be a secret (never put secrets in labels or logs): the
     user and password of any URL scheme (https, git+https, ssh, ...), its query and fragment
-    (?private_token=, ?access_token=), and the password of an scp-like `user:tok@host:path`
-    (a plain `git@host:path` keeps its user)."""
+    (?private_token=, ?access_token=), and the user of an scp-like `user:tok@host:path` or
+    `TOKEN@host:path` (only a plain `git@host:path` keeps its user)."""
     url = url.strip()
     m = re.match(r"^([A-Za-z][A-Za-z0-9+.-]*://)([^/?#]*@)?([^?#]*)", url)
     if m:
         return m[1] + m[3]
     m = re.match(r"^([^@/:]+)(:[^@/]*)?@([^:/]+):(.*)$", url)
-    if m:
-        user = "" if m[2] else f"{m[1]}@"
+    if m:  # scp-like: only the conventional `git` user is kept (a token can be a user name)
+        user = "git@" if m[1] == "git" and not m[2] else ""
         return f"{user}{m[3]}:{re.split(r'[?#]', m[4])[0]}"
     return re.split(r"[?#]", url)[0]
 
 
-def redact_text(text: str) -> str:
-    """TEXT (a command's output) with URL credentials and token-like values masked."""
-    text = re.sub(r"([A-Za-z][A-Za-z0-9+.-]*://)[^/\s@]+@", r"\1***@", text)
-    text = re.sub(r"(?i)\b(bearer|basic)\s+[A-Za-z0-9._~+/=-]+", r"\1 ***", text)
-    return re.sub(r"(?i)((?:token|password|passwd|secret|key|auth)[\w-]*[=:]\s*)[^\s&'\"]+", r"\1***", text)
+_TOKEN_PREFIXES = ("ghp_", "gho_", "ghu_", "ghs_", "ghr_", "github_pat_", "glpat-", "xox", "AKIA", "ya29.", "sk-")
+
+
+def looks_secret(word: str) -> bool:
+    """WORD looks like a token rather than a program: a known token prefix, or 20 or more
+    characters of letters and digits mixed, with no path or dot."""
+    if word.startswith(_TOKEN_PREFIXES):
+        return True
+    return (
+        len(word) >= 20
+        and "/" not in word
+        and "." not in word
+        and any(c.isdigit() for c in word)
+        and any(c.isalpha() for c in word)
+    )
 
 
 def version_from_describe(describe: str) -> str:
@@ -121,7 +132,8 @@ def version_from(command: str | None, root: Path, run: Runner, timeout: float = 
     if not argv:
         raise InputError("--version-from: the command is empty")
     answer = run(argv, root, timeout)
-    shown = f"{argv[0]!r}" + (f" (and {len(argv) - 1} arguments, not shown)" if len(argv) > 1 else "")
+    program = "a word that looks like a secret (not shown)" if looks_secret(argv[0]) else f"{argv[0]!r}"
+    shown = program + (f" (and {len(argv) - 1} arguments, not shown)" if len(argv) > 1 else "")
     if answer is None:
         raise InputError(
             f"--version-from: {shown} could not run, did not finish within {timeout:g} s or printed more than 1 MiB",

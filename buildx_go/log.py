@@ -14,38 +14,23 @@ import time
 from collections.abc import Mapping, MutableMapping
 from typing import Any, TextIO
 
+from buildx_go.redact import SECRET_HINTS, redact_argv, redact_text
 from buildx_go.spawn import isatty
 
 DEBUG, INFO = 10, 20  # logging's levels, without importing logging
-SECRET_HINTS = ("password", "token", "secret", "auth", "credential")
 EVENT_WIDTH = 18
 
 
-def redact_argv(argv: list[str] | tuple[str, ...]) -> list[str]:
-    """ARGV with the values of secret-looking options and KEY=VALUE pairs masked."""
-    out: list[str] = []
-    hide_next = False
-    for arg in argv:
-        low = arg.lower()
-        if hide_next:
-            out.append("***")
-            hide_next = False
-        elif "=" in arg and any(h in low.split("=", 1)[0] for h in SECRET_HINTS):
-            out.append(arg.split("=", 1)[0] + "=***")
-        elif arg.startswith("-") and any(h in low for h in SECRET_HINTS):
-            out.append(arg)
-            hide_next = True
-        else:
-            out.append(arg)
-    return out
-
-
 def _redact_event(_: Any, __: str, event: MutableMapping[str, Any]) -> MutableMapping[str, Any]:
-    for key in list(event):
+    for key, value in list(event.items()):
         if any(h in key.lower() for h in SECRET_HINTS):
             event[key] = "***"
-    if isinstance(event.get("argv"), (list, tuple)):
-        event["argv"] = redact_argv(event["argv"])
+        elif isinstance(value, str):
+            event[key] = redact_text(value)
+        elif isinstance(value, (list, tuple)) and key != "argv":
+            event[key] = [redact_text(v) if isinstance(v, str) else v for v in value]
+    if isinstance(event.get("argv"), (list, tuple)):  # a planned command's, build args masked already
+        event["argv"] = redact_argv(event["argv"], public=None)
     return event
 
 

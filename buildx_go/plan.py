@@ -6,6 +6,7 @@ executes exactly those commands: nothing reaches docker that is not in the plan.
 
 from __future__ import annotations
 
+import re
 import shlex
 from typing import Any, Literal
 
@@ -22,7 +23,9 @@ from buildx_go.argv import (
 )
 from buildx_go.builder import NewBuilder, Placement
 from buildx_go.decide import Decision, DockerfileChoice, Packaging, StrategyName, runtime_base
+from buildx_go.generate import GO_MODULE_ARGS
 from buildx_go.platforms import Platform
+from buildx_go.redact import PUBLIC_BUILD_ARGS, redact_argv
 from buildx_go.refs import Reference
 
 PLAN_SCHEMA = 1
@@ -53,10 +56,16 @@ class Command:
     cwd: str | None = None  # runs there (host strategy's `go build`: the module root)
     terminal: str = "never"  # never | auto | always: its stderr gets a terminal (BuildKit's live display)
     moves: str | None = None  # promote: the moving tag it writes (decided again just before)
+    shown: tuple[str, ...] = ()  # argv as it may be shown (build-arg values masked): see Plan.redacted
+
+    @property
+    def displayed(self) -> tuple[str, ...]:
+        """ARGV as plans, dry runs and events show it: non-public build-arg values as KEY=***."""
+        return self.shown or self.argv
 
     def shell(self) -> str:
         """The command as a person would type it (for display only: never executed so)."""
-        text = shlex.join([f"{k}={v}" for k, v in self.env] + list(self.argv))
+        text = shlex.join([f"{k}={v}" for k, v in self.env] + list(self.displayed))
         return f"cd {shlex.quote(self.cwd)} && {text}" if self.cwd else text
 
 
@@ -91,6 +100,7 @@ class Plan:
     allow_non_go: bool = False  # verification accepts a non-Go entrypoint (--allow-non-go)
     mains: tuple[str, ...] = ()  # generated Dockerfile and host strategy: the main packages built
     adaptations: tuple[str, ...] = ()  # what deriving the user's Dockerfile changed
+    private_args: tuple[str, ...] = ()  # build args whose values are not shown (redact.py)
 
     @property
     def image(self) -> str:
@@ -112,6 +122,8 @@ class Plan:
             return "the host strategy compiles first"
         if self.emulated:
             return "emulation is checked first"
+        if self.private_args:
+            return f"build arg {self.private_args[0]} is not public (a record would keep its value)"
         return None if len(self.phase("build")) == 1 else "several builds"
 
     def to_dict(self) -> dict[str, Any]:
@@ -133,7 +145,7 @@ class Plan:
             "mains": list(self.mains),
             "adaptations": list(self.adaptations),
             "commands": [
-                {"purpose": c.purpose, "phase": c.phase, "argv": list(c.argv), "env": dict(c.env), "cwd": c.cwd}
+                {"purpose": c.purpose, "phase": c.phase, "argv": list(c.displayed), "env": dict(c.env), "cwd": c.cwd}
                 for c in self.commands
             ],
             "verify": self.verify,
@@ -178,6 +190,9 @@ def make_plan(decision: Decision, workdir: str) -> Plan:
     setup, builder_config = builder_setup(decision, workdir)
     packaging_base = runtime_base(s, decision.dockerfile.cgo)
     commands = without_git_info(decision, (*setup, *compiles, *packaged.commands), notes)
+    public = PUBLIC_BUILD_ARGS | frozenset(GO_MODULE_ARGS) | frozenset(s.public_build_arg)
+    commands = tuple(attrs.evolve(c, shown=tuple(redact_argv(c.argv, public))) for c in commands)
+    notes += secret_looking_args(s.build_args(), public)
     return Plan(
         strategy=decision.strategy.name,
         reason=decision.strategy.reason,
@@ -210,7 +225,22 @@ def make_plan(decision: Decision, workdir: str) -> Plan:
         allow_non_go=s.allow_non_go,
         mains=tuple(m.path for m in decision.mains),
         adaptations=decision.adaptations,
+        private_args=tuple(k for k in s.build_args() if k not in public),
     )
+
+
+SECRET_NAME = re.compile(r"(?i)pass|secret|token|credential|private|api_?key|auth")
+
+
+def secret_looking_args(args: dict[str, str], public: frozenset[str]) -> list[str]:
+    """A note for each build arg whose name looks like a secret: build args end up in the
+    image's provenance (and its history when a RUN uses them); BuildKit secrets do not."""
+    return [
+        f"build arg {name} looks like a secret: build args are kept in the image's provenance; pass it as a "
+        f"BuildKit secret instead (--secret id={name},env={name}, and RUN --mount=type=secret,id={name})"
+        for name in args
+        if SECRET_NAME.search(name) and name not in public
+    ]
 
 
 def without_git_info(decision: Decision, commands: tuple[Command, ...], notes: list[str]) -> tuple[Command, ...]:

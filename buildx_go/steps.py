@@ -33,7 +33,7 @@ if TYPE_CHECKING:
 def run_command(executor: Executor, cmd: Command, label: str | None = None) -> str:
     """Run one planned command, with command.start/done/failed events; its stdout."""
     log = get_logger()
-    log.info("command.start", purpose=cmd.purpose, argv=list(cmd.argv))
+    log.info("command.start", purpose=cmd.purpose, argv=list(cmd.displayed))
     t0 = time.monotonic()
     try:
         out = executor.run(

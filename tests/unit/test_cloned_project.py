@@ -4,6 +4,7 @@ or its user passes as a secret is never printed. Each test makes the attack firs
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -138,3 +139,86 @@ def test_plan_format_bake_writes_nothing_outside_the_project(
     assert victim.read_text() == "keep me\n" and sorted(p.name for p in outside.iterdir()) == ["victim"]
     line = next(x for x in err.splitlines() if x.startswith("ERROR "))
     assert str(bake) in line and "Traceback" not in err
+
+
+SECRET = "hunter2-s3cr3t"
+TOKEN = "ghp_0123456789abcdefABCDEF0123456789abcd"
+
+
+def secret_argv(tmp_path: Path) -> list[str]:
+    from tests.unit.planning import HELLO
+
+    return [
+        str(HELLO), "--image", "localhost:5000/x", "--tag", "1", "--push", "--strategy", "buildx",
+        "--build-arg", f"DB_PASS={SECRET}", "--build-arg", f"GOPROXY=https://u:{TOKEN}@proxy.example/go",
+        "--build-arg", "VERSION=1.2.3",
+    ]  # fmt: skip
+
+
+def test_build_arg_values_are_never_printed(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    argv = secret_argv(tmp_path)
+    code, plan_out, plan_err = run(["plan", *argv, "--format", "json"], tmp_path, capsys)
+    assert code == 0
+    shown = json.loads(plan_out)["commands"][0]["argv"]
+    assert "DB_PASS=***" in shown and "GOPROXY=https://***@proxy.example/go" in shown and "VERSION=1.2.3" in shown
+    code, dry_out, dry_err = run(["build", *argv, "--dry-run"], tmp_path, capsys)
+    assert (code == 0 and "DB_PASS='***'" in dry_out) or "DB_PASS=***" in dry_out
+    for text in (plan_out, plan_err, dry_out, dry_err):
+        assert SECRET not in text and TOKEN not in text
+    notes = json.loads(plan_out)["notes"]
+    assert any(n.startswith("build arg DB_PASS looks like a secret") for n in notes)
+    code, public_out, _ = run(["plan", *argv, "--format", "json", "--public-build-arg", "DB_PASS"], tmp_path, capsys)
+    assert f"DB_PASS={SECRET}" in json.loads(public_out)["commands"][0]["argv"]
+
+
+def test_a_build_logs_and_keeps_no_build_arg_value(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from tests.fakeregistry import FakeRegistry
+    from tests.unit.planning import FakeDocker
+    from tests.unit.test_cli_flows import BuildKit
+
+    with FakeRegistry() as reg:
+        docker = FakeDocker(on_run=BuildKit(reg))
+        argv = secret_argv(tmp_path)
+        argv[argv.index("--image") + 1] = f"{reg.host}/app"
+        env = {
+            "HOME": str(tmp_path),
+            "BUILDX_GO_WORKDIR": str(tmp_path / "work"),
+            "XDG_CACHE_HOME": str(tmp_path / "c"),
+        }
+        effects = Effects(docker=lambda e: docker, git=lambda argv, cwd, timeout: (128, "", "no"))
+        code = cli.main(["--log-format", "json", "--debug", "build", *argv], env=env, effects=effects)
+        out, err = capsys.readouterr()
+    assert code == 0, err
+    started = [json.loads(x) for x in err.splitlines() if x.startswith("{") and '"command.start"' in x]
+    assert started and "DB_PASS=***" in started[0]["argv"]
+    assert any(f"DB_PASS={SECRET}" in r for r in docker.runs[0])  # the build itself gets the value
+    for text in (out, err):
+        assert SECRET not in text and TOKEN not in text
+    for path in tmp_path.rglob("*"):  # the workdir (kept: BUILDX_GO_WORKDIR), caches, records
+        if path.is_file():
+            data = path.read_bytes()
+            assert SECRET.encode() not in data and TOKEN.encode() not in data, path
+
+
+def test_a_token_used_as_the_git_user_reaches_no_label(tmp_path: Path) -> None:
+    from buildx_go.gitinfo import strip_credentials
+    from tests.unit.planning import plan_for
+
+    assert strip_credentials(f"{TOKEN}@github.com:o/r.git") == "github.com:o/r.git"
+    assert strip_credentials(f"oauth2:{TOKEN}@gitlab.com:o/r.git") == "gitlab.com:o/r.git"
+    assert strip_credentials("git@github.com:o/r.git") == "git@github.com:o/r.git"
+    git = {"source": "github.com:o/r.git", "source_redacted": "true", "revision": "abc"}
+    plan = plan_for({"image": "r/x", "tag": ["1"], "strategy": "buildx"}, git=git)
+    (build,) = plan.phase("build")
+    assert "org.opencontainers.image.source=github.com:o/r.git" in build.argv
+    assert ("BUILDX_GIT_INFO", "false") in build.env  # buildx's own git info would carry it to the provenance
+
+
+def test_a_token_given_as_the_version_command_is_not_shown(tmp_path: Path) -> None:
+    from buildx_go.gitinfo import version_from
+
+    with pytest.raises(InputError) as err:
+        version_from(TOKEN, tmp_path, lambda argv, cwd, timeout: None)
+    assert TOKEN not in err.value.message and "looks like a secret" in err.value.message
+    with pytest.raises(InputError, match="'go' \\(and 2 arguments, not shown\\) could not run"):
+        version_from("go run ./cmd/x", tmp_path, lambda argv, cwd, timeout: None)
