@@ -124,7 +124,11 @@ def main(
             if (settings.log_format, settings.debug) != (log_format, debug[0]):  # the config file set them
                 debug[0] = settings.debug
                 configure(settings.log_format, debug=settings.debug, defer=deferred, env=env)
-            env = {**env, "BUILDX_GO_REGISTRY_TIMEOUT": str(settings.registry_timeout)}  # for RegistryClient
+            env = {  # for RegistryClient
+                **env,
+                "BUILDX_GO_REGISTRY_TIMEOUT": str(settings.registry_timeout),
+                "BUILDX_GO_CREDENTIAL_HELPER_TIMEOUT": str(settings.credential_helper_timeout),
+            }
             return run_command(ns, settings, env, effects, root)
         return code[0]
     finally:

@@ -430,6 +430,13 @@ class Settings:
         commands=BUILDING | DOCTOR | {"verify"},
         metavar="SECONDS",
     )
+    credential_helper_timeout: float = option(
+        20.0,
+        "seconds a docker credential helper may take to answer buildx-go (then exit 5)",
+        parse=_seconds,
+        commands=BUILDING | DOCTOR | {"verify"},
+        metavar="SECONDS",
+    )
     network: str | None = option(None, "network mode for RUN steps (buildx --network)", parse=_optional_str)
     include_git: bool = _flag(False, "send .git in the build context (left out by default)")
     progress: str = _choose("auto", PROGRESS, "BuildKit's progress display")
@@ -536,10 +543,24 @@ def resolve(
     return settings
 
 
+def publishes(spec: str) -> bool:
+    """Whether a buildx --output SPEC pushes to a registry (type=registry, or an image
+    exporter with push=true; the type may be given alone or as the first field)."""
+    fields = dict(p.partition("=")[::2] for p in spec.split(",") if p)
+    kind = fields.get("type") or (spec.split(",")[0] if "=" not in spec.split(",")[0] else "")
+    push = fields.get("push", "false").strip().lower() in ("true", "1", "")
+    return kind == "registry" or (kind == "image" and "push" in fields and push)
+
+
 def check(s: Settings) -> None:
     """Cross-field rules."""
     if (s.latest or s.floating) and not s.push:
         raise InputError("--latest/--floating: moving tags are only written with --push", "add --push")
+    if s.output and publishes(s.output):
+        raise InputError(
+            f"{s.sources.get('output', '--output')}: {s.output!r} pushes to a registry around verification and tags",
+            "use --push: the image is pushed, verified, then tagged (and --latest moved)",
+        )
     outputs = [name for name, on in (("--push", s.push), ("--load", s.load), ("--output", bool(s.output))) if on]
     if len(outputs) > 1:
         raise InputError(f"{' and '.join(outputs)}: choose one destination", "--push, --load or --output")

@@ -32,10 +32,12 @@ HUB_INDEX = "https://index.docker.io/v1/"
 HUB_NAMES = ("docker.io", "index.docker.io", "registry-1.docker.io", "registry.hub.docker.com")
 TOKEN_USERNAME = "<token>"
 HELPER_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
-HELPER_TIMEOUT = 30.0
+HELPER_TIMEOUT = 20.0  # --credential-helper-timeout (BUILDX_GO_CREDENTIAL_HELPER_TIMEOUT)
+TIMED_OUT = 124  # the runner's exit code for a helper that did not answer in time
+NOT_FOUND = "credentials not found"  # docker-credential-helpers' own "nothing stored" message
 
-# (argv, stdin) -> (exit code, stdout); the one effect of this module, replaced in tests.
-HelperRunner = Callable[[list[str], str], tuple[int, str]]
+# (argv, stdin, timeout) -> (exit code, stdout); the one effect of this module, replaced in tests.
+HelperRunner = Callable[[list[str], str, float], tuple[int, str]]
 
 
 @attrs.frozen
@@ -144,31 +146,47 @@ def from_auths_entry(key: str, entry: Mapping[str, Any]) -> Credentials | None:
     )
 
 
-def run_helper(argv: list[str], stdin: str) -> tuple[int, str]:
+def run_helper(argv: list[str], stdin: str, timeout: float = HELPER_TIMEOUT) -> tuple[int, str]:
     try:
-        proc = subprocess.run(argv, input=stdin, capture_output=True, text=True, timeout=HELPER_TIMEOUT, check=False)
+        proc = subprocess.run(argv, input=stdin, capture_output=True, text=True, timeout=timeout, check=False)
     except FileNotFoundError:
         return 127, ""
-    except (OSError, subprocess.TimeoutExpired):
+    except subprocess.TimeoutExpired:
+        return TIMED_OUT, ""
+    except OSError:
         return 126, ""
     return proc.returncode, proc.stdout
 
 
-def from_helper(helper: str, registry: str, run: HelperRunner = run_helper) -> Credentials | None:
-    """Ask ``docker-credential-HELPER get`` for REGISTRY; None when it has nothing stored."""
+def from_helper(
+    helper: str, registry: str, run: HelperRunner = run_helper, timeout: float = HELPER_TIMEOUT
+) -> Credentials | None:
+    """Ask ``docker-credential-HELPER get`` for REGISTRY; None when it has nothing stored
+    (it says so as docker's helpers do). A helper that is missing, fails otherwise, prints
+    what is not JSON or does not answer within TIMEOUT is exit 5, naming it: docker would
+    fail the same way, only later."""
     source = f"credential helper {helper!r}"
     if not HELPER_NAME.match(helper):
         raise RegistryError(f"docker config: credential helper name {helper!r} is not valid", "fix credsStore")
-    code, out = run([f"docker-credential-{helper}", "get"], server_address(registry))
+    code, out = run([f"docker-credential-{helper}", "get"], server_address(registry), timeout)
     if code == 127:
         raise RegistryError(
             f"{source}: docker-credential-{helper} is not on PATH (asked for {registry})",
             f"install it, or change credsStore/credHelpers in {config_dir(os.environ) / 'config.json'}",
         )
+    if code == TIMED_OUT:
+        raise RegistryError(
+            f"{source}: docker-credential-{helper} did not answer within {timeout:g} s (asked for {registry})",
+            "check the helper (a locked keychain waits for a password); --credential-helper-timeout sets the wait",
+        )
     if code != 0:
-        # "credentials not found in native keychain" and the like: the helper holds no login.
+        if NOT_FOUND in out.lower():
+            return None  # "credentials not found in native keychain": the helper holds no login
         # Its output is not shown: some helpers echo what they were given.
-        return None
+        raise RegistryError(
+            f"{source}: docker-credential-{helper} failed (exit {code}) when asked for {registry}",
+            f"run `echo {server_address(registry)} | docker-credential-{helper} get` to see why; or docker login",
+        )
     try:
         data = json.loads(out)
         user, secret = str(data.get("Username") or ""), str(data.get("Secret") or "")
@@ -186,6 +204,7 @@ def lookup(env: Mapping[str, str], registry: str, run: HelperRunner = run_helper
     config = read_config(env)
     helper = helper_for(config, registry)
     if helper:  # as docker: a configured helper is the only place looked at
-        return from_helper(helper, registry, run)
+        timeout = float(env.get("BUILDX_GO_CREDENTIAL_HELPER_TIMEOUT") or HELPER_TIMEOUT)
+        return from_helper(helper, registry, run, timeout)
     entry = auths_entry(config, registry)
     return from_auths_entry(*entry) if entry else None

@@ -194,6 +194,11 @@ def machine_facts(
         log_builder(builder)
     host_go = effects.host_go(env, cache) if need.host_go else None
     host_cc = host_c_compilers(settings, project, env) if need.host_go else ()
+    if settings.push and settings.image:  # a credential helper that fails fails now, not after the build
+        source = effects.registry(env).check_credentials(Reference.parse(f"{settings.image}:x"))
+        get_logger().debug(
+            "registry.credentials", registry=Reference.parse(f"{settings.image}:x").registry, source=source
+        )
     tags = existing_tags(settings.image, env, effects) if need.tags else None
     context = None
     if need.host_go:

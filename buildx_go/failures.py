@@ -64,6 +64,9 @@ MODULES_HINT = (
 _EXCERPT = re.compile(r"^(\s*\d+ \|.*|-+|Dockerfile:\d+)$")  # BuildKit's Dockerfile excerpt
 
 
+CREDENTIAL_HELPER = re.compile(r"error getting credentials|docker-credential-[\w.-]+[^\n]*executable file not found")
+
+
 def failing_step(stderr: str) -> tuple[str, list[str]] | None:
     """BuildKit's summary of the failing step: ("[build 3/4] RUN go mod download", the last
     lines it printed, timestamps dropped), or None when no step failed."""
@@ -123,6 +126,13 @@ def classify(argv: Sequence[str], code: int, stderr: str, purpose: str) -> Build
     step = failing_step(stderr)
     if step is not None:
         return _step_failed(argv, cmd, purpose, stderr, step, detail)
+    if CREDENTIAL_HELPER.search(stderr):
+        named = re.search(r"docker-credential-([\w.-]+)", stderr)
+        name = f"docker-credential-{named.group(1)}" if named else "the docker credential helper"
+        return RegistryError(
+            f"{cmd} ({purpose}): {name} failed: {detail}",
+            "check the helper (credsStore/credHelpers in the docker config), or docker login again",
+        )
     if AUTH_FAILED.search(stderr):
         registry = registry_in_error(stderr, argv)
         return RegistryError(

@@ -258,6 +258,12 @@ class RegistryClient:
                 body = b""
             return Response(exc.code, {k.lower(): v for k, v in (exc.headers or {}).items()}, body)
 
+    def check_credentials(self, ref: Reference) -> str:
+        """Where REF's registry's credentials come from (docker's lookup, its helper asked
+        now): a helper that fails, is missing or hangs is exit 5 before anything is built."""
+        creds = self._credentials(ref.registry)
+        return creds.source if creds else "none (anonymous)"
+
     def _credentials(self, registry: str) -> Credentials | None:
         with self._lock:
             if registry not in self._creds:

@@ -222,3 +222,23 @@ def test_a_token_given_as_the_version_command_is_not_shown(tmp_path: Path) -> No
     assert TOKEN not in err.value.message and "looks like a secret" in err.value.message
     with pytest.raises(InputError, match="'go' \\(and 2 arguments, not shown\\) could not run"):
         version_from("go run ./cmd/x", tmp_path, lambda argv, cwd, timeout: None)
+
+
+@pytest.mark.parametrize(
+    "spec",
+    ["type=registry", "type=registry,name=r/x:1", "registry", "type=image,name=r/x:1,push=true", "type=image,push="],
+)
+def test_an_output_that_publishes_goes_through_verification_or_is_refused(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], spec: str
+) -> None:
+    from tests.unit.planning import HELLO
+
+    argv = ["build", str(HELLO), "--image", "localhost:5000/x", "--tag", "1", "--output", spec]
+    code, _, err = run(argv, tmp_path, capsys)
+    assert code == 2 and "pushes to a registry around verification and tags" in err and "use --push" in err
+
+
+def test_outputs_that_publish_nothing_stay_allowed() -> None:
+    from buildx_go.config import publishes
+
+    assert not any(publishes(s) for s in ("type=oci,dest=a.tar", "type=image,name=x", "type=image,push=false", "local"))

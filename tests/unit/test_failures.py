@@ -191,3 +191,16 @@ def test_a_pull_failure_points_at_what_chose_the_image() -> None:
     own = pull_hint(err.pulled, own_dockerfile=True)
     assert "--generate" in own and "the Dockerfile's FROM" in own and "--base-image with" not in own
     assert "--base-image" in pull_hint("gcr.io/distroless/static-debian12") and "FROM" not in pull_hint("x/y")
+
+
+def test_a_credential_helper_failing_inside_buildx_is_exit_5_naming_it() -> None:
+    from buildx_go.failures import classify
+
+    missing = (
+        "ERROR: failed to solve: failed to push localhost:5000/x:1: error getting credentials - err: exec: "
+        '"docker-credential-gone": executable file not found in $PATH, out: ``\n'
+    )
+    garbage = "ERROR: error getting credentials - err: invalid character 'g' looking for beginning of value, out: ``\n"
+    for stderr, name in ((missing, "docker-credential-gone"), (garbage, "the docker credential helper")):
+        err = classify(["docker", "buildx", "build", "."], 1, stderr, "build")
+        assert err.exit_code == 5 and f"{name} failed" in err.message, err.message

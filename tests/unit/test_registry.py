@@ -30,7 +30,7 @@ class Helper:
         self.store = store
         self.calls: list[tuple[list[str], str]] = []
 
-    def __call__(self, argv: list[str], stdin: str) -> tuple[int, str]:
+    def __call__(self, argv: list[str], stdin: str, timeout: float) -> tuple[int, str]:
         self.calls.append((argv, stdin))
         if stdin not in self.store:
             return 1, "credentials not found in native keychain\n"
@@ -74,13 +74,39 @@ def test_credential_helpers_are_asked_as_docker_asks_them(tmp_path: Path) -> Non
 def test_a_missing_helper_or_a_broken_config_is_exit_5_without_the_secret(tmp_path: Path) -> None:
     env = docker_config(tmp_path, {"credsStore": "nothere"})
     with pytest.raises(RegistryError, match=r"docker-credential-nothere is not on PATH") as err:
-        lookup(env, "localhost:5001", lambda argv, stdin: (127, ""))
+        lookup(env, "localhost:5001", lambda argv, stdin, timeout: (127, ""))
     assert err.value.exit_code == 5
     (tmp_path / "config.json").write_text("{not json")
     with pytest.raises(RegistryError, match=r"not valid JSON"):
         lookup(env, "localhost:5001")
     entry = from_auths_entry("r", {"identitytoken": "tok", "registrytoken": "bearer"})
     assert entry is not None and set(entry.secrets()) == {"tok", "bearer"}
+
+
+@pytest.mark.parametrize(
+    ("answer", "said"),
+    [
+        ((1, "Segmentation fault"), "docker-credential-broken failed (exit 1) when asked for localhost:5001"),
+        ((2, ""), "docker-credential-broken failed (exit 2)"),
+        ((0, "garbage, not JSON"), "its answer for localhost:5001 is not JSON"),
+        ((124, ""), "docker-credential-broken did not answer within 3 s (asked for localhost:5001)"),
+    ],
+)
+def test_a_helper_that_fails_prints_garbage_or_hangs_is_exit_5_naming_it(
+    tmp_path: Path, answer: tuple[int, str], said: str
+) -> None:
+    env = {**docker_config(tmp_path, {"credsStore": "broken"}), "BUILDX_GO_CREDENTIAL_HELPER_TIMEOUT": "3"}
+    waits: list[float] = []
+
+    def helper(argv: list[str], stdin: str, timeout: float) -> tuple[int, str]:
+        waits.append(timeout)
+        return answer
+
+    with pytest.raises(RegistryError) as err:
+        lookup(env, "localhost:5001", helper)
+    assert err.value.exit_code == 5 and said in err.value.message and waits == [3.0]
+    # nothing stored is no failure: anonymous, as docker does it
+    assert lookup(env, "localhost:5001", lambda a, s, t: (1, "credentials not found in native keychain\n")) is None
 
 
 def image_on(reg: FakeRegistry, repo: str = "team/app") -> str:
