@@ -113,3 +113,39 @@ def test_a_directory_name_is_no_command_in_the_build(
     assert "its directory name holds characters go does not allow" in proc.stderr
     assert not any(e["event"] == "command.start" for e in events(proc.stderr))
     assert got == []
+
+
+@pytest.mark.parametrize(
+    ("helper", "said"),
+    [
+        ("#!/bin/sh\necho boom >&2\nexit 3\n", "docker-credential-bxgbad failed (exit 3)"),
+        ("#!/bin/sh\ncat >/dev/null\necho 'not json'\n", "its answer for localhost:5000 is not JSON"),
+        ("#!/bin/sh\nexec sleep 60\n", "docker-credential-bxgbad did not answer within 2 s"),
+        (None, "docker-credential-bxgbad is not on PATH"),
+    ],
+    ids=["crashes", "garbage", "hangs", "missing"],
+)
+def test_a_broken_credential_helper_is_exit_5_before_anything_is_built(
+    tmp_path: Path, repo: str, helper: str | None, said: str
+) -> None:
+    import json
+    import time
+
+    config = tmp_path / "docker"
+    config.mkdir()
+    (config / "config.json").write_text(json.dumps({"credHelpers": {"localhost:5000": "bxgbad"}}))
+    bindir = tmp_path / "bin"
+    bindir.mkdir()
+    if helper is not None:
+        (bindir / "docker-credential-bxgbad").write_text(helper)
+        (bindir / "docker-credential-bxgbad").chmod(0o755)
+    env = {"DOCKER_CONFIG": str(config), "PATH": f"{bindir}:{os.environ['PATH']}"}
+    t0 = time.monotonic()
+    proc = buildx_go(
+        "build", str(HELLO), "--image", repo, "--tag", "1", "--push", "--go-image", GO_IMAGE, "--base-image",
+        BASE_IMAGE, "--credential-helper-timeout", "2", env=env, check=False,
+    )  # fmt: skip
+    assert proc.returncode == 5, proc.stderr[-2000:]
+    assert said in proc.stderr
+    assert not any(e["event"] == "command.start" for e in events(proc.stderr))
+    assert time.monotonic() - t0 < 30
