@@ -407,7 +407,8 @@ def chosen_mains(settings: Settings, go: GoProject) -> tuple[MainPackage, ...]:
         if not first:
             built = ", ".join(m.binary for m in mains)
             raise InputError(
-                f"--entrypoint: {settings.entrypoint!r} is not one of the binaries built ({built})",
+                f"{settings.sources.get('entrypoint', '--entrypoint')}: {settings.entrypoint!r} is not one of the "
+                f"binaries built ({built})",
                 "name one of them, or add its package with --main",
             )
         mains = (first[0], *(m for m in mains if m is not first[0]))

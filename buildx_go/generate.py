@@ -127,6 +127,11 @@ MODULE = re.compile(r"[A-Za-z0-9._~+-]+(/[A-Za-z0-9._~+-]+)*")
 def check_names(module: str, mains: tuple[MainPackage, ...]) -> None:
     """Refuse (exit 2) a name that go itself would not build and that a Dockerfile could not
     carry safely: a directory such as cmd/$(curl x) or one with quotes, spaces or newlines."""
+    if not MODULE.fullmatch(module):
+        raise InputError(
+            f"go.mod: module path {module!r} holds characters go does not allow (ASCII letters, digits, - . _ ~ /)",
+            "fix the module line of go.mod",
+        )
     for m in mains:
         if not MAIN_PATH.fullmatch(m.path) or not BINARY.fullmatch(m.binary):
             raise InputError(
@@ -134,11 +139,6 @@ def check_names(module: str, mains: tuple[MainPackage, ...]) -> None:
                 "path (ASCII letters, digits and - . _ ~ + only), so it is not built",
                 "rename the directory, or choose another main package with --main",
             )
-    if not MODULE.fullmatch(module):
-        raise InputError(
-            f"go.mod: module path {module!r} holds characters go does not allow (ASCII letters, digits, - . _ ~ /)",
-            "fix the module line of go.mod",
-        )
 
 
 def generate_dockerfile(opts: GenerateOptions) -> str:

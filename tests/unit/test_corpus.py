@@ -68,6 +68,9 @@ INVALID: dict[str, list[Any]] = {
     "goprivate": ["github.com/org/*;rm", "a b", "x\ny"],
     "cgo": ["yes", "ON", "maybe"],
     "cgo_package": ["Zlib1g-dev", "zlib;rm", "-x", "a b"],
+    "output": ["type=registry", "type=registry,name=r/x:1", "registry", "type=image,name=r/x,push=true"],
+    "credential_helper_timeout": ["0", "-2", "601", "forever", "nan"],
+    "entrypoint": ["nope", "./cmd/none"],
 }
 FLAGS_INVALID = ["maybe", "2", "yes please", "on;", "tru"]  # env and TOML values of boolean options
 TOML_WRONG_TYPES: dict[str, Any] = {
@@ -151,7 +154,23 @@ FILE_CASES: list[tuple[str, str, Callable[[Path], None], list[str], str]] = [
     ("toml-huge", ".buildx-go.toml", lambda p: p.write_text("#" + "x" * (1 << 20)), [], "larger than 1 MiB"),
     ("main-unknown", "main.go", lambda p: None, ["--main", "./cmd/nope"], "--main"),
     ("workdir-inside", "main.go", lambda p: None, [], "BUILDX_GO_WORKDIR"),
+    # what a cloned project may hold (issue 27): no line of it is a hidden instruction
+    ("dockerfile-unit-separator", "Dockerfile", lambda p: p.write_text("FROM a\n\x1cRUN id\n"), [], "Dockerfile:2"),
+    ("dockerfile-heredoc-open", "Dockerfile", lambda p: p.write_text("FROM a\nRUN <<EOF\nid\n"), [], "heredoc"),
+    ("dockerfile-two-escapes", "Dockerfile", lambda p: p.write_text("# escape=`\n# escape=\\\nFROM a\n"), [], "escape"),
+    ("dockerfile-bad-escape", "Dockerfile", lambda p: p.write_text("# escape=x\nFROM a\n"), [], "escape"),
+    ("main-dir-command", "main.go", lambda p: _move_main(p, "cmd/$(id)"), [], "main package './cmd/$(id)'"),
+    ("main-dir-newline", "main.go", lambda p: _move_main(p, "cmd/a\nRUN id"), [], "main package"),
+    ("module-path-quote", "go.mod", lambda p: p.write_text('module ex.com/a"b\n\ngo 1.22\n'), [], "module path"),
+    ("prebuilt-missing", "Dockerfile", lambda p: p.write_text("FROM scratch\nCOPY bin/app /app\n"), [], "COPY bin/app"),
 ]
+
+
+def _move_main(main_go: Path, folder: str) -> None:
+    (main_go.parent / folder).mkdir(parents=True)
+    main_go.rename(main_go.parent / folder / "main.go")
+
+
 VERSIONS = ["latest;rm -rf /", "a b", "版本", "-1", ".1", "1/2", "x" * 200, "1.0\n$(id)", "", "v"]
 
 
