@@ -58,6 +58,7 @@ def pushed_blobs(repo: str) -> list[bytes]:
         f"git+https://user:{CANARY}@git.example.com/team/app",
         f"https://git.example.com/team/app.git?private_token={CANARY}",
         f"user:{CANARY}@git.example.com:team/app.git",
+        f"{CANARY}@git.example.com:team/app.git",  # a token as the scp-like user
     ],
 )
 def test_a_canary_in_the_git_remote_is_found_nowhere(remote: str, tmp_path: Path, repo: str) -> None:
@@ -75,7 +76,10 @@ def test_a_canary_in_the_git_remote_is_found_nowhere(remote: str, tmp_path: Path
     version_cmd = f"curl -fsS -H 'Authorization: Bearer {CANARY}' https://u:{CANARY}@127.0.0.1:9/v"
     failing = buildx_go("build", *args, "--debug", "--version-from", version_cmd, check=False)
     assert failing.returncode == 2
+    token_as_program = buildx_go("plan", *args, "--version-from", f"ghp_{CANARY}0123456789abcdef", check=False)
+    assert token_as_program.returncode == 2
     texts = [good.stdout, good.stderr, plan.stdout, plan.stderr, failing.stdout, failing.stderr]
+    texts += [token_as_program.stdout, token_as_program.stderr]
     assert not [t for t in texts if CANARY in t]
     blobs = pushed_blobs(repo)
     assert any(b"org.opencontainers.image.source" in b for b in blobs)  # the label is there, without it
