@@ -397,7 +397,7 @@ def require_usable(pre: Preflight) -> None:
     """Raise EngineError (exit 3) for the first thing that stops any build here."""
     problems = pre.problems()
     if problems:
-        raise EngineError(problems[0], "run `buildx-go doctor` for the full picture (scripts/setup starts an engine)")
+        raise EngineError(problems[0], "run `buildx-go doctor` for the full picture")
 
 
 DEFAULT_BUILDER_NAME = "buildx-go"

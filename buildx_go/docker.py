@@ -106,7 +106,9 @@ class DockerExecutor:
                     return self._stream_tty(argv, purpose, env, on_start, cwd, terminal)
                 return self._stream(argv, purpose, env, f"[{label}] " if label else "", on_start, cwd, terminal)
         except FileNotFoundError:
-            raise EngineError(f"{argv[0]}: command not found", "install the Docker CLI (scripts/setup does)") from None
+            raise EngineError(
+                f"{argv[0]}: command not found", "install the Docker CLI (docker-ce-cli, or Debian's docker.io)"
+            ) from None
 
     @contextlib.contextmanager
     def _group(self, purpose: str, argv: Sequence[str], grouped: bool) -> Iterator[None]:

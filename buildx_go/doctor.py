@@ -50,7 +50,7 @@ def doctor(settings: Settings, env: Mapping[str, str], effects: Effects) -> int:
             print(f"{key:<{width}}  {value}")
     problems = pre.problems()
     if problems:
-        raise EngineError(f"doctor: {problems[0]}", "scripts/setup installs and starts what is missing")
+        raise EngineError(f"doctor: {problems[0]}", "start the engine and install what the lines above say is missing")
     return 0
 
 

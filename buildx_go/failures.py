@@ -106,10 +106,13 @@ def classify(argv: Sequence[str], code: int, stderr: str, purpose: str) -> Build
     cmd = " ".join([os.path.basename(argv[0]), *argv[1:3]]) if argv else "?"
     if ENGINE_DOWN.search(stderr):
         return EngineError(
-            f"{cmd}: no Docker engine reachable: {detail}", "start the engine (scripts/setup) or set DOCKER_HOST"
+            f"{cmd}: no Docker engine reachable: {detail}", "start the Docker engine, or point DOCKER_HOST at one"
         )
     if NO_BUILDX.search(stderr):
-        return EngineError(f"{cmd}: the buildx plugin is missing", "install docker-buildx (scripts/setup does)")
+        return EngineError(
+            f"{cmd}: the buildx plugin is missing",
+            "install the buildx plugin (docker-buildx-plugin, or Debian's docker-buildx)",
+        )
     if NO_SPACE.search(stderr):
         return EngineError(f"{cmd} ({purpose}): the engine's disk is full: {detail}", "free space: docker system prune")
     if NO_BRIDGE.search(stderr):

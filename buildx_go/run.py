@@ -239,7 +239,7 @@ class _Run:
                 except BuildxGoError:
                     have = None
                 if have:
-                    published.append(f"{ref} (now {have}: pushed by the build before it stopped, or by an earlier run)")
+                    published.append(f"{ref} (now {have}: pushed by the build before it stopped, or by a previous run)")
         said = "published before it: " + ", ".join(published) if published else "nothing was published"
         return Interrupted(
             f"interrupted by {interrupt.caught()}: {said}", "every command was stopped; nothing started after it"

@@ -268,7 +268,7 @@ def check_emulation(plan: Plan, pre: Preflight) -> None:
     if missing:
         raise EngineError(
             f"RUN in the final stage needs emulation for {', '.join(map(str, missing))}, and the builder has none",
-            "install QEMU/binfmt (scripts/setup does; or docker run --privileged tonistiigi/binfmt --install all)",
+            "install QEMU/binfmt: docker run --privileged --rm tonistiigi/binfmt --install all (or qemu-user-static)",
         )
 
 

@@ -47,7 +47,7 @@ class ImageCheck:
 
     @classmethod
     def passed_before(cls, stored: dict[str, Any]) -> ImageCheck:
-        """A check that passed on an earlier run, from its stored form (``attrs.asdict``)."""
+        """A check that passed before (the same digest), from its stored form (``attrs.asdict``)."""
         return cls(
             str(stored["platform"]),
             str(stored["digest"]),

@@ -1,4 +1,4 @@
-"""scripts/bench is not a test; this smoke run keeps it from rotting (issue 5)."""
+"""Scripts/bench is not a test; this smoke run keeps it from rotting."""
 
 from __future__ import annotations
 

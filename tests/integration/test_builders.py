@@ -1,4 +1,4 @@
-"""Issue 15: builders with several BuildKit nodes. docker-container nodes on two engines (two
+"""Builders with several BuildKit nodes. docker-container nodes on two engines (two
 docker contexts), remote buildkitd nodes on loopback (one with TLS), --create-builder for
 real, which node built which platform (read from each node's own BuildKit history), a node
 lost mid-build."""

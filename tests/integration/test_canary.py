@@ -1,4 +1,4 @@
-"""Issue 16, secrets: a canary token in the project's git remote (every URL shape users have)
+"""Secrets: a canary token in the project's git remote (every URL shape users have)
 and in a --version-from command is found nowhere: not in the output of a good run, of a
 failing run, of --debug, not in the image's labels, its provenance or any blob pushed."""
 

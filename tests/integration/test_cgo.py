@@ -1,4 +1,4 @@
-"""Issue 13: cgo cross-compiled natively in ONE buildx run, on the lab's Debian images:
+"""Cgo cross-compiled natively in ONE buildx run, on the lab's Debian images:
 Debian's cross toolchains on the build platform, the C library installed for each target,
 each image run under QEMU, verify reading the interpreter and the libraries."""
 

@@ -1,4 +1,4 @@
-"""scripts/chaos stays runnable: its smoke run (one fault per kind, both strategies) passes
+"""Scripts/chaos stays runnable: its smoke run (one fault per kind, both strategies) passes
 every count that must be 0 (the full run, for the README's table, is run by hand)."""
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Issue 3: every Dockerfile style in ONE buildx run, Go compiled natively, tags and lints."""
+"""Every Dockerfile style in ONE buildx run, Go compiled natively, tags and lints."""
 
 from __future__ import annotations
 

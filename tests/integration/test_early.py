@@ -1,4 +1,4 @@
-"""Issue 10, no-op rebuilds: a rebuild whose inputs are all as they were starts its build at
+"""No-op rebuilds: a rebuild whose inputs are all as they were starts its build at
 once (early.py; here asked with --rebuild: otherwise such a rerun builds nothing at all, see
 test_uptodate.py), and the run, planning meanwhile, takes it over only if its own plan is the
 same build; a change the plan depends on starts nothing early; a record that no longer

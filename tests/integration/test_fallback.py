@@ -1,4 +1,4 @@
-"""Issue 4: builder preflight, the per-platform + docker manifest fallback on the classic
+"""Builder preflight, the per-platform + docker manifest fallback on the classic
 engine, the automatic choice, verify-then-promote, and verify catching a planted lie."""
 
 from __future__ import annotations

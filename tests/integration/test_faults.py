@@ -1,4 +1,4 @@
-"""Issue 16, one error table: registry faults (500s, resets, stalls) injected by a proxy on
+"""One error table: registry faults (500s, resets, stalls) injected by a proxy on
 loopback (tests/faultproxy.py) in front of the lab's registry, on BuildKit's pushes, the
 docker CLI's and buildx-go's own reads, in both strategies: each ends with its documented
 exit code (5), one line naming what happened and what is published, and no tag moved."""

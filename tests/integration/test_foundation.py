@@ -1,4 +1,4 @@
-"""Issue 2: a Go project in, a verified two-platform image in the registry out."""
+"""A Go project in, a verified two-platform image in the registry out."""
 
 from __future__ import annotations
 

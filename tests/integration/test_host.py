@@ -1,4 +1,4 @@
-"""Issue 5: the host strategy (host Go compiles, BuildKit packages) and its choice by config."""
+"""The host strategy (host Go compiles, BuildKit packages) and its choice by config."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Issue 16, interrupts: a signal sent to buildx-go's pid alone (as CI cancelling a job does)
+"""Interrupts: a signal sent to buildx-go's pid alone (as CI cancelling a job does)
 stops every child, nothing is published after it, the message lists what was published
 before it; a killed run's credentials copy is removed by the next run."""
 

@@ -1,4 +1,4 @@
-"""Issue 14: where users work. A real terminal (BuildKit's live display), the docker CLI
+"""Where users work. A real terminal (BuildKit's live display), the docker CLI
 plugin, a bake file, the Makefile and CI examples run for real, CI log groups and summaries,
 plan and --dry-run that change nothing, log formats from every source."""
 

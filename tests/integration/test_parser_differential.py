@@ -1,4 +1,4 @@
-"""buildx-go's Dockerfile reader against the engine's own parser, on every corpus file and on
+"""Buildx-go's Dockerfile reader against the engine's own parser, on every corpus file and on
 files built around each character Python would end a line at but BuildKit does not.
 
 The oracle is dockerd's legacy builder (DOCKER_BUILDKIT=0): it parses with the same parser

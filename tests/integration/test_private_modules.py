@@ -1,4 +1,4 @@
-"""Issue 12: private Go modules through --secret. A module proxy on loopback that wants a
+"""Private Go modules through --secret. A module proxy on loopback that wants a
 password (Basic auth over https, as Athens or a GitLab/Artifactory proxy would; go sends
 netrc credentials over https only), its certificate from the team's own CA, which their Go
 image trusts; the generated Dockerfile mounts the netrc secret for `go mod download`. The

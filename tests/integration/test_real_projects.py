@@ -1,4 +1,4 @@
-"""Issue 12: projects' own Dockerfiles on the realistic lab (Debian-based images made by
+"""Projects' own Dockerfiles on the realistic lab (Debian-based images made by
 scripts/setup --lab), each built for linux/amd64 + linux/arm64 in one buildx run and run on
 both; where a Go compile runs is read from BuildKit's step labels."""
 

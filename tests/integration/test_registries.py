@@ -1,4 +1,4 @@
-"""Issue 10: registries as users have them. A login that lives only in a credential helper,
+"""Registries as users have them. A login that lives only in a credential helper,
 htpasswd (Basic) and token (Bearer) registries, media types engines can pull, verify before
 any tag, SemVer tags, a registry cache for fresh CI runners, no-op rebuilds."""
 

@@ -1,4 +1,4 @@
-"""verify against the engine, on the final-stage and entrypoint shapes of tests/corpus/final.
+"""Verify against the engine, on the final-stage and entrypoint shapes of tests/corpus/final.
 
 Each shape is built for linux/amd64 and linux/arm64 with plain `docker buildx build` (as a
 team's own Dockerfile is), then judged twice per platform: by `buildx-go verify`, and by

@@ -1,4 +1,4 @@
-"""Issue 10, no-op rebuilds: a build whose image is already published from the same inputs
+"""No-op rebuilds: a build whose image is already published from the same inputs
 builds nothing (uptodate.py): the tags keep their digest. A changed file, --rebuild, a tag
 someone moved or a base image whose tag moved builds again, on the real engine and registry."""
 

@@ -1,4 +1,4 @@
-"""A generated corpus of invalid input (issue 16): every option's bad values on the command
+"""A generated corpus of invalid input: every option's bad values on the command
 line, in the environment and in .buildx-go.toml, bad files, bad versions. Each case must be
 exit 2 with one ERROR line naming where the value came from, no traceback, no docker call
 (neither through the executor nor a `docker` on PATH, which records any call) and an answer
@@ -154,7 +154,7 @@ FILE_CASES: list[tuple[str, str, Callable[[Path], None], list[str], str]] = [
     ("toml-huge", ".buildx-go.toml", lambda p: p.write_text("#" + "x" * (1 << 20)), [], "larger than 1 MiB"),
     ("main-unknown", "main.go", lambda p: None, ["--main", "./cmd/nope"], "--main"),
     ("workdir-inside", "main.go", lambda p: None, [], "BUILDX_GO_WORKDIR"),
-    # what a cloned project may hold (issue 27): no line of it is a hidden instruction
+    # what a cloned project may hold: no line of it is a hidden instruction
     ("dockerfile-unit-separator", "Dockerfile", lambda p: p.write_text("FROM a\n\x1cRUN id\n"), [], "Dockerfile:2"),
     ("dockerfile-heredoc-open", "Dockerfile", lambda p: p.write_text("FROM a\nRUN <<EOF\nid\n"), [], "heredoc"),
     ("dockerfile-two-escapes", "Dockerfile", lambda p: p.write_text("# escape=`\n# escape=\\\nFROM a\n"), [], "escape"),

@@ -1,4 +1,4 @@
-"""Hostile and malformed input is refused before anything runs (issue 16, parts 4 and 5):
+"""Hostile and malformed input is refused before anything runs:
 image references in distribution's grammar, -X targets as Go symbols, nothing from a
 project's config file executed by plan or --dry-run, the workdir never inside the project."""
 
