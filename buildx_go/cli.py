@@ -24,7 +24,7 @@ from buildx_go.config import OPTION_NAMES, Settings, load_config_file, resolve
 from buildx_go.effects import Effects, cache_dir, recorded, work_dir
 from buildx_go.errors import BuildxGoError, InputError, Interrupted
 from buildx_go.log import activate, configure, get_logger
-from buildx_go.options import BUILDING, add_options
+from buildx_go.options import BUILDING, Parser, add_options
 
 if TYPE_CHECKING:
     from buildx_go.builder import Preflight
@@ -51,7 +51,7 @@ SUBCOMMANDS = {
 
 def parser() -> argparse.ArgumentParser:
     fmt = argparse.RawDescriptionHelpFormatter
-    top = argparse.ArgumentParser(
+    top = Parser(
         prog="buildx-go",
         description="Build a Go project into a correct, verified multi-architecture image with docker buildx.",
         epilog=EPILOG,
@@ -59,7 +59,7 @@ def parser() -> argparse.ArgumentParser:
     )
     top.add_argument("--version", action="version", version=f"buildx-go {__version__}")
     add_options(top, Settings, None)
-    sub = top.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    sub = top.add_subparsers(dest="command", required=True, metavar="COMMAND", parser_class=Parser)
     for name, help_text in SUBCOMMANDS.items():
         p = sub.add_parser(name, help=help_text, description=help_text, epilog=EPILOG, formatter_class=fmt)
         if name in BUILDING:

@@ -42,6 +42,10 @@ def commands(parser: argparse.ArgumentParser) -> tuple[tuple[Flag, ...], tuple[S
 
 
 def _flags(parser: argparse.ArgumentParser) -> tuple[Flag, ...]:
+    from buildx_go.config import Settings
+    from buildx_go.options import specs
+
+    choices = {name: spec.choices for name, spec in specs(Settings)}  # checked by each option's parser, not argparse
     out = []
     for a in parser._actions:
         if not a.option_strings or isinstance(a, argparse._HelpAction):
@@ -50,7 +54,8 @@ def _flags(parser: argparse.ArgumentParser) -> tuple[Flag, ...]:
         takes = takes and not isinstance(a, argparse._VersionAction)
         path = a.dest in ("file",)
         help_text = (a.help or "").split(" (default")[0].replace("%%", "%")
-        out.append(Flag(tuple(a.option_strings), help_text, tuple(a.choices or ()), takes, path))
+        values = tuple(a.choices or ()) or choices.get(a.dest, ())
+        out.append(Flag(tuple(a.option_strings), help_text, values, takes, path))
     return tuple(out)
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal, get_args
 
 import attrs
 
@@ -24,9 +24,12 @@ if TYPE_CHECKING:
 
 CONFIG_FILE = ".buildx-go.toml"
 DEFAULT_BASE_IMAGE = "gcr.io/distroless/static-debian12:nonroot"
-LOG_FORMATS = ("auto", "json", "console")
-STRATEGIES = ("auto", "buildx", "manifest", "host")
-PROGRESS = ("auto", "plain", "tty", "quiet", "rawjson")
+LogFormat = Literal["auto", "json", "console"]
+StrategyChoice = Literal["auto", "buildx", "manifest", "host"]
+Progress = Literal["auto", "plain", "tty", "quiet", "rawjson"]
+LOG_FORMATS: tuple[str, ...] = get_args(LogFormat)
+STRATEGIES: tuple[str, ...] = get_args(StrategyChoice)
+PROGRESS: tuple[str, ...] = get_args(Progress)
 DOCTOR = frozenset({"doctor"})
 BUILDER = BUILDING | DOCTOR
 
@@ -298,7 +301,7 @@ class Settings:
         group="Dockerfile",
         kind="list",
     )
-    cgo: str = _choose(
+    cgo: Literal["auto", "on", "off"] = _choose(
         "auto",
         ("auto", "on", "off"),
         "generated Dockerfile: on compiles C too, natively, with Debian's cross toolchain for each target "
@@ -379,7 +382,7 @@ class Settings:
         parse=_seconds,
         metavar="SECONDS",
     )
-    strategy: str = _choose(
+    strategy: Literal["auto", "buildx", "manifest", "host"] = _choose(
         "auto",
         STRATEGIES,
         "auto: one buildx run when the builder can build every platform at once, else manifest: per-platform builds "
@@ -387,11 +390,11 @@ class Settings:
     )
     host_go: bool = _flag(False, "let auto choose the host strategy when the host's Go satisfies go.mod")
     pin_base: bool = _flag(True, "host strategy: pin --base-image per platform, looked up while Go compiles")
-    compression: str = _choose(
+    compression: Literal["zstd", "gzip", "uncompressed"] = _choose(
         "zstd", ("zstd", "gzip", "uncompressed"), "layer compression of a push (zstd: level 1, OCI media types)"
     )
     clean_arch_tags: bool = _flag(False, "manifest strategy: delete the per-platform tags afterwards, if allowed")
-    cache: str = _choose(
+    cache: Literal["none", "registry"] = _choose(
         "none",
         ("none", "registry"),
         "registry: import and export BuildKit's cache at IMAGE:buildcache (mode=max), for fresh CI runners",
@@ -439,7 +442,9 @@ class Settings:
     )
     network: str | None = option(None, "network mode for RUN steps (buildx --network)", parse=_optional_str)
     include_git: bool = _flag(False, "send .git in the build context (left out by default)")
-    progress: str = _choose("auto", PROGRESS, "BuildKit's progress display")
+    progress: Literal["auto", "plain", "tty", "quiet", "rawjson"] = _choose(
+        "auto", PROGRESS, "BuildKit's progress display"
+    )
     provenance: bool = _flag(True, "provenance attestations")
     sbom: bool = _flag(False, "an SBOM attestation")
     verify: bool = _flag(True, "verify what was pushed (--no-verify: do not)")
@@ -460,7 +465,7 @@ class Settings:
         group="output",
         metavar="PATH",
     )
-    format: str = _choose(
+    format: Literal["text", "json", "bake"] = _choose(
         "text",
         ("text", "json", "bake"),
         "what stdout carries: text, or JSON for scripts; plan also writes a docker buildx bake file (bake)",
@@ -468,7 +473,7 @@ class Settings:
         group="output",
         aliases=("--output-format",),
     )
-    log_format: str = _choose(
+    log_format: Literal["auto", "json", "console"] = _choose(
         "auto", LOG_FORMATS, "events on stderr: console on a terminal, else json", commands=GLOBAL, group="output"
     )
     debug: bool = _flag(False, "debug events, and tracebacks for errors", commands=GLOBAL, group="output")

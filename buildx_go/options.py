@@ -10,8 +10,10 @@ option is one ``option(...)`` field plus its use.
 from __future__ import annotations
 
 import argparse
+import difflib
+import re
 from collections.abc import Callable, Iterator
-from typing import Any, Literal
+from typing import Any, Literal, NoReturn
 
 import attrs
 
@@ -75,6 +77,40 @@ def config_key(name: str) -> str:
     return name.replace("_", "-")
 
 
+class Parser(argparse.ArgumentParser):
+    """argparse as buildx-go wants it: options spelt out (no abbreviations: `--pus` is no
+    `--push`), and an unknown option or command answered with the closest known one."""
+
+    def __init__(self, *args: Any, **kw: Any) -> None:
+        kw["allow_abbrev"] = False
+        super().__init__(*args, **kw)
+
+    def error(self, message: str) -> NoReturn:
+        super().error(message + did_you_mean(self, message))
+
+
+def did_you_mean(parser: argparse.ArgumentParser, message: str) -> str:
+    """ " (did you mean --push?)" for the first unknown option or command MESSAGE names, if
+    one of PARSER's (or its subcommands') is close enough."""
+    known: set[str] = set()
+    commands: list[str] = []
+    for action in parser._actions:
+        known.update(action.option_strings)
+        if isinstance(action, argparse._SubParsersAction):
+            commands += list(action.choices)
+            for sub in action.choices.values():
+                known.update(o for a in sub._actions for o in a.option_strings)
+    bad = re.search(r"invalid choice: '([^']*)'", message)
+    if bad and commands:
+        close = difflib.get_close_matches(bad.group(1), commands, n=1)
+        return f" (did you mean {close[0]}?)" if close else ""
+    for word in re.findall(r"(--?[\w-]+)", message.partition("arguments:")[2] or ""):
+        close = difflib.get_close_matches(word.split("=")[0], sorted(known), n=1, cutoff=0.6)
+        if close:
+            return f" (did you mean {close[0]}?)"
+    return ""
+
+
 def add_options(parser: argparse.ArgumentParser, cls: type, command: str | None) -> None:
     """Every option of CLS that COMMAND takes, in its help group (COMMAND None: the global
     options, for the top-level parser). Values not given stay None; a subcommand's copies of
@@ -132,6 +168,48 @@ def markdown_table(cls: type) -> str:
         help_text = spec.help.replace("|", "\\|") + repeat
         lines.append(f"| {names} | {commands} | `{env_name(name)}` | `{config_key(name)}` | {default} | {help_text} |")
     return "\n".join(lines)
+
+
+def json_schema(cls: type) -> dict[str, Any]:
+    """A JSON schema (2020-12) of `.buildx-go.toml` from the options themselves: each key
+    (as `base-image` or `base_image`) at the top level or in a `[build]` table, its type,
+    its values for a choice, its help as the description. Editors (Taplo, Even Better TOML)
+    complete and check the file with it."""
+    properties: dict[str, Any] = {}
+    for name, spec in specs(cls):
+        schema: dict[str, Any] = {"description": spec.help}
+        if spec.kind == "flag":
+            schema["type"] = "boolean"
+        elif spec.choices:
+            schema.update(type="string", enum=list(spec.choices))
+        elif getattr(spec.parse, "__name__", "") == "_seconds":
+            schema.update(type="number", exclusiveMinimum=0, maximum=600)
+        elif spec.kind == "list":
+            items = [{"type": "string"}, {"type": "array", "items": {"type": "string"}}]
+            if name == "build_arg":
+                items.append({"type": "object", "additionalProperties": {"type": "string"}})
+            schema["anyOf"] = items
+        else:
+            schema["type"] = "string"
+        default = spec.default
+        if default not in (None, (), ""):
+            schema["default"] = (
+                list(default.split(",")) if spec.kind == "list" and isinstance(default, str) else default
+            )
+        properties[config_key(name)] = schema
+        if "_" in name:
+            properties[name] = {"$ref": f"#/$defs/options/properties/{config_key(name)}"}
+    options = {"type": "object", "properties": properties, "additionalProperties": False}
+    return {
+        "$schema": "https://json-schema.org/draft/2020-12/schema",
+        "title": ".buildx-go.toml",
+        "description": "buildx-go's settings for a project: at the top level or in a [build] table",
+        "$defs": {"options": options},
+        "anyOf": [
+            {"$ref": "#/$defs/options"},
+            {"type": "object", "properties": {"build": {"$ref": "#/$defs/options"}}, "additionalProperties": False},
+        ],
+    }
 
 
 if __name__ == "__main__":  # python -m buildx_go.options: the README's option table

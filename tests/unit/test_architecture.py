@@ -132,3 +132,26 @@ def test_the_ci_examples_run_commands_buildx_go_accepts() -> None:
         for argv in commands:
             ns = cli.parser().parse_args(argv[1:])
             assert ns.command == "build" and ns.push and ns.cache == "registry", (name, argv)
+
+
+def test_the_config_file_schema_is_generated_and_checks_the_examples() -> None:
+    import json
+    import tomllib
+
+    import jsonschema
+
+    from buildx_go.config import resolve
+    from buildx_go.options import json_schema
+
+    shipped = json.loads((PACKAGE / "buildx-go.schema.json").read_text())
+    assert shipped == json_schema(Settings), "regenerate it: scripts/readme-options"
+    validator = jsonschema.Draft202012Validator(shipped)
+    examples = sorted((PACKAGE.parent / "examples").rglob("*.toml"))
+    assert examples
+    for path in examples:
+        data = tomllib.loads(path.read_text())
+        assert not list(validator.iter_errors(data)), path
+        resolve({}, {}, {k.replace("-", "_"): v for k, v in data.get("build", data).items()}, checked=False)
+    for bad in ({"colour": "red"}, {"push": "maybe"}, {"strategy": "fastest"}, {"build": {"platform": 5}}):
+        assert list(validator.iter_errors(bad)), bad
+    assert not list(validator.iter_errors({"base_image": "x", "build-arg": ["A=1"]}))

@@ -390,3 +390,33 @@ def test_private_modules_secret_ssh_and_goprivate() -> None:
 def test_secret_ssh_goprivate_are_checked(given: dict[str, Any], message: str) -> None:
     with pytest.raises(InputError, match=re.escape(message)):
         resolve(given, {}, {})
+
+
+@pytest.mark.parametrize(
+    ("argv", "said"),
+    [
+        (["build", ".", "--pus"], "unrecognized arguments: --pus (did you mean --push?)"),
+        (["build", ".", "--dry"], "unrecognized arguments: --dry (did you mean --dry-run?)"),
+        (["build", ".", "--imgae", "r/x"], "(did you mean --image?)"),
+        (["biuld", "."], "invalid choice: 'biuld'"),
+        (["biuld", "."], "(did you mean build?)"),
+    ],
+)
+def test_options_are_spelt_out_and_typos_get_a_suggestion(
+    argv: list[str], said: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with pytest.raises(SystemExit) as exit_:
+        cli.main(argv, env={})
+    assert exit_.value.code == 2 and said in capsys.readouterr().err
+
+
+def test_completion_offers_every_choice_options_values() -> None:
+    from buildx_go.completion import script
+
+    bash = script("bash", cli.parser())
+    assert "--strategy) COMPREPLY=($(compgen -W 'auto buildx manifest host' -- \"$cur\"))" in bash
+    assert "--progress) COMPREPLY=($(compgen -W 'auto plain tty quiet rawjson' -- \"$cur\"))" in bash
+    assert "'--strategy[" in script("zsh", cli.parser()) and ":value:(auto buildx manifest host)'" in script(
+        "zsh", cli.parser()
+    )
+    assert "-l strategy -xa 'auto buildx manifest host'" in script("fish", cli.parser())
