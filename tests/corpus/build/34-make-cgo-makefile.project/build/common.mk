@@ -1,0 +1,1 @@
+export CGO_ENABLED ?= 1

@@ -1,0 +1,9 @@
+FROM golang:1.22
+WORKDIR /src
+COPY go.mod go.sum ./
+RUN go mod download
+COPY . .
+RUN CGO_ENABLED=0 go build -trimpath -o /usr/local/bin/server ./cmd/server
+EXPOSE 8080
+USER nobody
+CMD ["server"]

@@ -1,0 +1,6 @@
+FROM --platform=$BUILDPLATFORM golang:1.22
+ARG TARGETOS TARGETARCH
+WORKDIR /src
+COPY . .
+RUN GOOS=$TARGETOS GOARCH=$TARGETARCH go build -o /out/app .
+ENTRYPOINT ["/out/app"]

@@ -1,0 +1,5 @@
+FROM golang:1.22
+WORKDIR /go/src/app
+COPY . .
+RUN go install ./cmd/...
+CMD ["app"]
