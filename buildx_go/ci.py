@@ -9,15 +9,11 @@ Everything here is written to stderr or to the files the CI names: stdout stays 
 
 from __future__ import annotations
 
-import json
 import time
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Literal
+from typing import Literal
 
 import attrs
-
-if TYPE_CHECKING:
-    from buildx_go.run import Outcome
 
 Kind = Literal["github", "gitlab"]
 
@@ -63,35 +59,6 @@ def detect(env: Mapping[str, str]) -> CI | None:
     if env.get("GITLAB_CI") == "true":
         return CI("gitlab", workspace=env.get("CI_PROJECT_DIR") or None)
     return None
-
-
-def summary(outcome: Outcome) -> str:
-    """The job summary: what was published, its digest, platforms and time."""
-    lines = [
-        "### buildx-go",
-        "",
-        "| ref | digest |",
-        "| --- | --- |",
-        *(f"| `{ref}` | `{outcome.digest}` |" for ref in outcome.refs),
-        "",
-        f"- platforms: {', '.join(outcome.platforms)}",
-        f"- strategy: {outcome.strategy}; verified: {'yes' if outcome.verified else 'no'}",
-        f"- time: {outcome.seconds:.1f} s",
-        "",
-    ]
-    return "\n".join(lines)
-
-
-def step_outputs(outcome: Outcome, metadata: Mapping[str, object]) -> str:
-    """GitHub step outputs, named as docker/build-push-action's: digest, imageid, metadata."""
-    return "".join(
-        f"{key}={value}\n"
-        for key, value in (
-            ("digest", outcome.digest or ""),
-            ("imageid", outcome.digest or ""),
-            ("metadata", json.dumps(metadata, separators=(",", ":"))),
-        )
-    )
 
 
 def _one_line(text: str) -> str:

@@ -20,7 +20,7 @@ from buildx_go.options import BUILD, BUILDING, GLOBAL, config_key, env_name, fla
 from buildx_go.platforms import Platform, parse_platforms
 
 if TYPE_CHECKING:
-    from buildx_go.effects import Files
+    from buildx_go.seams import Files
 
 CONFIG_FILE = ".buildx-go.toml"
 DEFAULT_BASE_IMAGE = "gcr.io/distroless/static-debian12:nonroot"
@@ -574,7 +574,7 @@ def check(s: Settings) -> None:
             "--load: a multi-platform image cannot be loaded into the image store of every engine",
             "use --push to a registry, or --platform with one platform",
         )
-    from buildx_go.tags import valid_tag
+    from buildx_go.refs import valid_tag
 
     for tag in s.tag:
         if not valid_tag(tag):

@@ -27,10 +27,11 @@ from buildx_go.gitinfo import GIT_TIMEOUT
 from buildx_go.gomod import GoProject, MainPackage
 from buildx_go.hostgo import HostGo, check_host_go
 from buildx_go.platforms import Platform
+from buildx_go.refs import valid_tag
 from buildx_go.stages import base_image, go_stages
 from buildx_go.stages import style as stages_style
 from buildx_go.stages import summary as stages_summary
-from buildx_go.tags import as_tag, moving_tags, valid_tag
+from buildx_go.tags import as_tag, moving_tags
 
 StrategyName = Literal["buildx", "manifest", "host"]
 Packaging = Literal["buildx", "manifest"]

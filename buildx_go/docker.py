@@ -28,6 +28,7 @@ from buildx_go.errors import EngineError
 from buildx_go.failures import classify
 from buildx_go.log import get_logger
 from buildx_go.stamps import FACTS_TTL, facts_file, facts_stamp, host_emulators
+from buildx_go.tty import isatty
 
 TAIL_LINES = 80  # enough for BuildKit's summary of the failing step and its excerpt
 TAIL_BYTES = 16384
@@ -102,7 +103,7 @@ class DockerExecutor:
                     raise classify(argv, code, err, purpose)
                 return out
             with self._group(purpose, argv, grouped=label is None):
-                if terminal == "always" or (terminal == "auto" and spawn.isatty(self.echo)):
+                if terminal == "always" or (terminal == "auto" and isatty(self.echo)):
                     return self._stream_tty(argv, purpose, env, on_start, cwd, terminal)
                 return self._stream(argv, purpose, env, f"[{label}] " if label else "", on_start, cwd, terminal)
         except FileNotFoundError:

@@ -12,7 +12,7 @@ import attrs
 from buildx_go.errors import InputError
 
 if TYPE_CHECKING:
-    from buildx_go.effects import Files
+    from buildx_go.seams import Files
 
 CANDIDATES = ("Dockerfile", "docker/Dockerfile")
 GO_BUILD = r"\bgo\s+(build|install)\b"

@@ -42,8 +42,9 @@ import threading
 import time
 
 from buildx_go import interrupt
-from buildx_go.spawn import PLUGIN_ENV, Started, isatty, run_program, spawn
+from buildx_go.spawn import PLUGIN_ENV, Started, run_program, spawn
 from buildx_go.stamps import FACTS_TTL, digest, facts_stamp, host_emulators, observe, tree_stamp
+from buildx_go.tty import isatty
 
 TYPE_CHECKING = False  # typing's import costs the early start ~3 ms
 if TYPE_CHECKING:

@@ -22,7 +22,7 @@ from buildx_go.config import CONFIG_FILE, Settings, secret_fields
 from buildx_go.constraints import Target
 from buildx_go.decide import VERSION_PLACEHOLDER, MachineFacts, Prebuilt, ProjectFacts, UserDockerfile, needs
 from buildx_go.dockerfile import find_dockerfile
-from buildx_go.effects import Effects, Files, cache_dir
+from buildx_go.effects import Effects, cache_dir
 from buildx_go.errors import BuildxGoError, InputError
 from buildx_go.gitinfo import git_facts, version_from
 from buildx_go.gomod import GoProject
@@ -30,6 +30,7 @@ from buildx_go.hostgo import HostGo
 from buildx_go.log import get_logger
 from buildx_go.platforms import Platform
 from buildx_go.refs import Reference
+from buildx_go.seams import Files
 
 
 def module_cache(env: Mapping[str, str]) -> Path | None:

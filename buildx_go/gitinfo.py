@@ -14,7 +14,7 @@ from buildx_go.errors import InputError
 from buildx_go.redact import redact_text
 
 if TYPE_CHECKING:
-    from buildx_go.effects import Runner
+    from buildx_go.seams import Runner
 
 GIT_TIMEOUT = 10.0
 # git as buildx-go runs it in a project it may have just cloned: nothing the project's own

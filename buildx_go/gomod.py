@@ -16,7 +16,7 @@ from buildx_go.constraints import Expr, Target, file_constraint, included, menti
 from buildx_go.errors import InputError
 
 if TYPE_CHECKING:
-    from buildx_go.effects import Files
+    from buildx_go.seams import Files
 
 _GO_VERSION = re.compile(r"^1(\.\d+){1,2}((rc|beta)\d+)?$")
 _PACKAGE = re.compile(r"^\s*package\s+([A-Za-z_]\w*)", re.M)
@@ -163,7 +163,7 @@ class GoProject:
         Build constraints are evaluated for each of TARGETS (default linux/amd64 and
         linux/arm64) with TAGS: a main must build for every target; a cgo file is one that
         imports "C" and would be compiled, with cgo on, for some target."""
-        from buildx_go.effects import LocalFiles
+        from buildx_go.seams import LocalFiles
 
         fs = files or LocalFiles()
         gomod = root / "go.mod"

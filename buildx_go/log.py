@@ -15,7 +15,7 @@ from collections.abc import Mapping, MutableMapping
 from typing import Any, TextIO
 
 from buildx_go.redact import SECRET_HINTS, redact_argv, redact_text
-from buildx_go.spawn import isatty
+from buildx_go.tty import isatty
 
 DEBUG, INFO = 10, 20  # logging's levels, without importing logging
 EVENT_WIDTH = 18

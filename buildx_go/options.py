@@ -210,9 +210,3 @@ def json_schema(cls: type) -> dict[str, Any]:
             {"type": "object", "properties": {"build": {"$ref": "#/$defs/options"}}, "additionalProperties": False},
         ],
     }
-
-
-if __name__ == "__main__":  # python -m buildx_go.options: the README's option table
-    from buildx_go.config import Settings
-
-    print(markdown_table(Settings))

@@ -104,3 +104,10 @@ class Reference:
         if self.digest:
             out += f"@{self.digest}"
         return out
+
+
+TAG = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$")  # ASCII only, as distribution's grammar
+
+
+def valid_tag(tag: str) -> bool:
+    return bool(TAG.match(tag))

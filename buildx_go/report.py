@@ -6,10 +6,11 @@ from __future__ import annotations
 import contextlib
 import json
 import sys
+from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from buildx_go.ci import CI, step_outputs, summary
+from buildx_go.ci import CI
 from buildx_go.log import get_logger
 
 if TYPE_CHECKING:
@@ -138,3 +139,32 @@ def print_report(report: Report, fmt: str) -> None:
         for warning in img.warnings:
             print(f"    warning: {warning}")
     print(f"  attestations: {report.attestations}")
+
+
+def summary(outcome: Outcome) -> str:
+    """The job summary: what was published, its digest, platforms and time."""
+    lines = [
+        "### buildx-go",
+        "",
+        "| ref | digest |",
+        "| --- | --- |",
+        *(f"| `{ref}` | `{outcome.digest}` |" for ref in outcome.refs),
+        "",
+        f"- platforms: {', '.join(outcome.platforms)}",
+        f"- strategy: {outcome.strategy}; verified: {'yes' if outcome.verified else 'no'}",
+        f"- time: {outcome.seconds:.1f} s",
+        "",
+    ]
+    return "\n".join(lines)
+
+
+def step_outputs(outcome: Outcome, metadata: Mapping[str, object]) -> str:
+    """GitHub step outputs, named as docker/build-push-action's: digest, imageid, metadata."""
+    return "".join(
+        f"{key}={value}\n"
+        for key, value in (
+            ("digest", outcome.digest or ""),
+            ("imageid", outcome.digest or ""),
+            ("metadata", json.dumps(metadata, separators=(",", ":"))),
+        )
+    )

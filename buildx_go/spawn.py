@@ -41,14 +41,6 @@ def child_env(env: Mapping[str, str], argv: Sequence[str]) -> dict[str, str]:
     return dict(env)
 
 
-def isatty(stream: Any) -> bool:
-    """Whether STREAM is a terminal (a closed or replaced stream is not)."""
-    try:
-        return bool(stream.isatty())
-    except (AttributeError, ValueError):
-        return False
-
-
 class Started:
     """A streamed command running: its process and (with a terminal) the terminal's master end."""
 

@@ -14,7 +14,7 @@ if TYPE_CHECKING:
     from collections.abc import Mapping, Sequence
     from typing import Any
 
-FILE_LIMIT = 1 << 20  # bytes: a go.mod, Dockerfile, ignore or config file larger is refused
+FILE_LIMIT = 1 << 20  # bytes, as seams.FILE_LIMIT (this module stays light: the early start imports it)
 FACTS_TTL = 3600.0
 FACTS_KEY_FIELDS = 4  # host, builder, BUILDX_BUILDER, docker config dir: what a facts file is for
 

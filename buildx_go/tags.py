@@ -56,13 +56,6 @@ class SemVer:
         return out + (f"+{self.build}" if self.build else "")
 
 
-TAG = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$")  # ASCII only, as distribution's grammar
-
-
-def valid_tag(tag: str) -> bool:
-    return bool(TAG.match(tag))
-
-
 def as_tag(version: str) -> str:
     """A version as a docker tag: build metadata's ``+`` becomes ``_``."""
     return version.replace("+", "_")

@@ -10,8 +10,9 @@ import pytest
 from buildx_go import cli
 from buildx_go.builder import BuilderCaps
 from buildx_go.config import load_config_file, resolve
-from buildx_go.effects import Effects, LocalFiles
+from buildx_go.effects import Effects
 from buildx_go.errors import InputError
+from buildx_go.seams import LocalFiles
 from tests.unit.planning import HELLO, FakeDocker, decide_for, plan_for, preflight
 
 

@@ -11,7 +11,8 @@ from typing import Any
 import pytest
 
 from buildx_go import early, spawn, stamps
-from buildx_go.effects import Effects, LocalFiles, recorded
+from buildx_go.effects import Effects, recorded
+from buildx_go.seams import LocalFiles
 
 
 def test_observations_tell_content_kind_listing_and_absence(tmp_path: Path) -> None:
