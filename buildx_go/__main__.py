@@ -1,3 +1,3 @@
-from buildx_go.launch import entry
+from buildx_go.cli.launch import entry
 
 entry()

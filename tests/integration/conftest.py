@@ -20,7 +20,7 @@ from pathlib import Path
 
 import pytest
 
-from buildx_go.registry import INDEX_TYPES
+from buildx_go.registry.client import INDEX_TYPES
 
 ROOT = Path(__file__).parents[2]
 FIXTURES = ROOT / "tests" / "fixtures"

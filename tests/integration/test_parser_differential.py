@@ -16,8 +16,8 @@ from pathlib import Path
 
 import pytest
 
-from buildx_go.adapt import adapt
-from buildx_go.dockerfile import Dockerfile, split_instructions
+from buildx_go.dockerfile.adapt import adapt
+from buildx_go.dockerfile.parse import Dockerfile, split_instructions
 from buildx_go.errors import InputError
 from tests.integration.conftest import GO_IMAGE, ROOT
 

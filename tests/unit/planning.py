@@ -9,13 +9,13 @@ from typing import Any
 import attrs
 from packaging.version import Version
 
-from buildx_go.builder import Builder, Engine, Preflight
 from buildx_go.config import resolve
-from buildx_go.decide import Decision, MachineFacts, ProjectFacts, UserDockerfile, decide
-from buildx_go.gomod import GoProject
-from buildx_go.hostgo import HostGo
-from buildx_go.plan import Plan, make_plan
+from buildx_go.engine.builder import Builder, Engine, Preflight
+from buildx_go.planning.decide import Decision, MachineFacts, ProjectFacts, UserDockerfile, decide
+from buildx_go.planning.hostgo import HostGo
+from buildx_go.planning.plan import Plan, make_plan
 from buildx_go.platforms import Platform
+from buildx_go.project.gomod import GoProject
 
 ROOT = Path(__file__).parents[2]
 HELLO = ROOT / "examples" / "hello"

@@ -2,8 +2,8 @@ from __future__ import annotations
 
 import pytest
 
-from buildx_go.adapt import adapt, lint
-from buildx_go.dockerfile import Dockerfile
+from buildx_go.dockerfile.adapt import adapt, lint
+from buildx_go.dockerfile.parse import Dockerfile
 from buildx_go.platforms import Platform, parse_platforms
 from tests.unit.test_generate_and_dockerfile import RECIPE, golden
 
@@ -212,7 +212,7 @@ def test_a_makefile_that_turns_cgo_on_gets_the_cross_toolchain() -> None:
 
 
 def test_cgo_on_the_build_platform_without_a_debian_toolchain_is_refused_before_building() -> None:
-    from buildx_go.adapt import unbuildable
+    from buildx_go.dockerfile.adapt import unbuildable
 
     alpine = MAKE_STAGE.replace(
         "golang:1.22-bookworm AS builder", "--platform=$BUILDPLATFORM golang:1.22-alpine AS builder"
@@ -291,7 +291,7 @@ def test_a_final_stage_on_the_build_platform_is_named() -> None:
 
 
 def test_stages_the_final_stage_does_not_need_are_neither_adapted_nor_reported() -> None:
-    from buildx_go.stages import go_stages
+    from buildx_go.dockerfile.stages import go_stages
 
     unused = "FROM golang:1.22 AS test\nRUN go build -o /x ./...\n\n" + MAKE_STAGE
     assert [g.name for g in go_stages(Dockerfile.parse(unused))] == ["builder"]

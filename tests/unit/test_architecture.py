@@ -8,35 +8,84 @@ import inspect
 import re
 from pathlib import Path
 
-from buildx_go import cli, plan
+from buildx_go.cli import main as cli
 from buildx_go.config import Settings
 from buildx_go.options import BUILDING, config_key, env_name, flag, markdown_table, specs
+from buildx_go.planning import plan
 
 PACKAGE = Path(__file__).parents[2] / "buildx_go"
 README = Path(__file__).parents[2] / "README.md"
+# The layers, bottom first: a module imports from its own package and the ones below it,
+# never from one above (at run time, lazily inside a function, or for type hints alike).
+# Top-level modules are the vocabulary every layer speaks; __main__ is the top.
+LAYERS = ("", "engine", "registry", "verify", "project", "dockerfile", "planning", "run", "cli")
 # The shell's modules: what touches docker, a registry, git, processes, the host's Go, files.
-EFFECTS = {"docker", "registry", "credentials", "effects", "facts", "run", "steps", "cli", "doctor", "verify", "early"}
-EFFECTS |= {"spawn", "stamps"}
+EFFECTS = {"engine.docker", "registry.client", "registry.credentials", "cli.effects", "cli.facts", "run.execute"}
+EFFECTS |= {"run.steps", "cli.main", "cli.doctor", "verify.check", "engine.early", "engine.spawn", "engine.stamps"}
 EFFECT_STDLIB = {"subprocess", "urllib", "socket", "http", "shutil", "tempfile", "fcntl"}
 
 
-def module_imports(name: str) -> set[str]:
-    """What module NAME imports when it is imported (module level, not under TYPE_CHECKING)."""
-    tree = ast.parse((PACKAGE / f"{name}.py").read_text())
+def modules() -> list[str]:
+    """Every module of the package, as dotted names below buildx_go ("planning.decide")."""
+    out = []
+    for path in sorted(PACKAGE.rglob("*.py")):
+        rel = path.relative_to(PACKAGE).with_suffix("")
+        out.append(".".join(rel.parts[:-1] if rel.name == "__init__" else rel.parts) or "__init__")
+    return out
+
+
+def source(name: str) -> Path:
+    path = PACKAGE.joinpath(*name.split(".")).with_suffix(".py")
+    return path if path.exists() else PACKAGE.joinpath(*name.split("."), "__init__.py")
+
+
+def module_imports(name: str, everywhere: bool = False) -> set[str]:
+    """What module NAME imports when it is imported (module level, not under TYPE_CHECKING);
+    EVERYWHERE: every import it holds, lazy ones and type-only ones included. Our own
+    modules as dotted names below buildx_go, others by their top-level name."""
+    tree = ast.parse(source(name).read_text())
+    nodes: list[ast.AST] = []
+    if everywhere:
+        nodes = list(ast.walk(tree))
+    else:
+        for node in tree.body:
+            if isinstance(node, ast.If) and "TYPE_CHECKING" in ast.unparse(node.test):
+                continue
+            if isinstance(node, (ast.Import, ast.ImportFrom, ast.If, ast.Try)):
+                nodes += list(ast.walk(node))
     found: set[str] = set()
-    for node in tree.body:
-        if isinstance(node, ast.If) and "TYPE_CHECKING" in ast.unparse(node.test):
-            continue
-        for sub in ast.walk(node) if isinstance(node, (ast.Import, ast.ImportFrom, ast.If, ast.Try)) else ():
-            if isinstance(sub, ast.Import):
-                found |= {a.name for a in sub.names}
-            elif isinstance(sub, ast.ImportFrom) and sub.module:
+    for sub in nodes:
+        if isinstance(sub, ast.Import):
+            found |= {a.name for a in sub.names}
+        elif isinstance(sub, ast.ImportFrom) and sub.module:
+            if sub.module == "buildx_go" or (
+                sub.module.startswith("buildx_go.")
+                and sub.module.count(".") == 1
+                and (PACKAGE / sub.module.split(".")[1]).is_dir()
+            ):
+                base = sub.module
+                found |= {
+                    f"{base}.{a.name}"
+                    if (PACKAGE.joinpath(*f"{base}.{a.name}".split(".")[1:]).with_suffix(".py").exists())
+                    else base
+                    for a in sub.names
+                }
+            else:
                 found.add(sub.module)
-    return found
+    out = set()
+    for imported in found:
+        if imported == "buildx_go":
+            out.add("__init__")
+        elif imported.startswith("buildx_go."):
+            out.add(imported.removeprefix("buildx_go."))
+        else:
+            out.add("stdlib:" + imported.split(".")[0])
+    return out
 
 
 def closure(name: str) -> set[str]:
-    """Every buildx_go module (short names) and stdlib top-level name reached from NAME."""
+    """Every module of ours (dotted) and stdlib top-level name (stdlib:NAME) reached from NAME
+    when it is imported, with the packages on the way (importing a.b runs a/__init__)."""
     seen: set[str] = set()
     todo = [name]
     while todo:
@@ -44,16 +93,36 @@ def closure(name: str) -> set[str]:
         if current in seen:
             continue
         seen.add(current)
-        for imported in module_imports(current):
-            if imported.startswith("buildx_go."):
-                todo.append(imported.removeprefix("buildx_go."))
-            else:
-                seen.add("stdlib:" + imported.split(".")[0])
+        if current.startswith("stdlib:"):
+            continue
+        todo += list(module_imports(current))
+        if "." in current:
+            todo.append(current.split(".")[0])
     return seen
 
 
+def layer(name: str) -> int:
+    if name == "__main__":
+        return len(LAYERS)
+    return LAYERS.index(name.split(".")[0] if "." in name or (PACKAGE / name).is_dir() else "")
+
+
+def test_no_import_runs_up_a_layer() -> None:
+    upward = []
+    for name in modules():
+        for imported in module_imports(name, everywhere=True):
+            if imported.startswith("stdlib:") or imported == "__init__":
+                continue
+            if layer(imported) > layer(name):
+                upward.append(f"{name} -> {imported}")
+    assert upward == []
+    top = [p.name for p in PACKAGE.glob("*.py")]
+    assert len(top) <= 12, top
+    assert {p.name for p in PACKAGE.iterdir() if p.is_dir() and (p / "__init__.py").exists()} == set(LAYERS[1:])
+
+
 def test_the_decision_and_the_plan_reach_no_effect() -> None:
-    for module in ("decide", "plan", "argv"):
+    for module in ("planning.decide", "planning.plan", "planning.argv"):
         reached = closure(module)
         ours = {m for m in reached if not m.startswith("stdlib:")}
         stdlib = {m.removeprefix("stdlib:") for m in reached if m.startswith("stdlib:")}
@@ -63,19 +132,21 @@ def test_the_decision_and_the_plan_reach_no_effect() -> None:
 
 def test_the_early_start_imports_nothing_heavy() -> None:
     """The console script checks its record and starts the build before the planner, attrs
-    or structlog are imported (early.py): ~20 ms of imports, not ~100."""
-    for module in ("launch", "early", "spawn", "stamps"):
+    or structlog are imported (engine/early.py): ~20 ms of imports, not ~100."""
+    light = {"cli", "cli.launch", "engine", "engine.early", "engine.spawn", "engine.stamps", "engine.interrupt"}
+    light |= {"errors", "tty", "__init__"}
+    for module in ("cli.launch", "engine.early", "engine.spawn", "engine.stamps"):
         reached = closure(module)
         ours = {m for m in reached if not m.startswith("stdlib:")}
         stdlib = {m.removeprefix("stdlib:") for m in reached if m.startswith("stdlib:")}
-        assert ours <= {"launch", "early", "spawn", "stamps", "interrupt", "errors", "tty"}, (module, ours)
+        assert ours <= light, (module, ours - light)
         assert not stdlib & {"attrs", "structlog", "json", "typing", "pathlib", "re", "tempfile"}, (module, stdlib)
 
 
 def test_the_cli_is_thin_and_functions_are_small() -> None:
-    assert len((PACKAGE / "cli.py").read_text().splitlines()) < 250
+    assert len((PACKAGE / "cli" / "main.py").read_text().splitlines()) < 250
     long = []
-    for path in sorted(PACKAGE.glob("*.py")):
+    for path in sorted(PACKAGE.rglob("*.py")):
         for node in ast.walk(ast.parse(path.read_text())):
             if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
                 lines = (node.end_lineno or node.lineno) - node.lineno + 1
@@ -108,7 +179,7 @@ def test_the_readme_option_table_is_the_generated_one() -> None:
 
 
 def test_completion_scripts_know_every_command_and_option() -> None:
-    from buildx_go.completion import SHELLS, script
+    from buildx_go.cli.completion import SHELLS, script
 
     parser = cli.parser()
     for shell in SHELLS:

@@ -7,14 +7,14 @@ import threading
 
 import pytest
 
-from buildx_go.binary import BUILDINFO_MAGIC, BinaryFacts, binary_problems
-from buildx_go.docker import classify
+from buildx_go.engine.docker import classify
 from buildx_go.errors import BuildFailed, EngineError, InputError, PushFailed
-from buildx_go.gitinfo import git_facts, strip_credentials, version_from_describe
 from buildx_go.log import _redact_event, redact_argv
 from buildx_go.platforms import Platform, entry_platform
+from buildx_go.project.gitinfo import git_facts, strip_credentials, version_from_describe
 from buildx_go.refs import Reference
-from buildx_go.registry import RegistryClient
+from buildx_go.registry.client import RegistryClient
+from buildx_go.verify.binary import BUILDINFO_MAGIC, BinaryFacts, binary_problems
 from tests.unit.planning import git_question
 
 
@@ -145,7 +145,7 @@ def test_git_versions() -> None:
 
 def test_questions_git_did_not_answer_are_named() -> None:
     from buildx_go.config import resolve
-    from buildx_go.decide import image_refs
+    from buildx_go.planning.decide import image_refs
 
     def slow_describe(argv: list[str], cwd: object, timeout: float) -> tuple[int, str, str] | None:
         if git_question(argv)[:2] == ["describe", "--tags"]:

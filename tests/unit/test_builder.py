@@ -11,7 +11,8 @@ import attrs
 import pytest
 from packaging.version import Version
 
-from buildx_go.builder import (
+from buildx_go.config import resolve
+from buildx_go.engine.builder import (
     Builder,
     Engine,
     NewBuilder,
@@ -21,10 +22,9 @@ from buildx_go.builder import (
     parse_builders,
     parse_version,
 )
-from buildx_go.config import resolve
-from buildx_go.decide import builder_strategy
-from buildx_go.docker import gather_preflight
+from buildx_go.engine.docker import gather_preflight
 from buildx_go.errors import EngineError, InputError
+from buildx_go.planning.decide import builder_strategy
 from buildx_go.platforms import Platform, parse_platforms
 from tests.unit.planning import FakeDocker
 
@@ -229,7 +229,7 @@ def test_facts_are_cached_until_the_engine_or_the_buildx_config_changes(tmp_path
 
 
 def test_facts_of_remote_engines_are_never_cached(tmp_path: Path) -> None:
-    from buildx_go.docker import facts_stamp
+    from buildx_go.engine.docker import facts_stamp
 
     assert facts_stamp({"DOCKER_HOST": "tcp://10.0.0.5:2376"}, None) is None
     assert facts_stamp({"DOCKER_HOST": "unix:///nonexistent.sock"}, None) is None
@@ -240,7 +240,7 @@ def test_buildx_current_file_counts_only_for_the_engine_it_is_about() -> None:
     """Every buildx command rewrites ~/.docker/buildx/current with the Key of the engine it
     ran on: a build on the second engine must not make the first one's facts (and its early
     start) look changed; a builder chosen for this engine, or a global one, must."""
-    from buildx_go.stamps import current_builder
+    from buildx_go.engine.stamps import current_builder
 
     here, there = "unix:///var/run/docker.sock", "unix:///var/run/buildx-go-classic.sock"
 
@@ -259,7 +259,7 @@ def test_buildx_current_file_counts_only_for_the_engine_it_is_about() -> None:
 
 
 def test_the_facts_stamp_follows_the_effective_builder(tmp_path: Path) -> None:
-    from buildx_go.stamps import facts_stamp
+    from buildx_go.engine.stamps import facts_stamp
 
     sock, config = tmp_path / "docker.sock", tmp_path / "config"
     sock.write_text("")

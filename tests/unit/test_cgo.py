@@ -7,9 +7,9 @@ from pathlib import Path
 import attrs
 import pytest
 
-from buildx_go.cgograph import imports
 from buildx_go.errors import InputError
-from buildx_go.gomod import GoProject
+from buildx_go.project.cgograph import imports
+from buildx_go.project.gomod import GoProject
 from tests.unit.planning import decide_for, plan_for, preflight
 from tests.unit.test_gomod import write
 
@@ -74,8 +74,8 @@ def test_the_generated_dockerfile_cross_compiles_c_when_cgo_is_needed() -> None:
 def test_the_cross_toolchain_is_installed_before_any_project_file_is_copied(vendored: bool) -> None:
     """Else a changed go.mod, or with vendor/ any changed file, runs apt-get again for every
     target (the toolchain depends only on the target and the Go image)."""
-    from buildx_go.generate import GenerateOptions, generate_dockerfile
-    from buildx_go.gomod import MainPackage
+    from buildx_go.dockerfile.generate import GenerateOptions, generate_dockerfile
+    from buildx_go.project.gomod import MainPackage
 
     opts = GenerateOptions("golang:1.27-bookworm", "debian:bookworm", (MainPackage(".", "app"),), "example.com/app")
     lines = generate_dockerfile(attrs.evolve(opts, vendored=vendored, cgo=True)).splitlines()
@@ -89,7 +89,7 @@ def test_the_host_strategy_uses_host_c_compilers_or_refuses() -> None:
     from packaging.version import Version
 
     from buildx_go.errors import EngineError
-    from buildx_go.hostgo import HostGo
+    from buildx_go.planning.hostgo import HostGo
 
     given = {"image": "r/x", "tag": ["1"], "strategy": "host"}
     host = HostGo("/usr/local/go/bin/go", Version("1.27.3"), "/usr/local/go")
@@ -140,7 +140,7 @@ def test_the_module_cache_is_read_for_required_modules(tmp_path: Path) -> None:
 
 def test_a_go_image_without_apt_get_is_refused_before_building_when_cgo_needs_a_toolchain() -> None:
     from buildx_go.config import resolve
-    from buildx_go.decide import ProjectFacts, toolchain_images
+    from buildx_go.planning.decide import ProjectFacts, toolchain_images
     from tests.unit.planning import AMD64
 
     given = {"image": "r/x", "tag": ["1"], "strategy": "buildx", "go_image": "localhost:5000/golang:1.27"}
@@ -162,7 +162,7 @@ def test_a_go_image_without_apt_get_is_refused_before_building_when_cgo_needs_a_
         "FROM mycorp/golang-builder:1 AS b\nWORKDIR /s\nCOPY . .\nRUN make\nFROM scratch\nCOPY --from=b /s/app /app\n"
     )
     user = resolve({"image": "r/x", "tag": ["1"]}, {}, {})
-    from buildx_go.decide import UserDockerfile
+    from buildx_go.planning.decide import UserDockerfile
 
     adapted = ProjectFacts(
         GoProject.detect(FIXTURES / "zlib"),

@@ -11,8 +11,8 @@ from typing import Any
 
 import pytest
 
-from buildx_go import cli
-from buildx_go.effects import Effects
+from buildx_go.cli import main as cli
+from buildx_go.cli.effects import Effects
 from tests.fakeregistry import FakeRegistry
 from tests.unit.planning import HELLO, FakeDocker, git_question
 from tests.unit.test_binary_registry_log import fake_elf
@@ -280,7 +280,7 @@ def test_github_actions_gets_groups_annotations_a_summary_and_outputs(
 
 
 def test_the_plugin_takes_dockers_global_options_as_environment() -> None:
-    from buildx_go.plugin import split_docker_args
+    from buildx_go.cli.plugin import split_docker_args
 
     env, rest = split_docker_args(["--context", "lab", "-H=unix:///x.sock", "--tls", "buildxgo", "build", "."])
     assert env == {"DOCKER_CONTEXT": "lab", "DOCKER_HOST": "unix:///x.sock"} and rest == ["build", "."]
@@ -337,7 +337,7 @@ def test_console_events_are_short_and_colour_follows_no_color_and_force_color() 
 def test_a_failing_line_of_the_users_dockerfile_is_annotated_there(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    from buildx_go.docker import classify
+    from buildx_go.engine.docker import classify
     from buildx_go.errors import BuildFailed
 
     stderr = "#12 ERROR: process did not complete\nDockerfile:8\n--------------------\n   8 | >>> RUN go build\n"

@@ -9,10 +9,10 @@ from pathlib import Path
 
 import pytest
 
-from buildx_go import cli
-from buildx_go.effects import Effects
+from buildx_go.cli import main as cli
+from buildx_go.cli.effects import Effects
 from buildx_go.errors import InputError
-from buildx_go.gomod import GoProject, exec_name
+from buildx_go.project.gomod import GoProject, exec_name
 from tests.unit.planning import FakeDocker, decide_for
 
 HOSTILE_NAMES = [
@@ -54,8 +54,8 @@ def test_a_main_package_directory_name_never_reaches_a_dockerfile(tmp_path: Path
 
 
 def test_the_generated_build_line_quotes_what_it_names() -> None:
-    from buildx_go.generate import GenerateOptions, generate_dockerfile
-    from buildx_go.gomod import MainPackage
+    from buildx_go.dockerfile.generate import GenerateOptions, generate_dockerfile
+    from buildx_go.project.gomod import MainPackage
 
     text = generate_dockerfile(
         GenerateOptions("golang:1.22", "scratch", (MainPackage("./cmd/a+b", "a+b"),), "ex.com/m")
@@ -201,7 +201,7 @@ def test_a_build_logs_and_keeps_no_build_arg_value(tmp_path: Path, capsys: pytes
 
 
 def test_a_token_used_as_the_git_user_reaches_no_label(tmp_path: Path) -> None:
-    from buildx_go.gitinfo import strip_credentials
+    from buildx_go.project.gitinfo import strip_credentials
     from tests.unit.planning import plan_for
 
     assert strip_credentials(f"{TOKEN}@github.com:o/r.git") == "github.com:o/r.git"
@@ -215,7 +215,7 @@ def test_a_token_used_as_the_git_user_reaches_no_label(tmp_path: Path) -> None:
 
 
 def test_a_token_given_as_the_version_command_is_not_shown(tmp_path: Path) -> None:
-    from buildx_go.gitinfo import version_from
+    from buildx_go.project.gitinfo import version_from
 
     with pytest.raises(InputError) as err:
         version_from(TOKEN, tmp_path, lambda argv, cwd, timeout: None)

@@ -7,10 +7,10 @@ from typing import Any
 
 import pytest
 
-from buildx_go import cli
-from buildx_go.builder import BuilderCaps
+from buildx_go.cli import main as cli
+from buildx_go.cli.effects import Effects
 from buildx_go.config import load_config_file, resolve
-from buildx_go.effects import Effects
+from buildx_go.engine.builder import BuilderCaps
 from buildx_go.errors import InputError
 from buildx_go.seams import LocalFiles
 from tests.unit.planning import HELLO, FakeDocker, decide_for, plan_for, preflight
@@ -91,7 +91,7 @@ def test_plan_is_one_buildx_run_with_every_platform() -> None:
 
 
 def test_zstd_only_with_oci_media_types() -> None:
-    from buildx_go.argv import registry_output
+    from buildx_go.planning.argv import registry_output
 
     for direct in (False, True):
         assert registry_output("zstd", direct).endswith(",compression=zstd,compression-level=1,oci-mediatypes=true")
@@ -151,7 +151,7 @@ def test_registry_cache_imports_and_exports_where_the_builder_can(exporting: boo
 
 
 def test_one_push_on_a_containerd_store_docker_driver() -> None:
-    from buildx_go.argv import registry_output
+    from buildx_go.planning.argv import registry_output
 
     assert registry_output("gzip", direct_push=True) == "type=image,push=,store=false,compression=gzip"
     given = {"image": "localhost:5000/hello", "tag": ["1.2.3"], "push": True}
@@ -238,7 +238,7 @@ def test_missing_gomod_exit_2(tmp_path: Path, capsys: pytest.CaptureFixture[str]
 
 
 def test_context_ignore_keeps_the_projects_rules_and_leaves_out_git() -> None:
-    from buildx_go.argv import context_ignore
+    from buildx_go.planning.argv import context_ignore
 
     assert context_ignore(None, include_git=False).splitlines()[1:] == [".git"]
     assert context_ignore("bin/\n*.test", include_git=False).splitlines()[1:] == ["bin/", "*.test", ".git"]
@@ -295,8 +295,8 @@ def test_a_committed_generated_dockerfile_keeps_the_version() -> None:
 def test_go_build_tags_reach_the_generated_dockerfile_and_the_host_compile() -> None:
     plan = plan_for({"image": "r/x", "tag": ["1"], "tags": ["journald,netgo"], "strategy": "buildx"})
     assert "go build -trimpath -tags=journald,netgo " in plan.dockerfile.text
-    from buildx_go.gomod import MainPackage
-    from buildx_go.hostgo import compile_argv
+    from buildx_go.planning.hostgo import compile_argv
+    from buildx_go.project.gomod import MainPackage
 
     argv = compile_argv("go", (MainPackage(".", "x"),), "/o", None, None, ("journald",))
     assert argv[:4] == ("go", "build", "-trimpath", "-tags=journald")
@@ -412,7 +412,7 @@ def test_options_are_spelt_out_and_typos_get_a_suggestion(
 
 
 def test_completion_offers_every_choice_options_values() -> None:
-    from buildx_go.completion import script
+    from buildx_go.cli.completion import script
 
     bash = script("bash", cli.parser())
     assert "--strategy) COMPREPLY=($(compgen -W 'auto buildx manifest host' -- \"$cur\"))" in bash

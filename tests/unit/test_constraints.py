@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from buildx_go.constraints import Target, file_constraint, included, name_matches, parse_expr
 from buildx_go.errors import InputError
-from buildx_go.gomod import GoProject
+from buildx_go.project.constraints import Target, file_constraint, included, name_matches, parse_expr
+from buildx_go.project.gomod import GoProject
 from tests.unit.test_gomod import write
 
 AMD64 = Target("linux", "amd64")

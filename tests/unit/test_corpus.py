@@ -18,9 +18,9 @@ from typing import Any
 
 import pytest
 
-from buildx_go import cli
+from buildx_go.cli import main as cli
+from buildx_go.cli.effects import Effects
 from buildx_go.config import Settings
-from buildx_go.effects import Effects
 from buildx_go.options import config_key, env_name, flag, specs
 from tests.unit.planning import HELLO, FakeDocker
 

@@ -11,10 +11,10 @@ from pathlib import Path
 
 import pytest
 
-from buildx_go.adapt import adapt, lint, needs_adapting, unbuildable
-from buildx_go.dockerfile import Dockerfile
+from buildx_go.dockerfile.adapt import adapt, lint, needs_adapting, unbuildable
+from buildx_go.dockerfile.parse import Dockerfile
+from buildx_go.dockerfile.stages import build_files, go_stages, style
 from buildx_go.platforms import Platform, parse_platforms
-from buildx_go.stages import build_files, go_stages, style
 
 CORPUS = Path(__file__).parents[1] / "corpus"
 BUILD = sorted((CORPUS / "build").glob("*.Dockerfile"))

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from buildx_go.adapt import adapt
-from buildx_go.dockerfile import Dockerfile, heredocs, split_instructions
+from buildx_go.dockerfile.adapt import adapt
+from buildx_go.dockerfile.parse import Dockerfile, heredocs, split_instructions
 from buildx_go.errors import InputError
 
 

@@ -9,10 +9,10 @@ import os
 import tarfile
 from pathlib import Path
 
-from buildx_go.binary import dynamic_deps
-from buildx_go.imagefs import Tree
-from buildx_go.layers import layer_facts
-from buildx_go.verify import library_problems
+from buildx_go.verify.binary import dynamic_deps
+from buildx_go.verify.check import library_problems
+from buildx_go.verify.imagefs import Tree
+from buildx_go.verify.layers import layer_facts
 from tests.unit.test_verify import elf_program
 
 

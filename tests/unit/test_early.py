@@ -10,8 +10,8 @@ from typing import Any
 
 import pytest
 
-from buildx_go import early, spawn, stamps
-from buildx_go.effects import Effects, recorded
+from buildx_go.cli.effects import Effects, recorded
+from buildx_go.engine import early, spawn, stamps
 from buildx_go.seams import LocalFiles
 
 
@@ -175,7 +175,7 @@ def test_which_plans_a_rerun_may_start_early() -> None:
 
 
 def test_the_workdir_of_a_build_started_early_is_left_as_it_is(tmp_path: Path) -> None:
-    from buildx_go.steps import write_files
+    from buildx_go.run.steps import write_files
     from tests.unit.planning import plan_for, preflight
 
     plan = plan_for(

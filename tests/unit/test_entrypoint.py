@@ -6,10 +6,10 @@ from typing import Any
 
 import pytest
 
-from buildx_go.entrypoint import Program, find_program, shell_command
-from buildx_go.imagefs import Found, Tree, clean
-from buildx_go.layers import layer_facts
-from buildx_go.verify import member_bytes
+from buildx_go.verify.check import member_bytes
+from buildx_go.verify.entrypoint import Program, find_program, shell_command
+from buildx_go.verify.imagefs import Found, Tree, clean
+from buildx_go.verify.layers import layer_facts
 from tests.fakeregistry import entry_tar
 from tests.unit.test_binary_registry_log import fake_elf
 

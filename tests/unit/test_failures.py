@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
+from buildx_go.engine.failures import PUSH_RACE, classify, failing_step
 from buildx_go.errors import BuildFailed, EngineError, PushFailed, RegistryError
-from buildx_go.failures import PUSH_RACE, classify, failing_step
 
 ARGV = ["docker", "buildx", "build", "--file", "/w/Dockerfile", "."]
 
@@ -180,7 +180,7 @@ def test_cgo_files_left_out_are_named() -> None:
 
 
 def test_a_pull_failure_points_at_what_chose_the_image() -> None:
-    from buildx_go.failures import classify, pull_hint
+    from buildx_go.engine.failures import classify, pull_hint
 
     stderr = (
         "ERROR: failed to solve: golang:1.22: failed to resolve source metadata for docker.io/library/golang:1.22: "
@@ -194,7 +194,7 @@ def test_a_pull_failure_points_at_what_chose_the_image() -> None:
 
 
 def test_a_credential_helper_failing_inside_buildx_is_exit_5_naming_it() -> None:
-    from buildx_go.failures import classify
+    from buildx_go.engine.failures import classify
 
     missing = (
         "ERROR: failed to solve: failed to push localhost:5000/x:1: error getting credentials - err: exec: "

@@ -5,10 +5,10 @@ from pathlib import Path
 
 import pytest
 
-from buildx_go.dockerfile import Dockerfile, find_dockerfile, split_instructions
+from buildx_go.dockerfile.generate import GenerateOptions, generate_dockerfile
+from buildx_go.dockerfile.parse import Dockerfile, find_dockerfile, split_instructions
 from buildx_go.errors import InputError
-from buildx_go.generate import GenerateOptions, generate_dockerfile
-from buildx_go.gomod import MainPackage
+from buildx_go.project.gomod import MainPackage
 from buildx_go.seams import LocalFiles
 
 GOLDEN = Path(__file__).parent / "golden"

@@ -6,7 +6,7 @@ import pytest
 from packaging.version import Version
 
 from buildx_go.errors import InputError
-from buildx_go.gomod import GoModule, GoProject, package_name, uses_cgo
+from buildx_go.project.gomod import GoModule, GoProject, package_name, uses_cgo
 
 GOMOD = """\
 // a comment

@@ -11,9 +11,9 @@ from typing import Any
 
 import pytest
 
-from buildx_go import cli
+from buildx_go.cli import main as cli
+from buildx_go.cli.effects import Effects
 from buildx_go.config import resolve
-from buildx_go.effects import Effects
 from buildx_go.errors import InputError
 from buildx_go.refs import Reference, problem
 from tests.unit.planning import HELLO, FakeDocker
@@ -194,13 +194,13 @@ SECRET = "s3cr3t-canary-7f1e"
     ],
 )
 def test_git_remotes_lose_their_credentials_in_every_shape(remote: str, label: str) -> None:
-    from buildx_go.gitinfo import strip_credentials
+    from buildx_go.project.gitinfo import strip_credentials
 
     assert strip_credentials(remote) == label
 
 
 def test_command_output_in_errors_is_redacted() -> None:
-    from buildx_go.gitinfo import redact_text
+    from buildx_go.project.gitinfo import redact_text
 
     text = redact_text(f"curl https://u:{SECRET}@h/x?token={SECRET} Authorization: Bearer {SECRET} password={SECRET}")
     assert SECRET not in text

@@ -10,9 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from buildx_go import interrupt
+from buildx_go.engine import interrupt
 from buildx_go.errors import Interrupted
-from buildx_go.steps import sweep_credentials
+from buildx_go.run.steps import sweep_credentials
 
 
 @pytest.fixture(autouse=True)

@@ -9,10 +9,10 @@ from pathlib import Path
 
 import pytest
 
-from buildx_go.credentials import Credentials, from_auths_entry, lookup
 from buildx_go.errors import RegistryError, VerificationFailed
 from buildx_go.refs import Reference
-from buildx_go.registry import RegistryClient, next_page, parse_challenge, retry_after
+from buildx_go.registry.client import RegistryClient, next_page, parse_challenge, retry_after
+from buildx_go.registry.credentials import Credentials, from_auths_entry, lookup
 from tests.fakeregistry import FakeRegistry
 
 PASSWORD = "s3cr3t-pa55"

@@ -12,15 +12,15 @@ import pytest
 from packaging.version import Version
 from structlog.testing import capture_logs
 
-from buildx_go.builder import Builder, Engine, Preflight
+from buildx_go.engine.builder import Builder, Engine, Preflight
 from buildx_go.errors import BuildFailed, BuildxGoError, EngineError, Interrupted, PushFailed, VerificationFailed
-from buildx_go.gomod import GoProject
-from buildx_go.hostgo import HostGo
-from buildx_go.plan import Command, Plan
+from buildx_go.planning.hostgo import HostGo
+from buildx_go.planning.plan import Command, Plan
 from buildx_go.platforms import Platform
-from buildx_go.registry import RegistryClient
-from buildx_go.run import execute
-from buildx_go.steps import check_emulation, fill
+from buildx_go.project.gomod import GoProject
+from buildx_go.registry.client import RegistryClient
+from buildx_go.run.execute import execute
+from buildx_go.run.steps import check_emulation, fill
 from tests.fakeregistry import FakeRegistry
 from tests.unit.planning import HELLO, ROOT, plan_for, preflight
 from tests.unit.test_binary_registry_log import fake_elf
@@ -188,7 +188,7 @@ def test_a_push_refused_beside_a_build_sharing_its_layers_is_run_again_alone(tmp
 def test_an_interrupt_before_the_push_is_run_again_ends_the_run_as_interrupted(tmp_path: Path) -> None:
     import signal
 
-    from buildx_go import interrupt
+    from buildx_go.engine import interrupt
 
     class InterruptedToo(RacedPush):
         def run(self, argv: Sequence[str], **kw: object) -> str:
@@ -267,7 +267,7 @@ def test_the_host_plan_pins_the_runtime_base_unless_told_not_to() -> None:
 
 
 def test_pin_base_gives_each_platform_its_own_stage_named_like_its_bin_dir() -> None:
-    from buildx_go.hostgo import bin_dir, pin_base
+    from buildx_go.planning.hostgo import bin_dir, pin_base
 
     text = host_plan("/w", base_image="localhost:5000/static:1").dockerfile.text
     pinned = pin_base(
@@ -353,7 +353,7 @@ def test_a_base_that_cannot_be_pinned_is_left_to_buildkit(
 
 
 def test_host_go_older_than_go_mod_is_exit_3() -> None:
-    from buildx_go.hostgo import check_host_go
+    from buildx_go.planning.hostgo import check_host_go
 
     project = GoProject.detect(HELLO)  # go 1.22
     with pytest.raises(EngineError, match=r"host Go 1.21 is older than go.mod's go 1.22") as err:
@@ -491,7 +491,7 @@ def test_a_release_published_since_the_plan_keeps_latest(tmp_path: Path) -> None
 def test_a_tag_moved_by_another_run_before_the_end_is_said_on_stdout(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    from buildx_go.report import print_outcome
+    from buildx_go.cli.report import print_outcome
 
     with FakeRegistry() as reg, capture_logs() as logs:
         plan = registry_plan(reg, tmp_path, "remote")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from buildx_go.tags import SemVer, as_tag, moving_tags
+from buildx_go.planning.tags import SemVer, as_tag, moving_tags
 
 # The specification's own examples, lowest first.
 SPEC_ORDER = [

@@ -14,11 +14,12 @@ import attrs
 import pytest
 from structlog.testing import capture_logs
 
-from buildx_go import early, uptodate
-from buildx_go.plan import Plan
-from buildx_go.registry import RegistryClient
-from buildx_go.run import execute
-from buildx_go.stamps import tree_stamp
+from buildx_go.engine import early
+from buildx_go.engine.stamps import tree_stamp
+from buildx_go.planning.plan import Plan
+from buildx_go.registry.client import RegistryClient
+from buildx_go.run import uptodate
+from buildx_go.run.execute import execute
 from tests.fakeregistry import OCI_MANIFEST, FakeRegistry
 from tests.unit.planning import plan_for
 

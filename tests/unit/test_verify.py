@@ -7,11 +7,11 @@ from pathlib import Path
 import pytest
 
 from buildx_go.errors import VerificationFailed
-from buildx_go.layers import layer_facts
 from buildx_go.platforms import Platform
-from buildx_go.registry import RegistryClient
-from buildx_go.verify import verify, verify_image
-from buildx_go.verifycache import VerifyCache
+from buildx_go.registry.client import RegistryClient
+from buildx_go.verify.cache import VerifyCache
+from buildx_go.verify.check import verify, verify_image
+from buildx_go.verify.layers import layer_facts
 from tests.fakeregistry import DOCKER_MANIFEST, FakeRegistry, compress, digest_of, entry_tar, tar_of
 from tests.unit.test_binary_registry_log import fake_elf
 

@@ -1,0 +1,341 @@
+"""The only module that runs docker.
+
+``Executor`` is the seam: the runner hands it argv lists (never shell strings) and gets
+text back or a BuildxGoError; tests replace it. Builders are created by a planned command
+too (``docker buildx create``), so plan and --dry-run show it and run nothing.
+"""
+
+from __future__ import annotations
+
+import collections
+import contextlib
+import json
+import os
+import re
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from pathlib import Path
+from typing import Any, Protocol, TextIO
+
+import attrs
+
+from buildx_go.engine import early, interrupt, spawn
+from buildx_go.engine.builder import Builder, Engine, Preflight, parse_builders, parse_inspect
+from buildx_go.engine.failures import classify
+from buildx_go.engine.stamps import FACTS_TTL, facts_file, facts_stamp, host_emulators
+from buildx_go.errors import EngineError
+from buildx_go.log import get_logger
+from buildx_go.tty import isatty
+
+TAIL_LINES = 80  # enough for BuildKit's summary of the failing step and its excerpt
+TAIL_BYTES = 16384
+_TERMINAL_CODES = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]|\x1b\][^\x07]*\x07|\r")
+
+
+def plain_text(data: bytes) -> str:
+    """What a terminal display said, without its escape codes and carriage returns."""
+    return _TERMINAL_CODES.sub("", data.decode(errors="replace"))
+
+
+class Executor(Protocol):
+    def run(
+        self,
+        argv: Sequence[str],
+        *,
+        stream: bool = False,
+        purpose: str = "docker",
+        env: Mapping[str, str] | None = None,
+        label: str | None = None,
+        on_start: Callable[[], None] | None = None,
+        cwd: str | None = None,
+        terminal: str = "never",
+    ) -> str:
+        """Run ARGV (with ENV added); return its stdout or raise a BuildxGoError.
+        STREAM: show its stderr to the user as it comes, each line prefixed with LABEL.
+        ON_START is called once the process runs (to use the wait). TERMINAL (never | auto |
+        always): give its stderr a terminal of its own (auto: when ours is one)."""
+        ...
+
+    def probe(self, argv: Sequence[str], *, purpose: str = "docker") -> tuple[int, str, str]:
+        """Run ARGV; return (exit code, stdout, stderr) whatever the exit code."""
+        ...
+
+
+class DockerExecutor:
+    """Runs docker: argv lists only, ENV added to this process's environment.
+
+    A plain subprocess runner in python-on-whales' manner (its ``utils.run``); buildx-go
+    does not use python-on-whales itself (README: "Why not python-on-whales").
+    """
+
+    def __init__(self, env: Mapping[str, str] | None = None, echo: TextIO | None = None) -> None:
+        from buildx_go.ci import detect
+
+        self.env = dict(env or {})
+        self.echo = echo or sys.stderr
+        self.ci = detect(self.env)
+        self.buildx_path: str | None = None  # the buildx plugin's binary, once the facts say where
+
+    def _env(self, extra: Mapping[str, str] | None) -> dict[str, str]:
+        return {**os.environ, **self.env, **(extra or {})}
+
+    def run(
+        self,
+        argv: Sequence[str],
+        *,
+        stream: bool = False,
+        purpose: str = "docker",
+        env: Mapping[str, str] | None = None,
+        label: str | None = None,
+        on_start: Callable[[], None] | None = None,
+        cwd: str | None = None,
+        terminal: str = "never",
+    ) -> str:
+        try:
+            if not stream:
+                if on_start:
+                    on_start()
+                code, out, err = self._capture(argv, env, cwd)
+                if code != 0:
+                    raise classify(argv, code, err, purpose)
+                return out
+            with self._group(purpose, argv, grouped=label is None):
+                if terminal == "always" or (terminal == "auto" and isatty(self.echo)):
+                    return self._stream_tty(argv, purpose, env, on_start, cwd, terminal)
+                return self._stream(argv, purpose, env, f"[{label}] " if label else "", on_start, cwd, terminal)
+        except FileNotFoundError:
+            raise EngineError(
+                f"{argv[0]}: command not found", "install the Docker CLI (docker-ce-cli, or Debian's docker.io)"
+            ) from None
+
+    @contextlib.contextmanager
+    def _group(self, purpose: str, argv: Sequence[str], grouped: bool) -> Iterator[None]:
+        """In CI, one command's streamed output folds into a collapsible group (side-by-side
+        builds interleave, so they stay as they are)."""
+        if self.ci is None or not grouped:
+            yield
+            return
+        key = "buildx_go_" + re.sub(r"\W+", "_", purpose)
+        self.echo.write(self.ci.group_start(f"{' '.join(argv[:3])} ({purpose})", key))
+        self.echo.flush()
+        try:
+            yield
+        finally:
+            self.echo.write(self.ci.group_end(key))
+            self.echo.flush()
+
+    def _stream(
+        self,
+        argv: Sequence[str],
+        purpose: str,
+        env: Mapping[str, str] | None,
+        prefix: str,
+        on_start: Callable[[], None] | None,
+        cwd: str | None = None,
+        terminal: str = "never",
+    ) -> str:
+        """Show stderr (BuildKit's progress) as it comes; keep stdout and stderr's tail."""
+        started = self._start(argv, env, cwd, terminal, tty=False)
+        with interrupt.owned(started.proc) as proc:
+            if on_start:
+                on_start()
+            out: list[str] = []
+            reader = threading.Thread(target=lambda: out.append(proc.stdout.read() if proc.stdout else ""), daemon=True)
+            reader.start()
+            tail: collections.deque[str] = collections.deque(maxlen=TAIL_LINES)
+            assert proc.stderr is not None
+            for line in proc.stderr:
+                tail.append(line)
+                self.echo.write(prefix + line)
+                self.echo.flush()
+            code = proc.wait()
+            reader.join()
+        if code != 0:
+            raise classify(argv, code, "".join(tail), purpose)
+        return "".join(out)
+
+    def _stream_tty(
+        self,
+        argv: Sequence[str],
+        purpose: str,
+        env: Mapping[str, str] | None,
+        on_start: Callable[[], None] | None,
+        cwd: str | None,
+        terminal: str,
+    ) -> str:
+        """Give the command's stderr a pseudo-terminal of its own (the size of ours), so that
+        BuildKit draws its live display, and pass what it draws on byte for byte; keep the
+        tail (without terminal codes) to say what went wrong."""
+        started = self._start(argv, env, cwd, terminal, tty=True)
+        assert started.master is not None
+        try:
+            with interrupt.owned(started.proc) as proc:
+                if on_start:
+                    on_start()
+                out: list[bytes] = []
+                reader = threading.Thread(
+                    target=lambda: out.append(proc.stdout.read() if proc.stdout else b""), daemon=True
+                )
+                reader.start()
+                tail = self._pass_through(started.master)
+                code = proc.wait()
+                reader.join()
+        finally:
+            os.close(started.master)
+        if code != 0:
+            raise classify(argv, code, plain_text(bytes(tail)), purpose)
+        return b"".join(out).decode(errors="replace")
+
+    def _start(
+        self, argv: Sequence[str], env: Mapping[str, str] | None, cwd: str | None, terminal: str, tty: bool
+    ) -> spawn.Started:
+        """ARGV started (buildx as its plugin binary, when known), or the same command that
+        the early start began (early.py) taken over; recorded for the next run."""
+        exec_argv = spawn.direct(argv, self.buildx_path)
+        key = (exec_argv, spawn.child_env(self._env(env), exec_argv), cwd, tty)
+        started, why = early.adopt(key)
+        if started or why:
+            log = get_logger()
+            if started:
+                log.info("early.adopted", head_start=round(time.monotonic() - started.at, 3))
+            else:
+                log.warning("early.discarded", why=why)
+        started = started or spawn.spawn(*key, size_from=self.echo)
+        rec = early.recorder()
+        if rec:
+            rec.spawned.append((*key, terminal))
+        return started
+
+    def _pass_through(self, master: int) -> bytearray:
+        """Copy what the command draws on its terminal to ours, byte for byte; its tail."""
+        tail = bytearray()
+        sink = getattr(self.echo, "buffer", None)
+        while True:
+            try:
+                chunk = os.read(master, 65536)
+            except OSError:  # EIO: the command closed its terminal
+                break
+            if not chunk:
+                break
+            tail = (tail + chunk)[-TAIL_BYTES:]
+            if sink is not None:
+                sink.write(chunk)
+            else:
+                self.echo.write(chunk.decode(errors="replace"))
+            self.echo.flush()
+        return tail
+
+    def probe(self, argv: Sequence[str], *, purpose: str = "docker") -> tuple[int, str, str]:
+        try:
+            return self._capture(argv, None, None)
+        except FileNotFoundError:
+            return 127, "", "docker: command not found"
+
+    def _capture(self, argv: Sequence[str], env: Mapping[str, str] | None, cwd: str | None) -> tuple[int, str, str]:
+        argv = spawn.direct(argv, self.buildx_path)
+        with interrupt.tracked(
+            argv,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            env=spawn.child_env(self._env(env), argv),
+            cwd=cwd,
+        ) as proc:
+            out, err = proc.communicate()
+            return proc.returncode, out, err
+
+
+def gather_preflight(
+    executor: Executor,
+    env: Mapping[str, str],
+    builder: str | None,
+    *,
+    emulators: set[str] | None = None,
+    cache_dir: str | None = None,
+) -> Preflight:
+    """Facts about the engine, buildx and its builders: `docker info`, `buildx ls` and `buildx
+    inspect` (the builder's name and its nodes' declared platforms), run side by side. With CACHE_DIR, the
+    answers are reused while nothing they depend on has changed (see ``facts_stamp``)."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    stamp = facts_stamp(env, builder)
+    cache = Path(facts_file(cache_dir, stamp)) if cache_dir and stamp else None
+    raw = _read_cache(cache, stamp) if cache and stamp else None
+    if raw is None:
+        with ThreadPoolExecutor(4) as pool:
+            info = pool.submit(executor.probe, ["docker", "info", "--format", "json"], purpose="engine info")
+            ls = pool.submit(executor.probe, ["docker", "buildx", "ls", "--format", "json"], purpose="builder list")
+            which = [builder] if builder else ([env["BUILDX_BUILDER"]] if env.get("BUILDX_BUILDER") else [])
+            inspect = pool.submit(executor.probe, ["docker", "buildx", "inspect", *which], purpose="builder nodes")
+            nets = pool.submit(executor.probe, ["docker", "network", "ls", "--format", "{{.Name}}"], purpose="networks")
+            raw = {"info": list(info.result()), "ls": list(ls.result()), "inspect": list(inspect.result())}
+            raw["networks"] = list(nets.result())
+        if cache and stamp and raw["info"][0] == 0 and raw["ls"][0] == 0:
+            _write_cache(cache, stamp, raw)
+    rec = early.recorder()
+    if rec:
+        rec.facts_used(builder, stamp, str(cache) if cache and cache.exists() else None)
+    pre = preflight_from(raw, env, builder, tuple(sorted(host_emulators() if emulators is None else emulators)))
+    return attrs.evolve(pre, cached=raw.get("cached", False))
+
+
+def preflight_from(
+    raw: dict[str, Any], env: Mapping[str, str], builder: str | None, emus: tuple[str, ...]
+) -> Preflight:
+    """Preflight from the probes' (exit code, stdout, stderr) answers."""
+    info_code, info_out, info_err = raw["info"]
+    ls_code, ls_out, ls_err = raw["ls"]
+    host = env.get("DOCKER_HOST", "")
+    if info_code == 127:
+        return Preflight(Engine(host or "?", "docker CLI missing"), None, None, (), builder, emus, info_err.strip())
+    try:
+        engine, buildx, buildx_path = Engine.from_info(host, info_out, _last_line(info_err) if info_code else None)
+    except ValueError:
+        engine = Engine(host or "?", _last_line(info_err) or "unreadable `docker info`")
+        buildx = buildx_path = None
+    nets_code, nets_out, _ = raw.get("networks") or (1, "", "")
+    if nets_code == 0 and engine.reachable:  # `bridge: none` in daemon.json: no bridge network at all
+        engine = attrs.evolve(engine, bridge="bridge" in nets_out.split())
+    buildx_error = None
+    builders: tuple[Builder, ...] = ()
+    if buildx is None:
+        buildx_error = "the docker buildx plugin is missing (the docker CLI lists no buildx plugin)"
+    elif ls_code != 0:
+        buildx, buildx_error = None, ls_err.strip().splitlines()[0] if ls_err.strip() else f"exit code {ls_code}"
+    else:
+        inspect_code, inspect_out, _ = raw.get("inspect") or (1, "", "")
+        named, declared = parse_inspect(inspect_out) if inspect_code == 0 else (None, {})
+        current = env.get("BUILDX_BUILDER") or raw.get("current") or (named if builder is None else None)
+        builders = tuple(
+            b.with_declared(declared) if b.name == (builder or current) else b for b in parse_builders(ls_out, current)
+        )
+    path = buildx_path if buildx is not None else None
+    return Preflight(engine, buildx, buildx_error, builders, builder, emus, buildx_path=path)
+
+
+def _read_cache(path: Path, stamp: str) -> dict[str, Any] | None:
+    try:
+        data = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return None
+    if data.get("stamp") != stamp or time.time() - float(data.get("time", 0)) > FACTS_TTL:
+        return None
+    raw: dict[str, Any] = data["raw"]
+    raw["cached"] = True
+    return raw
+
+
+def _write_cache(path: Path, stamp: str, raw: dict[str, Any]) -> None:
+    with contextlib.suppress(OSError):
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(f".{os.getpid()}.tmp")
+        tmp.write_text(json.dumps({"stamp": stamp, "time": time.time(), "raw": raw}))
+        tmp.replace(path)
+
+
+def _last_line(text: str) -> str:
+    lines = [line.strip() for line in text.strip().splitlines() if line.strip()]
+    return lines[-1] if lines else ""

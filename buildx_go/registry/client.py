@@ -1,0 +1,378 @@
+"""A small read-only OCI distribution client (manifests, blobs, tags), standard library only.
+
+Verification reads what was really published, straight from the registry: no engine, no
+pull. Plain http for loopback registries, https otherwise. Credentials come from where docker
+keeps them (credentials.py); Basic and Bearer token auth as registries ask for it in
+``WWW-Authenticate``. Reads are retried, boundedly, on 429 (honouring Retry-After), 5xx and
+dropped connections, never on other 4xx. Every failure is a BuildxGoError with its exit code:
+401/403 -> RegistryError (5, "not logged in"), a manifest or blob that is not there ->
+None or VerificationFailed (6), anything else -> RegistryError (5).
+"""
+
+from __future__ import annotations
+
+import email.utils
+import hashlib
+import http.client
+import json
+import os
+import random
+import re
+import threading
+import time
+import urllib.error
+import urllib.parse
+import urllib.request
+from collections.abc import Callable, Mapping
+from typing import Any
+
+import attrs
+
+from buildx_go.errors import RegistryError, VerificationFailed
+from buildx_go.refs import Reference
+from buildx_go.registry.credentials import Credentials, HelperRunner, lookup, run_helper
+
+INDEX_TYPES = (
+    "application/vnd.oci.image.index.v1+json",
+    "application/vnd.docker.distribution.manifest.list.v2+json",
+)
+MANIFEST_TYPES = (
+    "application/vnd.oci.image.manifest.v1+json",
+    "application/vnd.docker.distribution.manifest.v2+json",
+)
+ACCEPT = ", ".join(INDEX_TYPES + MANIFEST_TYPES)
+ATTEMPTS = 4  # tries of one request: 1 + 3 retries
+DEFAULT_TIMEOUT = 20.0  # seconds per request (Settings.registry_timeout)
+BACKOFF = 0.5  # seconds before the first retry, doubled each time (plus jitter)
+MAX_WAIT = 30.0  # the longest Retry-After honoured; a longer one fails at once
+MAX_PAGES = 200  # of a paginated tag list
+TRANSIENT = (urllib.error.URLError, ConnectionError, TimeoutError, http.client.HTTPException)
+
+
+@attrs.frozen
+class Response:
+    status: int
+    headers: Mapping[str, str]  # lower-case names
+    body: bytes
+
+
+def not_logged_in(registry: str, creds: Credentials | None, detail: str) -> RegistryError:
+    """The one message for 401/403: who refused, with what, and what to do."""
+    used = f"{creds.source} was refused" if creds else "no credentials for it in the docker config"
+    return RegistryError(
+        f"not logged in to {registry} (docker login {registry}): {used}; {detail}", f"docker login {registry}"
+    )
+
+
+class _NoAuthAcrossHosts(urllib.request.HTTPRedirectHandler):
+    """Follow redirects, but never carry the registry's Authorization to another host (blob
+    storage such as S3 rejects it, and it is not theirs to see)."""
+
+    def redirect_request(self, req: Any, fp: Any, code: int, msg: str, headers: Any, newurl: str) -> Any:
+        new = super().redirect_request(req, fp, code, msg, headers, newurl)
+        if new is not None and urllib.parse.urlsplit(newurl).netloc != urllib.parse.urlsplit(req.full_url).netloc:
+            new.headers.pop("Authorization", None)
+            new.unredirected_hdrs.pop("Authorization", None)
+        return new
+
+
+_OPENER = urllib.request.build_opener(_NoAuthAcrossHosts)
+
+
+class RegistryClient:
+    def __init__(
+        self,
+        env: Mapping[str, str] | None = None,
+        timeout: float | None = None,
+        *,
+        attempts: int = ATTEMPTS,
+        sleep: Callable[[float], None] = time.sleep,
+        helper: HelperRunner = run_helper,
+    ) -> None:
+        self._env = dict(env if env is not None else os.environ)
+        # --registry-timeout (its value reaches here as BUILDX_GO_REGISTRY_TIMEOUT, cli.main)
+        self._timeout = timeout or float(self._env.get("BUILDX_GO_REGISTRY_TIMEOUT") or DEFAULT_TIMEOUT)
+        self._attempts = max(1, attempts)
+        self._sleep = sleep
+        self._helper = helper
+        self._creds: dict[str, Credentials | None] = {}
+        self._auth: dict[tuple[str, str], str] = {}  # (registry, scope) -> Authorization
+        self._lock = threading.Lock()
+
+    # --- the registry's API -------------------------------------------------------------
+    def manifest(self, ref: Reference) -> tuple[str, str, dict[str, Any]]:
+        """(media type, digest, document) of REF's manifest or index; VerificationFailed if absent."""
+        found = self.manifest_or_none(ref)
+        if found is None:
+            raise VerificationFailed(f"{ref}: not found in the registry")
+        return found
+
+    def manifest_or_none(self, ref: Reference) -> tuple[str, str, dict[str, Any]] | None:
+        resp = self._get(ref, f"/manifests/{ref.digest or ref.tag}", ACCEPT)
+        if resp.status == 404:
+            return None
+        digest = "sha256:" + hashlib.sha256(resp.body).hexdigest()
+        if ref.digest and ref.digest != digest:
+            raise VerificationFailed(f"{ref}: the registry served a manifest whose digest is {digest}")
+        try:
+            doc = json.loads(resp.body)
+        except ValueError:
+            raise VerificationFailed(f"{ref}: the manifest is not JSON") from None
+        media = doc.get("mediaType") or resp.headers.get("content-type", "").split(";")[0]
+        return str(media), digest, doc
+
+    def digest_of(self, ref: Reference) -> str | None:
+        """The digest REF resolves to (a HEAD request), None if it does not exist."""
+        resp = self._request(ref, "HEAD", self._url(ref, f"/manifests/{ref.digest or ref.tag}"), ACCEPT)
+        if resp.status == 404:
+            return None
+        self._check(ref, resp, "HEAD")
+        digest = resp.headers.get("docker-content-digest")
+        if digest:
+            return digest
+        found = self.manifest_or_none(ref)  # a registry that does not say it: read the manifest
+        return found[1] if found else None
+
+    def blob(self, ref: Reference, digest: str) -> bytes:
+        resp = self._get(ref, f"/blobs/{digest}")
+        if resp.status == 404:
+            raise VerificationFailed(f"{ref}: blob {digest} is missing from the registry")
+        if "sha256:" + hashlib.sha256(resp.body).hexdigest() != digest:
+            raise VerificationFailed(f"{ref}: blob {digest} does not match its digest")
+        return resp.body
+
+    def blob_exists(self, ref: Reference, digest: str) -> None:
+        """VerificationFailed unless the registry still has blob DIGEST in REF's repository."""
+        resp = self._request(ref, "HEAD", self._url(ref, f"/blobs/{digest}"))
+        if resp.status == 404:
+            raise VerificationFailed(f"{ref}: blob {digest} is missing from the registry")
+        self._check(ref, resp, "HEAD")
+
+    def tags(self, ref: Reference) -> list[str]:
+        """Every tag of REF's repository (following the Link header's pages); [] if none."""
+        url: str | None = self._url(ref, "/tags/list?n=1000")
+        out: list[str] = []
+        for _ in range(MAX_PAGES):
+            if url is None:
+                return out
+            resp = self._request(ref, "GET", url)
+            if resp.status == 404:
+                return out
+            self._check(ref, resp, "GET")
+            try:
+                out += [str(t) for t in json.loads(resp.body).get("tags") or []]
+            except (ValueError, AttributeError):
+                raise RegistryError(f"{ref.registry}: the tag list of {ref.repository} is not JSON") from None
+            url = next_page(url, resp.headers.get("link", ""))
+        raise RegistryError(f"{ref.registry}: the tag list of {ref.repository} has over {MAX_PAGES} pages")
+
+    def delete_tag(self, ref: Reference) -> str | None:
+        """Delete the tag REF (only the tag, never the manifest by digest: other indexes point at
+        it). None when done, else why not (many registries, distribution 2.x among them, refuse)."""
+        resp = self._request(ref, "DELETE", self._url(ref, f"/manifests/{ref.tag}"), action="delete")
+        if resp.status in (200, 202, 204):
+            return None
+        detail = resp.body.decode(errors="replace").strip()[:200]
+        return f"the registry refused (HTTP {resp.status}{': ' + detail if detail else ''})"
+
+    # --- HTTP, auth and retries --------------------------------------------------------
+    def _url(self, ref: Reference, path: str) -> str:
+        host = "registry-1.docker.io" if ref.registry == "docker.io" else ref.registry
+        scheme = "http" if ref.is_loopback else "https"
+        return f"{scheme}://{host}/v2/{ref.repository}{path}"
+
+    def _get(self, ref: Reference, path: str, accept: str | None = None) -> Response:
+        resp = self._request(ref, "GET", self._url(ref, path), accept)
+        if resp.status != 404:
+            self._check(ref, resp, "GET")
+        return resp
+
+    def _check(self, ref: Reference, resp: Response, method: str) -> None:
+        if resp.status >= 400:
+            detail = registry_error_text(resp.body)
+            raise RegistryError(
+                f"{ref.registry}: HTTP {resp.status} on {method} {ref.repository}{': ' + detail if detail else ''}",
+                "see the registry's status; rerun when it answers",
+            )
+
+    def _request(
+        self, ref: Reference, method: str, url: str, accept: str | None = None, action: str = "pull"
+    ) -> Response:
+        """One request, authenticated as the registry asks (again if a token expired), retried
+        on 429/5xx/dropped connections. Returns any other answer, 404 included."""
+        scope = f"repository:{ref.repository}:{action}"
+
+        def send() -> Response:
+            headers = {"Accept": accept} if accept else {}
+            auth = self._auth.get((ref.registry, scope))
+            if auth:
+                headers["Authorization"] = auth
+            return self._send(method, url, headers)
+
+        what = f"{method} {ref.repository}"
+        resp = self._retrying(send, ref.registry, what)
+        if resp.status == 401:
+            self._authorize(ref, scope, resp.headers.get("www-authenticate", ""))
+            resp = self._retrying(send, ref.registry, what)
+        if resp.status in (401, 403):
+            raise not_logged_in(ref.registry, self._credentials(ref.registry), _status_text(resp))
+        return resp
+
+    def _retrying(self, send: Callable[[], Response], registry: str, what: str) -> Response:
+        """SEND's first answer that is not a 429, a 5xx or a dropped connection, trying at most
+        ``attempts`` times (waiting as Retry-After asks, up to MAX_WAIT, else with backoff)."""
+        for attempt in range(1, self._attempts + 1):
+            try:
+                resp = send()
+            except TRANSIENT as exc:
+                if attempt == self._attempts:
+                    raise RegistryError(
+                        f"{registry}: cannot reach the registry ({_reason(exc)}) on {what} after {attempt} attempts",
+                        "check the registry address and that it is up",
+                    ) from None
+                self._sleep(backoff(attempt))
+                continue
+            if resp.status != 429 and resp.status < 500:
+                return resp
+            wait = retry_after(resp.headers.get("retry-after"), attempt)
+            if attempt == self._attempts or wait > MAX_WAIT:
+                later = f"; it asks to retry after {wait:.0f} s" if wait > MAX_WAIT else ""
+                raise RegistryError(
+                    f"{registry}: HTTP {resp.status} on {what} after {attempt} attempt{'s' if attempt > 1 else ''}"
+                    f"{later}: {registry_error_text(resp.body) or 'no detail'}",
+                    "the registry is failing or rate limiting: rerun later",
+                )
+            self._sleep(wait)
+        raise AssertionError("unreachable")  # the loop returns or raises
+
+    def _send(self, method: str, url: str, headers: Mapping[str, str], data: bytes | None = None) -> Response:
+        req = urllib.request.Request(url, data=data, headers=dict(headers), method=method)
+        try:
+            with _OPENER.open(req, timeout=self._timeout) as resp:
+                body = resp.read()
+                return Response(resp.status, {k.lower(): v for k, v in resp.headers.items()}, body)
+        except urllib.error.HTTPError as exc:
+            try:
+                body = exc.read()
+            except (OSError, http.client.HTTPException):
+                body = b""
+            return Response(exc.code, {k.lower(): v for k, v in (exc.headers or {}).items()}, body)
+
+    def check_credentials(self, ref: Reference) -> str:
+        """Where REF's registry's credentials come from (docker's lookup, its helper asked
+        now): a helper that fails, is missing or hangs is exit 5 before anything is built."""
+        creds = self._credentials(ref.registry)
+        return creds.source if creds else "none (anonymous)"
+
+    def _credentials(self, registry: str) -> Credentials | None:
+        with self._lock:
+            if registry not in self._creds:
+                self._creds[registry] = lookup(self._env, registry, self._helper)
+            return self._creds[registry]
+
+    def _authorize(self, ref: Reference, scope: str, challenge: str) -> None:
+        """Answer REF's registry's 401 challenge: Basic with the credentials, or a Bearer token
+        from its realm (with the credentials, an identity token, or anonymously)."""
+        scheme, params = parse_challenge(challenge)
+        creds = self._credentials(ref.registry)
+        if scheme == "basic":
+            basic = creds.basic() if creds else None
+            if not basic:
+                raise not_logged_in(ref.registry, creds, "it asks for a username and password")
+            self._auth[(ref.registry, scope)] = basic
+            return
+        if scheme != "bearer" or not params.get("realm"):
+            raise RegistryError(
+                f"{ref.registry}: unsupported authentication challenge {challenge[:80]!r}",
+                "buildx-go speaks Basic and Bearer token auth",
+            )
+        if creds and creds.registry_token:
+            self._auth[(ref.registry, scope)] = f"Bearer {creds.registry_token}"
+            return
+        self._auth[(ref.registry, scope)] = "Bearer " + self._token(ref.registry, params, scope, creds)
+
+    def _token(self, registry: str, params: Mapping[str, str], scope: str, creds: Credentials | None) -> str:
+        """A bearer token from the challenge's realm for SCOPE."""
+        realm = params["realm"]
+        if urllib.parse.urlsplit(realm).scheme not in ("http", "https"):
+            raise RegistryError(f"{registry}: token realm {realm!r} is not an http(s) URL")
+        query = {"scope": scope, **({"service": params["service"]} if params.get("service") else {})}
+        if creds and creds.identity_token:  # OAuth2: trade the refresh token for an access token
+            form = {**query, "grant_type": "refresh_token", "refresh_token": creds.identity_token}
+            data = urllib.parse.urlencode({**form, "client_id": "buildx-go"}).encode()
+            headers = {"Content-Type": "application/x-www-form-urlencoded"}
+            resp = self._token_request("POST", realm, headers, data, registry)
+        else:
+            basic = creds.basic() if creds else None
+            headers = {"Authorization": basic} if basic else {}
+            resp = self._token_request("GET", f"{realm}?{urllib.parse.urlencode(query)}", headers, None, registry)
+        if resp.status in (401, 403):
+            raise not_logged_in(registry, creds, f"its token service answered HTTP {resp.status}")
+        if resp.status != 200:
+            raise RegistryError(f"{registry}: its token service answered HTTP {resp.status}", "rerun later")
+        try:
+            doc = json.loads(resp.body)
+            token = str(doc.get("token") or doc.get("access_token") or "")
+        except (ValueError, AttributeError):
+            token = ""
+        if not token:
+            raise RegistryError(f"{registry}: its token service gave no token")
+        return token
+
+    def _token_request(
+        self, method: str, url: str, headers: Mapping[str, str], data: bytes | None, registry: str
+    ) -> Response:
+        return self._retrying(lambda: self._send(method, url, headers, data), registry, "its token service")
+
+
+def parse_challenge(header: str) -> tuple[str, dict[str, str]]:
+    """('bearer', {realm, service, scope}) from ``WWW-Authenticate: Bearer realm="...",...``."""
+    scheme, _, rest = header.strip().partition(" ")
+    params = {k.lower(): v for k, v in re.findall(r'(\w+)\s*=\s*"([^"]*)"', rest)}
+    params.update({k.lower(): v for k, v in re.findall(r'(\w+)\s*=\s*([^",\s]+)', rest) if k.lower() not in params})
+    return scheme.lower(), params
+
+
+def backoff(attempt: int) -> float:
+    """Seconds before retry ATTEMPT+1: 0.5, 1, 2 ... with up to 25% jitter."""
+    base = BACKOFF * 2.0 ** (attempt - 1)
+    return base + random.uniform(0, base / 4)
+
+
+def retry_after(value: str | None, attempt: int) -> float:
+    """Seconds to wait from a Retry-After header (seconds or an HTTP date), else the backoff."""
+    if value:
+        value = value.strip()
+        if value.isdigit():
+            return float(value)
+        try:
+            when = email.utils.parsedate_to_datetime(value)
+            return max(0.0, when.timestamp() - time.time())
+        except (TypeError, ValueError):
+            pass
+    return backoff(attempt)
+
+
+def next_page(url: str, link: str) -> str | None:
+    """The next page's URL from a ``Link: <...>; rel="next"`` header, resolved against URL."""
+    m = re.search(r'<([^>]+)>\s*;\s*rel="?next"?', link)
+    return urllib.parse.urljoin(url, m.group(1)) if m else None
+
+
+def registry_error_text(body: bytes) -> str:
+    """The registry's own error message (OCI error JSON), shortened; never the request."""
+    try:
+        errors = json.loads(body).get("errors") or []
+        return "; ".join(f"{e.get('code', '')}: {e.get('message', '')}".strip(": ") for e in errors)[:200]
+    except (ValueError, AttributeError):
+        return ""
+
+
+def _status_text(resp: Response) -> str:
+    detail = registry_error_text(resp.body)
+    return f"HTTP {resp.status}" + (f" ({detail})" if detail else "")
+
+
+def _reason(exc: BaseException) -> str:
+    reason = getattr(exc, "reason", None) or exc
+    return f"{type(reason).__name__}: {reason}"[:160]

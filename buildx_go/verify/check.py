@@ -1,0 +1,379 @@
+"""Check a published image against what was asked: platforms, configs, layers, binaries.
+
+Reads the registry directly (registry.py): the index, each image's manifest and config,
+every layer the way an engine reads it (media types its manifest type allows, as many layers
+as diff_ids, each layer's uncompressed digest equal to its diff_id), and the entrypoint
+binary out of the layers, never by running it. What passed once is kept by digest
+(verifycache.py), so a no-op rebuild re-reads nothing but its index.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import re
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+import attrs
+
+from buildx_go.errors import VerificationFailed
+from buildx_go.platforms import ELF_MACHINE_NAMES, LIBRARY_TRIPLETS, Platform, entry_platform, index_platforms
+from buildx_go.refs import Reference
+from buildx_go.registry.client import INDEX_TYPES, MANIFEST_TYPES, RegistryClient
+from buildx_go.verify.binary import BinaryFacts, binary_problems, dynamic_deps
+from buildx_go.verify.cache import VerifyCache
+from buildx_go.verify.entrypoint import find_program
+from buildx_go.verify.imagefs import Found, Tree, clean
+from buildx_go.verify.layers import LayerFacts, content_problems, declared_problems, layer_facts, tar_members
+
+TRIPLET = re.compile(r"(x86_64|i[3-6]86|aarch64|arm\w*|powerpc64\w*|s390x|riscv64|mips\w*)-linux-(gnu|musl)\w*")
+OWN_TRIPLETS = {"amd64": ("x86_64",), "386": ("i386", "i486", "i586", "i686"), "arm64": ("aarch64",), "arm": ("arm",)}
+
+
+@attrs.frozen
+class ImageCheck:
+    platform: str
+    digest: str
+    config_platform: str
+    binary: str | None  # the program checked as the image's binary (its path)
+    facts: str | None
+    problems: tuple[str, ...]
+    cached: bool = False  # passed before (same digest): nothing was read again
+    program: str | None = None  # what the engine starts, wrappers and interpreters included
+    note: str | None = None  # why the binary was not checked
+    warnings: tuple[str, ...] = ()  # true of the image, though not a failure
+
+    @classmethod
+    def passed_before(cls, stored: dict[str, Any]) -> ImageCheck:
+        """A check that passed before (the same digest), from its stored form (``attrs.asdict``)."""
+        return cls(
+            str(stored["platform"]),
+            str(stored["digest"]),
+            str(stored["config_platform"]),
+            stored.get("binary"),
+            stored.get("facts"),
+            problems=(),
+            cached=True,
+            program=stored.get("program"),
+            note=stored.get("note"),
+            warnings=tuple(stored.get("warnings") or ()),
+        )
+
+    def describe(self) -> str:
+        """The program and what it is, or why it was not checked."""
+        if self.binary is None:
+            return f"{self.program or 'entrypoint'}: not checked ({self.note or 'nothing to check'})"
+        return f"{self.program or self.binary}: {self.facts}"
+
+
+@attrs.frozen
+class Report:
+    ref: str
+    digest: str
+    media_type: str
+    images: tuple[ImageCheck, ...]
+    attestations: int
+    problems: tuple[str, ...]
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems
+
+    def to_dict(self) -> dict[str, Any]:
+        return attrs.asdict(self) | {"ok": self.ok}
+
+
+def normalised(text: str) -> str:
+    try:
+        return str(Platform.parse(text))
+    except Exception:
+        return text
+
+
+class _Blobs:
+    """One image's blobs, each fetched at most once."""
+
+    def __init__(self, client: RegistryClient, ref: Reference) -> None:
+        self.client, self.ref = client, ref
+        self._got: dict[str, bytes] = {}
+
+    def __call__(self, digest: str) -> bytes:
+        if digest not in self._got:
+            self._got[digest] = self.client.blob(self.ref, digest)
+        return self._got[digest]
+
+
+def member_bytes(blob: bytes, path: str, limit: int | None = None) -> bytes:
+    """The content of the regular file PATH (clean) in the layer tar BLOB (LIMIT bytes at most)."""
+    for member, tar in tar_members(blob):
+        if member.isreg() and clean(member.name) == path:
+            f = tar.extractfile(member)
+            return (f.read(limit) if limit is not None else f.read()) if f else b""
+    return b""
+
+
+def layer_check(
+    client: RegistryClient,
+    ref: Reference,
+    blob: Callable[[str], bytes],
+    media: str,
+    manifest: dict[str, Any],
+    diff_ids: list[Any],
+    cache: VerifyCache | None,
+) -> tuple[list[str], list[LayerFacts | None]]:
+    """Every layer as an engine reads it (see layers.py), and what each holds. A layer known
+    from CACHE is not downloaded again: the registry is only asked that it still has it."""
+    layers = manifest.get("layers") or []
+    problems = declared_problems(media, layers, diff_ids)
+    found: list[LayerFacts | None] = []
+    for i, layer in enumerate(layers, 1):
+        digest = str(layer.get("digest"))
+        facts: LayerFacts | None = cache.layer(digest) if cache else None
+        if facts is not None:
+            client.blob_exists(ref, digest)
+        else:
+            try:
+                facts = layer_facts(blob(digest))
+            except ValueError as exc:
+                problems.append(f"layer {i} ({digest}): {exc}")
+                found.append(None)
+                continue
+            if cache:
+                cache.put_layer(digest, facts)
+        if facts.listing is None:
+            problems.append(f"layer {i} ({digest}): not a tar archive an engine can unpack")
+        diff_id = str(diff_ids[i - 1]) if i <= len(diff_ids) else None
+        problems += content_problems(media, i, layer, facts, diff_id)
+        found.append(facts)
+    return problems, found
+
+
+def foreign_executables(tree: Tree, platform: Platform, checked: str | None = None) -> list[str]:
+    """Every executable ELF file of the image must be for PLATFORM's machine (a mixed image,
+    say a build platform's shell beside a target's binary, fails naming them). Test data
+    (a `testdata` directory) and Debian's multiarch or cross directories of other
+    architectures (`/usr/lib/aarch64-linux-gnu`, `/usr/aarch64-linux-gnu`) are left out, and
+    CHECKED, the program whose own check says more."""
+    machine, bits, little = platform.elf
+    own = OWN_TRIPLETS.get(platform.arch, (LIBRARY_TRIPLETS.get(platform.arch, "").split("-")[0],))
+    wrong = []
+    for elf in tree.visible_elves():
+        if (elf.machine, elf.bits, elf.little) == (machine, bits, little) or elf.path == checked:
+            continue
+        parts = elf.path.split("/")[:-1]
+        if "testdata" in parts or any((m := TRIPLET.fullmatch(p)) and m.group(1) not in own for p in parts):
+            continue
+        wrong.append(f"/{elf.path} ({ELF_MACHINE_NAMES.get(elf.machine, f'machine {elf.machine}')} {elf.bits}-bit)")
+    if not wrong:
+        return []
+    more = f" and {len(wrong) - 5} more" if len(wrong) > 5 else ""
+    return [
+        f"executable files for another architecture: {', '.join(wrong[:5])}{more}; "
+        f"expected {ELF_MACHINE_NAMES[machine]} {bits}-bit (a mixed image)"
+    ]
+
+
+def check_image(
+    client: RegistryClient,
+    img_ref: Reference,
+    plat: str,
+    check_binaries: bool = True,
+    found: tuple[str, str, dict[str, Any]] | None = None,
+    cache: VerifyCache | None = None,
+    allow_non_go: bool = False,
+) -> ImageCheck:
+    """One image (a manifest, by digest): its config's platform, its layers, every executable
+    in it, and the program the engine starts vs PLAT. FOUND is the manifest when the caller
+    has already fetched it."""
+    known_digest = found[1] if found else img_ref.digest
+    cache = None if allow_non_go else cache  # the cache holds strict passes only
+    known = cache.image(known_digest, plat, check_binaries) if cache and known_digest else None
+    if known is not None:  # content-addressed: the same digest passed before
+        return ImageCheck.passed_before(known)
+    media, digest, manifest = found or client.manifest(img_ref)
+    if media in INDEX_TYPES:
+        return ImageCheck(plat, digest, "?", None, None, (f"{img_ref} is an index, not an image",))
+    if media not in MANIFEST_TYPES:
+        return ImageCheck(plat, digest, "?", None, None, (f"{img_ref} has the unknown manifest type {media}",))
+    blob = _Blobs(client, img_ref)
+    config = json.loads(blob(manifest["config"]["digest"]))
+    cfg_plat = str(Platform(config.get("os", "?"), config.get("architecture", "?"), config.get("variant")))
+    mine: list[str] = []
+    if normalised(cfg_plat) != plat:
+        mine.append(f"image config says {cfg_plat}")
+    diff_ids = list((config.get("rootfs") or {}).get("diff_ids") or [])
+    problems, layer_facts_ = layer_check(client, img_ref, blob, media, manifest, diff_ids, cache)
+    mine += problems
+    check = ImageCheck(plat, digest, cfg_plat, None, None, ())
+    listings = [f.listing if f else None for f in layer_facts_]
+    if check_binaries and all(listing is not None for listing in listings):
+        tree = Tree([listing for listing in listings if listing is not None])
+        check, found_problems, content = program_check(
+            tree, config, blob, manifest.get("layers") or [], check, allow_non_go
+        )
+        mine += found_problems + foreign_executables(tree, Platform.parse(plat), content)
+    elif check_binaries:
+        check = attrs.evolve(check, note="a layer could not be read")
+    check = attrs.evolve(check, problems=tuple(mine))
+    if cache and not check.problems:
+        cache.put_image(digest, plat, check_binaries, attrs.asdict(check))
+    return check
+
+
+def program_check(
+    tree: Tree,
+    config: dict[str, Any],
+    blob: Callable[[str], bytes],
+    layers: list[dict[str, Any]],
+    check: ImageCheck,
+    allow_non_go: bool,
+) -> tuple[ImageCheck, list[str], str | None]:
+    """The program the engine starts (entrypoint.py) and, when it can be told, the binary
+    it runs, checked against the image's platform; and the path whose content it is."""
+
+    def read(found: Found, limit: int | None) -> bytes:
+        layer, path = tree.content_of(found)
+        return member_bytes(blob(str(layers[layer]["digest"])), path, limit)
+
+    program = find_program(tree, config, read)
+    check = attrs.evolve(check, program=program.describe() or None, note=program.note, warnings=program.warnings)
+    if program.problems or program.binary is None:
+        return check, list(program.problems), None
+    data = read(program.binary, None)
+    facts = BinaryFacts.from_bytes(data)
+    facts_text = facts.describe() if facts else "not ELF"
+    platform = Platform.parse(check.platform)
+    problems = binary_problems(platform, facts, allow_non_go)
+    interp, needed = dynamic_deps(data) if facts else (None, ())
+    if interp:
+        facts_text += f", dynamically linked ({interp}; {', '.join(needed) or 'no libraries'})"
+        problems += library_problems(tree, check.platform, interp, needed)
+    content = tree.content_of(program.binary)[1]
+    return attrs.evolve(check, binary=f"/{program.binary.path}", facts=facts_text), problems, content
+
+
+LIBRARY_DIRS = ("lib", "usr/lib", "lib/{triplet}", "usr/lib/{triplet}", "lib64", "usr/lib64", "usr/local/lib")
+
+
+def library_problems(tree: Tree, plat: str, interp: str, needed: tuple[str, ...]) -> list[str]:
+    """A dynamically linked entrypoint (cgo) needs its interpreter and libraries in the
+    image, where the dynamic loader looks for them."""
+    if tree.resolve(interp)[0] is None:
+        return [
+            f"the binary is dynamically linked (cgo) but its interpreter {interp} is not in the image: "
+            "a base with that libc, a static build (--cgo-static), or CGO_ENABLED=0"
+        ]
+    triplet = LIBRARY_TRIPLETS.get(Platform.parse(plat).arch, "")
+    dirs = [d.format(triplet=triplet) for d in LIBRARY_DIRS]
+    return [
+        f"the binary needs {lib}, which is in none of the image's library directories"
+        for lib in needed
+        if not any(tree.resolve(f"/{d}/{lib}")[0] is not None for d in dirs)
+    ]
+
+
+def verify(
+    client: RegistryClient,
+    ref_text: str,
+    wanted: tuple[Platform, ...],
+    check_binaries: bool = True,
+    expected: dict[str, str] | None = None,
+    cache: VerifyCache | None = None,
+    allow_non_go: bool = False,
+) -> Report:
+    """A Report on REF: exactly WANTED platforms, configs that agree, layers an engine can pull,
+    binaries that fit; with EXPECTED (platform -> digest), each entry must be that already
+    verified image."""
+    ref = Reference.parse(ref_text)
+    found = client.manifest_or_none(ref)
+    if found is None:
+        raise VerificationFailed(f"{ref}: not found in the registry")
+    media, digest, doc = found
+    problems: list[str] = []
+    if media not in INDEX_TYPES:
+        problems.append(f"{ref} is a single-platform manifest ({media}), not an index")
+        return Report(str(ref), digest, media, (), 0, tuple(problems))
+    entries = doc.get("manifests") or []
+    images = [(entry_platform(e), e) for e in entries]
+    attestations = sum(1 for p, _ in images if p is None)
+    have = [p for p, _ in images if p]
+    want = [str(p) for p in wanted]
+    if sorted(have) != sorted(want):
+        problems.append(f"{ref} lists {', '.join(sorted(have)) or 'nothing'}; expected {', '.join(sorted(want))}")
+    platform_entries = [(plat, entry) for plat, entry in images if plat is not None]
+    for plat, entry in platform_entries:
+        if expected is not None and expected.get(plat) != entry["digest"]:
+            problems.append(f"{plat}: entry {entry['digest']} is not the verified image {expected.get(plat)}")
+    check_one = functools.partial(
+        check_image, client, check_binaries=check_binaries, cache=cache, allow_non_go=allow_non_go
+    )
+    with ThreadPoolExecutor(max(1, len(platform_entries))) as pool:  # one image per thread: I/O bound
+        checks = list(
+            pool.map(
+                lambda pe: check_one(ref.with_digest(pe[1]["digest"]), pe[0]),
+                platform_entries,
+            )
+        )
+    for check in checks:
+        problems += [f"{check.platform}: {p}" for p in check.problems]
+    return Report(str(ref), digest, media, tuple(checks), attestations, tuple(problems))
+
+
+def verify_image(
+    client: RegistryClient,
+    ref_text: str,
+    platform: Platform,
+    cache: VerifyCache | None = None,
+    allow_non_go: bool = False,
+) -> Report:
+    """A Report on one single-platform image (the manifest strategy's per-platform pushes)."""
+    ref = Reference.parse(ref_text)
+    found = client.manifest_or_none(ref)
+    if found is None:
+        raise VerificationFailed(f"{ref}: not found in the registry")
+    media, digest, _ = found
+    check = check_image(client, ref, str(platform), found=found, cache=cache, allow_non_go=allow_non_go)
+    problems = tuple(f"{platform}: {p}" for p in check.problems)
+    return Report(str(ref), digest, media, (check,), 0, problems)
+
+
+def apt_get_in(
+    client: RegistryClient, image: str, platform: Platform, cache: VerifyCache | None = None
+) -> tuple[bool | None, str]:
+    """Whether IMAGE (its PLATFORM image) has apt-get, which a C cross toolchain is installed
+    with: (answer, how it was told), None when it cannot be told. Its config's history says
+    it cheaply for images built with a Dockerfile (apt-get, or apk for Alpine); others are
+    read layer by layer (their listings kept in CACHE by digest)."""
+    ref = Reference.parse(image)
+    found = client.manifest_or_none(ref)
+    if found is None:
+        return None, f"{image} is not in its registry"
+    media, digest, doc = found
+    if media in INDEX_TYPES:
+        entry = index_platforms(doc).get(platform)
+        if entry is None:
+            return None, f"{image} has no {platform} image"
+        media, digest, doc = client.manifest(ref.with_digest(entry))
+    blob = _Blobs(client, ref)
+    config = json.loads(blob(doc["config"]["digest"]))
+    history = " ".join(str(h.get("created_by", "")) for h in config.get("history") or [])
+    if re.search(r"\bapt-get\b|\bdpkg\b", history):
+        return True, "its history runs apt-get"
+    if re.search(r"\bapk\b", history):
+        return False, "an Alpine image (apk)"
+    listings = []
+    for layer in doc.get("layers") or []:
+        digest = str(layer.get("digest"))
+        facts = cache.layer(digest) if cache else None
+        if facts is None:
+            facts = layer_facts(blob(digest))
+            if cache:
+                cache.put_layer(digest, facts)
+        if facts.listing is None:
+            return None, f"a layer of {image} could not be read"
+        listings.append(facts.listing)
+    tree = Tree(listings)
+    found_apt = tree.resolve("/usr/bin/apt-get")[0] is not None
+    return found_apt, "read from its layers"
