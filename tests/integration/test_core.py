@@ -14,7 +14,9 @@ HELLO = ROOT / "examples" / "hello"
 
 
 def built(proc_stderr: str) -> list[dict[str, object]]:
-    return [e for e in events(proc_stderr) if e["event"] == "command.start"]
+    """The build commands a run started (publishing tags follows with imagetools)."""
+    starts = [e for e in events(proc_stderr) if e["event"] == "command.start"]
+    return [e for e in starts if e["argv"][:3] == ["docker", "buildx", "build"]]  # type: ignore[index]
 
 
 @pytest.mark.parametrize(
@@ -35,7 +37,9 @@ def test_user_dockerfiles_cross_compile_in_one_run(repo: str, fixture: str, stag
     assert f"[linux/amd64->arm64 {stage} " in proc.stderr
     assert f"[linux/arm64 {stage} " not in proc.stderr
     # BuildKit pushed the index once; buildx did not push it all again through the engine
-    assert f"pushing manifest for {repo}:1.0.0@" in proc.stderr
+    # (under the staging tag: the docker driver cannot push by digest; the version tag is
+    # written once the index is verified)
+    assert f"pushing manifest for {repo}:buildx-go-staging@" in proc.stderr
     assert "with docker" not in proc.stderr
     # and did not unpack it into the engine's image store too (store=false): it is pulled below
     assert run(["docker", "image", "inspect", f"{repo}:1.0.0"], check=False).returncode != 0

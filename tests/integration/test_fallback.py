@@ -121,7 +121,9 @@ def test_containerd_engine_auto_chooses_one_buildx_run() -> None:
     plan = json.loads(proc.stdout)
     assert plan["strategy"] == "buildx"
     assert "containerd image store" in plan["reason"]
-    assert [c["purpose"] for c in plan["commands"]] == ["build"]
+    # one build for both platforms, pushed under the staging tag and tagged once verified
+    assert [c["purpose"] for c in plan["commands"]] == ["build", "publish localhost:5000/x:1"]
+    assert plan["staging"] == "localhost:5000/x:buildx-go-staging"
 
 
 def test_the_articles_raw_recipe_fails_where_buildx_go_succeeds(repo: str, tmp_path: Path) -> None:
