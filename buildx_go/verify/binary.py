@@ -153,33 +153,57 @@ def executable_segment(data: bytes) -> bytes | None:
 def dynamic_deps(data: bytes) -> tuple[str | None, tuple[str, ...]]:
     """A dynamically linked binary's interpreter (PT_INTERP, e.g. /lib/ld-linux-aarch64.so.1)
     and the libraries it needs (DT_NEEDED); (None, ()) for a static one."""
+    interp, strings = _dynamic(data)
+    return interp, tuple(strings.get(DT_NEEDED, ()))
+
+
+def library_search(data: bytes) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """The binary's own library directories: (DT_RPATH, DT_RUNPATH), each split at `:`."""
+    _, strings = _dynamic(data)
+
+    def split(tag: int) -> tuple[str, ...]:
+        return tuple(d for value in strings.get(tag, ()) for d in value.split(":") if d)
+
+    return split(DT_RPATH), split(DT_RUNPATH)
+
+
+DT_NEEDED, DT_RPATH, DT_RUNPATH = 1, 15, 29
+
+
+def _dynamic(data: bytes) -> tuple[str | None, dict[int, list[str]]]:
+    """(PT_INTERP, the string values of the dynamic section's DT_NEEDED, DT_RPATH and
+    DT_RUNPATH entries, by tag)."""
     headers = program_headers(data)
     interp = next(
         (data[o : o + n].split(b"\0")[0].decode(errors="replace") for t, _, o, _, n in headers if t == 3), None
     )
     dynamic = next(((o, n) for t, _, o, _, n in headers if t == 2), None)  # PT_DYNAMIC
     if dynamic is None:
-        return interp, ()
+        return interp, {}
     try:
         bits, end = {1: 32, 2: 64}[data[4]], "<" if data[5] == 1 else ">"
         entry = "qQ" if bits == 64 else "iI"
         size = struct.calcsize(end + entry)
         tags = [struct.unpack_from(end + entry, data, dynamic[0] + i * size) for i in range(dynamic[1] // size)]
     except (KeyError, struct.error):
-        return interp, ()
+        return interp, {}
     strtab = next((v for t, v in tags if t == 5), None)  # DT_STRTAB (an address)
     base = next(
         (o + strtab - a for t, _, o, a, n in headers if t == 1 and strtab is not None and a <= strtab < a + n), None
     )
     if base is None:
-        return interp, ()
-    needed = []
+        return interp, {}
+    found: dict[int, list[str]] = {}
     for tag, value in tags:
         if tag == 0:  # DT_NULL
             break
-        if tag == 1:  # DT_NEEDED: an offset into the string table
-            needed.append(data[base + value : data.index(b"\0", base + value)].decode(errors="replace"))
-    return interp, tuple(needed)
+        if tag in (DT_NEEDED, DT_RPATH, DT_RUNPATH):  # an offset into the string table
+            try:
+                text = data[base + value : data.index(b"\0", base + value)].decode(errors="replace")
+            except ValueError:
+                continue
+            found.setdefault(tag, []).append(text)
+    return interp, found
 
 
 def binary_problems(platform: Platform, facts: BinaryFacts | None, allow_non_go: bool = False) -> list[str]:
@@ -191,10 +215,13 @@ def binary_problems(platform: Platform, facts: BinaryFacts | None, allow_non_go:
     problems = []
     if (facts.machine, facts.bits, facts.little_endian) != (machine, bits, little):
         problems.append(f"binary is {facts.describe()}, expected {ELF_MACHINE_NAMES[machine]} {bits}-bit")
-    if facts.code is not None and facts.machine in (X86_64, X86, AARCH64, ARM) and facts.code != facts.machine:
+    # a Go binary's code is judged too (a header patched to another machine); for others the
+    # judgement misreads real programs (a static qemu-user, libm), so their header is believed
+    code = facts.code
+    if facts.is_go and code is not None and code != facts.machine and facts.machine in (X86_64, X86, AARCH64, ARM):
         problems.append(
             f"its ELF header says {ELF_MACHINE_NAMES[facts.machine]} but its code is "
-            f"{ELF_MACHINE_NAMES[facts.code]} (a header that does not match the program)"
+            f"{ELF_MACHINE_NAMES[code]} (a header that does not match the program)"
         )
     if not facts.is_go and not allow_non_go:
         problems.append("not a Go binary (no Go build info; --allow-non-go accepts it)")

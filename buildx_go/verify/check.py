@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import functools
 import json
+import posixpath
 import re
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -22,7 +23,7 @@ from buildx_go.errors import VerificationFailed
 from buildx_go.platforms import ELF_MACHINE_NAMES, LIBRARY_TRIPLETS, Platform, entry_platform, index_platforms
 from buildx_go.refs import Reference
 from buildx_go.registry.client import INDEX_TYPES, MANIFEST_TYPES, RegistryClient
-from buildx_go.verify.binary import BinaryFacts, binary_problems, dynamic_deps
+from buildx_go.verify.binary import BinaryFacts, binary_problems, dynamic_deps, library_search
 from buildx_go.verify.cache import VerifyCache
 from buildx_go.verify.entrypoint import find_program
 from buildx_go.verify.imagefs import Found, Tree, clean
@@ -249,29 +250,83 @@ def program_check(
     interp, needed = dynamic_deps(data) if facts else (None, ())
     if interp:
         facts_text += f", dynamically linked ({interp}; {', '.join(needed) or 'no libraries'})"
-        problems += library_problems(tree, check.platform, interp, needed)
+        env = dict(str(e).split("=", 1) for e in (config.get("config") or {}).get("Env") or [] if "=" in str(e))
+        where = Loader(interp, *library_search(data), env.get("LD_LIBRARY_PATH", ""), program.binary.path)
+        problems += library_problems(tree, platform, where, needed)
     content = tree.content_of(program.binary)[1]
     return attrs.evolve(check, binary=f"/{program.binary.path}", facts=facts_text), problems, content
 
 
-LIBRARY_DIRS = ("lib", "usr/lib", "lib/{triplet}", "usr/lib/{triplet}", "lib64", "usr/lib64", "usr/local/lib")
+@attrs.frozen
+class Loader:
+    """What the dynamic loader is asked to find libraries with."""
+
+    interp: str  # PT_INTERP: glibc's ld-linux or musl's ld-musl
+    rpath: tuple[str, ...]  # the binary's DT_RPATH (glibc: only without a DT_RUNPATH)
+    runpath: tuple[str, ...]
+    ld_library_path: str  # the image config's LD_LIBRARY_PATH
+    binary: str  # its path, for $ORIGIN
+
+    @property
+    def musl(self) -> bool:
+        return "musl" in posixpath.basename(self.interp)
+
+    def directories(self, platform: Platform) -> tuple[list[str], list[str]]:
+        """(where the loader looks for a library first, in order; its system directories,
+        last) as image paths; glibc reads ld.so.cache between the two. glibc: DT_RPATH
+        (without a DT_RUNPATH), LD_LIBRARY_PATH, DT_RUNPATH; then Debian's multiarch
+        directories, /lib64 and /usr/lib64 on 64-bit platforms, /lib, /usr/lib. musl:
+        LD_LIBRARY_PATH, DT_RPATH and DT_RUNPATH; then /lib, /usr/local/lib, /usr/lib."""
+        origin = posixpath.dirname("/" + self.binary)
+
+        def own(dirs: tuple[str, ...]) -> list[str]:
+            return [d.replace("${ORIGIN}", origin).replace("$ORIGIN", origin) for d in dirs]
+
+        env = [d for d in re.split(r"[:;]", self.ld_library_path) if d]
+        if self.musl:
+            return [*env, *own(self.rpath), *own(self.runpath)], ["/lib", "/usr/local/lib", "/usr/lib"]
+        triplet = LIBRARY_TRIPLETS.get(platform.arch, "")
+        system = [f"/lib/{triplet}", f"/usr/lib/{triplet}"] if triplet else []
+        system += ["/lib64", "/usr/lib64"] if platform.elf[1] == 64 else []
+        return [*(own(self.rpath) if not self.runpath else []), *env, *own(self.runpath)], [*system, "/lib", "/usr/lib"]
 
 
-def library_problems(tree: Tree, plat: str, interp: str, needed: tuple[str, ...]) -> list[str]:
-    """A dynamically linked entrypoint (cgo) needs its interpreter and libraries in the
-    image, where the dynamic loader looks for them."""
-    if tree.resolve(interp)[0] is None:
+def library_problems(tree: Tree, platform: Platform, loader: Loader, needed: tuple[str, ...]) -> list[str]:
+    """A dynamically linked entrypoint (cgo) needs its interpreter, and each library where
+    the loader looks (Loader.directories, and for glibc ld.so.cache's entries: a library in
+    /usr/local/lib counts once ldconfig has run), built for PLATFORM's machine: the loader
+    passes over one of another architecture."""
+    if tree.resolve(loader.interp)[0] is None:
         return [
-            f"the binary is dynamically linked (cgo) but its interpreter {interp} is not in the image: "
+            f"the binary is dynamically linked (cgo) but its interpreter {loader.interp} is not in the image: "
             "a base with that libc, a static build (--cgo-static), or CGO_ENABLED=0"
         ]
-    triplet = LIBRARY_TRIPLETS.get(Platform.parse(plat).arch, "")
-    dirs = [d.format(triplet=triplet) for d in LIBRARY_DIRS]
-    return [
-        f"the binary needs {lib}, which is in none of the image's library directories"
-        for lib in needed
-        if not any(tree.resolve(f"/{d}/{lib}")[0] is not None for d in dirs)
-    ]
+    first, system = loader.directories(platform)
+    cache = "" if loader.musl else (tree.text("etc/ld.so.cache") or "")
+    problems = []
+    for lib in needed:
+        cached = re.findall(rf"(?:^|\x00)(/[^\x00]*/{re.escape(lib)})\x00", cache) if cache else []
+        candidates = [lib] if "/" in lib else [posixpath.join(d, lib) for d in [*first]] + cached
+        candidates += [] if "/" in lib else [posixpath.join(d, lib) for d in system]
+        wrong = []
+        for candidate in candidates:
+            hit, _ = tree.resolve(candidate)
+            if hit is None or tree.node_of(hit).kind != "file":
+                continue
+            elf = tree.elf_at(hit)
+            if elf is not None and (elf.machine, elf.bits, elf.little) == platform.elf:
+                break
+            what = ELF_MACHINE_NAMES.get(elf.machine, f"machine {elf.machine}") if elf else "not ELF"
+            wrong.append(f"/{hit.path} ({what})")
+        else:
+            if wrong:
+                found = ", ".join(dict.fromkeys(wrong))
+                problems.append(f"the binary needs {lib}; the dynamic loader finds only {found}, not for {platform}")
+                continue
+            shown = ", ".join(dict.fromkeys([*first, *system]))
+            cache_note = "" if loader.musl else " nor in ld.so.cache (a library added elsewhere needs ldconfig)"
+            problems.append(f"the binary needs {lib}, which the dynamic loader finds in none of {shown}{cache_note}")
+    return problems
 
 
 def verify(
@@ -296,7 +351,8 @@ def verify(
         problems.append(f"{ref} is a single-platform manifest ({media}), not an index")
         return Report(str(ref), digest, media, (), 0, tuple(problems))
     entries = doc.get("manifests") or []
-    images = [(entry_platform(e), e) for e in entries]
+    # as the engine matches them: linux/arm64/v8 is linux/arm64
+    images = [(normalised(named) if (named := entry_platform(e)) else None, e) for e in entries]
     attestations = sum(1 for p, _ in images if p is None)
     have = [p for p, _ in images if p]
     want = [str(p) for p in wanted]

@@ -14,6 +14,7 @@ stops the walk).
 from __future__ import annotations
 
 import posixpath
+import re
 import struct
 import tarfile
 from collections.abc import Iterable, Iterator, Mapping
@@ -24,8 +25,9 @@ import attrs
 Kind = Literal["file", "dir", "symlink", "hardlink", "other"]
 MAX_SYMLINKS = 40  # Linux's MAXSYMLINKS
 HEAD = 4096  # bytes of an executable read for its ELF header and program headers
-TEXTS = ("etc/passwd", "etc/group")  # kept whole (up to TEXT_LIMIT): users and groups
+TEXTS = ("etc/passwd", "etc/group", "etc/ld.so.cache")  # kept whole (up to TEXT_LIMIT): users, groups, libraries
 TEXT_LIMIT = 1 << 20
+LIBRARY_NAME = re.compile(r"\.so(\.[0-9]+)*$|\.node$")  # libz.so.1, a Node.js addon
 
 
 def clean(name: str) -> str:
@@ -56,12 +58,15 @@ DIR = Node("dir")
 
 @attrs.frozen
 class Elf:
-    """An executable ELF file of a layer (ET_EXEC, or ET_DYN with an interpreter: a PIE)."""
+    """An ELF file of a layer: an executable (ET_EXEC; ET_DYN with an interpreter, a PIE; or
+    an executable ET_DYN without one and without a library's name, a static PIE), or a
+    shared library (``lib``: the rest of ET_DYN)."""
 
     path: str
     machine: int
     bits: int
     little: bool
+    kind: Literal["exec", "lib"] = "exec"
 
 
 @attrs.frozen
@@ -79,7 +84,7 @@ class Listing:
             "nodes": {path: node.to_json() for path, node in self.nodes.items()},
             "whiteouts": sorted(self.whiteouts),
             "opaque": sorted(self.opaque),
-            "elves": [[e.path, e.machine, e.bits, e.little] for e in self.elves],
+            "elves": [[e.path, e.machine, e.bits, e.little, e.kind] for e in self.elves],
             "texts": dict(self.texts),
         }
 
@@ -89,7 +94,7 @@ class Listing:
             {str(p): Node.from_json(n) for p, n in data["nodes"].items()},
             frozenset(data["whiteouts"]),
             frozenset(data["opaque"]),
-            tuple(Elf(str(p), int(m), int(b), bool(le)) for p, m, b, le in data["elves"]),
+            tuple(Elf(str(p), int(m), int(b), bool(le), k) for p, m, b, le, k in data["elves"]),
             {str(k): str(v) for k, v in data["texts"].items()},
         )
 
@@ -114,12 +119,15 @@ def scan(stream: IO[bytes]) -> Listing:
             if not name:
                 continue  # the root itself
             node = Node(_kind(member), member.mode & 0o7777, member.uid, member.gid, _link(member))
+            target = nodes.get(node.link) if node.kind == "hardlink" else None
+            if target is not None and target.kind == "symlink":
+                node = target  # a hard link to a symlink is that symlink (one inode), as GNU ln makes it
             nodes[name] = node
             if node.kind != "file":
                 continue
-            if node.mode & 0o111 and member.size >= 64:
+            if (node.mode & 0o111 or LIBRARY_NAME.search(base)) and member.size >= 64:
                 f = tar.extractfile(member)
-                elf = elf_head(name, f.read(HEAD)) if f else None
+                elf = elf_head(name, f.read(HEAD), bool(node.mode & 0o111)) if f else None
                 if elf:
                     elves.append(elf)
             elif name in TEXTS and member.size <= TEXT_LIMIT:
@@ -147,9 +155,11 @@ def _link(member: tarfile.TarInfo) -> str:
     return clean(member.linkname) if member.islnk() else ""
 
 
-def elf_head(path: str, head: bytes) -> Elf | None:
-    """PATH's ELF facts from its first bytes if it is an executable ELF file (not a plain
-    shared library: ET_DYN counts only with a PT_INTERP program header, as a PIE has)."""
+def elf_head(path: str, head: bytes, executable: bool = True) -> Elf | None:
+    """PATH's ELF facts from its first bytes if it is an ELF executable or shared library.
+    ET_DYN is an executable with a PT_INTERP program header (a PIE), or without one when the
+    file is EXECUTABLE and not named as a library is (a static PIE: gcc -static-pie, Rust's
+    musl targets); otherwise a shared library."""
     if len(head) < 52 or head[:4] != b"\x7fELF" or head[4] not in (1, 2):
         return None
     bits, little = (32, 64)[head[4] - 1], head[5] == 1
@@ -172,7 +182,8 @@ def elf_head(path: str, head: bytes) -> Elf | None:
                 return Elf(path, machine, bits, little)
     except struct.error:
         return None
-    return None
+    library = not executable or LIBRARY_NAME.search(posixpath.basename(path)) is not None
+    return Elf(path, machine, bits, little, "lib" if library else "exec")
 
 
 @attrs.frozen
@@ -274,7 +285,7 @@ class Tree:
         return found.node
 
     def elf_at(self, found: Found) -> Elf | None:
-        """The scan's ELF facts of FOUND's content, if it is an executable ELF file."""
+        """The scan's ELF facts of FOUND's content, if it is an ELF executable or library."""
         layer, path = self.content_of(found)
         if layer < 0:
             return None
@@ -284,6 +295,8 @@ class Tree:
         """Every executable ELF file still in the image (not deleted or replaced above)."""
         for i, layer in enumerate(self.layers):
             for elf in layer.elves:
+                if elf.kind != "exec":
+                    continue
                 hit = self.lookup(elf.path)
                 if hit is not None and hit.layer == i:
                     yield elf

@@ -27,6 +27,16 @@ pytestmark = pytest.mark.integration
 SHAPES = sorted((ROOT / "tests" / "corpus" / "final").glob("*.Dockerfile"))
 ARCHES = ("amd64", "arm64")
 PATH_DIRS = "/usr/local/sbin, /usr/local/bin, /usr/sbin, /usr/bin, /sbin, /bin"
+HELPER_C = """#include <stdio.h>
+int main(void) {
+#if defined(__x86_64__)
+    puts("hello from linux/amd64 (a C helper)");
+#elif defined(__aarch64__)
+    puts("hello from linux/arm64 (a C helper)");
+#endif
+    return 0;
+}
+"""
 
 
 def expectations(path: Path) -> tuple[dict[str, bool], list[str]]:
@@ -66,9 +76,12 @@ def context(tmp_path_factory: pytest.TempPathFactory) -> Path:
         "run.sh": b"#!/bin/sh\nexec /usr/local/bin/hello from-script\n",
         "bash.sh": b"#!/bin/bash\nexec hello\n",
         "crlf.sh": b"#!/bin/sh\r\nexec hello\r\n",
+        "env-runner.sh": b"#!/usr/bin/env runner\n",
+        "plain.sh": b"exec /usr/local/bin/hello from-start\n",  # no #!: only a shell (or glibc's execvp) runs it
     }.items():
         (scripts / name).write_bytes(body)
         (scripts / name).chmod(0o755)
+    (scripts / "helper.c").write_text(HELPER_C)
     (ctx / "links/usr/local/bin").mkdir(parents=True)
     (ctx / "links/usr/local/bin/hello").symlink_to("/opt/hello-1.0")
     (ctx / "dirlink/usr/local").mkdir(parents=True)

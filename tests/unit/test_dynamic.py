@@ -9,8 +9,9 @@ import os
 import tarfile
 from pathlib import Path
 
+from buildx_go.platforms import Platform
 from buildx_go.verify.binary import dynamic_deps
-from buildx_go.verify.check import library_problems
+from buildx_go.verify.check import Loader, library_problems
 from buildx_go.verify.imagefs import Tree
 from buildx_go.verify.layers import layer_facts
 from tests.unit.test_verify import elf_program
@@ -34,15 +35,18 @@ def layer(entries: dict[str, str | bytes | None]) -> bytes:
     return gzip.compress(buf.getvalue())
 
 
+X86 = elf_program(62, "x86-64", go=False)  # a library's machine is all the loader checks here
+ARM = elf_program(183, "aarch64", go=False)
+AMD64 = Platform("linux", "amd64")
 DEBIAN = layer(
     {
         "usr": None,
         "usr/lib": None,
         "usr/lib/x86_64-linux-gnu": None,
-        "usr/lib/x86_64-linux-gnu/libc.so.6": b"c",
+        "usr/lib/x86_64-linux-gnu/libc.so.6": X86,
         "usr/lib/x86_64-linux-gnu/libz.so.1": "libz.so.1.2.13",
-        "usr/lib/x86_64-linux-gnu/libz.so.1.2.13": b"z",
-        "usr/lib/x86_64-linux-gnu/ld-linux-x86-64.so.2": b"ld",
+        "usr/lib/x86_64-linux-gnu/libz.so.1.2.13": X86,
+        "usr/lib/x86_64-linux-gnu/ld-linux-x86-64.so.2": X86,
         "lib": "usr/lib",  # merged /usr
         "lib64": None,
         "lib64/ld-linux-x86-64.so.2": "/lib/x86_64-linux-gnu/ld-linux-x86-64.so.2",
@@ -65,15 +69,56 @@ def tree(*blobs: bytes) -> Tree:
     return Tree([x for x in listings if x is not None])
 
 
+def loader(interp: str = INTERP, runpath: tuple[str, ...] = (), env: str = "", rpath: tuple[str, ...] = ()) -> Loader:
+    return Loader(interp, rpath, runpath, env, "app/bin/app")
+
+
 def test_libraries_are_found_through_symlinks_and_whiteouts_apply() -> None:
     paths = tree(DEBIAN)
     assert paths.resolve(INTERP)[0] is not None and paths.resolve("/lib/x86_64-linux-gnu/libz.so.1")[0] is not None
     assert paths.resolve("/lib/x86_64-linux-gnu/libsqlite3.so.0")[0] is None
-    assert library_problems(paths, "linux/amd64", INTERP, ("libc.so.6", "libz.so.1")) == []
-    missing = library_problems(paths, "linux/amd64", INTERP, ("libc.so.6", "libsqlite3.so.0"))
-    assert missing == ["the binary needs libsqlite3.so.0, which is in none of the image's library directories"]
+    assert library_problems(paths, AMD64, loader(), ("libc.so.6", "libz.so.1")) == []
+    (missing,) = library_problems(paths, AMD64, loader(), ("libc.so.6", "libsqlite3.so.0"))
+    assert missing.startswith(
+        "the binary needs libsqlite3.so.0, which the dynamic loader finds in none of /lib/x86_64-linux-gnu, "
+        "/usr/lib/x86_64-linux-gnu, /lib64, /usr/lib64, /lib, /usr/lib nor in ld.so.cache"
+    )
     deleted = tree(DEBIAN, layer({"usr/lib/x86_64-linux-gnu/.wh.libz.so.1.2.13": b""}))
-    assert library_problems(deleted, "linux/amd64", INTERP, ("libz.so.1",)) != []
+    assert library_problems(deleted, AMD64, loader(), ("libz.so.1",)) != []
     static_base = tree(layer({"etc": None, "etc/passwd": b"root:x:0:0::/:/sbin/nologin\n"}))
-    (problem,) = library_problems(static_base, "linux/amd64", INTERP, ("libc.so.6",))
+    (problem,) = library_problems(static_base, AMD64, loader(), ("libc.so.6",))
     assert problem.startswith(f"the binary is dynamically linked (cgo) but its interpreter {INTERP} is not in")
+
+
+def test_a_library_of_another_architecture_is_passed_over_as_the_loader_does() -> None:
+    wrong = tree(DEBIAN, layer({"usr/lib/libgreet.so": ARM}))
+    assert library_problems(wrong, AMD64, loader(), ("libgreet.so",)) == [
+        "the binary needs libgreet.so; the dynamic loader finds only /usr/lib/libgreet.so (aarch64), "
+        "not for linux/amd64"
+    ]
+    # one of the right machine further along the search is the one loaded
+    both = tree(DEBIAN, layer({"usr/lib/libgreet.so": X86, "lib64": None, "lib64/libgreet.so": ARM}))
+    assert library_problems(both, AMD64, loader(), ("libgreet.so",)) == []
+
+
+def test_the_loaders_own_directories_come_from_the_binary_the_config_and_ld_so_cache() -> None:
+    local = {"usr/local": None, "usr/local/lib": None, "usr/local/lib/libgreet.so": X86}
+    image = tree(DEBIAN, layer(local))
+    # glibc reads /usr/local/lib only through ld.so.cache: a library put there needs ldconfig
+    assert (
+        "nor in ld.so.cache (a library added elsewhere needs ldconfig)"
+        in library_problems(image, AMD64, loader(), ("libgreet.so",))[0]
+    )
+    cache = b"glibc-ld.so.cache1.1\x00\x01\x00libgreet.so\x00/usr/local/lib/libgreet.so\x00"
+    cached = tree(DEBIAN, layer({**local, "etc": None, "etc/ld.so.cache": cache}))
+    assert library_problems(cached, AMD64, loader(), ("libgreet.so",)) == []
+    own = tree(DEBIAN, layer({"opt": None, "opt/app": None, "opt/app/lib": None, "opt/app/lib/libgreet.so": X86}))
+    assert library_problems(own, AMD64, loader(), ("libgreet.so",)) != []
+    assert library_problems(own, AMD64, loader(env="/opt/app/lib"), ("libgreet.so",)) == []
+    assert library_problems(own, AMD64, loader(runpath=("/opt/app/lib",)), ("libgreet.so",)) == []
+    origin = tree(DEBIAN, layer({"app": None, "app/bin": None, "app/bin/app": X86, "app/lib/libgreet.so": X86}))
+    assert library_problems(origin, AMD64, loader(runpath=("$ORIGIN/../lib",)), ("libgreet.so",)) == []
+    # musl reads /usr/local/lib by default, and has no ld.so.cache
+    musl = "/lib/ld-musl-x86_64.so.1"
+    alpine = tree(layer({"lib": None, "lib/ld-musl-x86_64.so.1": X86, **local}))
+    assert library_problems(alpine, AMD64, loader(interp=musl), ("libgreet.so",)) == []

@@ -92,7 +92,12 @@ def test_relative_paths_start_at_the_working_directory_and_dotdot_stays_in_the_r
     image = Image(BASE, [d("srv"), f("srv/server")])
     assert checked(image.program(Entrypoint=["./server"], WorkingDir="/srv")) == "/srv/server"
     assert checked(image.program(Entrypoint=["../../../srv/server"], WorkingDir="/srv")) == "/srv/server"
-    assert checked(image.program(Entrypoint=["server"], WorkingDir="/srv", Env=["PATH=/usr/bin:."])) == "/srv/server"
+    # runc looks a bare name up with Go's exec.LookPath: what a relative PATH entry finds is refused
+    relative = image.program(Entrypoint=["server"], WorkingDir="/srv", Env=["PATH=/usr/bin:."])
+    assert relative.problems == (
+        "entrypoint server: found as ./server through the relative PATH entry '.': runc refuses a program "
+        "found relative to the current directory",
+    )
     assert image.program(Entrypoint=["./server"]).problems  # from / there is none
 
 
@@ -198,8 +203,21 @@ def test_no_entrypoint_and_no_command_starts_nothing() -> None:
         (["-c", "app"], ["app"]),
         (["-ec", "exec /app serve"], ["/app", "serve"]),
         (["-c", "FOO=1 app --x"], ["app", "--x"]),
-        (["-c", "app; echo done"], ["app"]),
+        (["-c", "app; echo done"], None),  # two commands, no exec: which one is the program is not told
+        (["-c", "mkdir -p /tmp/data && exec app"], ["app"]),
+        (["-c", "set -e\nexec app --port 1"], ["app", "--port", "1"]),
+        (["-c", "exec >/tmp/log 2>&1; exec app"], ["app"]),
+        (["-c", "exec -a myapp app"], ["app"]),
+        (["-c", "time app"], ["app"]),
+        (["-c", "time -p app"], ["app"]),
+        (["-c", "command app"], ["app"]),
+        (["-c", "command -v app"], None),
+        (["-c", "app > /tmp/log 2>&1"], ["app"]),
         (["-c", "cd /x && app"], None),
+        (["-c", "cd x && exec app"], None),
+        (["-c", "(app)"], None),
+        (["-c", "if true; then exec app; fi"], None),
+        (["-c", ". /env && exec app"], None),
         (["-c", "$APP"], None),
         (["-c", "'unbalanced"], None),
         (["script.sh"], None),
@@ -207,9 +225,89 @@ def test_no_entrypoint_and_no_command_starts_nothing() -> None:
     ],
 )
 def test_shell_command_lines(args: list[str], words: list[str] | None) -> None:
-    assert shell_command(args) == words
+    started = shell_command(args)
+    assert (started.words if started else None) == words
+
+
+def test_a_shell_follows_cd_and_path_before_its_program() -> None:
+    started = shell_command(["-c", "cd /srv && exec ./app"], "/usr/bin", "")
+    assert started is not None and (started.words, started.cwd) == (["./app"], "srv")
+    prefixed = shell_command(["-c", "PATH=/opt/tools:$PATH runner"], "/usr/bin", "")
+    assert prefixed is not None and prefixed.search == "/opt/tools:/usr/bin"
+    exported = shell_command(["-c", "export PATH=/opt/tools:${PATH}; exec runner"], "/bin", "")
+    assert exported is not None and exported.search == "/opt/tools:/bin"
+    assert shell_command(["-c", "PATH=$HOME/bin:$PATH runner"], "/bin", "") is None
 
 
 def test_a_shell_alone_is_the_program() -> None:
     program = Image(BASE).program(Cmd=["sh"])
     assert checked(program) == "/usr/bin/busybox" and program.describe() == "sh (/usr/bin/busybox)"
+
+
+DEBIAN_LIKE = [*BASE, f("usr/bin/env"), f("usr/bin/bash"), f("usr/bin/nice"), f("usr/bin/mkdir")]
+
+
+def test_env_that_clears_path_looks_up_in_the_c_librarys_default_path() -> None:
+    """`env -i` and `env -u PATH` leave execvp no PATH: glibc searches /bin:/usr/bin only."""
+    image = Image(DEBIAN_LIKE, [f("usr/local/bin/hello"), f("usr/bin/tool")])
+    for entry in (["env", "-i", "hello"], ["env", "-u", "PATH", "hello"], ["env", "--unset=PATH", "hello"]):
+        program = image.program(Entrypoint=entry)
+        assert program.binary is None and not program.problems, entry
+        assert program.note == f"{entry[0]} clears PATH: hello is found by musl's default path, not glibc's"
+    assert checked(image.program(Entrypoint=["env", "-i", "tool"])) == "/usr/bin/tool"
+    assert checked(image.program(Entrypoint=["env", "-i", "PATH=/usr/local/bin", "hello"])) == "/usr/local/bin/hello"
+    gone = Image(DEBIAN_LIKE, [d("opt"), f("opt/hello")]).program(Entrypoint=["env", "-i", "hello"])
+    assert gone.problems == (
+        "the command env starts hello: not an executable file in any PATH directory (/bin, /usr/bin)",
+    )
+
+
+def test_env_in_a_shebang_and_a_shells_path_assignment_use_the_images_path() -> None:
+    script = f("start", b"#!/usr/bin/env runner\n")
+    image = Image(DEBIAN_LIKE, [d("opt"), d("opt/tools"), f("opt/tools/runner"), script])
+    path = "PATH=/opt/tools:/usr/local/bin:/usr/bin:/bin"
+    program = image.program(Entrypoint=["/start"], Env=[path])
+    assert not program.problems and program.describe().endswith("runner (/opt/tools/runner)")
+    assert checked(image.program(Entrypoint=["/bin/sh", "-c", "PATH=/opt/tools:$PATH runner"])) == "/opt/tools/runner"
+
+
+def test_a_file_without_a_shebang_runs_as_a_shell_script_only_when_a_shell_starts_it() -> None:
+    image = Image(DEBIAN_LIKE, [f("start.sh", b"exec /usr/local/bin/hello from-start\n"), f("usr/local/bin/hello")])
+    by_shell = image.program(Entrypoint=["/bin/sh", "-c", "/start.sh"])
+    assert not by_shell.problems and "is run by the shell as a shell script" in str(by_shell.note)
+    by_env = image.program(Entrypoint=["env", "MODE=prod", "/start.sh"])
+    assert not by_env.problems and "depends on its C library" in str(by_env.note)
+    by_runc = image.program(Entrypoint=["/start.sh"])
+    assert "neither an ELF executable nor a #! script" in by_runc.problems[0]
+
+
+def test_paths_runc_refuses() -> None:
+    image = Image(BASE, [d("app"), d("app/bin"), f("app/bin/hello"), f("usr/local/bin/hello")])
+    relative = image.program(Entrypoint=["hello"], WorkingDir="/app", Env=["PATH=bin:/usr/local/bin"])
+    assert "runc refuses a program found relative to the current directory" in relative.problems[0]
+    # an absolute directory earlier in PATH is found first: no refusal
+    assert checked(image.program(Entrypoint=["hello"], WorkingDir="/app", Env=["PATH=/usr/local/bin:bin"])) == (
+        "/usr/local/bin/hello"
+    )
+    slash = image.program(Entrypoint=["/usr/local/bin/hello/"])
+    assert slash.problems == ("entrypoint /usr/local/bin/hello/: /usr/local/bin/hello is not a directory",)
+    empty = image.program(Entrypoint=["hello"], WorkingDir="/usr/local/bin", Env=["PATH="])
+    assert empty.problems == ("entrypoint hello: PATH is empty, no directory is searched",)
+
+
+def test_a_hard_link_to_a_symlink_is_that_symlink() -> None:
+    layer = [f("usr/local/bin/hello"), ln("usr/local/bin/h1", "/usr/local/bin/hello")]
+    layer.append(("usr/local/bin/server", "hardlink", "usr/local/bin/h1", 0o777, 0))
+    assert checked(Image(BASE, layer).program(Entrypoint=["server"])) == "/usr/local/bin/hello"
+
+
+def test_more_wrappers_and_shell_forms_are_seen_through() -> None:
+    image = Image(DEBIAN_LIKE, [f("usr/local/bin/hello")])
+    for entry in (
+        ["nice", "-n", "5", "hello"],
+        ["nice", "-5", "hello"],
+        ["/bin/bash", "-c", "exec -a myapp hello"],
+        ["/bin/bash", "-c", "time hello"],
+        ["/bin/sh", "-c", "mkdir -p /tmp/data && exec hello"],
+    ):
+        assert checked(image.program(Entrypoint=entry)) == "/usr/local/bin/hello", entry

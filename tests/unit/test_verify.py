@@ -248,7 +248,8 @@ def test_whiteouts_are_applied_as_an_engine_does() -> None:
 def test_an_elf_header_that_does_not_match_its_code_is_named() -> None:
     with FakeRegistry() as reg:
         honest = one_image(reg, "honest", [{"usr/local/bin/app": elf_program(62, "x86-64")}])
-        patched = one_image(reg, "patched", [{"usr/local/bin/app": elf_program(62, "aarch64", go=False)}])
+        patched = one_image(reg, "patched", [{"usr/local/bin/app": elf_program(62, "aarch64")}])
+        other = one_image(reg, "other", [{"usr/local/bin/app": elf_program(62, "aarch64", go=False)}])
         arm = one_image(reg, "arm", [{"usr/local/bin/app": elf_program(183, "aarch64")}], arch="arm64")
         amd64, arm64 = (Platform("linux", "amd64"),), (Platform("linux", "arm64"),)
         good, lie, good_arm = (
@@ -257,9 +258,13 @@ def test_an_elf_header_that_does_not_match_its_code_is_named() -> None:
             verify(client(), arm, arm64),
         )
         lie_allowed = verify(client(), patched, amd64, allow_non_go=True)
+        other_allowed = verify(client(), other, amd64, allow_non_go=True)
     assert good.ok and good_arm.ok, (good.problems, good_arm.problems)
     assert "linux/amd64: its ELF header says x86-64 but its code is aarch64" in lie.problems[0]
     assert not lie_allowed.ok  # --allow-non-go accepts other programs, not a lie about the machine
+    # a program that is not Go: its header is believed (judging its code misreads real ones,
+    # such as Debian's static qemu-user binaries)
+    assert other_allowed.ok, other_allowed.problems
 
 
 def test_an_entrypoint_that_is_not_go_is_named_and_accepted_only_when_asked() -> None:
@@ -354,3 +359,15 @@ def test_a_binary_for_a_higher_amd64_level_than_the_entry_fails_naming_both() ->
         "instruction on CPUs without it",
     )
     assert v3_ok.ok and v1_ok.ok, (v3_ok.problems, v1_ok.problems)  # a v1 binary runs on v3 CPUs
+
+
+def test_an_index_entry_for_arm64_v8_is_linux_arm64_as_the_engine_matches_it() -> None:
+    """`docker manifest annotate --variant v8` writes linux/arm64/v8: engines pull it for
+    linux/arm64, and so does verify count it."""
+    with FakeRegistry() as reg:
+        image = reg.image(
+            "app", [{"usr/local/bin/app": elf_program(183, "aarch64")}], arch="arm64", entrypoint="/usr/local/bin/app"
+        )
+        reg.index("app", "v8", [(*image, {"os": "linux", "architecture": "arm64", "variant": "v8"})])
+        report = verify(client(), f"{reg.host}/app:v8", (Platform("linux", "arm64"),))
+    assert report.ok, report.problems
