@@ -21,7 +21,17 @@ from buildx_go.dockerfile.generate import (
     cgo_toolchain,
 )
 from buildx_go.dockerfile.parse import Dockerfile, Instruction, Stage
-from buildx_go.dockerfile.stages import GoStage, base_image, chain, compile_how, go_stages, is_go_image, prebuilt_copies
+from buildx_go.dockerfile.stages import (
+    AUTOMATIC_ARGS,
+    GoStage,
+    base_image,
+    chain,
+    compile_how,
+    go_stages,
+    is_go_image,
+    prebuilt_copies,
+    tool_install,
+)
 from buildx_go.platforms import Platform
 
 GO_ENV_VARS = {"GOOS", "GOARCH", "GOARM", "GOAMD64"}
@@ -83,9 +93,13 @@ def adapt(
             edits.cache_mounts(st, modules_cached)
         if not g.wired and not g.tool:
             edits.target_arch(g)
+        if g.kind == "emulated" or not g.wired:
+            edits.install_dirs(g)
         why = cgo.evidence(df, g) if g.kind != "cross" else None
         if why:
-            edits.cgo_toolchain(g, cgo_packages, why)
+            edits.cgo_toolchain(g, tuple(dict.fromkeys([*cgo_packages, *_dev_packages(df, g)])), why)
+    if any(g.kind not in ("cross", "tool") and not _cannot_adapt(df, g, cgo) for g in found):
+        edits.unshadow_platform_args(df)
     header = [
         f"# Derived by buildx-go from {filename} for one multi-platform buildx run: the Go stage",
         "# runs on $BUILDPLATFORM and cross-compiles for TARGETOS/TARGETARCH/TARGETVARIANT.",
@@ -121,19 +135,23 @@ def needs_adapting(found: tuple[GoStage, ...]) -> bool:
 
 SPLIT_NAME = "buildx-go-build"
 # commands a compile-only stage may run besides go: they leave nothing the final image needs
+# (mkdir only for the directories the outputs go to; a redirection writes a file: never)
 _HARMLESS_WORDS = frozenset({"go", "cd", "mkdir", "echo", "true", "set", "export", "ls", "pwd", ":"})
 _GO_OUTPUT = re.compile(r"\bgo\s+build\b(?:[^;&|]*?)\s-o(?:=|\s+)([\"']?)([^\s\"';&|]+)\1")
+_REDIRECT = re.compile(r"""(?<![<>&\d])\d?>>?(?![&])|&>|\btee\b""")
 
 
 def split_outputs(g: GoStage) -> tuple[tuple[tuple[int, str], ...] | None, str | None]:
     """A Go stage that is also the final image can be split in two (compiled on the build
     platform, shipped on the target's image) when it is one stage whose RUNs only run go (and
-    cd, mkdir, echo) and every `go build` names its output (-o): ((RUN index, absolute output)
-    ..., None), else (None, why not)."""
+    cd, mkdir for the outputs' directories, echo without a redirection) and every `go build`
+    names its output (-o): ((RUN index, absolute output) ..., None), else (None, why not).
+    A `cd` is followed to the end of its RUN, as the shell does."""
     if g.root is not g.stage:
         return None, f"it is built FROM stage {g.root.name or g.root.index}"
     workdir = "/"
     outputs: list[tuple[int, str]] = []
+    made_dirs: list[str] = []
     for n, ins in enumerate(g.stage.instructions):
         if ins.keyword == "WORKDIR":
             workdir = posixpath.join(workdir, ins.command.strip().strip("\"'"))
@@ -141,23 +159,45 @@ def split_outputs(g: GoStage) -> tuple[tuple[tuple[int, str], ...] | None, str |
         if ins.keyword != "RUN":
             continue
         text = re.sub(r"^(--\S+\s+)+", "", ins.command)
+        if _REDIRECT.search(re.sub(r"'[^']*'|\"[^\"]*\"", "", text)):
+            return None, f"its RUN `{ins.command[:60]}` writes a file the final image would not have"
+        here = workdir
         for part in re.split(r"&&|\|\||;|\||\n", text):
             words = [w for w in part.split() if not re.fullmatch(r"[A-Za-z_]\w*=\S*", w)]
-            if words and words[0] not in _HARMLESS_WORDS:
-                return None, f"its RUN `{ins.command[:60]}` does more than compile Go"
-            if len(words) > 1 and words[0] == "go" and words[1] == "install":
-                return None, "`go install` puts a cross-compiled binary under $GOPATH/bin/<os>_<arch>"
-            if len(words) > 1 and words[0] == "go" and words[1] == "build":
+            why = _not_compile_only(words, ins.command)
+            if why:
+                return None, why
+            if words[:1] == ["cd"]:
+                if len(words) != 2 or "$" in words[1]:
+                    return None, f"its RUN `{ins.command[:60]}` changes to a directory that depends on a variable"
+                here = posixpath.join(here, words[1])
+            elif words[:1] == ["mkdir"]:
+                made_dirs += [posixpath.join(here, w) for w in words[1:] if not w.startswith("-")]
+            elif words[:2] == ["go", "build"]:
                 m = _GO_OUTPUT.search(part)
                 if m is None:
                     return None, "a `go build` without -o"
                 out = m.group(2)
-                if "$" in out or "$" in workdir:
+                if "$" in out or "$" in here:
                     return None, f"the output {out} depends on a variable"
-                outputs.append((n, posixpath.join(workdir, out) if not out.startswith("/") else out))
+                outputs.append((n, posixpath.normpath(posixpath.join(here, out))))
     if not outputs:
         return None, "no `go build -o` names what it builds"
+    kept = [d for d in made_dirs if not any(o.startswith(posixpath.normpath(d).rstrip("/") + "/") for _, o in outputs)]
+    if kept:
+        return None, f"it makes {kept[0]}, which the final image would not have"
     return tuple(outputs), None
+
+
+def _not_compile_only(words: list[str], command: str) -> str | None:
+    """Why a simple command of a single stage's RUN is more than compiling Go, or None."""
+    if words and words[0] not in _HARMLESS_WORDS:
+        return f"its RUN `{command[:60]}` does more than compile Go"
+    if words[:2] == ["go", "install"]:
+        return "`go install` puts a cross-compiled binary under $GOPATH/bin/<os>_<arch>"
+    if words[:2] == ["go", "build"] and "-C" in words:
+        return "`go build -C DIR` writes its output relative to DIR"
+    return None
 
 
 def toolchain_stages(
@@ -208,6 +248,10 @@ def _cannot_adapt(df: Dockerfile, g: GoStage, cgo: _Cgo) -> str | None:
             f"its base stage {g.root.name or g.root.index} is also the base of stage {g.shared}, "
             "which must stay on the target platform"
         )
+    if g.kind == "emulated":
+        why = _probes_machine(df, g, cgo) or _takes_system_files(df, g)
+        if why:
+            return f"{why}: it stays on the target platform"
     why = cgo.evidence(df, g)
     if g.kind == "emulated" and why and not _debian_go(df, g):
         return (
@@ -224,6 +268,44 @@ def _cannot_adapt(df: Dockerfile, g: GoStage, cgo: _Cgo) -> str | None:
     return None
 
 
+MACHINE_PROBE = re.compile(r"\buname\s+-[a-z]*m|\bdpkg\s+--print-architecture|\bGOHOSTARCH\b|\barch\s*\)|\$\(arch\)")
+SYSTEM_DIRS = ("bin/", "sbin/", "usr/bin/", "usr/sbin/", "lib/", "lib64/", "usr/lib/", "usr/lib64/", "usr/libexec/")
+
+
+def _probes_machine(df: Dockerfile, g: GoStage, cgo: _Cgo) -> str | None:
+    """A RUN or a build file that derives GOARCH from the machine it runs on (uname -m,
+    dpkg --print-architecture): on $BUILDPLATFORM that would be the build platform's."""
+    texts = [(f"its RUN `{i.command[:50]}`", i.command) for st in chain(df, g.stage) for i in st.instructions]
+    texts += [(name, body) for name, body in cgo.used_by(g)]
+    for where, text in texts:
+        probe = MACHINE_PROBE.search(text)
+        if probe and re.search(r"\bGOARCH\b", text):
+            return f"{where} derives GOARCH from the machine it runs on ({probe.group(0)})"
+    return None
+
+
+def _takes_system_files(df: Dockerfile, g: GoStage) -> str | None:
+    """Another stage copies from G a program or library of its base image (/bin/busybox,
+    /usr/lib/...): moved to $BUILDPLATFORM, those would be the build platform's."""
+    outputs = {o for o in _GO_OUTPUT_ANY.findall(" ".join(i.command for i in g.stage.instructions))}
+    for st in df.stages:
+        for ins in st.instructions:
+            if ins.keyword != "COPY" or not re.search(
+                rf"--from={re.escape(g.stage.name or str(g.stage.index))}\b", ins.args
+            ):
+                continue
+            words = [w for w in ins.command.split() if not w.startswith("--")]
+            for src in words[:-1]:
+                path = src.lstrip("/")
+                if path.startswith(SYSTEM_DIRS) and src not in outputs and not path.startswith("usr/local/"):
+                    return f"stage {st.name or st.index} copies {src} from it, a file of its base image"
+    return None
+
+
+_GO_OUTPUT_ANY = re.compile(r"\s-o(?:=|\s+)[\"']?([^\s\"';&|]+)")
+
+
+EXTERNAL_LINK = re.compile(r"-linkmode[= ]+[\"']?external")
 CGO_SETTING = re.compile(r"\bCGO_ENABLED\s*(?::=|\?=|=)\s*[\"']?([01])\b")
 
 
@@ -245,12 +327,16 @@ class _Cgo:
             return "the Dockerfile sets CGO_ENABLED=1"
         if "0" in own:
             return None
+        if EXTERNAL_LINK.search(text):
+            return "it links with -linkmode external, which needs cgo"
         said = {name: {m.group(1) for m in CGO_SETTING.finditer(body)} for name, body in self.used_by(g)}
-        on = [name for name, values in said.items() if "1" in values]
+        on = [name for name, values in said.items() if values == {"1"}]
         if on:
             return f"{on[0]} sets CGO_ENABLED=1"
-        if any("0" in values for values in said.values()):
-            return None
+        if any(values for values in said.values()):
+            return None  # off, or on only on one branch (CGO_ENABLED=1 for -race, =0 otherwise)
+        if any(EXTERNAL_LINK.search(body) for _, body in self.used_by(g)):
+            return "its build file links with -linkmode external, which needs cgo"
         return f'{self.files[0]} imports "C"' if self.files else None
 
     def used_by(self, g: GoStage) -> list[tuple[str, str]]:
@@ -395,6 +481,41 @@ class _Edits:
             f"stage {g.name}"
         )
 
+    def unshadow_platform_args(self, df: Dockerfile) -> None:
+        """A global `ARG TARGETARCH` (or another platform ARG) without a value: the Docker
+        engine's own BuildKit then gives a stage's `ARG TARGETARCH` that empty value, not the
+        target's (newer BuildKit gives the target's), so the GOARCH adaptation feeds would be
+        empty. BuildKit sets the platform ARGs before the first FROM anyway: left out."""
+        for ins in df.global_args:
+            parts = ins.args.split()
+            dropped = [a for a in parts if a in AUTOMATIC_ARGS]  # no `=`: declared without a value
+            if not dropped:
+                continue
+            keep = [a for a in parts if a not in dropped]
+            self.edits[ins.line - 1] = (ins.end_line - 1, [f"ARG {' '.join(keep)}"] if keep else [])
+            self.changes.append(
+                f"{self.filename}:{ins.line}: global ARG {' '.join(dropped)} without a value left out (the Docker "
+                "engine's BuildKit would give the stages an empty value; BuildKit sets it before the first FROM)"
+            )
+
+    def install_dirs(self, g: GoStage) -> None:
+        """After each RUN of G that runs `go install` (the project's own packages, not a
+        tool at a version): cross-compiled, go puts the binary in $GOPATH/bin/GOOS_GOARCH;
+        it is moved to $GOPATH/bin, where a native build leaves it (and COPY --from looks)."""
+        runs = [
+            i
+            for i in g.stage.instructions
+            if i.keyword == "RUN"
+            and any(not tool_install(i.command[m.end() :]) for m in GO_INSTALL.finditer(i.command))
+        ]
+        for ins in runs:
+            self.before.setdefault(ins.end_line, []).append(INSTALL_DIR_RUN)
+        if runs:
+            self.changes.append(
+                f"{self.filename}:{runs[0].line}: `go install` output moved from $GOPATH/bin/<os>_<arch> to "
+                "$GOPATH/bin, where a native build puts it"
+            )
+
     def applied(self) -> list[str]:
         out: list[str] = []
         i = 0
@@ -407,7 +528,27 @@ class _Edits:
             else:
                 out.append(self.lines[i])
                 i += 1
-        return out + self.tail
+        return out + list(self.before.get(len(self.lines), ())) + self.tail
+
+
+GO_INSTALL = re.compile(r"\bgo\s+install\b")
+INSTALL_DIR_RUN = (
+    'RUN bin="$(go env GOPATH)/bin"; d="$bin/$(go env GOOS)_$(go env GOARCH)"; '
+    'if [ -d "$d" ]; then mv "$d"/* "$bin"/ && rmdir "$d"; fi'
+)
+_APT_INSTALL = re.compile(r"\bapt(?:-get)?\s+(?:-\S+\s+)*install\b([^;&|\n]*)")
+
+
+def _dev_packages(df: Dockerfile, g: GoStage) -> list[str]:
+    """The C libraries (Debian -dev packages) G's chain installs with apt-get: for the build
+    platform as written; the cross toolchain needs them for the target too."""
+    found = []
+    for st in chain(df, g.stage):
+        for ins in st.instructions:
+            for m in _APT_INSTALL.finditer(ins.command if ins.keyword == "RUN" else ""):
+                words = m.group(1).replace("\\", " ").split()
+                found += [w.split("=")[0] for w in words if re.fullmatch(r"[a-z0-9][a-z0-9.+-]*-dev(=\S+)?", w)]
+    return found
 
 
 def _arch_arg_lines(g: GoStage) -> list[Instruction]:

@@ -36,7 +36,8 @@ INDIRECT = re.compile(
 )
 # ARGs buildx sets itself: never "an ARG with another name that carries the architecture"
 AUTOMATIC_ARGS = frozenset(f"{w}{x}" for w in ("TARGET", "BUILD") for x in ("PLATFORM", "OS", "ARCH", "VARIANT"))
-WIRED = re.compile(r"\bxx-(go|info|apt|apk|clang)\b|TARGETARCH|TARGETPLATFORM")
+XX = re.compile(r"\bxx-(go|info|apt|apk|clang)\b")
+TARGET_ARCH = re.compile(r"\$\{?(TARGETARCH|TARGETPLATFORM)\b")
 ARCHES = ("amd64", "arm64", "arm", "386", "ppc64le", "s390x", "riscv64")
 LITERAL = re.compile(r"\bGOARCH\s*=\s*[\"']?(amd64|arm64|arm|386|ppc64le|s390x|riscv64)\b")
 
@@ -101,7 +102,7 @@ def compile_how(ins: Instruction, go_base: bool) -> str | None:
     """How a RUN compiles Go: `go build`, `make`, `script ./build.sh`, ... or None."""
     text = re.sub(r"^(--\S+\s+)+", "", ins.command)  # RUN --mount=... flags
     for m in GO_COMPILE.finditer(text):
-        if not _tool_install(text[m.end() :]):
+        if not tool_install(text[m.end() :]):
             return " ".join(m.group(1).split())
     indirect = INDIRECT.search(text) if go_base else None
     if indirect:
@@ -110,7 +111,7 @@ def compile_how(ins: Instruction, go_base: bool) -> str | None:
     return None
 
 
-def _tool_install(rest: str) -> bool:
+def tool_install(rest: str) -> bool:
     """`go install PKG@VERSION ...`: a tool fetched at a version, for the build platform, not
     the project's own code (REST: what follows `go install`)."""
     words = re.split(r"&&|\|\||;|\||\n", rest, maxsplit=1)[0].split()
@@ -190,8 +191,8 @@ def _classify(df: Dockerfile, st: Stage, links: list[Stage], how: str, aside: se
     literal = next((m.group(0) for t in texts if (m := LITERAL.search(t))), None)
     defaults = {k: v for s in links for k, v in _arg_defaults(s.instructions).items()}
     texts += [f"{k}={v}" for k, v in defaults.items()]  # ARG ARCH=$TARGETARCH
-    wired = any(WIRED.search(t) for t in texts)
     declared = {a for s in links for a in s.args_declared()}
+    wired = _wired(texts, declared)
     arch_args = tuple(
         sorted(
             a
@@ -211,6 +212,25 @@ def _classify(df: Dockerfile, st: Stage, links: list[Stage], how: str, aside: se
     ignored = next((f"FROM --platform={s.platform} {s.base}" for s in links[1:] if s.platform), None)
     final = st.index == len(df.stages) - 1
     return GoStage(st, root, kind, how, where, arch_args, literal, shared, wired, fixed, tool, ignored, final)
+
+
+def _wired(texts: list[str], declared: set[str]) -> bool:
+    """Whether the target's architecture reaches GOARCH: xx-go (and its kin), or TARGETARCH
+    or TARGETPLATFORM, declared in the stage's chain (a RUN sees only the ARGs its stage
+    declares: a global ARG alone is empty there), in a command that sets GOARCH or runs a
+    build tool (make GOARCH=..., ./build.sh $TARGETARCH), or in an ARG that one of those uses."""
+    if any(XX.search(t) for t in texts):
+        return True
+    if not declared & {"TARGETARCH", "TARGETPLATFORM"}:
+        return False
+    carriers = {"TARGETARCH", "TARGETPLATFORM"}
+    carriers |= {k for t in texts for k, _, v in [t.partition("=")] if k.isidentifier() and TARGET_ARCH.search(v)}
+    for text in texts:
+        for part in re.split(r"&&|\|\||;|\||\n", text):
+            uses = any(re.search(rf"\$\{{?{name}\b", part) for name in carriers)
+            if uses and (re.search(r"\bGOARCH\b", part) or INDIRECT.search(part)):
+                return True
+    return False
 
 
 def _arg_defaults(instructions: tuple[Instruction, ...]) -> dict[str, str]:
@@ -287,12 +307,24 @@ def prebuilt_copies(df: Dockerfile) -> tuple[Instruction, ...]:
     return tuple(out)
 
 
-_ARG_REF = re.compile(r"\$\{?(\w+)\}?")
+# $NAME, ${NAME}, and BuildKit's ${NAME:-word} ${NAME-word} ${NAME:+word} ${NAME+word}
+_ARG_REF = re.compile(r"\$(?:\{(\w+)(?:(:?[-+])([^}]*))?\}|(\w+))")
+
+
+def _names(text: str) -> set[str]:
+    """The variables TEXT refers to."""
+    return {m.group(1) or m.group(4) for m in _ARG_REF.finditer(text)}
 
 
 def _expand(text: str, args: dict[str, str]) -> str:
-    """TEXT with $NAME / ${NAME} replaced by ARGS' values (others left as they are)."""
-    return _ARG_REF.sub(lambda m: args.get(m.group(1), m.group(0)), text)
+    """TEXT with its variables expanded from ARGS; a variable ARGS does not hold (and has no
+    default word) is left as it is."""
+
+    def one(m: re.Match[str]) -> str:
+        name = m.group(1) or m.group(4)
+        return _value(m, args) if name in args or m.group(2) else m.group(0)
+
+    return _ARG_REF.sub(one, text)
 
 
 def platform_args(os_: str, arch: str, variant: str | None, native: tuple[str, str]) -> dict[str, str]:
@@ -339,8 +371,21 @@ def stage_values(
 
 
 def _substitute(text: str, values: Mapping[str, str]) -> str:
-    """TEXT with $NAME / ${NAME} of VALUES substituted, others empty (as BuildKit does)."""
-    return _ARG_REF.sub(lambda m: values.get(m.group(1), ""), text)
+    """TEXT with its variables expanded from VALUES as BuildKit's shell lexer does: an unset
+    one is empty; ${NAME:-word} is word when NAME is unset or empty (${NAME-word}: unset),
+    ${NAME:+word} word when it is set and not empty (${NAME+word}: set)."""
+    return _ARG_REF.sub(lambda m: _value(m, values), text)
+
+
+def _value(m: re.Match[str], values: Mapping[str, str]) -> str:
+    name, op, word = m.group(1) or m.group(4), m.group(2), m.group(3) or ""
+    value = values.get(name)
+    if not op:
+        return value or ""
+    present = value is not None and (value != "" or not op.startswith(":"))
+    if op.endswith("-"):
+        return value if present and value is not None else _substitute(word, values)
+    return _substitute(word, values) if present else ""
 
 
 def _env_pairs(args: str) -> list[tuple[str, str]]:
@@ -375,7 +420,9 @@ def prebuilt_sources(
             continue
         values = stage_values(df, final, n, build_args, automatic)
         for src in _copy_words(ins)[0]:
-            unknown = set(_ARG_REF.findall(src)) - set(values)
+            if src.startswith("<<"):
+                continue  # a heredoc: its content is in the Dockerfile, not the context
+            unknown = {n for n in _names(src) if not _defaulted(src, n)} - set(values)
             undeclared = tuple(sorted(unknown & set(automatic)))  # BuildKit: empty unless declared
             if unknown - set(undeclared) or re.search(r"[*?\[]", src) or "://" in src:
                 continue  # set by nothing here (the base image's ENV?), or a pattern
@@ -384,15 +431,26 @@ def prebuilt_sources(
     return tuple(out)
 
 
+def _defaulted(text: str, name: str) -> bool:
+    """Every reference to NAME in TEXT gives a word of its own when NAME is unset (${NAME:-w})."""
+    refs = [m for m in _ARG_REF.finditer(text) if (m.group(1) or m.group(4)) == name]
+    return bool(refs) and all(m.group(2) in (":-", "-") for m in refs)
+
+
 def _final_args(df: Dockerfile) -> dict[str, str]:
     """The ARG defaults the final stage sees (global ones, then its own)."""
     return {**_arg_defaults(df.global_args), **_arg_defaults(df.stages[-1].instructions)}
 
 
 def _copy_words(ins: Instruction) -> tuple[list[str], str]:
-    """A COPY/ADD's sources and destination (flags left out)."""
-    words = [w for w in ins.command.split() if not w.startswith("--")]
-    return words[:-1], words[-1] if words else ""
+    """A COPY/ADD's sources and destination (flags left out; heredoc sources, `<<EOF`, and
+    their bodies too: their content is the Dockerfile's, not the context's)."""
+    line = ins.command
+    if re.search(r"(^|\s)<<-?[\"']?\w", line):
+        line = line.split("\n", 1)[0]
+    words = [w for w in line.split() if not w.startswith("--")]
+    sources = [w for w in words[:-1] if not w.startswith("<<")]
+    return sources, words[-1] if words else ""
 
 
 def _entrypoint(stage: Stage) -> str | None:

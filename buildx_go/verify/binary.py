@@ -228,19 +228,23 @@ def binary_problems(platform: Platform, facts: BinaryFacts | None, allow_non_go:
     if platform.arch == "arm" and facts.machine == 40:
         if facts.flags & EF_ARM_EABI_MASK != EF_ARM_EABI_VER5:
             problems.append(f"ARM binary is not EABI5 (e_flags {facts.flags:#x})")
-        if platform.variant == "v7" and not facts.hard_float:
+        if platform.variant == "v7" and not facts.hard_float and not facts.is_go:  # Go's GOARM=5 runs on v7
             problems.append(f"ARM binary for v7 is not hard-float ({facts.describe()})")
     want = platform.go_env
     for key in ("GOOS", "GOARCH", "GOARM"):
         have = facts.go_settings.get(key)
         if have is None or key not in want:
             continue
-        if have.split(",")[0] != want[key]:
-            problems.append(f"Go build info says {key}={have}, expected {want[key]}")
-    level = facts.go_settings.get("GOAMD64")
-    if platform.arch == "amd64" and level and _amd64_level(level) > _amd64_level(platform.variant or "v1"):
+        level, wanted = have.split(",")[0], str(want[key])
+        if key == "GOARM" and level.isdigit() and wanted.isdigit() and int(level) <= int(wanted):
+            continue  # GOARM=6 code runs on ARMv7 (as GOAMD64=v1 on v3)
+        if level != wanted:
+            expected = f"{wanted} or lower" if key == "GOARM" else wanted
+            problems.append(f"Go build info says {key}={have}, expected {expected}")
+    amd64 = facts.go_settings.get("GOAMD64")
+    if platform.arch == "amd64" and amd64 and _amd64_level(amd64) > _amd64_level(platform.variant or "v1"):
         problems.append(
-            f"Go build info says GOAMD64={level}, above {platform}'s {platform.variant or 'v1'}: "
+            f"Go build info says GOAMD64={amd64}, above {platform}'s {platform.variant or 'v1'}: "
             "it stops with an illegal instruction on CPUs without it"
         )
     return problems

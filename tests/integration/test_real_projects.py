@@ -257,3 +257,30 @@ def test_cgo_with_a_go_image_that_has_no_apt_get_is_refused_before_building(repo
     assert head_digest(f"{repo}:1") is None
     again = buildx_go(*argv, env=cache, check=False)  # its layers' listings are kept: answered at once
     assert again.returncode == 2
+
+
+@pytest.mark.parametrize(
+    "fixture",
+    [
+        "go-install",  # cross-compiled go install: moved to $GOPATH/bin
+        "global-arg",  # ARG TARGETARCH only before FROM (the engine's BuildKit reads it as empty)
+        "split-cd",  # one stage, `cd` before go build -o
+    ],
+)
+def test_team_dockerfile_shapes_cross_compile_and_run_on_both(repo: str, fixture: str) -> None:
+    proc = buildx_go(
+        "build", str(REAL / fixture), "--image", repo, "--tag", "1.0.0", "--push", "--progress", "plain"
+    )  # fmt: skip
+    assert next(e for e in events(proc.stderr) if e["event"] == "dockerfile.chosen")["source"] == "adapted"
+    assert not re.search(r"\[linux/arm64 [^\]]*\] RUN", proc.stderr)  # nothing compiled under QEMU
+    run_both(f"{repo}:1.0.0", fixture + " on linux/{arch}")
+
+
+def test_a_single_stage_that_writes_more_than_its_binary_is_not_split() -> None:
+    """Split, the config its RUN writes would be lost from the final image: it stays on the
+    target platform as written (compiled under QEMU), and the plan says why."""
+    proc = buildx_go("plan", str(REAL / "written-config"), "--image", f"{REGISTRY}/x", "--tag", "1", "--format", "json")
+    plan = json.loads(proc.stdout)
+    assert any("not-adapted" in n and "writes a file the final image would not have" in n for n in plan["notes"])
+    dockerfile = buildx_go("dockerfile", str(REAL / "written-config")).stdout
+    assert "$BUILDPLATFORM" not in dockerfile and "COPY --from" not in dockerfile

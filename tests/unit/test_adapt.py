@@ -145,10 +145,31 @@ def test_cgo_lints() -> None:
     got = [i.code for i in lint(alpine, TWO, AMD64, adapted=True, cgo_files=("c.go",))]
     assert got == ["not-adapted", "cgo-emulated"]
     cross = Dockerfile.parse(
-        "FROM --platform=$BUILDPLATFORM golang AS b\nRUN GOARCH=$TARGETARCH go build .\n"
+        "FROM --platform=$BUILDPLATFORM golang AS b\nARG TARGETARCH\nRUN GOARCH=$TARGETARCH go build .\n"
         "FROM scratch\nCOPY --from=b /a /a\n"
     )
     assert [i.code for i in lint(cross, TWO, AMD64, adapted=True, cgo_files=("c.go",))] == ["cgo-cross"]
+
+
+@pytest.mark.parametrize(
+    ("text", "kind"),
+    [
+        ("ARG TARGETARCH\nRUN GOARCH=$TARGETARCH go build -o /out/app .", "cross"),
+        ("ARG TARGETARCH\nENV GOARCH=${TARGETARCH}\nRUN go build -o /out/app .", "cross"),
+        ("ARG TARGETPLATFORM\nRUN make build PLATFORM=$TARGETPLATFORM", "cross"),
+        ("ARG TARGETARCH\nARG ARCH=$TARGETARCH\nRUN GOARCH=$ARCH go build -o /out/app .", "cross"),
+        ("RUN xx-go build -o /out/app .", "cross"),
+        # TARGETARCH only names the output: nothing sets GOARCH from it
+        ("ARG TARGETARCH\nRUN CGO_ENABLED=0 go build -o /out/app-$TARGETARCH .", "unwired"),
+        # a global ARG is empty in a RUN unless the stage declares it
+        ("RUN GOARCH=${TARGETARCH} go build -o /out/app .", "unwired"),
+    ],
+)
+def test_what_feeds_goarch_from_the_target(text: str, kind: str) -> None:
+    from buildx_go.dockerfile.stages import go_stages
+
+    df = Dockerfile.parse(f"ARG TARGETARCH\nFROM --platform=$BUILDPLATFORM golang:1.22 AS b\n{text}\n")
+    assert [g.kind for g in go_stages(df)] == [kind]
 
 
 def test_modules_stay_in_the_image_when_a_run_may_use_go_indirectly() -> None:
@@ -270,6 +291,11 @@ def test_a_single_compile_and_ship_stage_is_split_never_shipped_from_the_build_p
         (("go build -o=/usr/local/bin/tool ./cmd/tool", "go install ./cmd/tool"), "`go install` puts"),
         (("-o bin/server", ""), "a `go build` without -o"),
         (("-o bin/server", "-o $OUT"), "depends on a variable"),
+        # what else a RUN writes would be lost with it: never split
+        (("go mod download", "go mod download && echo greeting=hi > /etc/app.conf"), "writes a file"),
+        (("go mod download", "go mod download && mkdir -p /data"), "it makes /data"),
+        (("CGO_ENABLED=0 go build", "cd cmd && cd $DIR && go build"), "depends on a variable"),
+        (("CGO_ENABLED=0 go build -trimpath", "go build -C cmd"), "writes its output relative to DIR"),
     ],
 )
 def test_a_final_go_stage_that_cannot_be_split_stays_on_the_target_platform(change: tuple[str, str], why: str) -> None:
@@ -279,6 +305,19 @@ def test_a_final_go_stage_that_cannot_be_split_stays_on_the_target_platform(chan
     lints = lint(df, TWO, AMD64, adapted=True)
     assert [x.code for x in lints] == ["not-adapted", "run-needs-emulation"]
     assert "it is also the final image" in lints[0].message and why in lints[0].message
+
+
+def test_a_split_follows_cd_and_allows_mkdir_of_the_output_directory() -> None:
+    text = SINGLE.replace(
+        "RUN CGO_ENABLED=0 go build -trimpath -o bin/server ./cmd/server && go build -o=/usr/local/bin/tool ./cmd/tool",
+        "RUN mkdir -p /out/bin && cd cmd/server && go build -o server . && go build -o /out/bin/tool ../tool",
+    )
+    a = adapt(Dockerfile.parse(text), "Dockerfile")
+    copies = [i.args for i in Dockerfile.parse(a.text).stages[-1].instructions if "--from" in i.args]
+    assert copies == [
+        "--from=buildx-go-build /src/cmd/server/server /src/cmd/server/server",
+        "--from=buildx-go-build /out/bin/tool /out/bin/tool",
+    ]
 
 
 def test_a_final_stage_on_the_build_platform_is_named() -> None:
@@ -299,3 +338,60 @@ def test_stages_the_final_stage_does_not_need_are_neither_adapted_nor_reported()
     # a stage taken from by COPY --from or RUN --mount=from= is needed
     mounted = unused.replace("RUN make build", "RUN --mount=type=bind,from=test,target=/t make build")
     assert [g.name for g in go_stages(Dockerfile.parse(mounted))] == ["test", "builder"]
+
+
+EMULATED = "FROM golang:1.22 AS build\nWORKDIR /src\nCOPY . .\n{run}\n\nFROM scratch\n{copy}\n"
+
+
+@pytest.mark.parametrize(
+    ("run", "copy", "why"),
+    [
+        (
+            "RUN export GOARCH=$(uname -m | sed s/x86_64/amd64/) && go build -o /out/app .",
+            "COPY --from=build /out/app /app",
+            "derives GOARCH from the machine it runs on (uname -m)",
+        ),
+        (
+            "RUN CGO_ENABLED=0 go build -o /out/app .",
+            "COPY --from=build /out/app /app\nCOPY --from=build /bin/busybox /bin/busybox",
+            "stage 1 copies /bin/busybox from it, a file of its base image",
+        ),
+    ],
+)
+def test_a_stage_whose_files_would_change_with_the_build_platform_stays(run: str, copy: str, why: str) -> None:
+    df = Dockerfile.parse(EMULATED.format(run=run, copy=copy))
+    assert "$BUILDPLATFORM" not in adapt(df, "Dockerfile").text.split("cross-compiles for")[-1]
+    lints = lint(df, TWO, AMD64, adapted=True)
+    assert lints[0].code == "not-adapted" and why in lints[0].message, lints[0].message
+
+
+def test_a_makefile_that_derives_goarch_from_the_machine_is_not_moved() -> None:
+    df = Dockerfile.parse(EMULATED.format(run="RUN make build", copy="COPY --from=build /src/bin/app /app"))
+    makefile = "UNAME_M := $(shell uname -m)\nifeq ($(UNAME_M),aarch64)\nGOARCH := arm64\nendif\nbuild:\n\tgo build\n"
+    lints = lint(df, TWO, AMD64, adapted=True, build_files={"make:Makefile": makefile})
+    assert lints[0].code == "not-adapted" and "Makefile derives GOARCH" in lints[0].message
+
+
+def test_external_linking_is_cgo_and_cgo_on_one_branch_of_a_script_is_not() -> None:
+    run = "RUN go build -ldflags '-linkmode external' -o /out/app ."
+    df = Dockerfile.parse(EMULATED.format(run=run, copy="COPY --from=build /out/app /app"))
+    a = adapt(df, "Dockerfile")
+    assert "cgo (it links with -linkmode external, which needs cgo)" in a.changes[-1]
+    script = Dockerfile.parse(EMULATED.format(run="RUN ./build.sh", copy="COPY --from=build /out/app /app"))
+    race = "CGO_ENABLED=1 go build -race -o /out/app ."
+    branches = f'if [ -n "$RACE" ]; then {race}; else CGO_ENABLED=0 go build -o /out/app .; fi\n'
+    adapted = adapt(script, "Dockerfile", build_files={"script:build.sh": branches})
+    assert not any("cgo" in c for c in adapted.changes)
+
+
+def test_prebuilt_copies_read_heredocs_and_default_words_as_buildkit_does() -> None:
+    from buildx_go.dockerfile.stages import platform_args, prebuilt_sources
+
+    text = (
+        "FROM scratch\nARG TARGETARCH\nCOPY --chmod=755 <<EOF /usr/local/bin/start\n#!/bin/sh\nexec hello\nEOF\n"
+        'COPY bin/${TARGETARCH:-amd64}/hello /usr/local/bin/hello\nENTRYPOINT ["/usr/local/bin/start"]\n'
+    )
+    arm64 = platform_args("linux", "arm64", None, ("linux", "amd64"))
+    assert [s.path for s in prebuilt_sources(Dockerfile.parse(text), {}, arm64)] == ["bin/arm64/hello"]
+    undeclared = text.replace("ARG TARGETARCH\n", "")  # empty in the stage: the default word
+    assert [s.path for s in prebuilt_sources(Dockerfile.parse(undeclared), {}, arm64)] == ["bin/amd64/hello"]

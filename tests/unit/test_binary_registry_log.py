@@ -50,10 +50,13 @@ def test_arm_v7_needs_eabi5_hard_float_and_goarm7() -> None:
     go_v7 = BinaryFacts.from_bytes(fake_elf(32, 40, 0x05000002, {"GOARCH": "arm", "GOARM": "7"}))
     assert go_v7 is not None and go_v7.hard_float and "EABI5 hard-float" in go_v7.describe()
     assert binary_problems(Platform.parse("linux/arm/v7"), go_v7) == []
+    # GOARM=5 (soft float) and 6 run on ARMv7: lower levels pass, a higher one does not
     soft = BinaryFacts.from_bytes(fake_elf(32, 40, 0x05000002, {"GOARCH": "arm", "GOARM": "5"}))
-    problems = binary_problems(Platform.parse("linux/arm/v7"), soft)
-    assert any("not hard-float" in p for p in problems)
-    assert any("GOARM=5, expected 7" in p for p in problems)
+    assert binary_problems(Platform.parse("linux/arm/v7"), soft) == []
+    v7_on_v6 = binary_problems(Platform.parse("linux/arm/v6"), go_v7)
+    assert v7_on_v6 == ["Go build info says GOARM=7, expected 6 or lower"]
+    soft_c = BinaryFacts.from_bytes(fake_elf(32, 40, 0x05000002))  # a soft-float C program: armhf cannot load it
+    assert any("not hard-float" in p for p in binary_problems(Platform.parse("linux/arm/v7"), soft_c, True))
     not_eabi5 = BinaryFacts.from_bytes(fake_elf(32, 40, 0x04000402))
     assert any("not EABI5" in p for p in binary_problems(Platform.parse("linux/arm/v7"), not_eabi5))
     assert binary_problems(Platform.parse("linux/arm/v7"), None)[0].startswith("not an ELF binary")
