@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 
 SECRET_HINTS = ("password", "token", "secret", "auth", "credential")
-PUBLIC_BUILD_ARGS = frozenset({"VERSION"})  # shown as they are (buildx-go passes VERSION itself)
+PUBLIC_BUILD_ARGS = frozenset({"VERSION", "SOURCE_DATE_EPOCH"})  # shown as they are (buildx-go passes them)
 _URL_USER = re.compile(r"([A-Za-z][A-Za-z0-9+.-]*://)[^/\s@]+@")
 _TOKEN_VALUE = re.compile(r"(?i)((?:token|password|passwd|secret|auth)[\w-]*[=:]\s*)[^\s&'\"]+")
 _BEARER = re.compile(r"(?i)\b(bearer|basic)\s+[A-Za-z0-9._~+/=-]+")

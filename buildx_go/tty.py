@@ -1,4 +1,4 @@
-"""Whether a stream is a terminal (the standard library only: the early start asks it)."""
+"""Whether a stream is a terminal."""
 
 from __future__ import annotations
 

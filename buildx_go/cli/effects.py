@@ -8,15 +8,15 @@ and plan modules import none of this: the shell (facts.py, run.py) uses them.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
 import attrs
 
-from buildx_go.engine import early
-from buildx_go.engine.early import cache_dir as cache_dir  # where it always was, for the shell
 from buildx_go.engine.spawn import run_program
+from buildx_go.engine.stamps import cache_dir as cache_dir  # for the shell
+from buildx_go.engine.stamps import default_workdir
 from buildx_go.errors import InputError
 from buildx_go.seams import Files, LocalFiles, Runner
 
@@ -61,67 +61,10 @@ def work_dir(env: Mapping[str, str], root: Path) -> str:
     generated files would overwrite its own, and be sent in its build context)."""
     given = env.get("BUILDX_GO_WORKDIR")
     if not given:
-        return early.workdir() or early.default_workdir()  # the early build's, if one started
+        return default_workdir()
     resolved, project = Path(given).resolve(), root.resolve()
     if resolved == project or project in resolved.parents:
         raise InputError(
             f"BUILDX_GO_WORKDIR: {given!r} is inside the project {str(project)!r}", "choose a directory outside it"
         )
     return given
-
-
-class RecordedFiles:
-    """FILES, each question seen by REC first (early.py: what a plan depended on)."""
-
-    def __init__(self, files: Files, rec: early.Recorder) -> None:
-        self.files, self.rec = files, rec
-
-    def read_text(self, path: Path, *, head: bool = False) -> str:
-        self.rec.see("text", path)
-        return self.files.read_text(path, head=head)
-
-    def read_bytes(self, path: Path, limit: int) -> bytes:
-        self.rec.see("text", path)
-        return self.files.read_bytes(path, limit)
-
-    def is_file(self, path: Path) -> bool:
-        self.rec.see("kind", path)
-        return self.files.is_file(path)
-
-    def is_dir(self, path: Path) -> bool:
-        self.rec.see("kind", path)
-        return self.files.is_dir(path)
-
-    def is_link(self, path: Path) -> bool:
-        self.rec.see("kind", path)
-        return self.files.is_link(path)
-
-    def exists(self, path: Path) -> bool:
-        self.rec.see("kind", path)
-        return self.files.exists(path)
-
-    def iterdir(self, path: Path) -> Iterator[Path]:
-        self.rec.see("list", path)
-        return self.files.iterdir(path)
-
-
-def recorded(effects: Effects, rec: early.Recorder) -> Effects:
-    """EFFECTS with what the plan asks of them recorded in REC; a run that asks the user's
-    commands or the host's Go before its build is not repeated early. (The registry's tags,
-    read for --latest, only decide the moving tags, which every run decides afresh.)"""
-
-    def refusing(why: str, inner: Callable[..., T]) -> Callable[..., T]:
-        def call(*args: Any) -> T:
-            if not rec.spawned:
-                rec.refuse(why)
-            return inner(*args)
-
-        return call
-
-    return attrs.evolve(
-        effects,
-        files=RecordedFiles(effects.files, rec),
-        git=rec.runner(effects.git),
-        program=refusing("a --version-from command ran", effects.program),
-        host_go=refusing("the host's Go was asked", effects.host_go),
-    )

@@ -74,6 +74,9 @@ def project_facts(
     path = find_dockerfile(root, settings.file, effects.files)
     user = UserDockerfile(path, effects.files.read_text(path)) if path else None
     git = git_facts(root, effects.git)
+    epoch = (os.environ if env is None else env).get("SOURCE_DATE_EPOCH", "")
+    if epoch.isdigit():  # the reproducible-builds convention: the build's time, when given
+        git = {**git, "epoch": epoch}
     not_run = None
     if not settings.tag and not run_commands and settings.sources.get("version_from", "").startswith(CONFIG_FILE):
         not_run = settings.version_from

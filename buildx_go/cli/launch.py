@@ -1,13 +1,13 @@
-"""The console scripts' start: the early start (early.py) before anything heavy is imported."""
+"""The console scripts' start."""
 
 from __future__ import annotations
 
 import os
 import sys
 
-from buildx_go.engine import early, interrupt
+from buildx_go.engine import interrupt
 
-TYPE_CHECKING = False  # typing's import costs the early start ~3 ms
+TYPE_CHECKING = False
 if TYPE_CHECKING:
     from collections.abc import Mapping, Sequence
 
@@ -18,12 +18,11 @@ def entry() -> None:
 
 
 def run(argv: Sequence[str], extra: Mapping[str, str]) -> None:
-    """main(ARGV) with EXTRA added to the environment, after the early start; then exit
+    """main(ARGV) with EXTRA added to the environment; then exit
     without the interpreter's slow teardown (every result is written and flushed by then;
     daemon threads have nothing left to do)."""
     interrupt.install()
     env = {**os.environ, **extra}
-    early.begin(argv, env)
     from buildx_go.cli.main import main
 
     code = main(argv, env)

@@ -19,9 +19,9 @@ import attrs
 
 from buildx_go import __version__
 from buildx_go.ci import CI, detect
-from buildx_go.cli.effects import Effects, cache_dir, recorded, work_dir
+from buildx_go.cli.effects import Effects, cache_dir, work_dir
 from buildx_go.config import OPTION_NAMES, Settings, load_config_file, resolve
-from buildx_go.engine import early, interrupt
+from buildx_go.engine import interrupt
 from buildx_go.engine.builder import BuilderCaps
 from buildx_go.errors import BuildxGoError, InputError, Interrupted
 from buildx_go.log import activate, configure, get_logger
@@ -35,9 +35,8 @@ EPILOG = """exit codes: 0 ok, 2 bad input or configuration, 3 environment (engin
 builder), 4 build failed, 5 registry (login, push, reads), 6 verification failed,
 130 interrupted. Every option can also be set as BUILDX_GO_<OPTION> (e.g. BUILDX_GO_PLATFORM)
 or in the project's .buildx-go.toml; the command line wins, then the environment, then the file.
-Environment only: BUILDX_GO_WORKDIR=DIR (the run's files go to DIR, kept), BUILDX_GO_EARLY=off
-(no record is kept: a rerun neither starts its build early nor skips one published from the
-same inputs; see the README)."""
+Environment only: BUILDX_GO_WORKDIR=DIR (the run's files go to DIR, kept); SOURCE_DATE_EPOCH
+(the image's time; default: the commit's)."""
 
 SUBCOMMANDS = {
     "build": "build (and push, and verify) the image",
@@ -67,6 +66,13 @@ def parser() -> argparse.ArgumentParser:
             p.add_argument("path", nargs="?", default=".", help="the Go module root (default: .)")
         elif name == "verify":
             p.add_argument("ref", metavar="IMAGE", help="image reference, e.g. localhost:5000/hello:1.0.0")
+            p.add_argument(
+                "--rebuild",
+                dest="rebuild_path",
+                metavar="PATH",
+                help="build the project at PATH for IMAGE's platforms (pushing nothing) and compare each image "
+                "with the published one: exit 6 naming what differs (options from its .buildx-go.toml and BUILDX_GO_*)",
+            )
         elif name == "completion":
             p.add_argument("shell", choices=("bash", "zsh", "fish"), help="the shell")
         elif name == "install-plugin":
@@ -115,8 +121,6 @@ def main(
     log_format = given["log_format"] or env.get("BUILDX_GO_LOG_FORMAT") or "auto"
     deferred = ns.command == "build" and not given["dry_run"]  # structlog's import overlaps the build
     configure(log_format, debug=debug[0], defer=deferred, env=env)
-    rec = early.recorder()
-    effects = recorded(effects, rec) if rec and deferred else effects
     try:
         with reported(debug, detect(env)) as code:
             root = Path(ns.path).resolve() if ns.command in BUILDING else Path.cwd()
@@ -133,14 +137,15 @@ def main(
             return run_command(ns, settings, env, effects, root)
         return code[0]
     finally:
-        why = early.discard("the run ended before its build")
-        if why:
-            get_logger().info("early.discarded", why=why)
         activate()  # flush anything still buffered
 
 
 def run_command(ns: argparse.Namespace, s: Settings, env: Mapping[str, str], effects: Effects, root: Path) -> int:
     if ns.command == "verify":
+        from buildx_go.cli.verifier import verify_command, verify_rebuild
+
+        if ns.rebuild_path:
+            return verify_rebuild(ns.ref, ns.rebuild_path, s, env, effects)
         return verify_command(ns.ref, s, env, effects)
     if ns.command == "doctor":
         from buildx_go.cli.doctor import doctor
@@ -189,6 +194,8 @@ def project_command(command: str, s: Settings, env: Mapping[str, str], effects: 
         decision = attrs.evolve(decision, caps=BuilderCaps(cache_export=True))
     log_dockerfile(decision.dockerfile, decision.adaptations, decision.lints, detect(env))
     plan = make_plan(decision, workdir)
+    if not bake:
+        plan = with_inputs(plan)
     log_plan(decision, plan)
     if bake:
         from buildx_go.cli.bake import bake_file, write_dockerfile
@@ -206,35 +213,29 @@ def project_command(command: str, s: Settings, env: Mapping[str, str], effects: 
     return 0
 
 
+def with_inputs(plan: Plan) -> Plan:
+    """PLAN with its inputs recorded (planning/inputs.py), when its build can be told by
+    them: the build context is read for its content digest (project/context.py)."""
+    why = plan.not_recorded()
+    if why:
+        return attrs.evolve(plan, inputs_why=why)
+    from buildx_go.project.context import context_digest
+
+    (build,) = plan.phase("build")
+    return plan.with_inputs(context_digest(build.argv[-1], plan.dockerignore))
+
+
 def build(plan: Plan, s: Settings, env: Mapping[str, str], effects: Effects, preflight: Preflight | None) -> int:
     from buildx_go.cli.report import print_outcome, publish_results
     from buildx_go.run.execute import execute
 
-    if s.rebuild:  # given in the config file or the environment: the early start did not see it
-        early.forget_candidate()
-    outcome = execute(plan, effects.docker(env), lambda: effects.registry(env), env, preflight, cache_dir(env))
+    outcome = execute(
+        plan, effects.docker(env), lambda: effects.registry(env), env, preflight, cache_dir(env), s.rebuild
+    )
     publish_results(plan, outcome, s.metadata_file, detect(env))
-    why = early.save(plan.not_early(), str(Path(plan.metadata_file).parent))
-    get_logger().debug("early.record", kept=why is None, why=why, skipped=early.skipped())
     if not env.get("BUILDX_GO_WORKDIR"):  # kept after a failure, to look into
         shutil.rmtree(Path(plan.metadata_file).parent, ignore_errors=True)
     print_outcome(outcome, s.format)
-    return 0
-
-
-def verify_command(ref: str, s: Settings, env: Mapping[str, str], effects: Effects) -> int:
-    from buildx_go.cli.report import print_report
-    from buildx_go.errors import VerificationFailed
-    from buildx_go.verify.cache import VerifyCache
-    from buildx_go.verify.check import verify
-
-    # What was checked before is only trusted for layers (their diff_ids): the command asked
-    # for the image as it is now, so every image is read again.
-    cache = VerifyCache(cache_dir(env), images=False)
-    report = verify(effects.registry(env), ref, s.platform, cache=cache, allow_non_go=s.allow_non_go)
-    print_report(report, s.format)
-    if not report.ok:
-        raise VerificationFailed(f"{report.ref}: " + "; ".join(report.problems))
     return 0
 
 

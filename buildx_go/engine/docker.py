@@ -22,12 +22,11 @@ from typing import Any, Protocol, TextIO
 
 import attrs
 
-from buildx_go.engine import early, interrupt, spawn
+from buildx_go.engine import interrupt, spawn
 from buildx_go.engine.builder import Builder, Engine, Preflight, parse_builders, parse_inspect
 from buildx_go.engine.failures import classify
 from buildx_go.engine.stamps import FACTS_TTL, facts_file, facts_stamp, host_emulators
 from buildx_go.errors import EngineError
-from buildx_go.log import get_logger
 from buildx_go.tty import isatty
 
 TAIL_LINES = 80  # enough for BuildKit's summary of the failing step and its excerpt
@@ -104,8 +103,8 @@ class DockerExecutor:
                 return out
             with self._group(purpose, argv, grouped=label is None):
                 if terminal == "always" or (terminal == "auto" and isatty(self.echo)):
-                    return self._stream_tty(argv, purpose, env, on_start, cwd, terminal)
-                return self._stream(argv, purpose, env, f"[{label}] " if label else "", on_start, cwd, terminal)
+                    return self._stream_tty(argv, purpose, env, on_start, cwd)
+                return self._stream(argv, purpose, env, f"[{label}] " if label else "", on_start, cwd)
         except FileNotFoundError:
             raise EngineError(
                 f"{argv[0]}: command not found", "install the Docker CLI (docker-ce-cli, or Debian's docker.io)"
@@ -135,10 +134,9 @@ class DockerExecutor:
         prefix: str,
         on_start: Callable[[], None] | None,
         cwd: str | None = None,
-        terminal: str = "never",
     ) -> str:
         """Show stderr (BuildKit's progress) as it comes; keep stdout and stderr's tail."""
-        started = self._start(argv, env, cwd, terminal, tty=False)
+        started = self._start(argv, env, cwd, tty=False)
         with interrupt.owned(started.proc) as proc:
             if on_start:
                 on_start()
@@ -164,12 +162,11 @@ class DockerExecutor:
         env: Mapping[str, str] | None,
         on_start: Callable[[], None] | None,
         cwd: str | None,
-        terminal: str,
     ) -> str:
         """Give the command's stderr a pseudo-terminal of its own (the size of ours), so that
         BuildKit draws its live display, and pass what it draws on byte for byte; keep the
         tail (without terminal codes) to say what went wrong."""
-        started = self._start(argv, env, cwd, terminal, tty=True)
+        started = self._start(argv, env, cwd, tty=True)
         assert started.master is not None
         try:
             with interrupt.owned(started.proc) as proc:
@@ -189,25 +186,10 @@ class DockerExecutor:
             raise classify(argv, code, plain_text(bytes(tail)), purpose)
         return b"".join(out).decode(errors="replace")
 
-    def _start(
-        self, argv: Sequence[str], env: Mapping[str, str] | None, cwd: str | None, terminal: str, tty: bool
-    ) -> spawn.Started:
-        """ARGV started (buildx as its plugin binary, when known), or the same command that
-        the early start began (early.py) taken over; recorded for the next run."""
+    def _start(self, argv: Sequence[str], env: Mapping[str, str] | None, cwd: str | None, tty: bool) -> spawn.Started:
+        """ARGV started (buildx as its plugin binary, when known)."""
         exec_argv = spawn.direct(argv, self.buildx_path)
-        key = (exec_argv, spawn.child_env(self._env(env), exec_argv), cwd, tty)
-        started, why = early.adopt(key)
-        if started or why:
-            log = get_logger()
-            if started:
-                log.info("early.adopted", head_start=round(time.monotonic() - started.at, 3))
-            else:
-                log.warning("early.discarded", why=why)
-        started = started or spawn.spawn(*key, size_from=self.echo)
-        rec = early.recorder()
-        if rec:
-            rec.spawned.append((*key, terminal))
-        return started
+        return spawn.spawn(exec_argv, spawn.child_env(self._env(env), exec_argv), cwd, tty, size_from=self.echo)
 
     def _pass_through(self, master: int) -> bytearray:
         """Copy what the command draws on its terminal to ours, byte for byte; its tail."""
@@ -275,9 +257,6 @@ def gather_preflight(
             raw["networks"] = list(nets.result())
         if cache and stamp and raw["info"][0] == 0 and raw["ls"][0] == 0:
             _write_cache(cache, stamp, raw)
-    rec = early.recorder()
-    if rec:
-        rec.facts_used(builder, stamp, str(cache) if cache and cache.exists() else None)
     pre = preflight_from(raw, env, builder, tuple(sorted(host_emulators() if emulators is None else emulators)))
     return attrs.evolve(pre, cached=raw.get("cached", False))
 

@@ -20,7 +20,7 @@ import threading
 
 from buildx_go.errors import Interrupted
 
-TYPE_CHECKING = False  # typing's import costs the early start ~3 ms
+TYPE_CHECKING = False
 if TYPE_CHECKING:
     from collections.abc import Iterator, Sequence
     from typing import Any

@@ -1,8 +1,7 @@
 """How buildx-go starts its commands, each in its own process group and tracked for
 interrupts (interrupt.py): ``run_program`` (git, --version-from: output captured, bounded)
 and ``spawn`` (a streamed command, a build: stderr on a pipe or on a terminal of its own);
-and buildx run as its plugin's own binary. The standard library only: the early start
-(early.py) uses it before anything heavy is imported."""
+and buildx run as its plugin's own binary."""
 
 from __future__ import annotations
 
@@ -15,7 +14,7 @@ import time
 
 from buildx_go.engine import interrupt
 
-TYPE_CHECKING = False  # typing's import costs the early start ~3 ms
+TYPE_CHECKING = False
 if TYPE_CHECKING:
     from collections.abc import Mapping, Sequence
     from pathlib import Path

@@ -1,51 +1,33 @@
-"""What the world looks like now, told cheaply and the same way every time: a file's
-content digest, kind or listing; what cached builder facts depend on (their stamp); the
-host's QEMU emulators. The standard library only (early.py checks records with it)."""
+"""Where buildx-go keeps what it learnt, and what that depends on, told cheaply: its cache
+directory, the docker CLI's config directory, what cached builder facts depend on (their
+stamp), the host's QEMU emulators."""
 
 from __future__ import annotations
 
 import contextlib
 import hashlib
-import marshal
 import os
 
-TYPE_CHECKING = False  # typing's import costs the early start ~3 ms
+TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from collections.abc import Mapping, Sequence
-    from typing import Any
+    from collections.abc import Mapping
 
-FILE_LIMIT = 1 << 20  # bytes, as seams.FILE_LIMIT (this module stays light: the early start imports it)
 FACTS_TTL = 3600.0
 FACTS_KEY_FIELDS = 4  # host, builder, BUILDX_BUILDER, docker config dir: what a facts file is for
 
 
-def observe(kind: str, path: str) -> Any:
-    """What a plan could have learnt from PATH: "text" its content's digest (the first
-    FILE_LIMIT + 1 bytes, as read), "kind" link/dir/file/other, "list" its entries, "stat"
-    size, mtime and inode; None when nothing is there (or it cannot be read)."""
-    try:
-        if kind == "text":
-            fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
-            with os.fdopen(fd, "rb") as f:
-                import stat
-
-                if not stat.S_ISREG(os.fstat(fd).st_mode):
-                    return "not a regular file"
-                return hashlib.sha256(f.read(FILE_LIMIT + 1)).hexdigest()
-        if kind == "kind":
-            what = "dir" if os.path.isdir(path) else "file" if os.path.isfile(path) else "-"
-            return ("link:" if os.path.islink(path) else "") + what
-        if kind == "list":
-            return sorted(os.listdir(path))
-        st = os.stat(path)
-        return [st.st_size, st.st_mtime_ns, st.st_ino]
-    except OSError:
-        return None
+def cache_dir(env: Mapping[str, str]) -> str:
+    """buildx-go's cache directory: $XDG_CACHE_HOME/buildx-go, else ~/.cache/buildx-go."""
+    base = env.get("XDG_CACHE_HOME") or os.path.join(env.get("HOME") or os.path.expanduser("~"), ".cache")
+    return os.path.join(base, "buildx-go")
 
 
-def digest(value: Any) -> str:
-    """VALUE's digest (plain data: str, int, float, None, lists, tuples, dicts in a fixed order)."""
-    return hashlib.sha256(marshal.dumps(value)).hexdigest()
+def default_workdir() -> str:
+    """A new directory in $TMPDIR for one run's files."""
+    import tempfile
+    import time
+
+    return os.path.join(tempfile.gettempdir(), f"buildx-go-{os.getpid()}-{int(time.time())}")
 
 
 def docker_config(env: Mapping[str, str]) -> str:
@@ -136,34 +118,3 @@ def host_emulators(binfmt_dir: str = "/proc/sys/fs/binfmt_misc") -> set[str]:
                     if "enabled" in f.read():
                         found.add(name)
     return found
-
-
-TREE_LIMIT = 20000  # entries: a larger build context is not stamped (every run builds)
-
-
-def tree_stamp(root: str, leave_out: Sequence[str] = (), limit: int = TREE_LIMIT) -> str | None:
-    """What every entry under ROOT looks like now (path, type, mode, size, mtime, ctime,
-    inode; a link's target), as one digest: an edit, a new, removed, renamed or re-checked-out
-    file changes it. Top-level LEAVE_OUT names (.git, when the build context leaves it out)
-    are skipped. None when ROOT cannot be read or holds more than LIMIT entries."""
-    entries: list[tuple[Any, ...]] = []
-    todo = [""]
-    try:
-        while todo:
-            rel = todo.pop()
-            with os.scandir(os.path.join(root, rel) if rel else root) as it:
-                for e in it:
-                    path = f"{rel}/{e.name}" if rel else e.name
-                    if not rel and e.name in leave_out:
-                        continue
-                    st = e.stat(follow_symlinks=False)
-                    link = os.readlink(e.path) if e.is_symlink() else None
-                    entries.append((path, st.st_mode, st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino, link))
-                    if e.is_dir(follow_symlinks=False):
-                        todo.append(path)
-                    if len(entries) > limit:
-                        return None
-    except OSError:
-        return None
-    entries.sort()
-    return digest(entries)

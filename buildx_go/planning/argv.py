@@ -65,7 +65,8 @@ def buildx_build_argv(decision: Decision, build: Build, target: Target) -> tuple
     argv += ["--progress", target.progress or s.progress, "--metadata-file", target.metadata]
     argv += target.cache
     if s.push:
-        argv += ["--output", registry_output(s.compression, decision.caps.direct_push, target.by_digest)]
+        rewrite = "SOURCE_DATE_EPOCH" in build.build_args
+        argv += ["--output", registry_output(s.compression, decision.caps.direct_push, target.by_digest, rewrite)]
     elif s.load:
         argv.append("--load")
     elif s.output:
@@ -99,7 +100,9 @@ def context_ignore(user_rules: str | None, include_git: bool) -> str:
     return text
 
 
-def registry_output(compression: str, direct_push: bool = False, by_digest: str | None = None) -> str:
+def registry_output(
+    compression: str, direct_push: bool = False, by_digest: str | None = None, rewrite: bool = False
+) -> str:
     """--output for a push. zstd at level 1 compresses a Go binary several times faster than
     gzip at its default level, for a similar size; pulling it needs Docker 23+/containerd 1.5+
     (--compression gzip for older runtimes). zstd only ever goes with OCI media types: under
@@ -114,11 +117,15 @@ def registry_output(compression: str, direct_push: bool = False, by_digest: str 
     (~0.2 s less, and no pile of images there; a docker-container builder keeps none either).
 
     BY_DIGEST (an image name, for builders other than the docker driver, whose engine always
-    adds a tag): the index is pushed untagged; tags are written once it is verified."""
+    adds a tag): the index is pushed untagged; tags are written once it is verified.
+
+    REWRITE (the build has a SOURCE_DATE_EPOCH): rewrite-timestamp=true dates the layers'
+    files by it, so that the same commit gives the same layers."""
     if by_digest:
         out = f"type=image,name={by_digest},push-by-digest=true,push=true"
     else:
         out = "type=image,push=,store=false" if direct_push else "type=registry"
+    out += ",rewrite-timestamp=true" if rewrite else ""
     if compression == "zstd":
         return f"{out},compression=zstd,compression-level=1,oci-mediatypes=true"
     return f"{out},compression={compression}"

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import re
 import shlex
+from collections.abc import Mapping
+from datetime import datetime
 from typing import Any, Literal
 
 import attrs
@@ -24,6 +26,7 @@ from buildx_go.planning.argv import (
     oci_labels,
 )
 from buildx_go.planning.decide import Decision, DockerfileChoice, Packaging, StrategyName, runtime_base
+from buildx_go.planning.inputs import ANNOTATION, Inputs, inputs_of
 from buildx_go.platforms import Platform
 from buildx_go.redact import PUBLIC_BUILD_ARGS, redact_argv
 from buildx_go.refs import Reference
@@ -101,6 +104,8 @@ class Plan:
     mains: tuple[str, ...] = ()  # generated Dockerfile and host strategy: the main packages built
     adaptations: tuple[str, ...] = ()  # what deriving the user's Dockerfile changed
     private_args: tuple[str, ...] = ()  # build args whose values are not shown (redact.py)
+    inputs: Inputs | None = None  # what decides the image, put on the index it pushes (inputs.py)
+    inputs_why: str | None = None  # why the build records no inputs (and so never skips)
 
     @property
     def image(self) -> str:
@@ -114,17 +119,40 @@ class Plan:
     def phase(self, name: Phase) -> list[Command]:
         return [c for c in self.commands if c.phase == name]
 
-    def not_early(self) -> str | None:
-        """Why a rerun of this plan cannot start its build early (early.py), or None."""
-        if self.phase("setup"):
-            return "--create-builder"
+    def not_recorded(self) -> str | None:
+        """Why this plan's build cannot be told from its inputs (so a rerun always builds), or
+        None: one buildx build of the project's own context, pushed, verified, with
+        provenance (it names the base images the build resolved), no secret or ssh source
+        (what they give is not in the context)."""
+        builds = self.phase("build")
+        if self.packaging != "buildx" or len(builds) != 1:
+            return "several builds (the manifest strategy)"
         if self.phase("compile"):
-            return "the host strategy compiles first"
-        if self.emulated:
-            return "emulation is checked first"
-        if self.private_args:
-            return f"build arg {self.private_args[0]} is not public (a record would keep its value)"
-        return None if len(self.phase("build")) == 1 else "several builds"
+            return "the host strategy compiles the context first"
+        argv = builds[0].argv
+        if not self.verify:
+            return "not pushed and verified (--push, not --no-verify)"
+        if "--provenance=true" not in argv:
+            return "no provenance: the base images the build resolved are not known"
+        if "--secret" in argv or "--ssh" in argv:
+            return "--secret or --ssh: what they give the build is not in its context"
+        return None
+
+    def with_inputs(self, context: str) -> Plan:
+        """This plan with its inputs (the build context's digest CONTEXT) put on the index
+        its build pushes: `--annotation index:dev.buildx-go.inputs=...`."""
+        (build,) = self.phase("build")
+        labels = dict(build.argv[i + 1].split("=", 1) for i, a in enumerate(build.argv[:-1]) if a == "--label")
+        found = inputs_of(build.argv, dict(build.env), self.dockerfile.text, context)
+        found = attrs.evolve(found, commit=labels.get("org.opencontainers.image.revision"))
+        note = ("--annotation", f"index:{ANNOTATION}={found.to_json()}")
+        annotated = attrs.evolve(
+            build,
+            argv=(*build.argv[:-1], *note, build.argv[-1]),
+            shown=(*build.displayed[:-1], *note, build.displayed[-1]),
+        )
+        commands = tuple(annotated if c is build else c for c in self.commands)
+        return attrs.evolve(self, commands=commands, inputs=found)
 
     def to_dict(self) -> dict[str, Any]:
         """The stable JSON form (documented in README.md, "plan --format json")."""
@@ -160,6 +188,8 @@ class Plan:
                 for p in self.placement
             ],
             "notes": list(self.notes),
+            "inputs": self.inputs.to_dict() if self.inputs else None,
+            "inputs_not_recorded": self.inputs_why,
         }
 
 
@@ -315,7 +345,7 @@ def build_inputs(decision: Decision, workdir: str) -> tuple[Build, tuple[Command
         for p in s.platform
     )
     # the version is linked in by the host's go build; the packaging build gets --build-arg only
-    args = s.build_args()
+    args = with_epoch(s.build_args(), decision.project.git)
     return Build(DockerfileChoice("generated", path, "host", text), context, args, labels), compiles
 
 
@@ -414,7 +444,29 @@ def build_args(decision: Decision) -> dict[str, str]:
     declared = Dockerfile.parse(decision.dockerfile.text).args_declared()
     args = {"VERSION": decision.version_tag} if "VERSION" in declared else {}
     args.update(decision.settings.build_args())
-    return args
+    return with_epoch(args, decision.project.git)
+
+
+def with_epoch(args: dict[str, str], git: Mapping[str, str]) -> dict[str, str]:
+    """ARGS with SOURCE_DATE_EPOCH (unless given): $SOURCE_DATE_EPOCH, else the commit's
+    time. BuildKit then dates the image config and its history by it, and the output's
+    rewrite-timestamp=true its layers' files: two builds of one commit give the same
+    platform images (the build cache and RUN steps do not see it)."""
+    epoch = source_date_epoch(git)
+    if epoch is None or "SOURCE_DATE_EPOCH" in args:
+        return args
+    return {**args, "SOURCE_DATE_EPOCH": epoch}
+
+
+def source_date_epoch(git: Mapping[str, str]) -> str | None:
+    """The build's time, in seconds: "epoch" (from $SOURCE_DATE_EPOCH), else the commit's
+    time ("created", ISO 8601); None outside a git checkout."""
+    if git.get("epoch", "").isdigit():
+        return git["epoch"]
+    try:
+        return str(int(datetime.fromisoformat(git["created"]).timestamp())) if git.get("created") else None
+    except ValueError:
+        return None
 
 
 def _args_declared(choice: DockerfileChoice) -> set[str]:

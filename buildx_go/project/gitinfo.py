@@ -44,6 +44,9 @@ SAFE_GIT = (
 )
 
 
+LOCAL_REMOTE = re.compile(r"^(/|\.{1,2}/|~|file:|[A-Za-z]:[\\/])")
+
+
 def strip_credentials(url: str) -> str:
     """A git remote without what may be a secret (never put secrets in labels or logs): the
     user and password of any URL scheme (https, git+https, ssh, ...), its query and fragment
@@ -112,6 +115,8 @@ def git_facts(root: Path, run: Runner) -> dict[str, str]:
     if unanswered := [key for key, out in answers.items() if out == NO_ANSWER]:
         facts["unanswered"] = " ".join(unanswered)
     for key, out in answers.items():
+        if key == "source" and out and LOCAL_REMOTE.match(out):
+            continue  # a clone of a directory: a path on one machine says nothing of the source
         if out and out != NO_ANSWER:
             facts[key] = strip_credentials(out) if key == "source" else out
             if key == "source" and facts[key] != out:
@@ -145,3 +150,18 @@ def version_from(command: str | None, root: Path, run: Runner, timeout: float = 
         last = (err.strip().splitlines() or ["it should print the version"])[-1]
         raise InputError(f"--version-from: {shown} exited {code} without a version", redact_text(last)[-200:])
     return lines[-1].strip().removeprefix("v")
+
+
+def changed_files(root: Path, commit: str, run: Runner) -> tuple[str, ...]:
+    """The files of the checkout at ROOT that differ from COMMIT (committed since, changed
+    or added since, not yet committed), relative to ROOT; () when git cannot tell (COMMIT is
+    not in this clone: a shallow one, or another repository)."""
+    if not re.fullmatch(r"[0-9a-f]{7,64}", commit):
+        return ()
+    base = [*SAFE_GIT, "-C", str(root)]
+    diff = _output(run, [*base, "diff", "--name-only", "--relative", commit, "--"])
+    if diff is None or diff == NO_ANSWER:
+        return ()
+    new = _output(run, [*base, "ls-files", "--others", "--exclude-standard"])
+    found = diff.splitlines() + ([] if new in (None, NO_ANSWER) else str(new).splitlines())
+    return tuple(sorted({f for f in found if f}))

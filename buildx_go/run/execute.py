@@ -22,9 +22,8 @@ from typing import TYPE_CHECKING, Any
 
 import attrs
 
-from buildx_go.engine import early, interrupt
+from buildx_go.engine import interrupt
 from buildx_go.engine.failures import PUSH_RACE
-from buildx_go.engine.stamps import tree_stamp
 from buildx_go.errors import (
     BuildFailed,
     BuildxGoError,
@@ -76,7 +75,7 @@ class Outcome:
     seconds: float
     arch_refs: tuple[tuple[str, str], ...] = ()  # (platform, ref@digest) of per-platform images kept
     now: tuple[tuple[str, str | None], ...] = ()  # releases: what each ref holds as the run ends
-    built: bool = True  # False: nothing changed since the same build published it (uptodate.py)
+    built: bool = True  # False: the version tags hold an image built from the same inputs (uptodate.py)
 
     def holds(self, ref: str) -> str | None:
         """The digest REF holds as the run ends (this run's, unless another run moved it)."""
@@ -105,11 +104,15 @@ def execute(
     env: Mapping[str, str] | None = None,
     preflight: Preflight | None = None,
     cache_dir: str | None = None,
+    rebuild: bool = False,
 ) -> Outcome:
     """Run PLAN through EXECUTOR (docker, go) and REGISTRY (made on first use: its imports
-    stay off the way to the build). CACHE_DIR keeps what verification already checked."""
+    stay off the way to the build). CACHE_DIR keeps what verification already checked.
+    Unless REBUILD, an image the version tags hold built from the same inputs is not built
+    again (uptodate.py)."""
     with _disk_errors():
-        return _execute(plan, executor, registry, os.environ if env is None else env, preflight, cache_dir)
+        env = os.environ if env is None else env
+        return _execute(plan, executor, registry, env, preflight, cache_dir, rebuild)
 
 
 def _execute(
@@ -119,6 +122,7 @@ def _execute(
     env: Mapping[str, str],
     preflight: Preflight | None,
     cache_dir: str | None,
+    rebuild: bool,
 ) -> Outcome:
     from buildx_go.engine.docker import DockerExecutor, gather_preflight
     from buildx_go.verify.cache import VerifyCache
@@ -136,7 +140,8 @@ def _execute(
         check_emulation(plan, preflight or gather_preflight(executor, env, plan.builder))
     cache = VerifyCache(cache_dir) if cache_dir else None
     with _context_lock(plan.context):
-        return _Run(plan, executor, _Lazy(registry), env, cache, started, cache_dir).go()  # type: ignore[arg-type]
+        run = _Run(plan, executor, _Lazy(registry), env, cache, started, cache_dir, rebuild)  # type: ignore[arg-type]
+        return run.go()
 
 
 @contextlib.contextmanager
@@ -197,6 +202,7 @@ class _Run:
     cache: VerifyCache | None
     started: float
     lock_dir: str | None = None  # where the per-repository locks live (the cache directory)
+    rebuild: bool = False  # build even when the version tags hold an image of the same inputs
     published: list[str] = attrs.field(factory=list)  # what this run has written, as it goes
 
     def go(self) -> Outcome:
@@ -265,7 +271,6 @@ class _Run:
         """One buildx run; pushed by digest, the index is verified, then tagged (publish);
         else the build wrote the version tags and verification follows."""
         plan, log = self.plan, get_logger()
-        before = self.context_stamp()
         digest = self.unchanged()
         built = digest is None
         if built:
@@ -290,46 +295,25 @@ class _Run:
             self.check_tags(digest)
             log.info("tags.published", refs=list(plan.refs), digest=digest)
         moved = self.promote({"": digest} if digest else {})
-        if digest and built:
-            self.remember(digest, before)
         return self.summary(digest, report, moved, (), built)
 
-    def context_stamp(self) -> str | None:
-        """The build context's stamp before the build (uptodate.py), when the run is recorded."""
-        context, rec = uptodate.context_of(self.plan), early.recorder()
-        if context is None or rec is None or uptodate.not_recorded(self.plan):
-            return None
-        rec.context = [context[0], list(context[1])]
-        return early.context_before(*context)
-
     def unchanged(self) -> str | None:
-        """The index published from the same inputs by the run this one's record is of, if
-        nothing changed since (uptodate.why_changed): nothing is built."""
-        record, log = early.candidate(), get_logger()
-        if record is None:
+        """The index the version tags hold, when it was built from this plan's inputs and
+        nothing it resolved has moved since (uptodate.published): nothing is built."""
+        plan, log = self.plan, get_logger()
+        if plan.inputs is None or self.rebuild:
             return None
-        why = uptodate.why_changed(self.client, record, self.plan)
-        if why:
+        from buildx_go.engine.spawn import run_program
+        from buildx_go.project.gitinfo import changed_files
+
+        digest, why = uptodate.published(
+            self.client, plan, lambda commit: changed_files(Path(plan.project), commit, run_program)
+        )
+        if digest is None:
             log.info("build.changed", why=why)
             return None
-        Path(self.plan.metadata_file).write_text(record["metadata"])
-        rec = early.recorder()
-        if rec:
-            rec.unchanged = True
-        why = "published already from the same inputs (--rebuild builds anyway)"
-        log.info("build.unchanged", digest=record["digest"], refs=list(self.plan.refs), why=why)
-        return str(record["digest"])
-
-    def remember(self, digest: str, before: str | None) -> None:
-        """Record what was published (uptodate.published), if the context did not change
-        while it was built."""
-        rec, context = early.recorder(), uptodate.context_of(self.plan)
-        if rec is None or context is None or before is None:
-            return
-        if tree_stamp(*context) != before:
-            get_logger().info("context.changed", why="a file in the build context changed during the build")
-            return
-        rec.published = uptodate.published(self.plan, digest, before, Path(self.plan.metadata_file).read_text())
+        log.info("build.unchanged", digest=digest, refs=list(plan.refs), why=why)
+        return digest
 
     def build_and_push(self) -> str | None:
         """The build's index digest. A registry may answer a push with a 500 (distribution 2.x

@@ -161,39 +161,16 @@ def read_digest(metadata_file: str) -> str | None:
 
 
 def write_files(plan: Plan) -> None:
-    """The workdir: the Dockerfile BuildKit reads and its ignore file; no stale metadata.
-    A build started early (early.py) works in this workdir already: what it wrote and will
-    write is left as it is, unless the plan's files differ (then that build is stopped)."""
-    from buildx_go.engine import early
-
+    """The workdir: the Dockerfile BuildKit reads and its ignore file; no stale metadata
+    (a reused BUILDX_GO_WORKDIR must not lend an old digest)."""
     workdir = Path(plan.metadata_file).parent
     workdir.mkdir(parents=True, exist_ok=True)
-    ours = early.workdir() == str(workdir) and early.started() is not None
-    if not ours:  # a reused --workdir must not lend an old digest
-        for stale in [plan.metadata_file] + [c.metadata for c in plan.commands if c.metadata]:
-            Path(stale).unlink(missing_ok=True)
+    for stale in [plan.metadata_file] + [c.metadata for c in plan.commands if c.metadata]:
+        Path(stale).unlink(missing_ok=True)
     if not plan.dockerfile.path:
         return
-    rec = early.recorder()
-    for path, text in (
-        (plan.dockerfile.path, plan.dockerfile.text),
-        (f"{plan.dockerfile.path}.dockerignore", plan.dockerignore),
-    ):
-        if rec:
-            rec.written[path] = text
-        if ours and _text(path) == text:
-            continue
-        why = early.discard("the planned files differ from the recorded ones")
-        if why:
-            get_logger().warning("early.discarded", why=why)
-        Path(path).write_text(text)
-
-
-def _text(path: str) -> str | None:
-    try:
-        return Path(path).read_text()
-    except OSError:
-        return None
+    Path(plan.dockerfile.path).write_text(plan.dockerfile.text)
+    Path(f"{plan.dockerfile.path}.dockerignore").write_text(plan.dockerignore)
 
 
 STALE_WORKDIR = re.compile(r"buildx-go-(\d+)-\d+")

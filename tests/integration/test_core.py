@@ -13,10 +13,14 @@ pytestmark = pytest.mark.integration
 HELLO = ROOT / "examples" / "hello"
 
 
+def started(proc_stderr: str) -> list[dict[str, object]]:
+    """Every command a run started."""
+    return [e for e in events(proc_stderr) if e["event"] == "command.start"]
+
+
 def built(proc_stderr: str) -> list[dict[str, object]]:
     """The build commands a run started (publishing tags follows with imagetools)."""
-    starts = [e for e in events(proc_stderr) if e["event"] == "command.start"]
-    return [e for e in starts if e["argv"][:3] == ["docker", "buildx", "build"]]  # type: ignore[index]
+    return [e for e in started(proc_stderr) if e["argv"][:3] == ["docker", "buildx", "build"]]  # type: ignore[index]
 
 
 @pytest.mark.parametrize(
@@ -109,7 +113,7 @@ def test_latest_and_floating_move_only_forward(repo: str) -> None:
     summary = json.loads(first.stdout)
     assert summary["moved_tags"] == ["1", "1.2", "latest"]
     digest = summary["digest"]
-    promotes = [e for e in built(first.stderr) if str(e["purpose"]).startswith("promote")]
+    promotes = [e for e in started(first.stderr) if str(e["purpose"]).startswith("promote")]
     assert [e["purpose"] for e in promotes] == ["promote 1", "promote 1.2", "promote latest"]
     for tag in ("1", "1.2", "latest"):
         assert registry_index(f"{repo}:{tag}")["manifests"] == registry_index(f"{repo}:1.2.0")["manifests"]

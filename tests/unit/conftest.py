@@ -28,14 +28,3 @@ def fresh_structlog() -> Any:
     import structlog
 
     structlog.reset_defaults()
-
-
-@pytest.fixture(autouse=True)
-def fresh_early() -> Any:
-    """early.py keeps one run's state in its module (the record, a build started early, what
-    it published): none of it outlives a test."""
-    yield
-    from buildx_go.engine import early
-
-    early._recorder = early._started = early._workdir = early._skipped = None
-    early._candidate = early._before = None

@@ -130,19 +130,6 @@ def test_the_decision_and_the_plan_reach_no_effect() -> None:
         assert not stdlib & EFFECT_STDLIB, (module, stdlib & EFFECT_STDLIB)
 
 
-def test_the_early_start_imports_nothing_heavy() -> None:
-    """The console script checks its record and starts the build before the planner, attrs
-    or structlog are imported (engine/early.py): ~20 ms of imports, not ~100."""
-    light = {"cli", "cli.launch", "engine", "engine.early", "engine.spawn", "engine.stamps", "engine.interrupt"}
-    light |= {"errors", "tty", "__init__"}
-    for module in ("cli.launch", "engine.early", "engine.spawn", "engine.stamps"):
-        reached = closure(module)
-        ours = {m for m in reached if not m.startswith("stdlib:")}
-        stdlib = {m.removeprefix("stdlib:") for m in reached if m.startswith("stdlib:")}
-        assert ours <= light, (module, ours - light)
-        assert not stdlib & {"attrs", "structlog", "json", "typing", "pathlib", "re", "tempfile"}, (module, stdlib)
-
-
 def test_the_cli_is_thin_and_functions_are_small() -> None:
     assert len((PACKAGE / "cli" / "main.py").read_text().splitlines()) < 250
     long = []

@@ -186,6 +186,8 @@ def test_plan_json_is_stable() -> None:
         "staging",
         "placement",
         "notes",
+        "inputs",
+        "inputs_not_recorded",
     ]
     assert d["schema"] == 1
     json.dumps(d)

@@ -1,22 +1,22 @@
-"""uptodate.py and its parts without an engine: the build context's stamp, what a provenance
-says the build resolved, which plans are recorded as published, and the registry's answer
-(a fake registry over real HTTP) to "did anything change since?"."""
+"""The registry as the record, without an engine: a build's inputs by content (the build
+context with docker's ignore rules, the Dockerfile, args, labels, options), what a
+provenance says the build resolved, which plans record inputs, and the registry's answer
+(a fake registry over real HTTP) to "was this built from the same inputs, and has anything
+it used moved since?"."""
 
 from __future__ import annotations
 
 import json
-import marshal
 import os
 from pathlib import Path
-from typing import Any
 
 import attrs
 import pytest
 from structlog.testing import capture_logs
 
-from buildx_go.engine import early
-from buildx_go.engine.stamps import tree_stamp
+from buildx_go.planning.inputs import ANNOTATION, Inputs, changed
 from buildx_go.planning.plan import Plan
+from buildx_go.project.context import context_digest, left_out, read_rules
 from buildx_go.registry.client import RegistryClient
 from buildx_go.run import uptodate
 from buildx_go.run.execute import execute
@@ -24,38 +24,53 @@ from tests.fakeregistry import OCI_MANIFEST, FakeRegistry
 from tests.unit.planning import plan_for
 
 
-# --- the build context's stamp -------------------------------------------------------------
-def test_the_context_stamp_changes_with_any_entry_but_not_with_what_is_left_out(tmp_path: Path) -> None:
-    (tmp_path / "pkg").mkdir()
-    (tmp_path / "pkg" / "a.go").write_text("package a\n")
-    (tmp_path / ".git").mkdir()
-    first = tree_stamp(str(tmp_path), [".git"])
-    assert first is not None and tree_stamp(str(tmp_path), [".git"]) == first
-    (tmp_path / ".git" / "HEAD").write_text("ref\n")  # left out, as the build context leaves it out
-    assert tree_stamp(str(tmp_path), [".git"]) == first
-    assert tree_stamp(str(tmp_path)) != tree_stamp(str(tmp_path), [".git"])
+# --- the build context by content ------------------------------------------------------------
+def test_the_context_digest_is_its_content_not_its_times_or_inodes(tmp_path: Path) -> None:
+    a, b = tmp_path / "a", tmp_path / "b"
+    for root in (a, b):
+        (root / "pkg").mkdir(parents=True)
+        (root / "pkg" / "a.go").write_text("package a\n")
+        (root / "main.go").write_text("package main\n")
+        (root / "run.sh").write_text("#!/bin/sh\n")
+    (b / "run.sh").chmod(0o755)
+    os.utime(a / "main.go", (1, 1))
+    rules = ".git\nbin/\n"
+    assert context_digest(str(a), rules) != context_digest(str(b), rules)  # the execute bit counts
+    (a / "run.sh").chmod(0o755)
+    assert context_digest(str(a), rules) == context_digest(str(b), rules)  # times and inodes do not
+    (b / ".git").mkdir()
+    (b / ".git" / "HEAD").write_text("ref: x\n")
+    (b / "bin").mkdir()
+    (b / "bin" / "app").write_bytes(b"\x7fELF")
+    assert context_digest(str(a), rules) == context_digest(str(b), rules)  # left out by the rules
+    (b / "main.go").write_text("package main // changed\n")
+    assert context_digest(str(a), rules) != context_digest(str(b), rules)
+    (b / "main.go").write_text("package main\n")
+    (b / "pkg" / "b.go").symlink_to("a.go")
+    assert context_digest(str(a), rules) != context_digest(str(b), rules)  # a new link
 
-    seen = {first}
-    (tmp_path / "pkg" / "a.go").write_text("package b\n")  # same size, new content (mtime, ctime)
-    seen.add(tree_stamp(str(tmp_path), [".git"]))
-    os.replace(tmp_path / "pkg" / "a.go", tmp_path / "pkg" / "b.go")  # renamed
-    seen.add(tree_stamp(str(tmp_path), [".git"]))
-    (tmp_path / "pkg" / "c.txt").write_text("")  # a new empty file
-    seen.add(tree_stamp(str(tmp_path), [".git"]))
-    (tmp_path / "link").symlink_to("pkg")
-    seen.add(tree_stamp(str(tmp_path), [".git"]))
-    (tmp_path / "link").unlink()
-    (tmp_path / "link").symlink_to("pkg/b.go")  # the same link, another target
-    seen.add(tree_stamp(str(tmp_path), [".git"]))
-    assert len(seen) == 6
 
-
-def test_a_context_too_large_or_unreadable_has_no_stamp(tmp_path: Path) -> None:
-    for i in range(5):
-        (tmp_path / f"f{i}").write_text("")
-    assert tree_stamp(str(tmp_path), limit=4) is None
-    assert tree_stamp(str(tmp_path), limit=5) is not None
-    assert tree_stamp(str(tmp_path / "missing")) is None
+@pytest.mark.parametrize(
+    ("rules", "path", "out"),
+    [
+        ("*.md\n", "README.md", True),
+        ("*.md\n", "docs/README.md", False),  # * stays within one path element
+        ("**/*.md\n", "docs/README.md", True),
+        ("docs\n", "docs/a/b.txt", True),  # a parent directory left out leaves out what is in it
+        ("docs\n!docs/keep.txt\n", "docs/keep.txt", False),
+        ("docs\n!docs/keep.txt\n", "docs/other.txt", True),
+        ("/bin\n", "bin/app", True),
+        ("./bin\n", "bin/app", True),
+        ("bin/\n", "cmd/bin/app", False),
+        ("# bin\n", "bin/app", False),
+        ("?.go\n", "a.go", True),
+        ("?.go\n", "ab.go", False),
+        ("**\n!main.go\n", "main.go", False),
+        ("**\n!main.go\n", "go.mod", True),
+    ],
+)
+def test_ignore_rules_are_read_as_docker_reads_them(rules: str, path: str, out: bool) -> None:
+    assert left_out(path, read_rules(rules)) is out
 
 
 # --- what the provenance says the build resolved -----------------------------------------------
@@ -98,54 +113,62 @@ def test_materials_of_slsa_v02_and_v1_and_what_is_not_an_image() -> None:
         uptodate.materials({"predicate": {}})
 
 
-# --- which plans are recorded, and what of them ------------------------------------------------
-def pushed_plan(workdir: str = "/w", **given: object) -> Plan:
+# --- which plans record inputs, and what -----------------------------------------------------
+def pushed_plan(workdir: str = "/w", git: dict[str, str] | None = None, **given: object) -> Plan:
     settings = {"image": "localhost:5000/app", "tag": ["1.2.0"], "platform": ["linux/amd64", "linux/arm64"]}
-    return plan_for({**settings, "strategy": "buildx", "push": True, **given}, workdir)
+    return plan_for({**settings, "strategy": "buildx", "push": True, **given}, workdir, git=git)
 
 
-def test_a_pushed_verified_buildx_plan_with_provenance_is_recorded_and_others_are_not() -> None:
-    plan = pushed_plan()
-    assert uptodate.not_recorded(plan) is None
-    context = uptodate.context_of(plan)
-    assert context is not None and context[1] == (".git",)
-    assert uptodate.context_of(pushed_plan(include_git=True)) == (context[0], ())
-    rules = "# comment\nbin/\n/dist\n*.test\n**/tmp\ndocs/*.md\n.git\n"
-    assert uptodate.context_of(attrs.evolve(plan, dockerignore=rules)) == (context[0], (".git", "bin", "dist"))
-    excepted = attrs.evolve(plan, dockerignore="bin/\n!bin/keep\n.git\n")
-    assert uptodate.context_of(excepted) == (context[0], ())  # an exception: nothing is left out
-    assert uptodate.not_recorded(pushed_plan(verify=False)) == "--no-verify"
-    assert uptodate.not_recorded(pushed_plan(provenance=False)).startswith("no provenance")  # type: ignore[union-attr]
-    assert uptodate.not_recorded(pushed_plan(secret=["id=netrc,src=/dev/null"])).startswith("--secret")  # type: ignore[union-attr]
-    assert (
-        uptodate.not_recorded(
-            plan_for(
-                {
-                    "image": "localhost:5000/app",
-                    "tag": ["1"],
-                    "load": True,
-                    "strategy": "buildx",
-                    "platform": ["linux/amd64"],
-                }
-            )
-        )
-        == "not pushed"
+def test_a_pushed_verified_buildx_plan_with_provenance_records_its_inputs_and_others_do_not() -> None:
+    assert pushed_plan().not_recorded() is None
+    assert "verified" in str(pushed_plan(verify=False).not_recorded())
+    assert str(pushed_plan(provenance=False).not_recorded()).startswith("no provenance")
+    assert str(pushed_plan(secret=["id=netrc,src=/dev/null"]).not_recorded()).startswith("--secret")
+    loaded = plan_for(
+        {"image": "localhost:5000/app", "tag": ["1"], "load": True, "platform": ["linux/amd64"], "strategy": "buildx"}
     )
-    assert uptodate.not_recorded(pushed_plan(strategy="manifest")) is not None
+    assert loaded.not_recorded() is not None
+    assert pushed_plan(strategy="manifest").not_recorded() is not None
 
 
-def test_the_identity_of_a_build_leaves_out_only_the_workdir() -> None:
-    plan = pushed_plan("/tmp/buildx-go-1-1")
-    assert uptodate.identity(plan) == uptodate.identity(pushed_plan("/tmp/buildx-go-2-2"))
-    assert uptodate.identity(plan) != uptodate.identity(pushed_plan("/w", tag=["1.2.1"]))
-    assert uptodate.identity(plan) != uptodate.identity(pushed_plan("/w", build_arg=["X=1"]))
-    other_file = attrs.evolve(plan, dockerfile=attrs.evolve(plan.dockerfile, text=plan.dockerfile.text + "# x\n"))
-    assert uptodate.identity(plan) != uptodate.identity(other_file)
+def test_the_inputs_leave_out_what_does_not_change_the_image() -> None:
+    plan = pushed_plan("/tmp/buildx-go-1-1").with_inputs("sha256:c")
+    same = pushed_plan("/tmp/buildx-go-2-2", progress="plain", cache="registry", latest=True).with_inputs("sha256:c")
+    assert plan.inputs is not None and same.inputs is not None
+    assert plan.inputs.digest == same.inputs.digest  # workdir, moving tags, progress, cache
+    version = pushed_plan(tag=["1.2.1"]).with_inputs("sha256:c").inputs  # the image's version label is its own
+    assert version is not None and changed(plan.inputs, version) == "label org.opencontainers.image.version (changed)"
+    arg = pushed_plan(build_arg=["X=1"]).with_inputs("sha256:c").inputs
+    assert arg is not None and changed(plan.inputs, arg) == "build arg X (new)"
+    other = pushed_plan(build_arg=["X=2"]).with_inputs("sha256:c").inputs
+    assert other is not None and changed(arg, other) == "build arg X (changed)"
+    assert all(v.startswith("sha256:") for k, v in other.parts.items() if k.startswith("build-arg "))
+    base = pushed_plan(base_image="localhost:5000/static:v2").with_inputs("sha256:c").inputs
+    assert base is not None and changed(plan.inputs, base).startswith("base images ")
+    context = pushed_plan().with_inputs("sha256:d").inputs
+    assert context is not None and changed(plan.inputs, context, ("cmd/a.go",)) == "the build context (cmd/a.go)"
+    sbom = pushed_plan(sbom=True).with_inputs("sha256:c").inputs
+    assert sbom is not None and changed(plan.inputs, sbom).startswith("the build options")
+
+
+def test_the_build_puts_its_inputs_on_the_index_and_reads_them_back() -> None:
+    plan = pushed_plan().with_inputs("sha256:c")
+    (build,) = plan.phase("build")
+    at = build.argv.index("--annotation")
+    key, _, value = build.argv[at + 1].partition("=")
+    assert key == f"index:{ANNOTATION}" and build.argv[-1] == pushed_plan().phase("build")[0].argv[-1]
+    assert Inputs.from_json(value) == plan.inputs
+    assert Inputs.from_json(value.replace('"sha256:c"', '"sha256:x"')) is None  # its digest no longer holds
+    assert Inputs.from_json("not json") is None and Inputs.from_json(None) is None
+    assert plan.to_dict()["inputs"]["digest"] == plan.inputs.digest  # type: ignore[union-attr]
 
 
 # --- the registry's answer ----------------------------------------------------------------------
-def publish(reg: FakeRegistry, plan: Plan, base: str = "base-v1", provenance: list[str] | None = None) -> str:
-    """An index for PLAN's image with one image and its provenance naming the base image."""
+def publish(
+    reg: FakeRegistry, plan: Plan, base: str = "base-v1", provenance: list[str] | None = None, tag: str | None = None
+) -> str:
+    """An index for PLAN's image with one image, its provenance naming the base image, and
+    PLAN's inputs as its annotation."""
     img, size = reg.image("app", [{"app": "x"}])
     base_img, base_size = reg.image("base", [{"etc/os-release": base}])
     base_index = reg.index("base", "1", [(base_img, base_size, {"os": "linux", "architecture": "amd64"})])
@@ -177,94 +200,51 @@ def publish(reg: FakeRegistry, plan: Plan, base: str = "base-v1", provenance: li
         },
     ]
     index = {"schemaVersion": 2, "mediaType": "application/vnd.oci.image.index.v1+json", "manifests": entries}
-    tag = plan.refs[0].rsplit(":", 1)[1]
-    return reg.put_manifest("app", index, "application/vnd.oci.image.index.v1+json", tag)
+    if plan.inputs:
+        index["annotations"] = {ANNOTATION: plan.inputs.to_json()}
+    return reg.put_manifest(
+        "app", index, "application/vnd.oci.image.index.v1+json", tag or plan.refs[0].rsplit(":", 1)[1]
+    )
 
 
-def test_nothing_changed_until_a_tag_or_a_base_image_moves(tmp_path: Path) -> None:
+def no_files(commit: str) -> tuple[str, ...]:
+    return ()
+
+
+def test_nothing_changed_until_an_input_a_tag_or_a_base_image_moves() -> None:
     with FakeRegistry() as reg:
-        plan = pushed_plan(image=f"{reg.host}/app", platform=["linux/amd64"])
+        plan = pushed_plan(image=f"{reg.host}/app", platform=["linux/amd64"]).with_inputs("sha256:c")
         digest = publish(reg, plan)
-        record = uptodate.published(plan, digest, "stamp", "{}")
         client = RegistryClient({})
-        assert uptodate.why_changed(client, record, plan) is None
-        other = pushed_plan(image=f"{reg.host}/app", platform=["linux/amd64"], tag=["1.2.1"])
-        assert uptodate.why_changed(client, record, other) == "the planned build differs from the published one"
+        assert uptodate.published(client, plan, no_files)[0] == digest
+        other = pushed_plan(image=f"{reg.host}/app", platform=["linux/amd64"], build_arg=["X=1"]).with_inputs(
+            "sha256:c"
+        )
+        found, why = uptodate.published(client, other, no_files)
+        assert found is None and why == f"changed since {plan.refs[0]} was built: build arg X (new)"
+        later = pushed_plan(image=f"{reg.host}/app", platform=["linux/amd64"], tag=["1.2.1"]).with_inputs("sha256:c")
+        assert uptodate.published(client, later, no_files) == (None, f"{later.refs[0]} is not published yet")
 
         reg.image("base", [{"etc/os-release": "base-v2"}], tag="1")  # the base's tag moved
-        why = uptodate.why_changed(client, record, plan)
-        assert why is not None and why.startswith(f"{reg.host}/base:1 (linux/amd64) resolves to sha256:")
+        found, why = uptodate.published(client, plan, no_files)
+        assert found is None and why.startswith(f"{reg.host}/base:1 (linux/amd64) resolves to sha256:")
 
         digest = publish(reg, plan, base="base-v3")
-        record = uptodate.published(plan, digest, "stamp", "{}")
-        assert uptodate.why_changed(client, record, plan) is None
+        assert uptodate.published(client, plan, no_files)[0] == digest
         reg.image("app", [{"app": "y"}], tag="1.2.0")  # someone else's image under the version tag
-        why = uptodate.why_changed(client, record, plan)
-        assert why is not None and why.startswith(f"{plan.refs[0]} holds sha256:") and why.endswith(f"not {digest}")
+        found, why = uptodate.published(client, plan, no_files)
+        assert found is None and why == f"{plan.refs[0]} holds no record of the inputs it was built from"
 
 
 def test_a_build_that_read_more_than_images_is_always_built_again() -> None:
     with FakeRegistry() as reg:
-        plan = pushed_plan(image=f"{reg.host}/app", platform=["linux/amd64"])
-        digest = publish(reg, plan, provenance=["https://example.com/tool.tar.gz"])
-        why = uptodate.why_changed(RegistryClient({}), uptodate.published(plan, digest, "s", "{}"), plan)
+        plan = pushed_plan(image=f"{reg.host}/app", platform=["linux/amd64"]).with_inputs("sha256:c")
+        publish(reg, plan, provenance=["https://example.com/tool.tar.gz"])
+        found, why = uptodate.published(RegistryClient({}), plan, no_files)
         assert why == "could not tell: the build read https://example.com/tool.tar.gz"
         reg.faults.append(("/manifests/", 503, {}))
-        why = uptodate.why_changed(RegistryClient({}, attempts=1), uptodate.published(plan, digest, "s", "{}"), plan)
-        assert why is not None and why.startswith("could not tell: ")
-
-
-# --- the early start and the run ------------------------------------------------------------------
-def saved_record(tmp_path: Path, argv: list[str], env: dict[str, str], context: Path, stamp: str | None) -> None:
-    name = early.record_name(argv, env)
-    os.makedirs(os.path.dirname(name), exist_ok=True)
-    record: dict[str, Any] = {
-        "format": early.FORMAT,
-        "watch": [],
-        "git": [],
-        "facts": [],
-        "emulators": sorted(early.host_emulators()),
-        "tty": False,
-        "terminal": "never",
-        "argv": ["/bin/sleep", "30"],
-        "env": [],
-        "unset": [],
-        "cwd": None,
-        "workdir": "/w",
-        "files": {},
-        "context": [str(context), [".git"]],
-        "published": {"plan": "p", "digest": "sha256:" + "d" * 64, "stamp": stamp, "metadata": "{}"},
-    }
-    Path(name).write_bytes(marshal.dumps(record))
-
-
-def test_nothing_starts_early_when_the_context_is_as_published_unless_a_rebuild_is_asked(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    context = tmp_path / "project"
-    context.mkdir()
-    (context / "main.go").write_text("package main\n")
-    env = {"XDG_CACHE_HOME": str(tmp_path / "cache")}
-    started: list[object] = []
-    monkeypatch.setattr(early, "_start", lambda record: started.append(record) or "started")
-    argv = ["build", str(context), "--push"]
-    saved_record(tmp_path, argv, env, context, tree_stamp(str(context), [".git"]))
-    early.begin(argv, env)
-    assert started == [] and early.candidate() is not None
-    assert early.context_before(str(context), [".git"]) == tree_stamp(str(context), [".git"])
-
-    for again, extra in (([*argv, "--rebuild"], {}), (argv, {"BUILDX_GO_REBUILD": "1"})):
-        early._candidate = None
-        saved_record(tmp_path, again, {**env, **extra}, context, tree_stamp(str(context), [".git"]))
-        early.begin(again, {**env, **extra})
-        assert early.candidate() is None and len(started) == 1
-        started.clear()
-
-    early._candidate = None
-    saved_record(tmp_path, argv, env, context, tree_stamp(str(context), [".git"]))
-    (context / "main.go").write_text("package main // changed\n")
-    early.begin(argv, env)
-    assert early.candidate() is None and len(started) == 1  # a changed context: started early, as before
+        found, why = uptodate.published(RegistryClient({}, attempts=1), plan, no_files)
+        assert found is None and why.startswith("could not tell: ")
 
 
 class NoBuild:
@@ -277,21 +257,49 @@ class NoBuild:
         raise AssertionError("no probes expected")
 
 
-def test_a_run_whose_image_is_published_and_unchanged_builds_nothing(tmp_path: Path) -> None:
+def test_a_run_whose_image_is_published_from_the_same_inputs_builds_nothing(tmp_path: Path) -> None:
     with FakeRegistry() as reg:
-        plan = pushed_plan(str(tmp_path / "wd"), image=f"{reg.host}/app", platform=["linux/amd64"], verify=False)
+        settings = {"image": f"{reg.host}/app", "platform": ["linux/amd64"], "verify": False}
+        plan = attrs.evolve(pushed_plan(str(tmp_path / "wd"), **settings), verify=True).with_inputs("sha256:c")
+        plan = attrs.evolve(plan, verify=False)
         digest = publish(reg, plan)
-        metadata = json.dumps({"containerimage.digest": digest, "image.name": plan.refs[0]})
-        early._candidate = uptodate.published(plan, digest, "stamp", metadata)
-        early._recorder = early.Recorder(str(tmp_path / "x.rec"))
         with capture_logs() as logs:
             outcome = execute(plan, NoBuild(), lambda: RegistryClient({}), env={})  # type: ignore[arg-type]
         assert outcome.digest == digest and outcome.built is False and outcome.to_dict()["built"] is False
         (unchanged,) = [e for e in logs if e["event"] == "build.unchanged"]
         assert unchanged["digest"] == digest
-        assert json.loads(Path(plan.metadata_file).read_text())["containerimage.digest"] == digest
-        kept = tmp_path / "x.rec"
-        kept.write_bytes(b"the record this run used")
-        os.utime(kept, (1, 1))
-        assert early.save(None, str(tmp_path / "wd")) == "nothing was built: the record stays as it was"
-        assert kept.read_bytes() == b"the record this run used" and kept.stat().st_mtime > 1  # newest, kept
+        with capture_logs() as logs, pytest.raises(AssertionError, match="nothing may run"):
+            execute(plan, NoBuild(), lambda: RegistryClient({}), env={}, rebuild=True)  # type: ignore[arg-type]
+
+
+def test_the_build_is_dated_by_its_commit_for_the_same_image_from_the_same_commit() -> None:
+    git = {"revision": "a" * 40, "created": "2026-11-30T12:00:00+01:00"}
+    (build,) = pushed_plan(git=git).phase("build")
+    assert "SOURCE_DATE_EPOCH=1796036400" in build.argv
+    assert "rewrite-timestamp=true" in build.argv[build.argv.index("--output") + 1]
+    (given,) = pushed_plan(git={**git, "epoch": "1700000000"}).phase("build")  # $SOURCE_DATE_EPOCH wins
+    assert "SOURCE_DATE_EPOCH=1700000000" in given.argv
+    (outside,) = pushed_plan().phase("build")  # no commit: no date to give, nothing rewritten
+    assert not any("SOURCE_DATE_EPOCH" in a or "rewrite-timestamp" in a for a in outside.argv)
+
+
+@pytest.mark.parametrize(
+    ("remote", "label"),
+    [
+        ("https://github.com/team/app.git", "https://github.com/team/app.git"),
+        ("git@github.com:team/app.git", "git@github.com:team/app.git"),
+        ("/home/dev/src/app", None),  # a clone of a directory: a path on one machine
+        ("../app", None),
+        ("file:///srv/git/app.git", None),
+    ],
+)
+def test_a_local_remote_is_no_source(remote: str, label: str | None) -> None:
+    from buildx_go.project.gitinfo import git_facts
+
+    def git(argv: object, cwd: object, timeout: float) -> tuple[int, str, str]:
+        asked = list(argv)  # type: ignore[call-overload]
+        if "rev-parse" in asked:
+            return 0, "true\n" if "--is-inside-work-tree" in asked else "a" * 40 + "\n", ""
+        return (0, remote + "\n", "") if "get-url" in asked else (1, "", "")
+
+    assert git_facts(Path("/x"), git).get("source") == label
