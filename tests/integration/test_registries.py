@@ -350,7 +350,9 @@ def test_a_builder_that_pushes_by_digest_tags_after_verifying(remote: str, lab: 
 def test_a_fresh_runner_starts_warm_from_the_registry_cache(lab: Lab, repo: str, tmp_path: Path) -> None:
     """Two CI runs, each on a new runner: a BuildKit with an empty state directory (the same
     BuildKit version: cache keys are not shared across versions, e.g. the engine's 0.13 and
-    buildkitd 0.32). The first exports REPO:buildcache, the second starts from it."""
+    buildkitd 0.32). The first exports REPO:buildcache, the second starts from it. The second
+    asks for --rebuild: without it the tag's recorded inputs match and nothing is built at all
+    (test_uptodate.py), which is the commoner CI re-run."""
     args = ("--image", repo, "--tag", "4.0.0", "--push", *GENERATED, "--cache", "registry", "--progress", "plain")
     runs = []
     for n in (1, 2):
@@ -358,7 +360,8 @@ def test_a_fresh_runner_starts_warm_from_the_registry_cache(lab: Lab, repo: str,
             tmp_path / f"r{n}", f"bxg-it-ci{n}", lab.env, ["localhost:5000"], state=tmp_path / f"s{n}"
         )
         try:
-            runs.append(buildx_go("build", str(HELLO), *args, "--builder", runner.name, env=lab.env))
+            again = ("--rebuild",) if n == 2 else ()
+            runs.append(buildx_go("build", str(HELLO), *args, *again, "--builder", runner.name, env=lab.env))
         finally:
             runner.stop()
         assert head(f"{repo}:buildcache") is not None
