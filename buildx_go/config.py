@@ -491,6 +491,9 @@ class Settings:
 OPTION_NAMES = tuple(name for name, _ in specs(Settings))
 
 
+TOML_KINDS = {"bool": "a boolean", "int": "an integer", "float": "a float", "str": "a string", "list": "an array"}
+
+
 def load_config_file(project: Path, files: Files) -> dict[str, Any]:
     """The ``[build]`` table (or top level) of PROJECT/.buildx-go.toml, if present."""
     path = project / CONFIG_FILE
@@ -503,6 +506,9 @@ def load_config_file(project: Path, files: Files) -> dict[str, Any]:
     except tomllib.TOMLDecodeError as exc:
         raise InputError(f"{path}: {exc}", "fix the TOML syntax") from None
     table = data.get("build", data)
+    if not isinstance(table, dict):
+        kind = TOML_KINDS.get(type(table).__name__, "value")
+        raise InputError(f"{path}: build must be a table, not {kind}", "write [build], then key = value lines")
     unknown = sorted(k for k in table if k.replace("-", "_") not in OPTION_NAMES)
     if unknown:
         raise InputError(
@@ -514,14 +520,15 @@ def load_config_file(project: Path, files: Files) -> dict[str, Any]:
 def _given(
     name: str, cli: Mapping[str, Any], env: Mapping[str, str], file_values: Mapping[str, Any]
 ) -> tuple[str, Any]:
-    """(source, raw value) of the first layer that sets NAME, or ("default", None)."""
+    """(source, raw value) of the first layer that sets NAME, or ("default", None). An empty
+    environment value is unset, as docker's and Go's own variables are."""
     for source, table, key in (
         (flag(name), cli, name),
         (env_name(name), env, env_name(name)),
         (f"{CONFIG_FILE} {config_key(name)}", file_values, name),
     ):
         raw = table.get(key)
-        if raw not in (None, [], ()):
+        if raw not in (None, [], ()) and not (table is env and raw == ""):
             return source, raw
     return "default", None
 

@@ -20,6 +20,7 @@ from buildx_go.errors import InputError
 from buildx_go.planning.plan import Plan
 
 BAKE_DIR = ".buildx-go"
+BAKE_FILES = ("Dockerfile", "Dockerfile.dockerignore", ".gitignore")  # what write_dockerfile writes there
 TARGET = "image"
 
 

@@ -62,6 +62,9 @@ def work_dir(env: Mapping[str, str], root: Path) -> str:
     given = env.get("BUILDX_GO_WORKDIR")
     if not given:
         return default_workdir()
+    from buildx_go.cli.paths import check_workdir
+
+    check_workdir(given)
     resolved, project = Path(given).resolve(), root.resolve()
     if resolved == project or project in resolved.parents:
         raise InputError(

@@ -20,6 +20,7 @@ import attrs
 from buildx_go import __version__
 from buildx_go.ci import CI, detect
 from buildx_go.cli.effects import Effects, cache_dir, work_dir
+from buildx_go.cli.paths import check_cache_folder, check_inside
 from buildx_go.config import OPTION_NAMES, Settings, load_config_file, resolve
 from buildx_go.engine import interrupt
 from buildx_go.engine.builder import BuilderCaps
@@ -185,9 +186,11 @@ def project_command(command: str, s: Settings, env: Mapping[str, str], effects: 
             f"--format bake: {command} has no bake form", "buildx-go plan --format bake > docker-bake.json"
         )
     if bake:
-        from buildx_go.cli.bake import BAKE_DIR
+        from buildx_go.cli.bake import BAKE_DIR, BAKE_FILES
 
         workdir = str(root / BAKE_DIR)  # a stable path, named by the bake file
+        check_inside(root, [Path(BAKE_DIR, name) for name in BAKE_FILES])
+    check_cache_folder(cache_dir(env))
     machine = machine_facts(s, project, env, effects, workdir)
     decision = decide(s, project, machine)
     if bake:  # a bake file is for any builder: a plain push (tags by BuildKit), cache export kept

@@ -59,7 +59,7 @@ INVALID: dict[str, list[Any]] = {
     "cache": ["gha", "local", "registry,mode=max"],
     "progress": ["fancy", "tty2", "json"],
     "format": ["yaml", "JSON", "text;"],
-    "registry_timeout": ["0", "-1", "601", "abc", "nan", "inf", "1e9", ""],
+    "registry_timeout": ["0", "-1", "601", "abc", "nan", "inf", "1e9", " "],
     "version_from_timeout": ["0", "-5", "9999", "soon", "nan"],
     "tags": ["bad tag", "a;b", "$(id)", "tag\nx", "é"],
     "build_arg": ["NOVALUE", "1X=2", "=x", "A B=1", "X=a\nRUN id"],
@@ -113,8 +113,7 @@ def option_cases() -> Iterator[tuple[str, str, Any, str]]:
     known = dict(specs(Settings))
     for name, values in INVALID.items():
         for i, value in enumerate(values):
-            if value != "":  # an empty value on the command line means "not given"
-                yield f"{name}-cli-{i}", f"cli:{name}", value, flag(name)
+            yield f"{name}-cli-{i}", f"cli:{name}", value, flag(name)
             yield f"{name}-env-{i}", f"env:{name}", value, env_name(name)
             yield f"{name}-toml-{i}", f"toml:{name}", value, f".buildx-go.toml {config_key(name)}"
     for name, spec in known.items():
@@ -151,6 +150,11 @@ FILE_CASES: list[tuple[str, str, Callable[[Path], None], list[str], str]] = [
     ("toml-unknown", ".buildx-go.toml", lambda p: p.write_text("colour = 1\n"), [], "unknown setting 'colour'"),
     ("toml-fifo", ".buildx-go.toml", fifo, [], ".buildx-go.toml: not a regular file"),
     ("toml-zero", ".buildx-go.toml", lambda p: p.symlink_to("/dev/zero"), [], ".buildx-go.toml: not a regular"),
+    ("toml-build-int", ".buildx-go.toml", lambda p: p.write_text("build = 5\n"), [], "build must be a table"),
+    ("toml-build-bool", ".buildx-go.toml", lambda p: p.write_text("build = true\n"), [], "not a boolean"),
+    ("toml-build-list", ".buildx-go.toml", lambda p: p.write_text('build = ["x"]\n'), [], "not an array"),
+    ("toml-build-date", ".buildx-go.toml", lambda p: p.write_text("build = 2026-01-01\n"), [], "build must be"),
+    ("toml-build-tables", ".buildx-go.toml", lambda p: p.write_text("[[build]]\nimage = 'r/a'\n"), [], "an array"),
     ("toml-huge", ".buildx-go.toml", lambda p: p.write_text("#" + "x" * (1 << 20)), [], "larger than 1 MiB"),
     ("main-unknown", "main.go", lambda p: None, ["--main", "./cmd/nope"], "--main"),
     ("workdir-inside", "main.go", lambda p: None, [], "BUILDX_GO_WORKDIR"),
@@ -263,3 +267,14 @@ def test_bad_versions_from_the_version_command(version: str, tmp_path: Path, wit
 
 def test_the_corpus_is_large_enough() -> None:
     assert len(list(option_cases())) + len(FILE_CASES) + len(VERSIONS) >= 400
+
+
+def test_empty_environment_values_are_unset() -> None:
+    """BUILDX_GO_CACHE= and the like mean "not set", as DOCKER_HOST= and GOFLAGS= do."""
+    from buildx_go.config import resolve
+
+    empty = {env_name(name): "" for name, _ in specs(Settings)}
+    assert resolve({}, empty, {}, checked=False) == resolve({}, {}, {}, checked=False)
+    given = resolve({}, {**empty, env_name("cache"): "registry"}, {}, checked=False)
+    assert given.cache == "registry"
+    assert given.sources["cache"] == env_name("cache") and given.sources["image"] == "default"
