@@ -22,7 +22,7 @@ from typing import Any, Literal
 
 import attrs
 
-Kind = Literal["500", "400", "reset", "stall"]
+Kind = Literal["500", "400", "reset", "stall", "stored-reset"]
 ANSWERS = {
     "500": (500, b'{"errors":[{"code":"UNKNOWN","message":"injected fault"}]}'),
     "400": (400, b'{"errors":[{"code":"MANIFEST_BLOB_UNKNOWN","message":"blob unknown to registry"}]}'),
@@ -105,6 +105,12 @@ class FaultProxy:
             h.connection.close()
             h.close_connection = True
             return
+        if fault and fault.kind == "stored-reset":  # the registry stored it; the answer is lost
+            self._forward(h, body, answer=False)
+            h.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+            h.connection.close()
+            h.close_connection = True
+            return
         if fault and fault.kind == "stall":
             time.sleep(self.stall)
             h.close_connection = True
@@ -119,7 +125,7 @@ class FaultProxy:
             return
         self._forward(h, body)
 
-    def _forward(self, h: http.server.BaseHTTPRequestHandler, body: bytes | None) -> None:
+    def _forward(self, h: http.server.BaseHTTPRequestHandler, body: bytes | None, answer: bool = True) -> None:
         conn = http.client.HTTPConnection(*self.upstream, timeout=120)
         conn.putrequest(h.command, h.path, skip_host=True, skip_accept_encoding=True)
         for k, v in h.headers.items():  # every header, repeated ones too (docker sends one Accept each)
@@ -130,6 +136,9 @@ class FaultProxy:
         conn.endheaders(body)
         resp = conn.getresponse()
         data = resp.read()
+        if not answer:
+            conn.close()
+            return
         h.send_response(resp.status, resp.reason)
         for k, v in resp.getheaders():
             if k.lower() not in ("transfer-encoding", "connection", "content-length"):

@@ -13,6 +13,7 @@ import os
 import re
 from collections.abc import Sequence
 
+from buildx_go.config import publishes
 from buildx_go.errors import BuildFailed, BuildxGoError, EngineError, PushFailed, RegistryError
 
 ENGINE_DOWN = re.compile(r"Cannot connect to the Docker daemon|error during connect|docker daemon is not running", re.I)
@@ -34,6 +35,9 @@ REGISTRY_FAILED = re.compile(
 PUSH_RACE = re.compile(
     r'failed commit on ref "manifest-sha256:[0-9a-f]+": unexpected status from PUT request to \S+/manifests/\S+: '
     r"400 Bad Request"
+)
+NETWORK_FAILED = re.compile(
+    r"connection reset by peer|broken pipe|connection refused|i/o timeout|no route to host|(^|: )EOF$", re.I | re.M
 )
 NO_SPACE = re.compile(r"no space left on device|disk quota exceeded", re.I)
 AUTH_FAILED = re.compile(
@@ -127,8 +131,20 @@ def classify(argv: Sequence[str], code: int, stderr: str, purpose: str) -> Build
         error.pulled = image
         return error
     step = failing_step(stderr)
+    if step is not None and not step[0].startswith("[internal]"):  # a Dockerfile step: its own words
+        return _step_failed(argv, cmd, purpose, stderr, step, detail)
+    registry = _registry_failure(argv, cmd, purpose, stderr, detail)
+    if registry is not None:
+        return registry
     if step is not None:
         return _step_failed(argv, cmd, purpose, stderr, step, detail)
+    return _located(BuildFailed(f"{cmd} ({purpose}) failed: {detail}", "see the build output above"), argv, stderr)
+
+
+def _registry_failure(argv: Sequence[str], cmd: str, purpose: str, stderr: str, detail: str) -> BuildxGoError | None:
+    """The registry's part in a failure, whichever command met it (buildx's push, a per-platform
+    push, imagetools' promotion, docker manifest push): refused credentials, an error status,
+    or, for a command that writes to a registry, the connection lost or refused."""
     if CREDENTIAL_HELPER.search(stderr):
         named = re.search(r"docker-credential-([\w.-]+)", stderr)
         name = f"docker-credential-{named.group(1)}" if named else "the docker credential helper"
@@ -142,13 +158,21 @@ def classify(argv: Sequence[str], code: int, stderr: str, purpose: str) -> Build
             f"not logged in to {registry} (docker login {registry}): {cmd} ({purpose}) was refused: {detail}",
             f"docker login {registry}",
         )
-    if REGISTRY_FAILED.search(stderr):
+    pushes = tuple(argv[1:3]) in (("manifest", "push"), ("buildx", "imagetools"))
+    writes = pushes or "--push" in argv or any(publishes(a) for a in argv if a.startswith("type="))
+    lost = writes and NETWORK_FAILED.search(detail) and "rpc error" not in detail  # rpc: the builder's node
+    if REGISTRY_FAILED.search(stderr) or lost:
+        registry = registry_in_error(stderr, argv)
+        refused = "connection refused" in detail
         return PushFailed(
-            f"{cmd} ({purpose}): the registry failed: {detail}", "the registry is failing or rate limiting: rerun later"
+            f"{cmd} ({purpose}): the registry {registry} failed: {detail}",
+            f"is the registry at {registry} running and reachable?"
+            if refused
+            else "the registry failed, dropped the connection or is rate limiting: rerun later",
         )
     if PUSH_FAILED.search(stderr):
         return PushFailed(f"{cmd} ({purpose}): push failed: {detail}", "check the registry address and `docker login`")
-    return _located(BuildFailed(f"{cmd} ({purpose}) failed: {detail}", "see the build output above"), argv, stderr)
+    return None
 
 
 def _step_failed(

@@ -204,3 +204,78 @@ def test_a_credential_helper_failing_inside_buildx_is_exit_5_naming_it() -> None
     for stderr, name in ((missing, "docker-credential-gone"), (garbage, "the docker credential helper")):
         err = classify(["docker", "buildx", "build", "."], 1, stderr, "build")
         assert err.exit_code == 5 and f"{name} failed" in err.message, err.message
+
+
+PROMOTE = [
+    "docker",
+    "buildx",
+    "imagetools",
+    "create",
+    "-t",
+    "localhost:39807/promo:x",
+    "localhost:39807/promo@sha256:f3a6",
+]
+PROMOTE_FAILED = """\
+#1 [internal] pushing localhost:39807/promo:x
+#1 0.000 pushing sha256:f3a6a5a487c558118882c6bc519ad85a4734d1a5b0bb608824847b1fd05b264a to localhost:39807/promo:x
+#1 ERROR: failed commit on ref "index-sha256:f3a6a5a487c558118882c6bc519ad85a4734d1a5b0bb608824847b1fd05b264a": {why}
+------
+ > [internal] pushing localhost:39807/promo:x:
+0.000 pushing sha256:f3a6a5a487c558118882c6bc519ad85a4734d1a5b0bb608824847b1fd05b264a to localhost:39807/promo:x
+------
+ERROR: failed commit on ref "index-sha256:f3a6a5a487c558118882c6bc519ad85a4734d1a5b0bb608824847b1fd05b264a": {why}
+"""
+
+
+@pytest.mark.parametrize(
+    "why",
+    [
+        "unexpected status from PUT request to http://localhost:39807/v2/promo/manifests/x: 500 Internal Server Error",
+        'failed to do request: Put "http://localhost:39807/v2/promo/manifests/x": read tcp 127.0.0.1:52222->127.0.0.1:39807: read: connection reset by peer',
+        'failed to do request: Put "http://localhost:39807/v2/promo/manifests/x": EOF',
+    ],
+)
+def test_a_promotion_the_registry_fails_is_exit_5_not_a_build_step(why: str) -> None:
+    """imagetools prints its push as an [internal] step: the registry's failure, not the build's."""
+    error = classify(PROMOTE, 1, PROMOTE_FAILED.format(why=why), "promote latest")
+    assert isinstance(error, PushFailed) and error.exit_code == 5
+    assert error.message.startswith("docker buildx imagetools (promote latest): the registry localhost:39807 failed")
+
+
+PER_PLATFORM = [
+    "docker",
+    "buildx",
+    "build",
+    "--platform",
+    "linux/amd64",
+    "--push",
+    "-t",
+    "localhost:5103/app:1.0.0-amd64",
+    ".",
+]
+
+
+@pytest.mark.parametrize(
+    ("last", "hint"),
+    [
+        ("ERROR: read tcp 127.0.0.1:39222->127.0.0.1:5103: read: connection reset by peer", "rerun later"),
+        ("ERROR: EOF", "rerun later"),
+        ("ERROR: dial tcp 127.0.0.1:5103: connect: connection refused", "is the registry at localhost:5103 running"),
+    ],
+)
+def test_a_per_platform_push_that_loses_the_registry_is_exit_5(last: str, hint: str) -> None:
+    stderr = f"#12 exporting to image\n#12 pushing layers\n#12 ERROR: {last.removeprefix('ERROR: ')}\n{last}\n"
+    error = classify(PER_PLATFORM, 1, stderr, "build linux/amd64")
+    assert isinstance(error, PushFailed) and "localhost:5103" in error.message
+    assert hint in str(error.hint)
+
+
+def test_a_lost_builder_node_is_not_the_registry() -> None:
+    stderr = "ERROR: failed to receive status: rpc error: code = Unavailable desc = error reading from server: EOF\n"
+    error = classify(PER_PLATFORM, 1, stderr, "build")
+    assert type(error) is BuildFailed
+
+
+def test_a_connection_lost_without_a_push_is_not_called_the_registrys() -> None:
+    error = classify(["docker", "buildx", "build", "--load", "."], 1, "ERROR: EOF\n", "build")
+    assert type(error) is BuildFailed
