@@ -40,7 +40,7 @@ def _bool(value: Any) -> bool:
     text = str(value).strip().lower()
     if text in ("1", "true", "yes", "on"):
         return True
-    if text in ("0", "false", "no", "off", ""):
+    if text in ("0", "false", "no", "off"):
         return False
     raise ValueError(f"not a boolean: {value!r}")
 
@@ -521,14 +521,15 @@ def _given(
     name: str, cli: Mapping[str, Any], env: Mapping[str, str], file_values: Mapping[str, Any]
 ) -> tuple[str, Any]:
     """(source, raw value) of the first layer that sets NAME, or ("default", None). An empty
-    environment value is unset, as docker's and Go's own variables are."""
+    (or blank) environment value is unset, as docker's and Go's own variables are: a stray
+    BUILDX_GO_VERIFY=" " leaves verification on."""
     for source, table, key in (
         (flag(name), cli, name),
         (env_name(name), env, env_name(name)),
         (f"{CONFIG_FILE} {config_key(name)}", file_values, name),
     ):
         raw = table.get(key)
-        if raw not in (None, [], ()) and not (table is env and raw == ""):
+        if raw not in (None, [], ()) and not (table is env and not raw.strip()):
             return source, raw
     return "default", None
 

@@ -71,11 +71,13 @@ def project_facts(
         workspace=go.workspace,
     )
     check_secret_sources(settings, effects.files)
-    path = find_dockerfile(root, settings.file, effects.files)
+    path = find_dockerfile(root, settings.file, effects.files, settings.sources.get("file", "--file"))
     user = UserDockerfile(path, effects.files.read_text(path)) if path else None
     git = git_facts(root, effects.git)
-    epoch = (os.environ if env is None else env).get("SOURCE_DATE_EPOCH", "")
-    if epoch.isdigit():  # the reproducible-builds convention: the build's time, when given
+    epoch = (os.environ if env is None else env).get("SOURCE_DATE_EPOCH", "").strip()
+    if epoch and not (epoch.isascii() and epoch.isdigit()):
+        raise InputError(f"SOURCE_DATE_EPOCH: {epoch[:40]!r} is not a number of seconds", "unset it, or give seconds")
+    if epoch:  # the reproducible-builds convention: the build's time, when given
         git = {**git, "epoch": epoch}
     not_run = None
     if not settings.tag and not run_commands and settings.sources.get("version_from", "").startswith(CONFIG_FILE):
@@ -180,8 +182,19 @@ def ignore_rules(root: Path, dockerfile: Path | None, files: Files) -> str | Non
     candidates = ([Path(f"{dockerfile}.dockerignore")] if dockerfile else []) + [root / ".dockerignore"]
     for candidate in candidates:
         if files.is_file(candidate):
-            return files.read_text(candidate)
-    return None
+            text = files.read_text(candidate)
+            from buildx_go.project.context import bad_pattern_line
+
+            bad = bad_pattern_line(text)
+            if bad:
+                raise InputError(
+                    f"{candidate}:{bad[0]}: {bad[1]!r}: syntax error in pattern (BuildKit refuses it)",
+                    "close the [ ] class, or escape [ and \\ with \\",
+                )
+            return text
+        if files.exists(candidate) and not files.is_dir(candidate) and not files.is_link(candidate):
+            raise InputError(f"{candidate}: not a regular file", "make it a file of ignore rules, or remove it")
+    return None  # a folder or a dangling link is no ignore file, to BuildKit either
 
 
 def native_platform() -> Platform:

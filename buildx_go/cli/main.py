@@ -20,6 +20,7 @@ import attrs
 from buildx_go import __version__
 from buildx_go.ci import CI, detect
 from buildx_go.cli.effects import Effects, cache_dir, work_dir
+from buildx_go.cli.inputs import check_before_engine, named_by_source
 from buildx_go.cli.paths import check_cache_folder, check_inside
 from buildx_go.config import OPTION_NAMES, Settings, load_config_file, resolve
 from buildx_go.engine import interrupt
@@ -162,7 +163,8 @@ def run_command(ns: argparse.Namespace, s: Settings, env: Mapping[str, str], eff
 
         print(install(env, ns.dir))
         return 0
-    return project_command(ns.command, s, env, effects, root)
+    with named_by_source(s):
+        return project_command(ns.command, s, env, effects, root)
 
 
 def project_command(command: str, s: Settings, env: Mapping[str, str], effects: Effects, root: Path) -> int:
@@ -174,6 +176,7 @@ def project_command(command: str, s: Settings, env: Mapping[str, str], effects: 
 
     project = project_facts(s, root, effects, run_commands=command == "build" and not s.dry_run, env=env)
     check_inputs(s, project, command)
+    check_before_engine(s, env)
     if command == "dockerfile":
         choice, mains, changes = choose_dockerfile(s, project)
         log_dockerfile(choice, changes, dockerfile_lints(s, project, choice, mains), detect(env))

@@ -127,7 +127,7 @@ class Dockerfile:
     @property
     def style(self) -> str:
         """buildx (every Go stage cross-compiles from $BUILDPLATFORM with TARGETARCH),
-        goarch-recipe (the article's ``ARG GOARCH`` + ``go build``), or other (stages.py)."""
+        goarch-recipe (the recipe's ``ARG GOARCH`` + ``go build``), or other (stages.py)."""
         from buildx_go.dockerfile.stages import go_stages, style
 
         return style(self, go_stages(self))
@@ -313,14 +313,20 @@ def heredocs(line: str) -> list[str]:
     return [("-" if chomp else "") + name for name, chomp in heredoc_words(line)]
 
 
-def find_dockerfile(root: Path, explicit: str | None, files: Files) -> Path | None:
-    """--file (relative to ROOT unless absolute), else Dockerfile or docker/Dockerfile."""
+def find_dockerfile(root: Path, explicit: str | None, files: Files, where: str = "--file") -> Path | None:
+    """--file (relative to ROOT unless absolute; WHERE names where it was given), else
+    Dockerfile or docker/Dockerfile. A name that is there but is no regular file (a fifo, a
+    folder, a dangling or looping link) is refused: BuildKit could not read it either."""
     if explicit:
         path = Path(explicit) if Path(explicit).is_absolute() else root / explicit
+        if files.exists(path) and not files.is_file(path):
+            raise InputError(f"{where}: {explicit} is not a regular file", "give the Dockerfile's path")
         if not files.is_file(path):
-            raise InputError(f"--file: {explicit} not found", f"give a Dockerfile path (relative to {root})")
+            raise InputError(f"{where}: {explicit} not found", f"give a Dockerfile path (relative to {root})")
         return path
     for name in CANDIDATES:
         if files.is_file(root / name):
             return root / name
+        if files.exists(root / name) and not files.is_dir(root / name):
+            raise InputError(f"{root / name}: not a regular file", "make it the project's Dockerfile, or remove it")
     return None

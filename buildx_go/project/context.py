@@ -54,6 +54,63 @@ def read_rules(text: str) -> tuple[Rule, ...]:
     return tuple(rules)
 
 
+def bad_pattern_line(text: str) -> tuple[int, str] | None:
+    """(line number, pattern) of the first rule of TEXT that go's filepath.Match calls a bad
+    pattern (BuildKit refuses the build: "syntax error in pattern"), or None."""
+    for n, raw in enumerate(text.split("\n"), 1):
+        line = raw.removeprefix("\ufeff") if n == 1 else raw
+        line = line.rstrip("\r")
+        pattern = line.strip().removeprefix("!").strip()
+        if pattern and not line.startswith("#") and not _match_syntax_ok(posixpath.normpath(pattern)):
+            return n, pattern
+    return None
+
+
+def _match_syntax_ok(pattern: str) -> bool:
+    """Whether go's filepath.Match accepts PATTERN (unix): every escape has its character,
+    every [ class is closed, not empty, and its ranges have both ends."""
+    i = 0
+    while i < len(pattern):
+        ch = pattern[i]
+        if ch == "\\":
+            if i + 1 >= len(pattern):
+                return False
+            i += 2
+            continue
+        if ch != "[":
+            i += 1
+            continue
+        i += 1
+        if pattern[i : i + 1] == "^":
+            i += 1
+        ranges = 0
+        while True:
+            if pattern[i : i + 1] == "]" and ranges:
+                i += 1
+                break
+            i = _class_char(pattern, i)
+            if i < 0:
+                return False
+            if pattern[i : i + 1] == "-":
+                i = _class_char(pattern, i + 1)
+                if i < 0:
+                    return False
+            ranges += 1
+    return True
+
+
+def _class_char(pattern: str, i: int) -> int:
+    """The index after one character of a [ class at I (go's getEsc), or -1 for a bad pattern."""
+    if i >= len(pattern) or pattern[i] in "-]":
+        return -1
+    if pattern[i] == "\\":
+        i += 1
+        if i >= len(pattern):
+            return -1
+    i += 1
+    return i if i < len(pattern) else -1
+
+
 def _compile(pattern: str) -> re.Pattern[str]:
     """PATTERN as a regular expression, the way patternmatcher translates it."""
     out = ["^"]

@@ -9,11 +9,12 @@ context and a .dockerignore; `COPY . /ctx/` into a local output lists what was s
 from __future__ import annotations
 
 import os
+import subprocess
 from pathlib import Path
 
 import pytest
 
-from buildx_go.project.context import left_out, read_rules
+from buildx_go.project.context import bad_pattern_line, left_out, read_rules
 from tests.integration.conftest import run
 
 pytestmark = pytest.mark.integration
@@ -98,3 +99,19 @@ def test_the_files_we_count_are_the_files_buildkit_sends(context: Path, rules: s
     parsed = read_rules(rules + "\n")
     ours = {f for f in [*FILES, "Dockerfile.probe", ".dockerignore"] if not left_out(f, parsed)}
     assert ours == theirs, (sorted(ours - theirs), sorted(theirs - ours))
+
+
+SYNTAX = ["[", "foo\\", "[a-", "[]", "[]a]", "[a-]", "x[^", "[a]", "[^a]", "[!a]", "\\[x", "[\\]]", "a?[0-9]*", "!["]
+
+
+@pytest.mark.parametrize("pattern", SYNTAX)
+def test_a_pattern_we_call_bad_is_one_buildkit_refuses(context: Path, pattern: str, tmp_path: Path) -> None:
+    """BuildKit refuses the whole build over a pattern go's filepath.Match calls bad; buildx-go
+    refuses it first (exit 2 naming the line), and only such patterns."""
+    (context / ".dockerignore").write_text(f"{pattern}\n")
+    argv = ["docker", "buildx", "build", "--file", str(context / "Dockerfile.probe"), "--output",
+            f"type=local,dest={tmp_path / 'out'}", "--progress", "quiet", str(context)]  # fmt: skip
+    proc = subprocess.run(argv, capture_output=True, text=True, timeout=120)
+    refused = "syntax error in pattern" in proc.stderr
+    assert refused == (proc.returncode != 0), proc.stderr[-500:]
+    assert (bad_pattern_line(f"{pattern}\n") is not None) == refused, pattern

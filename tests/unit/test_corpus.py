@@ -59,12 +59,23 @@ INVALID: dict[str, list[Any]] = {
     "cache": ["gha", "local", "registry,mode=max"],
     "progress": ["fancy", "tty2", "json"],
     "format": ["yaml", "JSON", "text;"],
-    "registry_timeout": ["0", "-1", "601", "abc", "nan", "inf", "1e9", " "],
+    "registry_timeout": ["0", "-1", "601", "abc", "nan", "inf", "1e9", "-"],
     "version_from_timeout": ["0", "-5", "9999", "soon", "nan"],
     "tags": ["bad tag", "a;b", "$(id)", "tag\nx", "é"],
     "build_arg": ["NOVALUE", "1X=2", "=x", "A B=1", "X=a\nRUN id"],
-    "secret": ["src=/x", "id=netrc,file=/x", "id=bad id", "id=netrc,src=/nonexistent/netrc"],
-    "ssh": ["a;b", "default=", "x,y", "(x)"],
+    "secret": [
+        "src=/x",
+        "id=netrc,file=/x",
+        "id=bad id",
+        "id=netrc,src=/nonexistent/netrc",
+        "id=x,type=bogus",
+        "id=x,env=",
+        "id=x,src=",
+    ],
+    "ssh": ["a;b", "default=", "x,y", "(x)", "default=/nonexistent/agent.sock", "key=/"],
+    "builder": ["a b", "foo/bar", "-x", "bücher", "a" * 300, "a\nb", ".hidden"],
+    "network": ["bogus", "bridge;x", "HOST"],
+    "metadata_file": ["/dev/null/meta.json", "/etc/hostname/out/meta.json"],
     "goprivate": ["github.com/org/*;rm", "a b", "x\ny"],
     "cgo": ["yes", "ON", "maybe"],
     "cgo_package": ["Zlib1g-dev", "zlib;rm", "-x", "a b"],
@@ -140,6 +151,13 @@ FILE_CASES: list[tuple[str, str, Callable[[Path], None], list[str], str]] = [
     ("nomain", "main.go", lambda p: p.write_text("package lib\n"), [], "no main package"),
     ("dockerfile-fifo", "Dockerfile", fifo, ["--file", "Dockerfile"], "--file"),
     ("dockerfile-missing", "Dockerfile", lambda p: None, ["--file", "nope/Dockerfile"], "--file"),
+    ("dockerfile-fifo-found", "Dockerfile", fifo, [], "Dockerfile: not a regular file"),
+    ("dockerfile-loop", "Dockerfile", lambda p: p.symlink_to("Dockerfile"), [], "Dockerfile: not a regular file"),
+    ("dockerfile-dangling", "Dockerfile", lambda p: p.symlink_to("gone"), [], "Dockerfile: not a regular file"),
+    ("dockerignore-fifo", ".dockerignore", fifo, [], ".dockerignore: not a regular file"),
+    ("dockerignore-bracket", ".dockerignore", lambda p: p.write_text("*.md\n[\n"), [], ".dockerignore:2: '['"),
+    ("dockerignore-escape", ".dockerignore", lambda p: p.write_text("foo\\\n"), [], "syntax error in pattern"),
+    ("dockerignore-range", ".dockerignore", lambda p: p.write_text("!x/[a-\n"), [], "'x/[a-'"),
     ("dockerfile-garbage", "Dockerfile", lambda p: p.write_bytes(b"\x00\x01\x02garbage\n"), [], "Dockerfile:1"),
     ("dockerfile-run-first", "Dockerfile", lambda p: p.write_text("RUN x\nFROM a\n"), [], "Dockerfile:1: RUN"),
     ("dockerfile-no-from", "Dockerfile", lambda p: p.write_text("ARG X=1\n"), [], "no FROM"),
@@ -168,6 +186,49 @@ FILE_CASES: list[tuple[str, str, Callable[[Path], None], list[str], str]] = [
     ("module-path-quote", "go.mod", lambda p: p.write_text('module ex.com/a"b\n\ngo 1.22\n'), [], "module path"),
     ("prebuilt-missing", "Dockerfile", lambda p: p.write_text("FROM scratch\nCOPY bin/app /app\n"), [], "COPY bin/app"),
 ]
+
+
+NODES = [
+    ("tcp://", "tcp://"),
+    ("tcp://h:99999", "port 99999"),
+    ("ssh://", "ssh://"),
+    ("default=linux/bogusarch", "bogusarch"),
+    ("tcp://h:1234;cacert", "not KEY=VALUE"),
+    ("=linux/amd64", "names no endpoint"),
+    ("http://h:1234", "not a tcp:// or ssh://"),
+]
+
+
+@pytest.mark.parametrize(("node", "names"), NODES, ids=[f"node-{i}" for i in range(len(NODES))])
+def test_bad_nodes_are_refused_before_docker(node: str, names: str, tmp_path: Path, within_5_s: None) -> None:
+    run = Run(tmp_path)
+    code, err = run(["build", str(run.root), *valid_argv(), "--create-builder", "--node", node])
+    run.assert_refused(code, err, names)
+    assert "ERROR --node" in err
+
+
+def test_nodes_without_a_builder_to_create_are_refused(tmp_path: Path) -> None:
+    run = Run(tmp_path)
+    code, err = run(["build", str(run.root), *valid_argv(), "--node", "default"])
+    run.assert_refused(code, err, "--node: nodes are for a builder buildx-go creates")
+
+
+def test_secrets_given_twice_and_ssh_without_an_agent(tmp_path: Path) -> None:
+    run = Run(tmp_path)
+    (tmp_path / "s").write_text("x")
+    twice = ["--secret", f"id=x,src={tmp_path / 's'}", "--secret", f"id=x,src={tmp_path / 's'}"]
+    code, err = run(["build", str(run.root), *valid_argv(), *twice])
+    run.assert_refused(code, err, "--secret: id=x is given twice")
+    run = Run(tmp_path / "2")
+    code, err = run(["build", str(run.root), *valid_argv(), "--ssh", "default"])
+    run.assert_refused(code, err, "SSH_AUTH_SOCK is not set")
+
+
+@pytest.mark.parametrize("epoch", ["yesterday", "-5", "1e9", "١٢٣"])
+def test_a_source_date_epoch_that_is_no_number_is_refused(epoch: str, tmp_path: Path) -> None:
+    run = Run(tmp_path)
+    code, err = run(["build", str(run.root), *valid_argv()], {"SOURCE_DATE_EPOCH": epoch})
+    run.assert_refused(code, err, "SOURCE_DATE_EPOCH")
 
 
 def _move_main(main_go: Path, folder: str) -> None:
@@ -275,6 +336,28 @@ def test_empty_environment_values_are_unset() -> None:
 
     empty = {env_name(name): "" for name, _ in specs(Settings)}
     assert resolve({}, empty, {}, checked=False) == resolve({}, {}, {}, checked=False)
+    blank = {env_name(name): " \t" for name, _ in specs(Settings)}
+    assert resolve({}, blank, {}, checked=False) == resolve({}, {}, {}, checked=False)
+    assert resolve({}, {env_name("verify"): " "}, {}, checked=False).verify
     given = resolve({}, {**empty, env_name("cache"): "registry"}, {}, checked=False)
     assert given.cache == "registry"
     assert given.sources["cache"] == env_name("cache") and given.sources["image"] == "default"
+
+
+@pytest.mark.parametrize(
+    ("env", "toml", "names"),
+    [
+        ({"BUILDX_GO_MAIN": "./nosuch"}, "", "BUILDX_GO_MAIN: './nosuch' is not a main package"),
+        ({}, 'main = "./nosuch"\n', ".buildx-go.toml main: './nosuch'"),
+        ({"BUILDX_GO_FILE": "nosuch/Dockerfile"}, "", "BUILDX_GO_FILE: nosuch/Dockerfile not found"),
+        ({}, 'file = "nosuch/Dockerfile"\n', ".buildx-go.toml file: nosuch/Dockerfile not found"),
+    ],
+)
+def test_a_value_from_the_environment_or_the_file_is_named_there(
+    env: dict[str, str], toml: str, names: str, tmp_path: Path
+) -> None:
+    run = Run(tmp_path)
+    if toml:
+        (run.root / ".buildx-go.toml").write_text(toml)
+    code, err = run(["build", str(run.root), *valid_argv()], env)
+    run.assert_refused(code, err, names)
