@@ -4,7 +4,7 @@ plus one small finder that reads the tree through the Files seam)."""
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -19,6 +19,12 @@ if TYPE_CHECKING:
     from buildx_go.seams import Files
 
 _GO_VERSION = re.compile(r"^1(\.\d+){1,2}((rc|beta)\d+)?$")
+# go's modfile.GoVersionRE and a canonical module version (semver, +incompatible allowed)
+GO_DIRECTIVE = re.compile(r"([1-9][0-9]*)\.(0|[1-9][0-9]*)(\.(0|[1-9][0-9]*))?([a-z]+[0-9]+)?")
+MODULE_VERSION = re.compile(
+    r"v(0|[1-9]\d*)\.(0|[1-9]\d*)\.(0|[1-9]\d*)(-[0-9A-Za-z-]+(\.[0-9A-Za-z-]+)*)?(\+incompatible)?"
+)
+_TOKEN = re.compile(r'"(?:[^"\\\n]|\\.)*"|`[^`]*`|=>|[()\[\],]|[^\s"`()\[\],]+')
 _PACKAGE = re.compile(r"^\s*package\s+([A-Za-z_]\w*)", re.M)
 SKIP_DIRS = {"vendor", "testdata", "node_modules"}
 
@@ -29,6 +35,92 @@ def go_version(text: str) -> Version:
     if not _GO_VERSION.match(v):
         raise InvalidVersion(text)
     return Version(v)
+
+
+def _comparable(text: str) -> Version | None:
+    """A go or toolchain version as a comparable Version, or None when it is none of Go's
+    releases (go1.22.3-custom: the leading release counts)."""
+    m = re.match(r"(?:go)?(1(?:\.\d+){1,2}(?:(?:rc|beta)\d+)?)", text)
+    return Version(m.group(1)) if m else None
+
+
+def _tokens(line: str, lineno: int, filename: str) -> list[str]:
+    if "`" in line:  # go reads only "double quotes"
+        raise InputError(f"{filename}:{lineno}: unquoted string cannot contain quote: {line!r}", "fix go.mod")
+    words = _TOKEN.findall(line)
+    if "".join(words) != re.sub(r"\s+", "", line) and not re.search(r'["`]', "".join(words)):
+        raise InputError(f"{filename}:{lineno}: syntax error: {line!r}", "fix go.mod")
+    for w in words:
+        if w[:1] in ('"', "`") and (len(w) < 2 or w[-1] != w[0]):
+            raise InputError(f"{filename}:{lineno}: unterminated quoted string: {line!r}", "fix go.mod")
+    if line.count('"') % 2 and not any(w.startswith("`") for w in words):
+        raise InputError(f"{filename}:{lineno}: unterminated quoted string: {line!r}", "fix go.mod")
+    return [w[1:-1] if w[:1] in ('"', "`") else w for w in words]
+
+
+BLOCKS = ("require", "exclude", "replace", "retract", "godebug", "tool", "ignore", "module", "go", "toolchain")
+
+
+def _directives(text: str, filename: str) -> Iterator[tuple[int, str, list[str], str]]:
+    """(line number, verb, arguments, the line) of each directive, blocks opened; comments,
+    quotes and go's block rules as modfile reads them."""
+    block: str | None = None
+    start = 0
+    for lineno, raw in enumerate(text.split("\n"), 1):
+        line = re.sub(r"//.*", "", raw.rstrip("\r")).strip() if '"' not in raw else _strip_comment(raw).strip()
+        if not line:
+            continue
+        words = _tokens(line, lineno, filename)
+        if block is not None:
+            if words == [")"]:
+                block = None
+                continue
+            yield lineno, block, words, line
+            continue
+        if words[-1:] == ["("] and len(words) == 2:
+            if words[0] not in BLOCKS:
+                raise InputError(f"{filename}:{lineno}: unknown block type: {words[0]}", "fix go.mod")
+            block, start = words[0], lineno
+            continue
+        if ")" in words or "(" in words:
+            raise InputError(f"{filename}:{lineno}: syntax error: {line!r}", "fix go.mod")
+        yield lineno, words[0], words[1:], line
+    if block is not None:
+        raise InputError(f"{filename}:{start}: unterminated {block} ( block", "close it with )")
+
+
+def _strip_comment(raw: str) -> str:
+    """RAW without its // comment, a // inside a quoted string kept."""
+    quoted = False
+    for i, ch in enumerate(raw):
+        if ch == '"' and (i == 0 or raw[i - 1] != "\\"):
+            quoted = not quoted
+        if not quoted and raw.startswith("//", i):
+            return raw[:i]
+    return raw
+
+
+def _check_replace(args: list[str], bad: Callable[[str], InputError]) -> None:
+    """replace OLD [VERSION] => NEW [VERSION]: a local path NEW takes no version."""
+    if "=>" not in args:
+        raise bad("usage: replace module/path [v1.2.3] => other/module v1.4.5 or ../local/dir")
+    i = args.index("=>")
+    old, new = args[:i], args[i + 1 :]
+    if len(old) not in (1, 2) or len(new) not in (1, 2) or (len(old) == 2 and not MODULE_VERSION.fullmatch(old[1])):
+        raise bad("usage: replace module/path [v1.2.3] => other/module v1.4.5 or ../local/dir")
+    local = new[0].startswith(("./", "../", "/")) or new[0] in (".", "..")
+    if local and len(new) == 2:
+        raise bad("a local replacement takes no version")
+    if not local and (len(new) != 2 or not MODULE_VERSION.fullmatch(new[1])):
+        raise bad("a module replacement needs a version (or a ./ or ../ path)")
+
+
+def _is_interval(args: list[str]) -> bool:
+    return (
+        len(args) == 5
+        and (args[0], args[2], args[4]) == ("[", ",", "]")
+        and bool(MODULE_VERSION.fullmatch(args[1]) and MODULE_VERSION.fullmatch(args[3]))
+    )
 
 
 @attrs.frozen
@@ -43,65 +135,61 @@ class GoModule:
 
     @classmethod
     def from_text(cls, text: str, filename: str = "go.mod") -> GoModule:
-        """Parse go.mod text; raise InputError naming FILENAME:LINE for what is malformed."""
+        """Parse go.mod text as go's modfile.Parse does (strictly, as for the main module);
+        raise InputError naming FILENAME:LINE for what go would refuse."""
         module = go = toolchain = None
-        requires: list[str] = []
-        versions: list[tuple[str, str]] = []
-        block: str | None = None
-        for lineno, raw in enumerate(text.splitlines(), 1):
-            line = raw.split("//", 1)[0].strip()
-            if not line:
-                continue
+        seen: set[str] = set()
+        requires: list[tuple[str, str]] = []
+        for lineno, verb, args, line in _directives(text, filename):
 
             def bad(why: str, line: str = line, lineno: int = lineno) -> InputError:
                 return InputError(f"{filename}:{lineno}: {why}: {line!r}", "fix go.mod (`go mod tidy` helps)")
 
-            if block is not None:
-                if line == ")":
-                    block = None
-                elif block == "require":
-                    requires.append(line.split()[0])
-                    if len(line.split()) > 1:
-                        versions.append((line.split()[0], line.split()[1]))
-                continue
-            words = line.split()
-            verb = words[0]
-            if len(words) == 2 and words[1] == "(":
-                block = verb
-                continue
+            if verb in ("module", "go", "toolchain"):
+                if verb in seen:
+                    raise bad(f"repeated {verb} statement")
+                seen.add(verb)
             if verb == "module":
-                if len(words) != 2:
+                if len(args) != 1:
                     raise bad("module directive needs exactly one path")
-                module = words[1].strip('"')
+                module = args[0]
             elif verb == "go":
-                if len(words) != 2:
-                    raise bad("go directive needs exactly one version")
-                try:
-                    go = go_version(words[1])
-                except InvalidVersion:
-                    raise bad(f"invalid go version {words[1]!r}") from None
+                if len(args) != 1 or not GO_DIRECTIVE.fullmatch(args[0]):
+                    raise bad(f"invalid go version {' '.join(args)!r} (must match 1.23 or 1.23.0)")
+                go = _comparable(args[0])
             elif verb == "toolchain":
-                try:
-                    ok = len(words) == 2 and words[1].startswith("go")
-                    toolchain = go_version(words[1]) if ok else None
-                except InvalidVersion:
-                    toolchain = None
-                if toolchain is None:
-                    raise bad("toolchain directive needs one version like go1.22.3")
+                if len(args) != 1 or not re.fullmatch(r"default|go1($|\..*)", args[0]):
+                    raise bad("toolchain directive needs one name like go1.22.3 or default")
+                toolchain = _comparable(args[0]) if args[0] != "default" else None
             elif verb == "require":
-                if len(words) < 3:
-                    raise bad("require needs a module path and a version")
-                requires.append(words[1])
-                versions.append((words[1], words[2]))
-            elif verb in ("replace", "exclude", "retract", "godebug", "tool", "ignore"):
-                continue
+                if len(args) != 2 or not MODULE_VERSION.fullmatch(args[1]):
+                    raise bad("usage: require module/path v1.2.3")
+                requires.append((args[0], args[1]))
+            elif verb == "exclude":
+                if len(args) != 2 or not MODULE_VERSION.fullmatch(args[1]):
+                    raise bad("usage: exclude module/path v1.2.3")
+            elif verb == "replace":
+                _check_replace(args, bad)
+            elif verb == "retract":
+                if not (len(args) == 1 and MODULE_VERSION.fullmatch(args[0])) and not _is_interval(args):
+                    raise bad("usage: retract v1.2.3 or retract [v1.0.0, v1.9.9]")
+            elif verb == "godebug":
+                if len(args) != 1 or not re.fullmatch(r"[^=\s]+=\S*", args[0]):
+                    raise bad("usage: godebug key=value")
+            elif verb in ("tool", "ignore"):
+                if len(args) != 1:
+                    raise bad(f"usage: {verb} path")
             else:
                 raise bad(f"unknown directive {verb!r}")
-        if block is not None:
-            raise InputError(f"{filename}: unterminated {block} ( block", "close it with )")
         if not module:
             raise InputError(f"{filename}: no module directive", "the first line should be `module example.com/app`")
-        return cls(path=module, go=go, toolchain=toolchain, requires=tuple(requires), versions=tuple(versions))
+        return cls(
+            path=module,
+            go=go,
+            toolchain=toolchain,
+            requires=tuple(r for r, _ in requires),
+            versions=tuple(requires),
+        )
 
     @property
     def go_minor(self) -> str | None:

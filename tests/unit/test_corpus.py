@@ -183,7 +183,7 @@ FILE_CASES: list[tuple[str, str, Callable[[Path], None], list[str], str]] = [
     ("dockerfile-bad-escape", "Dockerfile", lambda p: p.write_text("# escape=x\nFROM a\n"), [], "escape"),
     ("main-dir-command", "main.go", lambda p: _move_main(p, "cmd/$(id)"), [], "main package './cmd/$(id)'"),
     ("main-dir-newline", "main.go", lambda p: _move_main(p, "cmd/a\nRUN id"), [], "main package"),
-    ("module-path-quote", "go.mod", lambda p: p.write_text('module ex.com/a"b\n\ngo 1.22\n'), [], "module path"),
+    ("module-path-quote", "go.mod", lambda p: p.write_text('module ex.com/a"b\n\ngo 1.22\n'), [], "go.mod:1"),
     ("prebuilt-missing", "Dockerfile", lambda p: p.write_text("FROM scratch\nCOPY bin/app /app\n"), [], "COPY bin/app"),
 ]
 
