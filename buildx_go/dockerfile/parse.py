@@ -183,7 +183,7 @@ def split_instructions(text: str) -> tuple[list[Instruction], dict[str, str]]:
     i = 0
     while i < len(lines):  # parser directives: only at the very top, one after another
         m = _GO_DIRECTIVE.match(lines[i].lstrip(GO_SPACE))
-        if not m or m.group(1).lower() not in ("escape", "syntax"):
+        if not m or m.group(1).lower() not in ("escape", "syntax", "check"):
             break
         if m.group(1).lower() in directives:
             raise InputError(f"Dockerfile:{i + 1}: only one {m.group(1).lower()} parser directive can be used")

@@ -311,7 +311,12 @@ def ignored_flags(settings: Settings, choice: DockerfileChoice) -> list[str]:
 def check_inputs(settings: Settings, project: ProjectFacts, command: str) -> None:
     """Refuse what the settings and the project alone show to be wrong (the Dockerfile, the
     main package, the image and its tags): before any docker call."""
-    choose_dockerfile(settings, project)
+    choice, _, _ = choose_dockerfile(settings, project)
+    if project.dockerfile is not None and choice.source != "generated":  # the user's file is built
+        from buildx_go.dockerfile.check import check_dockerfile
+
+        path = str(project.dockerfile.path)
+        check_dockerfile(Dockerfile.parse(project.dockerfile.text, path), path)
     prebuilt_problems(settings, project.prebuilt)
     if command != "dockerfile":
         image_refs(settings, project.version, project.git)

@@ -22,6 +22,7 @@ from buildx_go.cli import main as cli
 from buildx_go.cli.effects import Effects
 from buildx_go.config import Settings
 from buildx_go.options import config_key, env_name, flag, specs
+from tests.integration.test_dockerfile_differential import INVALID as DOCKERFILES_BUILDKIT_REFUSES
 from tests.unit.planning import HELLO, FakeDocker
 
 REFERENCES = [
@@ -361,3 +362,13 @@ def test_a_value_from_the_environment_or_the_file_is_named_there(
         (run.root / ".buildx-go.toml").write_text(toml)
     code, err = run(["build", str(run.root), *valid_argv()], env)
     run.assert_refused(code, err, names)
+
+
+@pytest.mark.parametrize(
+    "text", DOCKERFILES_BUILDKIT_REFUSES, ids=[f"dockerfile-{i}" for i in range(len(DOCKERFILES_BUILDKIT_REFUSES))]
+)
+def test_a_dockerfile_buildkit_refuses_is_refused_before_docker(text: str, tmp_path: Path, within_5_s: None) -> None:
+    run = Run(tmp_path)
+    (run.root / "Dockerfile").write_text(text)
+    code, err = run(["build", str(run.root), *valid_argv()])
+    run.assert_refused(code, err, "Dockerfile:")
