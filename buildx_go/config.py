@@ -457,6 +457,12 @@ class Settings:
     rebuild: bool = _flag(
         False, "build even if the same build already published its image and nothing changed since", commands=BUILD
     )
+    preflight: bool = _flag(
+        True,
+        "with --push, ask the registry before building whether this account may push to the image "
+        "(--no-preflight: do not)",
+        commands=BUILD,
+    )
     metadata_file: str | None = option(
         None,
         "write the result here as JSON, in buildx's keys (containerimage.digest, image.name, ...) plus buildx-go's",
@@ -474,7 +480,11 @@ class Settings:
         aliases=("--output-format",),
     )
     log_format: Literal["auto", "json", "console"] = _choose(
-        "auto", LOG_FORMATS, "events on stderr: console on a terminal, else json", commands=GLOBAL, group="output"
+        "auto",
+        LOG_FORMATS,
+        "events on stderr: console on a terminal or in a CI log, else json",
+        commands=GLOBAL,
+        group="output",
     )
     debug: bool = _flag(False, "debug events, and tracebacks for errors", commands=GLOBAL, group="output")
     sources: Mapping[str, str] = attrs.field(factory=dict, eq=False)

@@ -97,6 +97,7 @@ class FakeRegistry:
         self.requests: list[tuple[str, str]] = []  # (method, path) as received
         self.faults: list[tuple[str, int | str, dict[str, str]]] = []  # (path part, status|"reset", headers)
         self.token_requests: list[dict[str, Any]] = []
+        self.read_only = False  # blob uploads refused (403): an account that may only pull
         self._server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
         self._thread = threading.Thread(target=self._server.serve_forever, args=(0.01,), daemon=True)
 
@@ -281,6 +282,16 @@ class FakeRegistry:
                     return
                 if parts[-1] == "list" and parts[-2] == "tags":
                     self._tags("/".join(parts[2:-2]))
+                    return
+                if "uploads" in parts:  # a blob upload started (POST), then cancelled (DELETE)
+                    if registry.read_only:
+                        self._error(403, "DENIED")
+                    elif self.command == "POST":
+                        self._send(
+                            202, b"", {"Location": f"/v2/{'/'.join(parts[2 : parts.index('blobs')])}/blobs/uploads/u1"}
+                        )
+                    else:
+                        self._send(204)
                     return
                 repo, kind, ref = "/".join(parts[2:-2]), parts[-2], parts[-1]
                 if kind == "manifests":

@@ -32,12 +32,46 @@ def check_before_engine(s: Settings, env: Mapping[str, str]) -> None:
             f"{where('network', '--network')}: {s.network[:60]!r} is not a network mode", "default, none or host"
         )
     check_nodes(s)
+    check_build_args(s)
     check_secrets(s, env)
     check_ssh(s, env)
     if s.metadata_file:
         why = unusable_folder(Path(s.metadata_file).parent)
         if why:
             raise InputError(f"{where('metadata_file', '--metadata-file')}: {why}", "choose a path you can write")
+
+
+# docker's SecretsUsedInArgOrEnv lint: names that hold credentials
+SECRET_ARG = re.compile(
+    r"(?i)(?:_|^)(?:apikey|auth|credential|credentials|key|password|pword|passwd|secret|token)(?:_|$)"
+)
+
+
+def check_build_args(s: Settings) -> None:
+    """BuildKit records every build arg's value in the provenance attestation pushed with the
+    image: a credential given as one (by its name, or a URL with a user and token) would be
+    readable by anyone who can pull it. Refused while provenance is on."""
+    from buildx_go.redact import redact_text
+
+    if not s.provenance:
+        return
+    for name, value in s.build_args().items():
+        if SECRET_ARG.search(name) or redact_text(value) != value:
+            raise InputError(
+                f"{s.sources.get('build_arg', '--build-arg')} {name}: its value would be recorded in the image's "
+                "provenance, readable by anyone who can pull the image",
+                f"pass it as a secret (--secret id={name.lower()},env={name}, read in a RUN --mount=type=secret), "
+                "or --no-provenance",
+            )
+
+
+def check_format(command: str, s: Settings) -> None:
+    """--format bake is plan's alone."""
+    if s.format == "bake" and command != "plan":
+        raise InputError(
+            f"{s.sources.get('format', '--format')} bake: {command} has no bake form",
+            "buildx-go plan --format bake > docker-bake.json",
+        )
 
 
 def check_nodes(s: Settings) -> None:

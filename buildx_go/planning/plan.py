@@ -106,6 +106,7 @@ class Plan:
     private_args: tuple[str, ...] = ()  # build args whose values are not shown (redact.py)
     inputs: Inputs | None = None  # what decides the image, put on the index it pushes (inputs.py)
     inputs_why: str | None = None  # why the build records no inputs (and so never skips)
+    check_push: bool = False  # ask the registry whether this account may push, before building
 
     @property
     def image(self) -> str:
@@ -155,7 +156,7 @@ class Plan:
         return attrs.evolve(self, commands=commands, inputs=found)
 
     def to_dict(self) -> dict[str, Any]:
-        """The stable JSON form (documented in README.md, "plan --format json")."""
+        """The stable JSON form (documented in docs/reference.md, "plan --format json")."""
         return {
             "schema": PLAN_SCHEMA,
             "strategy": self.strategy,
@@ -256,6 +257,7 @@ def make_plan(decision: Decision, workdir: str) -> Plan:
         mains=tuple(m.path for m in decision.mains),
         adaptations=decision.adaptations,
         private_args=tuple(k for k in s.build_args() if k not in public),
+        check_push=s.push and s.preflight,
     )
 
 
@@ -416,7 +418,7 @@ def raise_output_refused(decision: Decision) -> None:
 def per_platform_builds(
     decision: Decision, build: Build, workdir: str, notes: list[str]
 ) -> tuple[list[Command], list[tuple[str, str]]]:
-    """One build per platform, pushed as V-<arch> (the article's names), with GOARCH & co
+    """One build per platform, pushed as V-<arch> (the recipe's names), with GOARCH & co
     as build args when the user's Dockerfile declares them and is used as is."""
     s = decision.settings
     declared = _args_declared(decision.dockerfile)

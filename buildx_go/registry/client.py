@@ -11,6 +11,7 @@ None or VerificationFailed (6), anything else -> RegistryError (5).
 
 from __future__ import annotations
 
+import contextlib
 import email.utils
 import hashlib
 import http.client
@@ -196,7 +197,13 @@ class RegistryClient:
             )
 
     def _request(
-        self, ref: Reference, method: str, url: str, accept: str | None = None, action: str = "pull"
+        self,
+        ref: Reference,
+        method: str,
+        url: str,
+        accept: str | None = None,
+        action: str = "pull",
+        data: bytes | None = None,
     ) -> Response:
         """One request, authenticated as the registry asks (again if a token expired), retried
         on 429/5xx/dropped connections. Returns any other answer, 404 included."""
@@ -207,7 +214,7 @@ class RegistryClient:
             auth = self._auth.get((ref.registry, scope))
             if auth:
                 headers["Authorization"] = auth
-            return self._send(method, url, headers)
+            return self._send(method, url, headers, data)
 
         what = f"{method} {ref.repository}"
         resp = self._retrying(send, ref.registry, what)
@@ -225,7 +232,8 @@ class RegistryClient:
             try:
                 resp = send()
             except TRANSIENT as exc:
-                if attempt == self._attempts:
+                refused = isinstance(getattr(exc, "reason", exc), ConnectionRefusedError)
+                if attempt == self._attempts or (refused and attempt >= 2):  # nothing listens: once more only
                     raise RegistryError(
                         f"{registry}: cannot reach the registry ({_reason(exc)}) on {what} after {attempt} attempts",
                         "check the registry address and that it is up",
@@ -257,6 +265,24 @@ class RegistryClient:
             except (OSError, http.client.HTTPException):
                 body = b""
             return Response(exc.code, {k.lower(): v for k, v in (exc.headers or {}).items()}, body)
+
+    def check_push(self, ref: Reference) -> None:
+        """Whether this run may push to REF's repository, asked before anything is built (as
+        go-containerregistry's CheckPushPermission): a blob upload started, then cancelled.
+        Refused credentials are exit 5 naming the registry; so is an upload the registry refuses."""
+        url = self._url(ref, "/blobs/uploads/")
+        resp = self._request(ref, "POST", url, action="pull,push", data=b"")
+        if resp.status not in (201, 202):
+            detail = registry_error_text(resp.body) or f"HTTP {resp.status}"
+            raise RegistryError(
+                f"{ref.registry}: this account cannot push to {ref.repository} ({detail})",
+                f"check the account's rights on {ref.repository}, or docker login {ref.registry} as one that has them",
+            )
+        location = resp.headers.get("location", "")
+        if location:  # cancel it: nothing is left behind (a registry that cannot is fine too)
+            upload = urllib.parse.urljoin(url, location)
+            with contextlib.suppress(RegistryError):
+                self._request(ref, "DELETE", upload, action="pull,push")
 
     def check_credentials(self, ref: Reference) -> str:
         """Where REF's registry's credentials come from (docker's lookup, its helper asked

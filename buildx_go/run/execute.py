@@ -204,10 +204,12 @@ class _Run:
     lock_dir: str | None = None  # where the per-repository locks live (the cache directory)
     rebuild: bool = False  # build even when the version tags hold an image of the same inputs
     published: list[str] = attrs.field(factory=list)  # what this run has written, as it goes
+    asked: set[str] = attrs.field(factory=set)  # preflight questions answered already
 
     def go(self) -> Outcome:
         try:
             if self.plan.phase("compile"):
+                self.may_push()
                 self.compile()
             if self.plan.packaging == "buildx":
                 return self.buildx()
@@ -274,6 +276,7 @@ class _Run:
         digest = self.unchanged()
         built = digest is None
         if built:
+            self.may_push()
             digest = self.build_and_push()
         if digest and built:
             refs = [f"{plan.image}@{digest}"] if plan.push_by_digest else [plan.staging or ref for ref in plan.refs]
@@ -296,6 +299,13 @@ class _Run:
             log.info("tags.published", refs=list(plan.refs), digest=digest)
         moved = self.promote({"": digest} if digest else {})
         return self.summary(digest, report, moved, (), built)
+
+    def may_push(self) -> None:
+        """Before anything is built (--preflight, on with --push): the registry answers, the
+        credentials work, and this account may push to the image (exit 5 otherwise)."""
+        if self.plan.check_push and "push" not in self.asked:
+            self.client.check_push(Reference.parse(self.plan.refs[0]))
+            self.asked.add("push")
 
     def unchanged(self) -> str | None:
         """The index the version tags hold, when it was built from this plan's inputs and
@@ -373,6 +383,7 @@ class _Run:
     # --- the manifest strategy ------------------------------------------------------------
     def manifest(self) -> Outcome:
         plan, log = self.plan, get_logger()
+        self.may_push()
         digests = self.build_each()
         if not plan.verify:
             return self.summary(None, None, (), tuple(digests.items()))

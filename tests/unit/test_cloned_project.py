@@ -151,8 +151,17 @@ def secret_argv(tmp_path: Path) -> list[str]:
     return [
         str(HELLO), "--image", "localhost:5000/x", "--tag", "1", "--push", "--strategy", "buildx",
         "--build-arg", f"DB_PASS={SECRET}", "--build-arg", f"GOPROXY=https://u:{TOKEN}@proxy.example/go",
-        "--build-arg", "VERSION=1.2.3",
+        "--build-arg", "VERSION=1.2.3", "--no-provenance",  # with provenance such args are refused (below)
     ]  # fmt: skip
+
+
+def test_a_credential_in_a_build_arg_is_refused_while_provenance_would_record_it(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    argv = [a for a in secret_argv(tmp_path) if a != "--no-provenance"]
+    code, out, err = run(["build", *argv], tmp_path, capsys)
+    assert code == 2 and "ERROR --build-arg GOPROXY: its value would be recorded in the image's provenance" in err
+    assert SECRET not in out + err and TOKEN not in out + err
 
 
 def test_build_arg_values_are_never_printed(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -63,7 +63,16 @@ INVALID: dict[str, list[Any]] = {
     "registry_timeout": ["0", "-1", "601", "abc", "nan", "inf", "1e9", "-"],
     "version_from_timeout": ["0", "-5", "9999", "soon", "nan"],
     "tags": ["bad tag", "a;b", "$(id)", "tag\nx", "é"],
-    "build_arg": ["NOVALUE", "1X=2", "=x", "A B=1", "X=a\nRUN id"],
+    "build_arg": [
+        "NOVALUE",
+        "1X=2",
+        "=x",
+        "A B=1",
+        "X=a\nRUN id",
+        "GITHUB_TOKEN=ghp_x",
+        "DB_PASSWORD=x",
+        "GOPROXY=https://u:tok@proxy.example",
+    ],
     "secret": [
         "src=/x",
         "id=netrc,file=/x",

@@ -186,11 +186,34 @@ def test_reads_are_retried_on_429_5xx_and_resets_but_not_on_other_4xx(tmp_path: 
 
 
 def test_an_unreachable_registry_is_exit_5_after_bounded_retries() -> None:
+    """Nothing listening (connection refused): tried once more, not four times, so that a
+    registry that is down is said within a second or so."""
     waits: list[float] = []
     client = RegistryClient({"HOME": "/nonexistent"}, sleep=waits.append, timeout=2)
-    with pytest.raises(RegistryError, match=r"127.0.0.1:9: cannot reach the registry .* after 4 attempts") as err:
+    with pytest.raises(RegistryError, match=r"127.0.0.1:9: cannot reach the registry .* after 2 attempts") as err:
         client.manifest(Reference.parse("127.0.0.1:9/x:1"))
-    assert err.value.exit_code == 5 and len(waits) == 3 and waits[0] < waits[1] < waits[2]
+    assert err.value.exit_code == 5 and len(waits) == 1
+
+
+def test_a_dropped_connection_is_tried_four_times() -> None:
+    waits: list[float] = []
+    with FakeRegistry() as reg:
+        reg.faults.extend([("/manifests/", "reset", {})] * 4)
+        client = RegistryClient({"HOME": "/nonexistent"}, sleep=waits.append, timeout=2)
+        with pytest.raises(RegistryError, match=r"after 4 attempts"):
+            client.manifest(Reference.parse(f"{reg.host}/x:1"))
+    assert len(waits) == 3 and waits[0] < waits[1] < waits[2]
+
+
+def test_the_push_check_starts_and_cancels_an_upload_and_names_a_read_only_account() -> None:
+    with FakeRegistry() as reg:
+        client = RegistryClient({"HOME": "/nonexistent"})
+        client.check_push(Reference.parse(f"{reg.host}/team/app:1"))
+        assert [m for m, p in reg.requests if "uploads" in p] == ["POST", "DELETE"]
+        reg.read_only = True
+        with pytest.raises(RegistryError, match=r"HTTP 403 \(DENIED") as err:
+            client.check_push(Reference.parse(f"{reg.host}/team/app:1"))
+        assert err.value.exit_code == 5
 
 
 def test_tag_lists_follow_link_pages() -> None:
