@@ -1,7 +1,8 @@
 """CI systems buildx-go meets users in: GitHub Actions and GitLab CI, told from their
 environment. BuildKit's output goes into collapsible log groups, lints and errors become
-annotations (GitHub: `::warning file=...,line=...::`), and a successful build leaves a job
-summary and step outputs (GitHub's $GITHUB_STEP_SUMMARY and $GITHUB_OUTPUT).
+annotations (GitHub: `::warning file=...,line=...::`), and a build leaves a job summary
+(what it published, or what failed) and step outputs (GitHub's $GITHUB_STEP_SUMMARY and
+$GITHUB_OUTPUT).
 
 Everything here is written to stderr or to the files the CI names: stdout stays results only
 (the Actions runner reads workflow commands from both streams).
@@ -9,9 +10,10 @@ Everything here is written to stderr or to the files the CI names: stdout stays 
 
 from __future__ import annotations
 
+import contextlib
 import time
 from collections.abc import Mapping
-from typing import Literal
+from typing import Literal, TextIO
 
 import attrs
 
@@ -46,6 +48,15 @@ class CI:
                 where.append(f"line={line}")
         props = (" " + ",".join(where)) if where else ""
         return f"::{level}{props}::{_escape(message)}\n"
+
+    def report_failure(self, message: str, exit_code: int, location: tuple[str, int] | None, stream: TextIO) -> None:
+        """A failed run: an error annotation (on the Dockerfile line when known), and in
+        GitHub's job summary what failed, as a finished build writes what it published."""
+        file, line = location or (None, None)
+        stream.write(self.annotation("error", message, file, line))
+        if self.summary_file:
+            with contextlib.suppress(OSError), open(self.summary_file, "a") as f:
+                f.write(f"### buildx-go\n\nFailed (exit code {exit_code}): {_one_line(message)}\n\n")
 
 
 def detect(env: Mapping[str, str]) -> CI | None:

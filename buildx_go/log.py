@@ -62,6 +62,115 @@ def _short(debug: bool) -> Any:
     return drop
 
 
+LINE_WIDTH = 100
+NAME_WIDTH = 10
+# events a person does not need on a terminal: what BuildKit's display, the ERROR line or
+# the result line already say, and bookkeeping (all in --debug and in JSON)
+QUIET_EVENTS = frozenset(
+    [
+        "command.start",
+        "command.done",
+        "command.failed",
+        "error",
+        "build.failed",
+        "verify.failed",
+        "build.summary",
+        "image.pushed",
+        "images.verified",
+        "verify.image",
+        "builder.exists",
+        "credentials.removed",
+        "tag.deleted",
+        "base.pinned",
+        "base.unpinned",
+        "emulation.checked",
+    ]
+)
+
+
+def _words(value: Any) -> str:
+    """A field's value as a person reads it: lists joined by spaces, booleans as yes/no."""
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, (list, tuple)):
+        return " ".join(_words(v) for v in value)
+    if isinstance(value, float):
+        return f"{value:.1f}"
+    return str(value)
+
+
+def _short_digest(digest: Any) -> str:
+    return str(digest)[:19] if str(digest).startswith("sha256:") else str(digest)
+
+
+def line_for_people(event: Mapping[str, Any]) -> str | None:
+    """EVENT as one short line (``NAME  what``), or None when a terminal need not show it."""
+    name, e = str(event.get("event", "")), event
+    if name in QUIET_EVENTS:
+        return None
+    text: str | None
+    if name == "project.detected":
+        extras = [f"toolchain {e['toolchain']}" if e.get("toolchain") else ""]
+        extras += [
+            w
+            for w, on in (("cgo", e.get("cgo")), ("vendored", e.get("vendored")), ("go.work", e.get("workspace")))
+            if on
+        ]
+        mains = e.get("mains") or []
+        text = f"{e.get('module')}, go {e.get('go')}, main{'s' if len(mains) > 1 else ''} {_words(mains)}"
+        text += "".join(f", {x}" for x in extras if x)
+        name = "project"
+    elif name == "builder.facts":
+        what = "one run for every platform" if e.get("multi_platform") else "one platform a run"
+        text, name = f"{e.get('builder')} ({e.get('driver')} driver): {what}", "builder"
+    elif name in ("builder.create", "builder.created"):
+        text, name = f"{e.get('name')} {'created' if name.endswith('d') else 'being created'}", "builder"
+    elif name == "dockerfile.chosen":
+        source = {"user": "yours", "adapted": "yours, adapted to cross-compile", "generated": "generated"}
+        text, name = source.get(str(e.get("source")), str(e.get("source"))), "dockerfile"
+    elif name == "dockerfile.adapted":
+        text, name = str(e.get("change")), "adapted"
+    elif name == "dockerfile.lint":
+        text, name = f"line {e.get('line')}: {e.get('message')} ({e.get('code')})", "lint"
+    elif name == "plan.chosen":
+        text, name = f"{e.get('strategy')}: {_words(e.get('platforms') or [])}", "plan"
+    elif name == "build.changed":
+        text, name = str(e.get("why")), "building"
+    elif name == "build.unchanged":
+        text, name = f"nothing to build: {e.get('why')}", "unchanged"
+    elif name == "verify.ok":
+        cached = f" ({e['cached']} checked before)" if e.get("cached") else ""
+        text, name = f"{_short_digest(e.get('digest'))}: each platform's binary is for it{cached}", "verified"
+    elif name in ("tags.published", "tags.moved"):
+        tags = e.get("refs") or e.get("tags") or []
+        text, name = _words([str(t).rsplit("/", 1)[-1] for t in tags]), name.split(".")[1]
+    else:  # anything else: its fields, plainly
+        fields = [
+            f"{k}={_words(v)}"
+            for k, v in e.items()
+            if k not in ("event", "level", "timestamp") and v not in (None, "", [], ())
+        ]
+        text = " ".join(fields)
+    line = f"{name:<{NAME_WIDTH}} {text}".rstrip()
+    return line if len(line) <= LINE_WIDTH else line[: LINE_WIDTH - 1] + "…"
+
+
+def _for_people(quiet: bool, colours: bool) -> Any:
+    def render(_: Any, level: str, event: MutableMapping[str, Any]) -> str:
+        import structlog
+
+        line = line_for_people(event)
+        if line is None or (quiet and level not in ("warning", "error")):
+            raise structlog.DropEvent
+        if level == "warning":
+            line = ("\x1b[33m" + line + "\x1b[0m") if colours else line
+        elif colours:
+            line = "\x1b[2m" + line[:NAME_WIDTH] + "\x1b[0m" + line[NAME_WIDTH:]
+        return line
+
+    return render
+
+
 class _Buffer:
     """Collects events, with their time, until structlog is set up (see ``configure``); after
     that, passes them on (callers may hold on to it across ``activate``)."""
@@ -110,14 +219,19 @@ def configure(
     debug: bool = False,
     defer: bool = False,
     env: Mapping[str, str] | None = None,
+    quiet: bool = False,
 ) -> None:
-    """FMT is json, console, or auto (console on a TTY, JSON otherwise).
+    """FMT is json, console, or auto (console on a TTY and in a CI job's log, JSON otherwise).
 
     DEFER: importing structlog costs ~0.1 s; a build defers it until its docker process runs
-    (``activate``), events logged before are buffered with their own times."""
+    (``activate``), events logged before are buffered with their own times. For people (console
+    without DEBUG) each event that matters is one short line (``line_for_people``); QUIET
+    (--progress quiet) keeps only warnings."""
     global _pending
     out = stream or sys.stderr
-    _pending = {"fmt": fmt, "stream": out, "debug": debug, "colours": colours(out, env or {})}
+    env = env or {}
+    ci = env.get("GITHUB_ACTIONS") == "true" or env.get("GITLAB_CI") == "true"  # logs people read as text
+    _pending = {"fmt": fmt, "stream": out, "debug": debug, "colours": colours(out, env), "ci": ci, "quiet": quiet}
     if not defer:
         activate()
 
@@ -132,13 +246,15 @@ def activate() -> None:
 
         stream, fmt, debug = _pending["stream"], _pending["fmt"], _pending["debug"]
         if fmt == "auto":
-            fmt = "console" if stream.isatty() else "json"
+            fmt = "console" if stream.isatty() or _pending["ci"] else "json"
         processors: list[Any] = [structlog.contextvars.merge_contextvars, structlog.processors.add_log_level]
         if fmt == "json":
             processors += [_iso_time, _redact_event, structlog.processors.JSONRenderer(sort_keys=False)]
-        else:
+        elif debug:  # every event, every field
             renderer = structlog.dev.ConsoleRenderer(colors=_pending["colours"], pad_event_to=EVENT_WIDTH)
             processors += [_clock_time, _redact_event, _short(debug), renderer]
+        else:
+            processors += [_redact_event, _for_people(_pending["quiet"], _pending["colours"])]
         structlog.configure(
             processors=processors,
             wrapper_class=structlog.make_filtering_bound_logger(DEBUG if debug else INFO),

@@ -20,12 +20,12 @@ import attrs
 from buildx_go import __version__
 from buildx_go.ci import CI, detect
 from buildx_go.cli.effects import Effects, cache_dir, work_dir
-from buildx_go.cli.inputs import check_before_engine, named_by_source
+from buildx_go.cli.inputs import check_before_engine, check_format, named_by_source
 from buildx_go.cli.paths import check_cache_folder, check_inside
 from buildx_go.config import OPTION_NAMES, Settings, load_config_file, resolve
 from buildx_go.engine import interrupt
 from buildx_go.engine.builder import BuilderCaps
-from buildx_go.errors import BuildxGoError, InputError, Interrupted
+from buildx_go.errors import BuildxGoError, Interrupted
 from buildx_go.log import activate, configure, get_logger
 from buildx_go.options import BUILDING, Parser, add_options
 
@@ -54,7 +54,7 @@ SUBCOMMANDS = {
 def parser() -> argparse.ArgumentParser:
     fmt = argparse.RawDescriptionHelpFormatter
     top = Parser(
-        prog="buildx-go",
+        prog="docker buildxgo" if os.path.basename(sys.argv[0]) == "docker-buildxgo" else "buildx-go",
         description="Build a Go project into a correct, verified multi-architecture image with docker buildx.",
         epilog=EPILOG,
         formatter_class=fmt,
@@ -99,9 +99,8 @@ def reported(debug: list[bool], ci: CI | None) -> Iterator[list[int]]:
         print(f"ERROR {exc.message}", file=sys.stderr)
         if exc.hint:
             print(f"  hint: {exc.hint}", file=sys.stderr)
-        if ci is not None:
-            file, line = exc.location or (None, None)
-            sys.stderr.write(ci.annotation("error", exc.message, file, line))
+        if ci is not None:  # an annotation, and the job summary says what failed
+            ci.report_failure(exc.message, exc.exit_code, exc.location, sys.stderr)
         if debug[0]:  # the traceback too, and still the documented exit code
             import traceback
 
@@ -128,9 +127,8 @@ def main(
             root = Path(ns.path).resolve() if ns.command in BUILDING else Path.cwd()
             file_values = load_config_file(root, effects.files) if effects.files.is_dir(root) else {}
             settings = resolve(given, env, file_values, checked=ns.command in BUILDING)
-            if (settings.log_format, settings.debug) != (log_format, debug[0]):  # the config file set them
-                debug[0] = settings.debug
-                configure(settings.log_format, debug=settings.debug, defer=deferred, env=env)
+            debug[0], quiet = settings.debug, settings.progress == "quiet"  # the config file may set them
+            configure(settings.log_format, debug=debug[0], defer=deferred, env=env, quiet=quiet)
             env = {  # for RegistryClient
                 **env,
                 "BUILDX_GO_REGISTRY_TIMEOUT": str(settings.registry_timeout),
@@ -143,6 +141,7 @@ def main(
 
 
 def run_command(ns: argparse.Namespace, s: Settings, env: Mapping[str, str], effects: Effects, root: Path) -> int:
+    check_format(ns.command, s)
     if ns.command == "verify":
         from buildx_go.cli.verifier import verify_command, verify_rebuild
 
@@ -184,10 +183,6 @@ def project_command(command: str, s: Settings, env: Mapping[str, str], effects: 
         return 0
     workdir = work_dir(env, root)
     bake = s.format == "bake"
-    if bake and command != "plan":
-        raise InputError(
-            f"--format bake: {command} has no bake form", "buildx-go plan --format bake > docker-bake.json"
-        )
     if bake:
         from buildx_go.cli.bake import BAKE_DIR, BAKE_FILES
 
@@ -241,6 +236,7 @@ def build(plan: Plan, s: Settings, env: Mapping[str, str], effects: Effects, pre
     publish_results(plan, outcome, s.metadata_file, detect(env))
     if not env.get("BUILDX_GO_WORKDIR"):  # kept after a failure, to look into
         shutil.rmtree(Path(plan.metadata_file).parent, ignore_errors=True)
+    activate()  # the events first: the result is the last line
     print_outcome(outcome, s.format)
     return 0
 

@@ -76,7 +76,7 @@ def entry() -> None:
     from buildx_go.cli.launch import run
 
     extra, rest = split_docker_args(sys.argv[1:])
-    run(rest, extra)
+    run(rest or ["--help"], extra)  # `docker buildxgo` alone: its help, as `docker buildx` does
 
 
 def install(env: Mapping[str, str], target_dir: str | None = None) -> Path:

@@ -159,12 +159,17 @@ def summary(outcome: Outcome) -> str:
 
 
 def step_outputs(outcome: Outcome, metadata: Mapping[str, object]) -> str:
-    """GitHub step outputs, named as docker/build-push-action's: digest, imageid, metadata."""
-    return "".join(
-        f"{key}={value}\n"
-        for key, value in (
-            ("digest", outcome.digest or ""),
-            ("imageid", outcome.digest or ""),
-            ("metadata", json.dumps(metadata, separators=(",", ":"))),
-        )
+    """GitHub step outputs, named as docker/build-push-action's (digest, imageid, metadata)
+    and docker/metadata-action's (tags: one ref a line; version: the version tag)."""
+    import uuid
+
+    delimiter = f"ghadelimiter_{uuid.uuid4()}"  # GitHub's form for a value of several lines
+    version = outcome.refs[0].rsplit(":", 1)[1] if outcome.refs else ""
+    one_line = (
+        ("digest", outcome.digest or ""),
+        ("imageid", outcome.digest or ""),
+        ("metadata", json.dumps(metadata, separators=(",", ":"))),
+        ("version", version),
     )
+    tags = "\n".join(outcome.refs)
+    return "".join(f"{key}={value}\n" for key, value in one_line) + f"tags<<{delimiter}\n{tags}\n{delimiter}\n"

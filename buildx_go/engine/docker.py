@@ -67,7 +67,7 @@ class DockerExecutor:
     """Runs docker: argv lists only, ENV added to this process's environment.
 
     A plain subprocess runner in python-on-whales' manner (its ``utils.run``); buildx-go
-    does not use python-on-whales itself (README: "Why not python-on-whales").
+    does not use python-on-whales itself (DEVELOPMENT.md: "Why not python-on-whales").
     """
 
     def __init__(self, env: Mapping[str, str] | None = None, echo: TextIO | None = None) -> None:
@@ -118,6 +118,9 @@ class DockerExecutor:
             yield
             return
         key = "buildx_go_" + re.sub(r"\W+", "_", purpose)
+        from buildx_go.log import activate
+
+        activate()  # the events so far are printed before the group, not folded into it
         self.echo.write(self.ci.group_start(f"{' '.join(argv[:3])} ({purpose})", key))
         self.echo.flush()
         try:

@@ -64,11 +64,40 @@ def test_a_terminal_gets_buildkits_live_display_then_short_events(repo: str, no_
     assert code == 0, screen[-3000:]
     assert "[+] Building" in screen  # BuildKit's own TTY display: it got a terminal
     assert "#1 [internal]" not in screen  # not the plain progress of a pipe
-    lines = [COLOUR.sub("", ln) for ln in screen.splitlines()]
-    summary = next(ln for ln in lines if "build.summary" in ln)
-    assert re.match(r"^\d\d:\d\d:\d\d \[info +\] build\.summary +", summary), summary  # local time, aligned
-    assert "toolchain=" not in screen and "=None" not in screen  # no empty fields
+    # buildx-go's own lines: after BuildKit's display (which ends with its last step), short
+    # present-tense lines, no reprs, at most 8, and the result last
+    lines = [COLOUR.sub("", ln).rstrip() for ln in screen.replace("\r\n", "\n").split("\n")]
+    lines = [ln for ln in lines if ln]
+    ours = [ln for ln in lines if re.match(r"^[a-z.]+ +\S", ln) and not ln.startswith(("#", "=>", "[+]"))]
+    assert 4 <= len(ours) <= 8, ours
+    assert all(len(ln) <= 100 for ln in ours), ours
+    assert not [ln for ln in ours if re.search(r"\b(None|True|False)\b|\[['\d]", ln)], ours
+    assert ours[0].startswith("project    example.com/hello, go 1.22")
+    assert any(ln.startswith("verified   sha256:") for ln in ours) and ours[-1].startswith("published  ")
+    assert lines[-1].startswith(f"{repo}:1.0.0@sha256:")  # the result, last
     assert (COLOUR.search(screen) is None) is no_color
+
+
+def test_quiet_progress_prints_only_the_result(repo: str) -> None:
+    argv = [sys.executable, "-m", "buildx_go", "build", str(HELLO), "--image", repo, "--tag", "1.0.0", "--push"]
+    code, screen = in_terminal([*argv, *GENERATED, "--progress", "quiet"], terminal_env(NO_COLOR="1"))
+    assert code == 0, screen[-3000:]
+    lines = [ln for ln in screen.replace("\r\n", "\n").split("\n") if ln.strip()]
+    assert len(lines) == 1 and lines[0].startswith(f"{repo}:1.0.0@sha256:"), lines
+
+
+def test_a_failing_run_step_prints_its_error_once(tmp_path: Path, repo: str) -> None:
+    project = tmp_path / "hello"
+    shutil.copytree(HELLO, project)
+    (project / "Dockerfile").write_text(
+        f"FROM {GO_IMAGE}\nRUN echo the-step-broke >&2; exit 3\nFROM {BASE_IMAGE}\nCOPY --from=0 /etc/hostname /x\n"
+    )
+    argv = [sys.executable, "-m", "buildx_go", "build", str(project), "--image", repo, "--tag", "1.0.0", "--push"]
+    code, screen = in_terminal([*argv, "--progress", "plain"], terminal_env(NO_COLOR="1"))
+    assert code == 4, screen[-3000:]
+    errors = [ln for ln in screen.splitlines() if ln.startswith("ERROR ")]
+    assert len(errors) == 1 and "the-step-broke" in errors[0], errors
+    assert "command.failed" not in screen and "exit_code=" not in screen
 
 
 def test_the_docker_cli_plugin(tmp_path: Path, repo: str) -> None:
@@ -79,6 +108,8 @@ def test_the_docker_cli_plugin(tmp_path: Path, repo: str) -> None:
     assert link == config / "cli-plugins" / "docker-buildxgo" and link.is_symlink()
     help_text = run(["docker", "--help"], env=env).stdout
     assert re.search(r"^\s+buildxgo\*\s+Build a Go project into a verified multi-architecture image", help_text, re.M)
+    for argv in (["docker", "buildxgo", "--help"], ["docker", "buildxgo"]):  # as `docker buildx` prints its help
+        assert run(argv, env=env).stdout.startswith("usage: docker buildxgo "), argv
     argv = ["docker", "buildxgo", "build", str(HELLO), "--image", repo, "--tag", "1.0.0", "--push", *GENERATED]
     built = run(argv, env={**env, "BUILDX_GO_NETWORK": "host", "BUILDX_GO_LOG_FORMAT": "json"})
     assert built.stdout.startswith(f"{repo}:1.0.0@sha256:")
@@ -152,15 +183,26 @@ def test_the_github_actions_example_under_github_actions(tmp_path: Path, repo: s
     )
     assert proc.stdout.startswith(f"{repo}:1.3.0@sha256:")  # the version from git describe
     assert "::group::docker buildx build (build)" in proc.stderr and "::endgroup::" in proc.stderr
+    # the job's log reads as text, and what came before the build is not folded into its group
+    lines = proc.stderr.splitlines()
+    assert not [line for line in lines if line.startswith("{")]
+    group = lines.index("::group::docker buildx build (build)")
+    assert next(i for i, line in enumerate(lines) if line.startswith("project ")) < group
+    assert next(i for i, line in enumerate(lines) if line.startswith("plan ")) < group
+    assert any(line.startswith("verified ") for line in lines)
     digest = proc.stdout.split("@", 1)[1].split()[0]
     assert f"| `{repo}:latest` | `{digest}` |" in summary.read_text()
-    assert f"digest={digest}" in outputs.read_text().splitlines()
+    said = outputs.read_text().splitlines()
+    assert f"digest={digest}" in said and "version=1.3.0" in said
+    start = next(i for i, line in enumerate(said) if line.startswith("tags<<"))
+    delimiter = said[start].removeprefix("tags<<")
+    assert said[start + 1 : said.index(delimiter, start + 1)] == [f"{repo}:1.3.0", f"{repo}:latest"]
     liar = [sys.executable, "-m", "buildx_go", "build", str(ROOT / "tests" / "fixtures" / "liar"), "--image", repo]
-    failed = run(
-        [*liar, "--tag", "9.0.0", "--push"], env={"GITHUB_ACTIONS": "true", "BUILDX_GO_NETWORK": "host"}, check=False
-    )
+    failed_env = {"GITHUB_ACTIONS": "true", "BUILDX_GO_NETWORK": "host", "GITHUB_STEP_SUMMARY": str(summary)}
+    failed = run([*liar, "--tag", "9.0.0", "--push"], env=failed_env, check=False)
     assert failed.returncode == 6 and f"::error::{repo}@sha256:" in failed.stderr
     assert f"no tag was written ({repo}:9.0.0 untouched" in failed.stderr
+    assert "Failed (exit code 6): " in summary.read_text()  # the job summary says what failed
 
 
 def test_the_gitlab_example_under_gitlab_ci(tmp_path: Path, repo: str) -> None:
@@ -190,7 +232,7 @@ def test_plan_and_dry_run_create_no_builder(repo: str) -> None:
 def test_the_log_format_from_every_source(tmp_path: Path) -> None:
     project = tmp_path / "hello"
     shutil.copytree(HELLO, project)
-    base = {k: v for k, v in os.environ.items() if k != "BUILDX_GO_LOG_FORMAT"}
+    base = {k: v for k, v in os.environ.items() if k not in ("BUILDX_GO_LOG_FORMAT", "GITHUB_ACTIONS", "GITLAB_CI")}
 
     def first_event_line(args: list[str], env: dict[str, str]) -> str:
         argv = [sys.executable, "-m", "buildx_go", *args]
@@ -199,7 +241,11 @@ def test_the_log_format_from_every_source(tmp_path: Path) -> None:
 
     dockerfile = ["dockerfile", str(project)]
     assert first_event_line(dockerfile, {}).startswith("{")  # stderr is no terminal: JSON
-    assert "project.detected" in first_event_line([*dockerfile, "--log-format", "console"], {})
+    assert first_event_line([*dockerfile, "--log-format", "console"], {}).startswith("project    ")
+    for ci in ({"GITHUB_ACTIONS": "true"}, {"GITLAB_CI": "true"}):  # a CI job's log is read by people
+        assert first_event_line(dockerfile, ci).startswith("project    ")
+        assert "\x1b[" not in first_event_line(dockerfile, ci)
+        assert first_event_line([*dockerfile, "--log-format", "json"], ci).startswith("{")
     assert not first_event_line([*dockerfile], {"BUILDX_GO_LOG_FORMAT": "console"}).startswith("{")
     (project / ".buildx-go.toml").write_text('log-format = "console"\n')
     assert not first_event_line(dockerfile, {}).startswith("{")

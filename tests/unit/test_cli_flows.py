@@ -3,6 +3,7 @@ captured on the real engines, an in-process registry, git and programs as fakes.
 
 from __future__ import annotations
 
+import io
 import json
 import re
 from collections.abc import Sequence
@@ -205,7 +206,7 @@ def test_global_options_go_before_or_after_the_command(tmp_path: Path, capsys: p
     assert cli.main(argv, env=env, effects=effects) == 0
     assert capsys.readouterr().err.startswith('{"module": "example.com/hello"')
     assert cli.main(["dockerfile", str(HELLO)], env={**env, "BUILDX_GO_LOG_FORMAT": "console"}, effects=effects) == 0
-    assert "project.detected" in capsys.readouterr().err.splitlines()[0]
+    assert capsys.readouterr().err.splitlines()[0].startswith("project    example.com/hello")
 
 
 def test_completion_prints_a_script(capsys: pytest.CaptureFixture[str]) -> None:
@@ -269,6 +270,15 @@ def test_github_actions_gets_groups_annotations_a_summary_and_outputs(
     assert json.loads(meta.read_text())["image.name"] == f"{reg.host}/app:2.0.0"
     assert f"| `{reg.host}/app:2.0.0` | `{digest}` |" in summary.read_text()
     assert f"digest={digest}\n" in outputs.read_text() and "metadata={" in outputs.read_text()
+    said = outputs.read_text().splitlines()
+    assert "version=2.0.0" in said
+    delimiter = next(line for line in said if line.startswith("tags<<")).removeprefix("tags<<")
+    assert said[said.index(f"tags<<{delimiter}") + 1 :][:2] == [f"{reg.host}/app:2.0.0", delimiter]
+    # a run that fails says so in the job summary
+    err = io.StringIO()
+    gh.report_failure("the pushed image is wrong", 6, None, err)
+    assert err.getvalue() == "::error::the pushed image is wrong\n"
+    assert summary.read_text().endswith("Failed (exit code 6): the pushed image is wrong\n\n")
     # a lint on the user's Dockerfile is a warning annotation on its line
     project = tmp_path / "p"
     project.mkdir()
@@ -309,6 +319,9 @@ def test_plan_as_a_bake_file(tmp_path: Path, capsys: pytest.CaptureFixture[str])
     assert code == 2 and "--format bake: the manifest strategy is not one buildx run" in err
     code, _, err, _ = run_cli(["build", *argv[1:]], tmp_path, capsys=capsys)
     assert code == 2 and "--format bake: build has no bake form" in err
+    for command in (["doctor"], ["verify", "localhost:5000/app:1"]):
+        code, _, err, _ = run_cli([*command, "--format", "bake"], tmp_path, capsys=capsys)
+        assert code == 2 and f"--format bake: {command[0]} has no bake form" in err
 
 
 def test_console_events_are_short_and_colour_follows_no_color_and_force_color() -> None:
@@ -323,15 +336,37 @@ def test_console_events_are_short_and_colour_follows_no_color_and_force_color() 
     for env, coloured in (({}, True), ({"NO_COLOR": "1"}, False), ({"NO_COLOR": "1", "FORCE_COLOR": "1"}, False)):
         out = Tty()
         log.configure("auto", stream=out, env=env)
-        log.get_logger().info("command.start", purpose="build", argv=["docker", "x"], empty="", none=None)
-        line = out.getvalue().splitlines()[0]
-        assert ("\x1b[" in line) is coloured, env
-        plain = re.sub(r"\x1b\[[0-9;]*m", "", line)
-        assert re.match(r"^\d\d:\d\d:\d\d \[info +\] command\.start +purpose=build$", plain), plain
+        log.get_logger().info("command.start", purpose="build", argv=["docker", "x"])  # BuildKit's display says it
+        log.get_logger().info("plan.chosen", strategy="buildx", platforms=["linux/amd64", "linux/arm64"], notes=[])
+        log.get_logger().info("odd.event", flag=True, items=["a", "b"], empty="", none=None)
+        lines = out.getvalue().splitlines()
+        assert ("\x1b[" in lines[0]) is coloured, env
+        plain = [re.sub(r"\x1b\[[0-9;]*m", "", line) for line in lines]
+        assert plain == ["plan       buildx: linux/amd64 linux/arm64", "odd.event  flag=yes items=a b"], plain
     forced = io.StringIO()  # not a terminal
     log.configure("console", stream=forced, env={"FORCE_COLOR": "1"})
     log.get_logger().info("x")
     assert "\x1b[" in forced.getvalue()
+    debug = io.StringIO()  # --debug: every event, every field
+    log.configure("console", stream=debug, env={}, debug=True)
+    log.get_logger().info("command.start", purpose="build", argv=["docker", "x"])
+    assert re.match(r"^\d\d:\d\d:\d\d \[info +\] command\.start +argv=", debug.getvalue())
+    quiet = Tty()  # --progress quiet: warnings only
+    log.configure("console", stream=quiet, env={"NO_COLOR": "1"}, quiet=True)
+    log.get_logger().info("plan.chosen", strategy="buildx", platforms=["linux/amd64"])
+    log.get_logger().warning("tags.held", tags=["latest"], reason="a newer release holds it")
+    assert quiet.getvalue() == "tags.held  tags=latest reason=a newer release holds it\n"
+
+
+def test_a_line_for_people_is_short_and_has_no_reprs() -> None:
+    from buildx_go.log import LINE_WIDTH, line_for_people
+
+    line = line_for_people({"event": "build.changed", "why": "x" * 300})
+    assert line is not None and len(line) == LINE_WIDTH and line.endswith("…")
+    detected = {"event": "project.detected", "module": "m", "go": "1.22", "mains": [".", "./cmd/b"], "cgo": []}
+    assert line_for_people({**detected, "vendored": False, "toolchain": ""}) == "project    m, go 1.22, mains . ./cmd/b"
+    for event in ("command.start", "command.failed", "error", "build.summary", "verify.image"):
+        assert line_for_people({"event": event}) is None
 
 
 def test_a_failing_line_of_the_users_dockerfile_is_annotated_there(
