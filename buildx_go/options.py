@@ -3,7 +3,7 @@
 Each field's metadata holds its ``Spec`` (help, default as written, parser, commands, help
 group, argparse shape). From the fields come the command line (``add_options``), the
 ``BUILDX_GO_*`` environment and ``.buildx-go.toml`` keys (``config.resolve``), shell
-completion (completion.py) and the README's option table (``markdown_table``). Adding an
+completion (completion.py) and the option table of docs/reference.md (``markdown_table``). Adding an
 option is one ``option(...)`` field plus its use.
 """
 
@@ -150,7 +150,7 @@ def default_text(spec: Spec) -> str:
 
 
 def markdown_table(cls: type) -> str:
-    """The README's option table: every option, where it can be set, its default."""
+    """The option table of docs/reference.md: every option, where it can be set, its default."""
     lines = [
         "| option | commands | environment | `.buildx-go.toml` | default | meaning |",
         "| --- | --- | --- | --- | --- | --- |",

@@ -1,4 +1,4 @@
-"""Derive a cross-compiling Dockerfile from the article's ``ARG GOARCH`` recipe, and lint
+"""Derive a cross-compiling Dockerfile from the recipe's ``ARG GOARCH`` recipe, and lint
 what would go wrong in one multi-platform buildx run (pure: text in, text out).
 
 The derived file is what BuildKit gets; the user's file is never modified.

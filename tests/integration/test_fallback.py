@@ -126,9 +126,9 @@ def test_containerd_engine_auto_chooses_one_buildx_run() -> None:
     assert plan["staging"] == "localhost:5000/x:buildx-go-staging"
 
 
-def test_the_articles_raw_recipe_fails_where_buildx_go_succeeds(repo: str, tmp_path: Path) -> None:
+def test_the_raw_per_architecture_recipe_fails_where_buildx_go_succeeds(repo: str, tmp_path: Path) -> None:
     project = FIXTURES / "recipe"
-    # The article's commands, plus only what this machine needs: --network host (no bridge)
+    # The recipe's commands, plus only what this machine needs: --network host (no bridge)
     # and --insecure (a plain-http registry).
     for arch in ("amd64", "arm64"):
         push_build(

@@ -51,7 +51,7 @@ def test_generated_vendored_several_mains() -> None:
 
 
 RECIPE = """\
-# The article's Dockerfile
+# The per-architecture recipe's Dockerfile
 FROM golang:1.22-alpine AS builder
 WORKDIR /app
 COPY ./cmd/ ./cmd/

@@ -1,6 +1,6 @@
 # Derived by buildx-go from docker/Dockerfile for one multi-platform buildx run: the Go stage
 # runs on $BUILDPLATFORM and cross-compiles for TARGETOS/TARGETARCH/TARGETVARIANT.
-# The article's Dockerfile
+# The per-architecture recipe's Dockerfile
 FROM --platform=$BUILDPLATFORM golang:1.22-alpine AS builder
 ENV GOCACHE=/root/.cache/go-build GOMODCACHE=/go/pkg/mod
 WORKDIR /app
