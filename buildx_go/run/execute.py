@@ -222,7 +222,7 @@ class _Run:
                     shutil.rmtree(self.plan.docker_config, ignore_errors=True)
         except BuildxGoError as exc:
             if interrupt.caught():
-                raise self.interrupted() from None
+                raise self.kept(self.interrupted()) from None  # its files stay, and it says where
             raise self.kept(self.located(exc)) from None
 
     def kept(self, exc: BuildxGoError) -> BuildxGoError:

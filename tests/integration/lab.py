@@ -148,6 +148,7 @@ class TokenServer:
             .sign(self.key, hashes.SHA256())
         )
         self.requests: list[dict[str, str]] = []
+        self.read_only = False  # tokens grant pull only: an account that may not push
         self._server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
         self.port = self._server.server_port
         threading.Thread(target=self._server.serve_forever, args=(0.05,), daemon=True).start()
@@ -165,7 +166,8 @@ class TokenServer:
             kind, _, rest = scope.partition(":")
             name, _, actions = rest.rpartition(":")
             if kind == "repository" and name:
-                access.append({"type": "repository", "name": name, "actions": actions.split(",")})
+                granted = [a for a in actions.split(",") if not (self.read_only and a != "pull")]
+                access.append({"type": "repository", "name": name, "actions": granted})
         now = int(time.time())
         header = {
             "typ": "JWT",

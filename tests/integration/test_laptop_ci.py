@@ -25,6 +25,7 @@ pytestmark = pytest.mark.integration
 HELLO = ROOT / "examples" / "hello"
 GENERATED = ("--go-image", GO_IMAGE, "--base-image", BASE_IMAGE)
 COLOUR = re.compile(r"\x1b\[[0-9;]*m")
+TERMINAL_CODES = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")  # colours, and BuildKit's cursor codes
 CLASSIC_SOCK = "unix:///var/run/buildx-go-classic.sock"
 
 
@@ -66,7 +67,7 @@ def test_a_terminal_gets_buildkits_live_display_then_short_events(repo: str, no_
     assert "#1 [internal]" not in screen  # not the plain progress of a pipe
     # buildx-go's own lines: after BuildKit's display (which ends with its last step), short
     # present-tense lines, no reprs, at most 8, and the result last
-    lines = [COLOUR.sub("", ln).rstrip() for ln in screen.replace("\r\n", "\n").split("\n")]
+    lines = [TERMINAL_CODES.sub("", ln).rstrip() for ln in screen.replace("\r\n", "\n").split("\n")]
     lines = [ln for ln in lines if ln]
     ours = [ln for ln in lines if re.match(r"^[a-z.]+ +\S", ln) and not ln.startswith(("#", "=>", "[+]"))]
     assert 4 <= len(ours) <= 8, ours
@@ -196,7 +197,8 @@ def test_the_github_actions_example_under_github_actions(tmp_path: Path, repo: s
     assert f"digest={digest}" in said and "version=1.3.0" in said
     start = next(i for i, line in enumerate(said) if line.startswith("tags<<"))
     delimiter = said[start].removeprefix("tags<<")
-    assert said[start + 1 : said.index(delimiter, start + 1)] == [f"{repo}:1.3.0", f"{repo}:latest"]
+    tags = said[start + 1 : said.index(delimiter, start + 1)]  # the version, the floating tags, latest
+    assert tags[0] == f"{repo}:1.3.0" and {f"{repo}:1", f"{repo}:1.3", f"{repo}:latest"} <= set(tags)
     liar = [sys.executable, "-m", "buildx_go", "build", str(ROOT / "tests" / "fixtures" / "liar"), "--image", repo]
     failed_env = {"GITHUB_ACTIONS": "true", "BUILDX_GO_NETWORK": "host", "GITHUB_STEP_SUMMARY": str(summary)}
     failed = run([*liar, "--tag", "9.0.0", "--push"], env=failed_env, check=False)

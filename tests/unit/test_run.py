@@ -205,6 +205,7 @@ def test_an_interrupt_before_the_push_is_run_again_ends_the_run_as_interrupted(t
     finally:
         interrupt.reset()
     assert err.value.exit_code == 130
+    assert f"this run's files are kept in {tmp_path}" in str(err.value.hint)  # said, not left silently
     assert [("linux/arm64" in c) for c in ex.calls].count(True) == 1  # not run again
 
 
