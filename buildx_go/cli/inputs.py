@@ -13,11 +13,11 @@ from pathlib import Path
 
 from buildx_go.cli.paths import unusable_folder
 from buildx_go.config import Settings, secret_fields
+from buildx_go.dockerfile.check import NETWORKS
 from buildx_go.errors import InputError
 
 # a buildx builder or docker context name (buildx --builder takes either)
 BUILDER_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.+-]{0,199}")
-NETWORKS = ("default", "none", "host")  # BuildKit's network modes for RUN steps
 
 
 def check_before_engine(s: Settings, env: Mapping[str, str]) -> None:

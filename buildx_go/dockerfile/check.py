@@ -37,7 +37,7 @@ FLAGS: dict[str, dict[str, str]] = {
     },
 }
 MOUNT_TYPES = ("bind", "cache", "tmpfs", "secret", "ssh")
-NETWORKS = ("default", "none", "host")
+NETWORKS = ("default", "none", "host")  # BuildKit's network modes for RUN steps (RUN --network, --network)
 STAGE_NAME = re.compile(r"[a-z][a-z0-9_.-]*")
 ARG_NAME = re.compile(r"[^\s=]+")
 DURATION = re.compile(r"[-+]?(((\d+\.?\d*|\.\d+)(ns|us|µs|μs|ms|s|m|h))+|0)")  # Go's time.ParseDuration

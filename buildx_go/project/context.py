@@ -17,6 +17,7 @@ import os
 import posixpath
 import re
 import stat
+from collections.abc import Iterator
 
 import attrs
 
@@ -30,26 +31,28 @@ class Rule:
     regex: re.Pattern[str]
 
 
-def read_rules(text: str) -> tuple[Rule, ...]:
-    """The rules of an ignore file's TEXT, in order."""
-    rules = []
-    for n, raw in enumerate(text.split("\n")):
-        line = raw.removeprefix("\ufeff") if n == 0 else raw
-        line = line.rstrip("\r")
+def _rule_lines(text: str) -> Iterator[tuple[int, bool, str]]:
+    """(line number, exclusion, pattern as written) of each rule of an ignore file's TEXT:
+    comments and blank lines skipped, a byte order mark and \r dropped, ! taken off."""
+    for n, raw in enumerate(text.split("\n"), 1):
+        line = (raw.removeprefix("\ufeff") if n == 1 else raw).rstrip("\r")
         if line.startswith("#"):
             continue
         pattern = line.strip()
-        if not pattern:
-            continue
         exclusion = pattern.startswith("!")
         if exclusion:
             pattern = pattern[1:].strip()
         if pattern:
-            pattern = posixpath.normpath(pattern)
-            if len(pattern) > 1 and pattern.startswith("/"):
-                pattern = pattern[1:]
-        if not pattern:
-            continue
+            yield n, exclusion, pattern
+
+
+def read_rules(text: str) -> tuple[Rule, ...]:
+    """The rules of an ignore file's TEXT, in order."""
+    rules = []
+    for _, exclusion, written in _rule_lines(text):
+        pattern = posixpath.normpath(written)
+        if len(pattern) > 1 and pattern.startswith("/"):
+            pattern = pattern[1:]
         rules.append(Rule(pattern, exclusion, _compile(pattern)))
     return tuple(rules)
 
@@ -57,11 +60,8 @@ def read_rules(text: str) -> tuple[Rule, ...]:
 def bad_pattern_line(text: str) -> tuple[int, str] | None:
     """(line number, pattern) of the first rule of TEXT that go's filepath.Match calls a bad
     pattern (BuildKit refuses the build: "syntax error in pattern"), or None."""
-    for n, raw in enumerate(text.split("\n"), 1):
-        line = raw.removeprefix("\ufeff") if n == 1 else raw
-        line = line.rstrip("\r")
-        pattern = line.strip().removeprefix("!").strip()
-        if pattern and not line.startswith("#") and not _match_syntax_ok(posixpath.normpath(pattern)):
+    for n, _, pattern in _rule_lines(text):
+        if not _match_syntax_ok(posixpath.normpath(pattern)):
             return n, pattern
     return None
 

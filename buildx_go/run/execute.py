@@ -204,7 +204,7 @@ class _Run:
     lock_dir: str | None = None  # where the per-repository locks live (the cache directory)
     rebuild: bool = False  # build even when the version tags hold an image of the same inputs
     published: list[str] = attrs.field(factory=list)  # what this run has written, as it goes
-    asked: set[str] = attrs.field(factory=set)  # preflight questions answered already
+    push_checked: bool = False  # the registry said this account may push (may_push)
 
     def go(self) -> Outcome:
         try:
@@ -303,9 +303,9 @@ class _Run:
     def may_push(self) -> None:
         """Before anything is built (--preflight, on with --push): the registry answers, the
         credentials work, and this account may push to the image (exit 5 otherwise)."""
-        if self.plan.check_push and "push" not in self.asked:
+        if self.plan.check_push and not self.push_checked:
             self.client.check_push(Reference.parse(self.plan.refs[0]))
-            self.asked.add("push")
+            self.push_checked = True
 
     def unchanged(self) -> str | None:
         """The index the version tags hold, when it was built from this plan's inputs and
