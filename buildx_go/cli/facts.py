@@ -87,17 +87,33 @@ def project_facts(
         if settings.tag or not_run
         else version_from(settings.version_from, root, effects.program, settings.version_from_timeout)
     )
+    rules = ignore_rules(root, path, effects.files)
     return ProjectFacts(
         go=go,
         build_files=read_build_files(root, user, effects.files),
         prebuilt=prebuilt_binaries(settings, root, user, effects.files),
         dockerfile=user,
-        ignore_rules=ignore_rules(root, path, effects.files),
+        ignore_rules=rules,
+        work_problem=work_problem(root, go, rules, effects.files),
         git=git,
         version=VERSION_PLACEHOLDER if not_run else version or git.get("version"),
         native=native_platform(),
         version_not_run=not_run,
     )
+
+
+def work_problem(root: Path, go: GoProject, rules: str | None, files: Files) -> InputError | None:
+    """What go would refuse in the project's go.work, when the build context carries one."""
+    from buildx_go.project.context import left_out, read_rules
+    from buildx_go.project.gowork import check_work
+
+    if rules and left_out("go.work", read_rules(rules)):
+        return None
+    try:
+        check_work(root, files, go.module)
+    except InputError as exc:
+        return exc
+    return None
 
 
 def check_secret_sources(settings: Settings, files: Files) -> None:

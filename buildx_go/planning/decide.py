@@ -69,6 +69,7 @@ class ProjectFacts:
     version_not_run: str | None = None  # a config file's --version-from, not run by plan/--dry-run
     prebuilt: tuple[Prebuilt, ...] = ()  # per-platform binaries the user's Dockerfile copies from the context
     build_files: tuple[tuple[str, str], ...] = ()  # ("make:Makefile", text): what its Go stages run
+    work_problem: InputError | None = None  # what go would refuse in the go.work the context carries
 
 
 @attrs.frozen
@@ -318,6 +319,8 @@ def check_inputs(settings: Settings, project: ProjectFacts, command: str) -> Non
         path = str(project.dockerfile.path)
         check_dockerfile(Dockerfile.parse(project.dockerfile.text, path), path)
     prebuilt_problems(settings, project.prebuilt)
+    if project.work_problem and choice.source == "generated" and settings.strategy != "host":
+        raise project.work_problem  # go builds with it in the generated Go stage (COPY . .)
     if command != "dockerfile":
         image_refs(settings, project.version, project.git)
 

@@ -61,7 +61,9 @@ def _tokens(line: str, lineno: int, filename: str) -> list[str]:
 BLOCKS = ("require", "exclude", "replace", "retract", "godebug", "tool", "ignore", "module", "go", "toolchain")
 
 
-def _directives(text: str, filename: str) -> Iterator[tuple[int, str, list[str], str]]:
+def _directives(
+    text: str, filename: str, blocks: tuple[str, ...] = BLOCKS
+) -> Iterator[tuple[int, str, list[str], str]]:
     """(line number, verb, arguments, the line) of each directive, blocks opened; comments,
     quotes and go's block rules as modfile reads them."""
     block: str | None = None
@@ -78,7 +80,7 @@ def _directives(text: str, filename: str) -> Iterator[tuple[int, str, list[str],
             yield lineno, block, words, line
             continue
         if words[-1:] == ["("] and len(words) == 2:
-            if words[0] not in BLOCKS:
+            if words[0] not in blocks:
                 raise InputError(f"{filename}:{lineno}: unknown block type: {words[0]}", "fix go.mod")
             block, start = words[0], lineno
             continue

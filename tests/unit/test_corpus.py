@@ -195,6 +195,10 @@ FILE_CASES: list[tuple[str, str, Callable[[Path], None], list[str], str]] = [
     ("main-dir-newline", "main.go", lambda p: _move_main(p, "cmd/a\nRUN id"), [], "main package"),
     ("module-path-quote", "go.mod", lambda p: p.write_text('module ex.com/a"b\n\ngo 1.22\n'), [], "go.mod:1"),
     ("prebuilt-missing", "Dockerfile", lambda p: p.write_text("FROM scratch\nCOPY bin/app /app\n"), [], "COPY bin/app"),
+    ("gowork-outside", "go.work", lambda p: p.write_text("go 1.22\nuse .\nuse ../lib\n"), [], "go.work:3: use ../lib"),
+    ("gowork-syntax", "go.work", lambda p: p.write_text("go 1.22\nuse .\nmodule x\n"), [], "go.work:3"),
+    ("gowork-not-used", "go.work", lambda p: p.write_text("go 1.22\n"), [], "does not use the module"),
+    ("gowork-older-go", "go.work", lambda p: p.write_text("go 1.21\nuse .\n"), [], "needs go >= 1.22"),
 ]
 
 
@@ -381,3 +385,23 @@ def test_a_dockerfile_buildkit_refuses_is_refused_before_docker(text: str, tmp_p
     (run.root / "Dockerfile").write_text(text)
     code, err = run(["build", str(run.root), *valid_argv()])
     run.assert_refused(code, err, "Dockerfile:")
+
+
+@pytest.mark.parametrize("escape", ["dockerignore", "host", "own-dockerfile"])
+def test_a_go_work_the_build_does_not_read_is_not_refused(escape: str, tmp_path: Path) -> None:
+    """go.work is checked where go reads it in the build: the generated Go stage (COPY . .);
+    not when .dockerignore leaves it out, the host compiles (it sees the folders beside the
+    project), or the user's own Dockerfile is built (it may not copy go.work)."""
+    run = Run(tmp_path)
+    (run.root / "go.work").write_text("go 1.22\nuse .\nuse ../lib\n")
+    extra = ["--strategy", "host"] if escape == "host" else []
+    if escape == "dockerignore":
+        (run.root / ".dockerignore").write_text("go.work\n")
+    if escape == "own-dockerfile":
+        (run.root / "Dockerfile").write_text("FROM localhost:5000/golang:1.27\nCOPY main.go go.mod ./\n")
+    code, err = run(["plan", str(run.root), *valid_argv(), *extra])
+    assert "go.work" not in err, err[-2000:]
+    refused = Run(tmp_path / "refused")
+    (refused.root / "go.work").write_text("go 1.22\nuse .\nuse ../lib\n")
+    code, err = refused(["plan", str(refused.root), *valid_argv()])
+    refused.assert_refused(code, err, "go.work:3: use ../lib: outside the build context")
