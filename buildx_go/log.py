@@ -138,6 +138,8 @@ def line_for_people(event: Mapping[str, Any]) -> str | None:
         text, name = str(e.get("why")), "building"
     elif name == "build.unchanged":
         text, name = f"nothing to build: {e.get('why')}", "unchanged"
+    elif name == "verify.ok" and e.get("checked") == "published":
+        text, name = f"{_short_digest(e.get('digest'))}: when it was published; every layer is still there", "verified"
     elif name == "verify.ok":
         cached = f" ({e['cached']} checked before)" if e.get("cached") else ""
         text, name = f"{_short_digest(e.get('digest'))}: each platform's binary is for it{cached}", "verified"
@@ -234,6 +236,12 @@ def configure(
     _pending = {"fmt": fmt, "stream": out, "debug": debug, "colours": colours(out, env), "ci": ci, "quiet": quiet}
     if not defer:
         activate()
+    elif "structlog" not in sys.modules:  # imported while the run waits on docker and the registry
+        threading.Thread(target=_import_structlog, name="import-structlog", daemon=True).start()
+
+
+def _import_structlog() -> None:
+    import structlog.dev  # noqa: F401  (the console renderer's module too)
 
 
 def activate() -> None:

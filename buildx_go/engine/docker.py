@@ -76,7 +76,7 @@ class DockerExecutor:
         self.env = dict(env or {})
         self.echo = echo or sys.stderr
         self.ci = detect(self.env)
-        self.buildx_path: str | None = None  # the buildx plugin's binary, once the facts say where
+        self.buildx_path = spawn.find_buildx(self._env(None))  # the buildx plugin's binary (docker info confirms)
 
     def _env(self, extra: Mapping[str, str] | None) -> dict[str, str]:
         return {**os.environ, **self.env, **(extra or {})}
@@ -250,14 +250,22 @@ def gather_preflight(
     cache = Path(facts_file(cache_dir, stamp)) if cache_dir and stamp else None
     raw = _read_cache(cache, stamp) if cache and stamp else None
     if raw is None:
+        which = [builder] if builder else ([env["BUILDX_BUILDER"]] if env.get("BUILDX_BUILDER") else [])
+        buildx = {
+            "ls": (["docker", "buildx", "ls", "--format", "json"], "builder list"),
+            "inspect": (["docker", "buildx", "inspect", *which], "builder nodes"),
+        }
         with ThreadPoolExecutor(4) as pool:
             info = pool.submit(executor.probe, ["docker", "info", "--format", "json"], purpose="engine info")
-            ls = pool.submit(executor.probe, ["docker", "buildx", "ls", "--format", "json"], purpose="builder list")
-            which = [builder] if builder else ([env["BUILDX_BUILDER"]] if env.get("BUILDX_BUILDER") else [])
-            inspect = pool.submit(executor.probe, ["docker", "buildx", "inspect", *which], purpose="builder nodes")
+            asked = {k: pool.submit(executor.probe, argv, purpose=why) for k, (argv, why) in buildx.items()}
             nets = pool.submit(executor.probe, ["docker", "network", "ls", "--format", "{{.Name}}"], purpose="networks")
-            raw = {"info": list(info.result()), "ls": list(ls.result()), "inspect": list(inspect.result())}
-            raw["networks"] = list(nets.result())
+            raw = {"info": list(info.result()), "networks": list(nets.result())}
+            raw.update({k: list(f.result()) for k, f in asked.items()})
+        guessed = getattr(executor, "buildx_path", None)  # the real executor finds it first (spawn.find_buildx)
+        reported = preflight_from(raw, env, builder, ()).buildx_path
+        if guessed and reported and reported != guessed:  # the docker CLI found another one: ask it
+            executor.buildx_path = reported  # type: ignore[attr-defined]
+            raw.update({k: list(executor.probe(argv, purpose=why)) for k, (argv, why) in buildx.items()})
         if cache and stamp and raw["info"][0] == 0 and raw["ls"][0] == 0:
             _write_cache(cache, stamp, raw)
     pre = preflight_from(raw, env, builder, tuple(sorted(host_emulators() if emulators is None else emulators)))

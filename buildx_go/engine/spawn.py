@@ -33,6 +33,44 @@ def direct(argv: Sequence[str], buildx_path: str | None) -> list[str]:
     return list(argv)
 
 
+# where the docker CLI looks for plugins after its config folder's cli-plugins and the
+# config's cliPluginsExtraDirs (docker/cli, cli-plugins/manager: defaultSystemPluginDirs)
+SYSTEM_PLUGIN_DIRS = (
+    "/usr/local/lib/docker/cli-plugins",
+    "/usr/local/libexec/docker/cli-plugins",
+    "/usr/lib/docker/cli-plugins",
+    "/usr/libexec/docker/cli-plugins",
+)
+
+
+def plugin_dirs(config_dir: str, config: Mapping[str, Any]) -> list[str]:
+    """The folders the docker CLI searches for plugins, in its order: CONFIG_DIR/cli-plugins,
+    the config file's cliPluginsExtraDirs, then the system folders."""
+    extra = config.get("cliPluginsExtraDirs")
+    extra_dirs = [str(d) for d in extra if isinstance(d, str) and d] if isinstance(extra, list) else []
+    return [os.path.join(config_dir, "cli-plugins"), *extra_dirs, *SYSTEM_PLUGIN_DIRS]
+
+
+def find_buildx(env: Mapping[str, str]) -> str | None:
+    """The buildx plugin's binary as the docker CLI would find it (the first executable
+    docker-buildx in plugin_dirs), before `docker info` says so; None if there is none."""
+    import json
+
+    from buildx_go.engine.stamps import docker_config
+
+    folder = docker_config(env)
+    try:
+        with open(os.path.join(folder, "config.json"), encoding="utf-8-sig") as f:
+            config = json.load(f)
+    except (OSError, ValueError):
+        config = {}
+    for d in plugin_dirs(folder, config if isinstance(config, dict) else {}):
+        path = os.path.join(d, "docker-buildx")
+        if os.path.isfile(path) and os.access(path, os.X_OK):
+            return path
+    return None
+
+
 def child_env(env: Mapping[str, str], argv: Sequence[str]) -> dict[str, str]:
     """ENV for ARGV: a buildx binary run directly must not think a docker CLI started it."""
     if argv and os.path.basename(argv[0]) == "docker-buildx":

@@ -29,6 +29,7 @@ from buildx_go.dockerfile.stages import base_image
 
 ANNOTATION = "dev.buildx-go.inputs"
 FORMAT = 1
+VERIFIED = ("strict", "allow-non-go")
 # options whose values are parts of their own, or that do not change the image
 SEPARATE = frozenset({"--platform", "--file", "--build-arg", "--label", "--annotation"})
 UNRELATED = frozenset({"--builder", "--tag", "--progress", "--metadata-file", "--cache-from", "--cache-to"})
@@ -42,6 +43,9 @@ class Inputs:
 
     parts: Mapping[str, str]
     commit: str | None = None  # the git commit built (said, not compared: the context is)
+    # how its images are verified before any version tag is written (strict | allow-non-go):
+    # said, not compared (it does not change the image)
+    verified: str | None = None
 
     @property
     def digest(self) -> str:
@@ -53,6 +57,8 @@ class Inputs:
         record: dict[str, Any] = {"format": FORMAT, "digest": self.digest, "parts": dict(sorted(self.parts.items()))}
         if self.commit:
             record["commit"] = self.commit
+        if self.verified:
+            record["verified"] = self.verified
         return json.dumps(record, separators=(",", ":"))
 
     def to_dict(self) -> dict[str, Any]:
@@ -64,7 +70,8 @@ class Inputs:
         try:
             data = json.loads(text or "")
             parts = {str(k): str(v) for k, v in data["parts"].items()}
-            found = cls(parts, str(data["commit"]) if data.get("commit") else None)
+            verified = str(data["verified"]) if data.get("verified") in VERIFIED else None
+            found = cls(parts, str(data["commit"]) if data.get("commit") else None, verified)
             return found if data.get("format") == FORMAT and data.get("digest") == found.digest else None
         except (ValueError, KeyError, TypeError, AttributeError):
             return None

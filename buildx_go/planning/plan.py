@@ -145,7 +145,8 @@ class Plan:
         (build,) = self.phase("build")
         labels = dict(build.argv[i + 1].split("=", 1) for i, a in enumerate(build.argv[:-1]) if a == "--label")
         found = inputs_of(build.argv, dict(build.env), self.dockerfile.text, context)
-        found = attrs.evolve(found, commit=labels.get("org.opencontainers.image.revision"))
+        verified = "allow-non-go" if self.allow_non_go else "strict"  # not_recorded: verified, then tagged
+        found = attrs.evolve(found, commit=labels.get("org.opencontainers.image.revision"), verified=verified)
         note = ("--annotation", f"index:{ANNOTATION}={found.to_json()}")
         annotated = attrs.evolve(
             build,

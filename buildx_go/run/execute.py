@@ -129,7 +129,9 @@ def _execute(
 
     started = time.monotonic()
     if preflight is not None and isinstance(executor, DockerExecutor):
-        executor.buildx_path = preflight.buildx_path  # buildx run as its own binary (spawn.direct)
+        executor.buildx_path = (
+            preflight.buildx_path or executor.buildx_path
+        )  # buildx run as its own binary (spawn.direct)
     for stale in sweep_credentials(tempfile.gettempdir()):
         get_logger().info("credentials.removed", path=stale, why="left by a run that was killed")
     write_files(plan)
@@ -205,6 +207,9 @@ class _Run:
     rebuild: bool = False  # build even when the version tags hold an image of the same inputs
     published: list[str] = attrs.field(factory=list)  # what this run has written, as it goes
     push_checked: bool = False  # the registry said this account may push (may_push)
+    # the published index's record says its images were verified as this run would before
+    # any version tag was written (unchanged): its layers are not read again
+    verified_before: bool = False
 
     def go(self) -> Outcome:
         try:
@@ -290,8 +295,18 @@ class _Run:
             if plan.tagged_after_verify and not digest:
                 raise PushFailed("the build pushed but wrote no digest to its metadata file", "see its output")
             target = f"{plan.image if plan.tagged_after_verify else plan.refs[0]}@{digest}" if digest else plan.refs[0]
+            again = built or not self.verified_before  # else: only that it is still whole and pullable
             report = self.verified(
-                lambda: verify(self.client, target, plan.platforms, cache=self.cache, allow_non_go=plan.allow_non_go)
+                lambda: verify(
+                    self.client,
+                    target,
+                    plan.platforms,
+                    check_binaries=again,
+                    cache=self.cache,
+                    allow_non_go=plan.allow_non_go,
+                    read_layers=again,
+                ),
+                again,
             )
         if plan.tagged_after_verify and digest and built:
             run_phase(plan, self.executor, "publish", {"": digest}, self.published)
@@ -316,12 +331,13 @@ class _Run:
         from buildx_go.engine.spawn import run_program
         from buildx_go.project.gitinfo import changed_files
 
-        digest, why = uptodate.published(
+        digest, why, verified = uptodate.published(
             self.client, plan, lambda commit: changed_files(Path(plan.project), commit, run_program)
         )
         if digest is None:
             log.info("build.changed", why=why)
             return None
+        self.verified_before = verified == "strict" or (verified == "allow-non-go" and plan.allow_non_go)
         log.info("build.unchanged", digest=digest, refs=list(plan.refs), why=why)
         return digest
 
@@ -490,7 +506,9 @@ class _Run:
             get_logger().info("tags.moved", tags=list(moves), digest=digests[""])
         return moves
 
-    def verified(self, check: Callable[[], Report]) -> Report:
+    def verified(self, check: Callable[[], Report], read: bool = True) -> Report:
+        """CHECK's report, logged; VerificationFailed when it found problems. Not READ: the
+        layers were only asked for (an unchanged index verified when it was published)."""
         plan, log = self.plan, get_logger()
         t0 = time.monotonic()
         tagged = () if plan.tagged_after_verify else plan.refs
@@ -506,7 +524,8 @@ class _Run:
         if report.ok:
             cached = sum(1 for img in report.images if img.cached)
             seconds = round(time.monotonic() - t0, 3)
-            log.info("verify.ok", ref=report.ref, digest=report.digest, seconds=seconds, cached=cached)
+            when = None if read else "published"  # then: its layers and binaries, now: that they are there
+            log.info("verify.ok", ref=report.ref, digest=report.digest, seconds=seconds, cached=cached, checked=when)
             return report
         log.error(
             "verify.failed",

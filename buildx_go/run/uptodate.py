@@ -34,34 +34,39 @@ T = TypeVar("T")
 Files = Callable[[str], tuple[str, ...]]  # a commit -> the files that differ from it (gitinfo.changed_files)
 
 
-def published(client: RegistryClient, plan: Plan, files: Files) -> tuple[str | None, str]:
-    """(the index every version tag holds, why nothing needs building) when it was built from
-    PLAN's inputs and nothing it resolved has moved since; (None, what changed) otherwise.
-    The reads of each step go side by side (each is a round trip to a remote registry)."""
+Found = tuple[str | None, str, str | None]  # (index digest, why, how it was verified before tagging)
+
+
+def published(client: RegistryClient, plan: Plan, files: Files) -> Found:
+    """(the index every version tag holds, why nothing needs building, how its record says
+    it was verified before it was tagged) when it was built from PLAN's inputs and nothing it
+    resolved has moved since; (None, what changed, None) otherwise. The reads of each step go
+    side by side (each is a round trip to a remote registry)."""
     now = plan.inputs
     if now is None:
-        return None, plan.inputs_why or "no inputs recorded"
+        return None, plan.inputs_why or "no inputs recorded", None
     try:
         held = side_by_side(client.manifest_or_none, [Reference.parse(r) for r in plan.refs])
         for ref, found in zip(plan.refs, held, strict=True):
             if found is None:
-                return None, f"{ref} is not published yet"
+                return None, f"{ref} is not published yet", None
         digests = {found[1] for found in held if found}
         if len(digests) > 1:
-            return None, f"the version tags hold different indexes ({', '.join(sorted(digests))})"
+            return None, f"the version tags hold different indexes ({', '.join(sorted(digests))})", None
         _, digest, doc = held[0]  # type: ignore[misc]
         was = Inputs.from_json((doc.get("annotations") or {}).get(ANNOTATION))
         if was is None:
-            return None, f"{plan.refs[0]} holds no record of the inputs it was built from"
+            return None, f"{plan.refs[0]} holds no record of the inputs it was built from", None
         if was.digest != now.digest:
             differ = files(was.commit) if was.commit and was.parts.get("context") != now.parts.get("context") else ()
-            return None, f"changed since {plan.refs[0]} was built: {changed(was, now, differ)}"
+            return None, f"changed since {plan.refs[0]} was built: {changed(was, now, differ)}", None
         moved = moved_materials(client, Reference.parse(plan.refs[0]).with_digest(digest))
     except (BuildxGoError, ValueError, KeyError, TypeError) as exc:
-        return None, f"could not tell: {getattr(exc, 'message', None) or exc}"
+        return None, f"could not tell: {getattr(exc, 'message', None) or exc}", None
     if moved:
-        return None, moved
-    return digest, f"{', '.join(plan.refs)} holds an image built from the same inputs (--rebuild builds anyway)"
+        return None, moved, None
+    why = f"{', '.join(plan.refs)} holds an image built from the same inputs (--rebuild builds anyway)"
+    return digest, why, was.verified
 
 
 def moved_materials(client: RegistryClient, index: Reference) -> str | None:

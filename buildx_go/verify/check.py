@@ -123,15 +123,21 @@ def layer_check(
     manifest: dict[str, Any],
     diff_ids: list[Any],
     cache: VerifyCache | None,
+    read: bool = True,
 ) -> tuple[list[str], list[LayerFacts | None]]:
     """Every layer as an engine reads it (see layers.py), and what each holds. A layer known
-    from CACHE is not downloaded again: the registry is only asked that it still has it."""
+    from CACHE, or any layer when not READ, is not downloaded: the registry is only asked
+    that it still has it (its facts are None then, unless cached)."""
     layers = manifest.get("layers") or []
     problems = declared_problems(media, layers, diff_ids)
     found: list[LayerFacts | None] = []
     for i, layer in enumerate(layers, 1):
         digest = str(layer.get("digest"))
         facts: LayerFacts | None = cache.layer(digest) if cache else None
+        if facts is None and not read:
+            client.blob_exists(ref, digest)
+            found.append(None)
+            continue
         if facts is not None:
             client.blob_exists(ref, digest)
         else:
@@ -184,10 +190,12 @@ def check_image(
     found: tuple[str, str, dict[str, Any]] | None = None,
     cache: VerifyCache | None = None,
     allow_non_go: bool = False,
+    read_layers: bool = True,
 ) -> ImageCheck:
     """One image (a manifest, by digest): its config's platform, its layers, every executable
     in it, and the program the engine starts vs PLAT. FOUND is the manifest when the caller
-    has already fetched it."""
+    has already fetched it. Not READ_LAYERS (nor CHECK_BINARIES): the config and the layers'
+    descriptors only, and that the registry has every layer."""
     known_digest = found[1] if found else img_ref.digest
     cache = None if allow_non_go else cache  # the cache holds strict passes only
     known = cache.image(known_digest, plat, check_binaries) if cache and known_digest else None
@@ -205,7 +213,7 @@ def check_image(
     if normalised(cfg_plat) != plat:
         mine.append(f"image config says {cfg_plat}")
     diff_ids = list((config.get("rootfs") or {}).get("diff_ids") or [])
-    problems, layer_facts_ = layer_check(client, img_ref, blob, media, manifest, diff_ids, cache)
+    problems, layer_facts_ = layer_check(client, img_ref, blob, media, manifest, diff_ids, cache, read_layers)
     mine += problems
     check = ImageCheck(plat, digest, cfg_plat, None, None, ())
     listings = [f.listing if f else None for f in layer_facts_]
@@ -217,6 +225,8 @@ def check_image(
         mine += found_problems + foreign_executables(tree, Platform.parse(plat), content)
     elif check_binaries:
         check = attrs.evolve(check, note="a layer could not be read")
+    elif not read_layers:
+        check = attrs.evolve(check, note="checked when it was published; its layers are all still there")
     check = attrs.evolve(check, problems=tuple(mine))
     if cache and not check.problems:
         cache.put_image(digest, plat, check_binaries, attrs.asdict(check))
@@ -337,10 +347,12 @@ def verify(
     expected: dict[str, str] | None = None,
     cache: VerifyCache | None = None,
     allow_non_go: bool = False,
+    read_layers: bool = True,
 ) -> Report:
     """A Report on REF: exactly WANTED platforms, configs that agree, layers an engine can pull,
     binaries that fit; with EXPECTED (platform -> digest), each entry must be that already
-    verified image."""
+    verified image. Not READ_LAYERS (with CHECK_BINARIES off): each layer is only asked for
+    (an index whose images were verified when it was published: run/uptodate.py)."""
     ref = Reference.parse(ref_text)
     found = client.manifest_or_none(ref)
     if found is None:
@@ -363,7 +375,12 @@ def verify(
         if expected is not None and expected.get(plat) != entry["digest"]:
             problems.append(f"{plat}: entry {entry['digest']} is not the verified image {expected.get(plat)}")
     check_one = functools.partial(
-        check_image, client, check_binaries=check_binaries, cache=cache, allow_non_go=allow_non_go
+        check_image,
+        client,
+        check_binaries=check_binaries,
+        cache=cache,
+        allow_non_go=allow_non_go,
+        read_layers=read_layers,
     )
     with ThreadPoolExecutor(max(1, len(platform_entries))) as pool:  # one image per thread: I/O bound
         checks = list(

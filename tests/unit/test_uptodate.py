@@ -220,19 +220,19 @@ def test_nothing_changed_until_an_input_a_tag_or_a_base_image_moves() -> None:
         other = pushed_plan(image=f"{reg.host}/app", platform=["linux/amd64"], build_arg=["X=1"]).with_inputs(
             "sha256:c"
         )
-        found, why = uptodate.published(client, other, no_files)
+        found, why, _ = uptodate.published(client, other, no_files)
         assert found is None and why == f"changed since {plan.refs[0]} was built: build arg X (new)"
         later = pushed_plan(image=f"{reg.host}/app", platform=["linux/amd64"], tag=["1.2.1"]).with_inputs("sha256:c")
-        assert uptodate.published(client, later, no_files) == (None, f"{later.refs[0]} is not published yet")
+        assert uptodate.published(client, later, no_files)[:2] == (None, f"{later.refs[0]} is not published yet")
 
         reg.image("base", [{"etc/os-release": "base-v2"}], tag="1")  # the base's tag moved
-        found, why = uptodate.published(client, plan, no_files)
+        found, why, _ = uptodate.published(client, plan, no_files)
         assert found is None and why.startswith(f"{reg.host}/base:1 (linux/amd64) resolves to sha256:")
 
         digest = publish(reg, plan, base="base-v3")
         assert uptodate.published(client, plan, no_files)[0] == digest
         reg.image("app", [{"app": "y"}], tag="1.2.0")  # someone else's image under the version tag
-        found, why = uptodate.published(client, plan, no_files)
+        found, why, _ = uptodate.published(client, plan, no_files)
         assert found is None and why == f"{plan.refs[0]} holds no record of the inputs it was built from"
 
 
@@ -240,10 +240,10 @@ def test_a_build_that_read_more_than_images_is_always_built_again() -> None:
     with FakeRegistry() as reg:
         plan = pushed_plan(image=f"{reg.host}/app", platform=["linux/amd64"]).with_inputs("sha256:c")
         publish(reg, plan, provenance=["https://example.com/tool.tar.gz"])
-        found, why = uptodate.published(RegistryClient({}), plan, no_files)
+        found, why, _ = uptodate.published(RegistryClient({}), plan, no_files)
         assert why == "could not tell: the build read https://example.com/tool.tar.gz"
         reg.faults.append(("/manifests/", 503, {}))
-        found, why = uptodate.published(RegistryClient({}, attempts=1), plan, no_files)
+        found, why, _ = uptodate.published(RegistryClient({}, attempts=1), plan, no_files)
         assert found is None and why.startswith("could not tell: ")
 
 
