@@ -236,12 +236,6 @@ def configure(
     _pending = {"fmt": fmt, "stream": out, "debug": debug, "colours": colours(out, env), "ci": ci, "quiet": quiet}
     if not defer:
         activate()
-    elif "structlog" not in sys.modules:  # imported while the run waits on docker and the registry
-        threading.Thread(target=_import_structlog, name="import-structlog", daemon=True).start()
-
-
-def _import_structlog() -> None:
-    import structlog.dev  # noqa: F401  (the console renderer's module too)
 
 
 def activate() -> None:

@@ -293,9 +293,9 @@ def builder_facts(
 
     executor = effects.docker(env)
     if not settings.create_builder:
-        return gather_preflight(executor, env, settings.builder, cache_dir=cache), None
+        return gather_preflight(executor, env, settings.builder, cache_dir=cache, meanwhile=_warm), None
     name = settings.builder or DEFAULT_BUILDER_NAME
-    pre = gather_preflight(executor, env, name, cache_dir=cache)
+    pre = gather_preflight(executor, env, name, cache_dir=cache, meanwhile=_warm)
     http = http_registry(settings.image)
     nodes = tuple(NodeSpec.parse(n) for n in settings.node)
     network_host = settings.network == "host" or bool(http)
@@ -311,6 +311,23 @@ def builder_facts(
     if not pre.engine.reachable or pre.buildx is None:
         return pre, None  # require_usable says why
     return new.projected(pre), new
+
+
+# what a build needs after the builder's facts, imported while docker answers (idle time)
+NEXT_MODULES = (
+    "structlog",
+    "buildx_go.project.context",
+    "buildx_go.registry.client",
+    "buildx_go.verify.check",
+    "buildx_go.run.execute",
+)
+
+
+def _warm() -> None:
+    import importlib
+
+    for name in NEXT_MODULES:
+        importlib.import_module(name)
 
 
 def log_builder(pre: Preflight) -> None:

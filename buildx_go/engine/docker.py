@@ -240,10 +240,12 @@ def gather_preflight(
     *,
     emulators: set[str] | None = None,
     cache_dir: str | None = None,
+    meanwhile: Callable[[], None] | None = None,
 ) -> Preflight:
     """Facts about the engine, buildx and its builders: `docker info`, `buildx ls` and `buildx
     inspect` (the builder's name and its nodes' declared platforms), run side by side. With CACHE_DIR, the
-    answers are reused while nothing they depend on has changed (see ``facts_stamp``)."""
+    answers are reused while nothing they depend on has changed (see ``facts_stamp``).
+    MEANWHILE runs while docker answers (what the run will need next is imported then)."""
     from concurrent.futures import ThreadPoolExecutor
 
     stamp = facts_stamp(env, builder)
@@ -259,6 +261,8 @@ def gather_preflight(
             info = pool.submit(executor.probe, ["docker", "info", "--format", "json"], purpose="engine info")
             asked = {k: pool.submit(executor.probe, argv, purpose=why) for k, (argv, why) in buildx.items()}
             nets = pool.submit(executor.probe, ["docker", "network", "ls", "--format", "{{.Name}}"], purpose="networks")
+            if meanwhile:
+                meanwhile()
             raw = {"info": list(info.result()), "networks": list(nets.result())}
             raw.update({k: list(f.result()) for k, f in asked.items()})
         guessed = getattr(executor, "buildx_path", None)  # the real executor finds it first (spawn.find_buildx)

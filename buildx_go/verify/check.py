@@ -198,6 +198,7 @@ def check_image(
     descriptors only, and that the registry has every layer."""
     known_digest = found[1] if found else img_ref.digest
     cache = None if allow_non_go else cache  # the cache holds strict passes only
+    cache = cache if read_layers else None  # a check that only asks for the layers is cheap: made each time
     known = cache.image(known_digest, plat, check_binaries) if cache and known_digest else None
     if known is not None:  # content-addressed: the same digest passed before
         return ImageCheck.passed_before(known)

@@ -12,6 +12,7 @@ import os
 import shutil
 import subprocess
 import sys
+import urllib.request
 import uuid
 from pathlib import Path
 
@@ -196,3 +197,35 @@ def test_verify_rebuild_tells_whether_the_published_image_is_what_the_sources_bu
     assert "linux/amd64: layer " in differs.stderr and "linux/arm64: layer " in differs.stderr
     assert "its inputs differ: the build context (main.go)" in differs.stderr
     assert head_digest(f"{repo}:1.0.0") == published  # nothing was pushed or tagged
+
+
+def test_an_unchanged_index_is_checked_as_published_and_a_lost_layer_fails_it(tmp_path: Path, repo: str) -> None:
+    """A rerun with nothing changed does not read the layers again (the record says they were
+    verified before any tag was written, by this version of buildx-go), but asks the registry
+    for each: one gone from the registry fails verification (exit 6), naming it."""
+    root = project(tmp_path)
+    argv = ("build", str(root), "--image", repo, "--tag", "1.0.0", "--push", *GENERATED)
+    first = buildx_go(*argv)
+    assert named(first.stderr)["verify.ok"].get("checked") is None  # built: read in full
+    record = json.loads(registry_index(f"{repo}:1.0.0")["annotations"]["dev.buildx-go.inputs"])  # type: ignore[index]
+    assert record["verified"] == "strict"
+
+    again = buildx_go(*argv, env={"XDG_CACHE_HOME": str(tmp_path / "empty-cache")})
+    assert not built(again.stderr) and named(again.stderr)["verify.ok"]["checked"] == "published"
+    notes = {str(e["note"]) for e in events(again.stderr) if e["event"] == "verify.image"}
+    assert notes == {"checked when it was published; its layers are all still there"}, notes
+
+    name = repo.split("/", 1)[1]
+    amd64 = images(f"{repo}:1.0.0")["linux/amd64"]
+    accept = {"Accept": "application/vnd.oci.image.manifest.v1+json"}
+    with urllib.request.urlopen(
+        urllib.request.Request(f"http://127.0.0.1:5000/v2/{name}/manifests/{amd64}", headers=accept)
+    ) as r:
+        layer = str(json.load(r)["layers"][-1]["digest"])
+    req = urllib.request.Request(f"http://127.0.0.1:5000/v2/{name}/blobs/{layer}", method="DELETE")
+    with urllib.request.urlopen(req) as resp:
+        assert resp.status == 202
+    lost = buildx_go(*argv, env={"XDG_CACHE_HOME": str(tmp_path / "empty-cache")}, check=False)
+    assert lost.returncode == 6, lost.stderr[-2000:]
+    assert not built(lost.stderr)
+    assert f"ERROR {repo}@{amd64}: blob {layer} is missing from the registry" in lost.stderr
