@@ -319,7 +319,8 @@ def check_inputs(settings: Settings, project: ProjectFacts, command: str) -> Non
         path = str(project.dockerfile.path)
         check_dockerfile(Dockerfile.parse(project.dockerfile.text, path), path)
     prebuilt_problems(settings, project.prebuilt)
-    if project.work_problem and choice.source == "generated" and settings.strategy != "host":
+    compiled_on_host = settings.strategy == "host" or settings.host_go  # go there sees beside the project
+    if project.work_problem and choice.source == "generated" and not compiled_on_host:
         raise project.work_problem  # go builds with it in the generated Go stage (COPY . .)
     if command != "dockerfile":
         image_refs(settings, project.version, project.git)
