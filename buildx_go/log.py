@@ -130,6 +130,8 @@ def line_for_people(event: Mapping[str, Any]) -> str | None:
         text, name = source.get(str(e.get("source")), str(e.get("source"))), "dockerfile"
     elif name == "dockerfile.adapted":
         text, name = str(e.get("change")), "adapted"
+    elif name in ("bake.written", "bake.unexpressed"):
+        text, name = e.get("note") or f"{e.get('dockerfile')} written; save the JSON in {e.get('project')}", "bake"
     elif name == "dockerfile.lint":
         text, name = f"line {e.get('line')}: {e.get('message')} ({e.get('code')})", "lint"
     elif name == "plan.chosen":

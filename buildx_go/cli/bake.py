@@ -11,21 +11,29 @@ strategy, the host's compiles) has no bake form.
 from __future__ import annotations
 
 import errno
+import json
 import os
 import stat
 from pathlib import Path
 from typing import Any
 
+from packaging.version import Version
+
 from buildx_go.errors import InputError
+from buildx_go.log import get_logger
 from buildx_go.planning.plan import Plan
 
 BAKE_DIR = ".buildx-go"
-BAKE_FILES = ("Dockerfile", "Dockerfile.dockerignore", ".gitignore")  # what write_dockerfile writes there
+BAKE_FILES = ("Dockerfile", "Dockerfile.dockerignore")  # what write_dockerfile writes there (to be committed)
 TARGET = "image"
+NETWORK_KEY = Version("0.14")  # the first buildx whose bake files may say `network`
 
 
-def bake_file(plan: Plan) -> dict[str, Any]:
-    """The bake JSON of PLAN (a buildx-strategy plan whose workdir is the stable BAKE_DIR)."""
+def bake_file(plan: Plan, buildx: Version | None = None) -> tuple[dict[str, Any], list[str]]:
+    """The bake JSON of PLAN (a buildx-strategy plan whose workdir is the stable BAKE_DIR),
+    for the project's root: its paths relative to it (bake resolves them from where it runs),
+    the image and the version as variables IMAGE and TAG (`TAG=1.2.4 docker buildx bake`);
+    and what it could not say for BUILDX, the version of buildx here (notes)."""
     if plan.packaging != "buildx" or plan.phase("compile"):
         raise InputError(
             f"--format bake: the {plan.strategy} strategy is not one buildx run ({plan.reason})",
@@ -33,13 +41,20 @@ def bake_file(plan: Plan) -> dict[str, Any]:
         )
     (build,) = plan.phase("build")
     argv = list(build.argv)
+    root, image = Path(plan.project), str(plan.image)
+    tag = plan.refs[0].rsplit(":", 1)[1] if plan.refs and plan.refs[0].startswith(f"{image}:") else "latest"
+
+    def versioned(pairs: list[tuple[str, str]]) -> dict[str, str]:
+        return {k: "${TAG}" if v == tag else v for k, v in pairs}
+
+    tags = ["${IMAGE}:${TAG}", *(f"${{IMAGE}}:{t}" for t in plan.moving_tags)]
     target: dict[str, Any] = {
-        "context": argv[-1],
-        "dockerfile": plan.dockerfile.path,
+        "context": os.path.relpath(argv[-1], root),
+        "dockerfile": os.path.relpath(str(plan.dockerfile.path), argv[-1]),
         "platforms": [str(p) for p in plan.platforms],
-        "tags": list(plan.refs),
-        "args": dict(_pairs(argv, "--build-arg")),
-        "labels": dict(_pairs(argv, "--label")),
+        "tags": tags,
+        "args": versioned(_pairs(argv, "--build-arg")),
+        "labels": versioned(_pairs(argv, "--label")),
         "attest": [
             "type=provenance,mode=min" if "--provenance=true" in argv else "type=provenance,disabled=true",
             *(["type=sbom"] if "--sbom=true" in argv else []),
@@ -50,9 +65,29 @@ def bake_file(plan: Plan) -> dict[str, Any]:
         "secret": _values(argv, "--secret"),
         "ssh": _values(argv, "--ssh"),
     }
+    notes = []
     if "--network" in argv:
-        target["network"] = argv[argv.index("--network") + 1]
-    return {"group": {"default": {"targets": [TARGET]}}, "target": {TARGET: {k: v for k, v in target.items() if v}}}
+        network = argv[argv.index("--network") + 1]
+        if buildx is None or buildx >= NETWORK_KEY:
+            target["network"] = network
+        else:  # buildx 0.13 refuses the key ("unknown key: network")
+            notes.append(
+                f"no network {network}: buildx {buildx} has no such key; builder: --driver-opt network={network}"
+            )
+    variables = {"IMAGE": {"default": image}, "TAG": {"default": tag}}
+    target = {k: v for k, v in target.items() if v}
+    return {"variable": variables, "group": {"default": {"targets": [TARGET]}}, "target": {TARGET: target}}, notes
+
+
+def print_bake(plan: Plan, buildx: Version | None) -> None:
+    """The bake file on stdout, its Dockerfile written, what it could not say as warnings."""
+    baked, notes = bake_file(plan, buildx)
+    print(json.dumps(baked, indent=2))
+    write_dockerfile(plan)
+    log = get_logger()
+    for note in notes:
+        log.warning("bake.unexpressed", note=note)
+    log.info("bake.written", dockerfile=plan.dockerfile.path, project=plan.project)
 
 
 def write_dockerfile(plan: Plan) -> None:
@@ -63,7 +98,6 @@ def write_dockerfile(plan: Plan) -> None:
     folder = path.parent.relative_to(root)
     write_inside(root, folder / path.name, plan.dockerfile.text)
     write_inside(root, folder / f"{path.name}.dockerignore", plan.dockerignore)
-    write_inside(root, folder / ".gitignore", "# written by buildx-go plan --format bake\n*\n")
 
 
 def write_inside(root: Path, relative: Path, text: str) -> None:

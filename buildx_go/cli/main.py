@@ -6,7 +6,6 @@ No decision is made here: facts.py gathers, decide.py decides, plan.py plans, ru
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import shutil
 import sys
@@ -199,11 +198,9 @@ def project_command(command: str, s: Settings, env: Mapping[str, str], effects: 
         plan = with_inputs(plan)
     log_plan(decision, plan)
     if bake:
-        from buildx_go.cli.bake import bake_file, write_dockerfile
+        from buildx_go.cli.bake import print_bake
 
-        print(json.dumps(bake_file(plan), indent=2))
-        write_dockerfile(plan)
-        get_logger().info("bake.written", dockerfile=plan.dockerfile.path)
+        print_bake(plan, machine.builder.buildx if machine.builder else None)
     elif command == "plan":
         print_plan(plan, s.format)
     elif s.dry_run:

@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 
 from tests.examples import EXAMPLES, buildx_go_commands
-from tests.integration.conftest import BASE_IMAGE, GO_IMAGE, ROOT, buildx_go, events, run
+from tests.integration.conftest import BASE_IMAGE, GO_IMAGE, ROOT, buildx_go, events, head_digest, run
 from tests.integration.lab import RemoteBuilder
 
 pytestmark = pytest.mark.integration
@@ -128,23 +128,34 @@ def test_the_docker_cli_plugin(tmp_path: Path, repo: str) -> None:
 
 
 def test_a_bake_file_builds_what_buildx_go_verifies(tmp_path: Path, repo: str) -> None:
+    """The bake file a team commits: paths relative to the project's root (bake runs there),
+    IMAGE and TAG variables (a release sets TAG), latest when asked, and a note for what
+    this buildx cannot say (its bake has no `network` key before 0.14)."""
     project = tmp_path / "hello"
     shutil.copytree(HELLO, project)
-    plan = buildx_go("plan", str(project), "--image", repo, "--tag", "3.0.0", "--push", *GENERATED, "--format", "bake")
-    bake = tmp_path / "docker-bake.json"
-    bake.write_text(plan.stdout)
-    printed = json.loads(run(["docker", "buildx", "bake", "-f", str(bake), "--print"]).stdout)
-    assert printed["target"]["image"]["tags"] == [f"{repo}:3.0.0"]
-    assert printed["target"]["image"]["output"][0].startswith("type=registry,")  # for any builder
+    argv = ("plan", str(project), "--image", repo, "--tag", "3.0.0", "--push", "--latest", *GENERATED)
+    plan = buildx_go(*argv, "--format", "bake")
+    baked = json.loads(plan.stdout)
+    assert baked["variable"] == {"IMAGE": {"default": repo}, "TAG": {"default": "3.0.0"}}
+    assert "no network host: buildx 0.13.1 has no such key" in plan.stderr
+    (project / "docker-bake.json").write_text(plan.stdout)
+    moved = shutil.move(project, tmp_path / "checkout")  # committed, then checked out elsewhere
+    printed = json.loads(run(["docker", "buildx", "bake", "--print"], cwd=moved, env={"TAG": "3.0.1"}).stdout)
+    target = printed["target"]["image"]
+    assert target["tags"] == [f"{repo}:3.0.1", f"{repo}:latest"], target
+    assert target["context"] == "." and target["dockerfile"] == ".buildx-go/Dockerfile"
+    assert target["labels"]["org.opencontainers.image.version"] == "3.0.1"
+    assert target["output"][0].startswith("type=registry,")  # for any builder
     # The engines here have no bridge network and buildx 0.13's bake has no `network`
-    # attribute: bake on a BuildKit of its own (host networking), as a team's CI builder would.
+    # attribute: bake on a BuildKit of its own (host networking), as the note says.
     builder = RemoteBuilder(tmp_path / "bk", "bxg-it-bake", {}, ["localhost:5000"])
     try:
-        run(["docker", "buildx", "bake", "--builder", builder.name, "-f", str(bake), "--push"])
+        run(["docker", "buildx", "bake", "--builder", builder.name, "--push"], cwd=moved, env={"TAG": "3.0.1"})
     finally:
         builder.stop()
-    report = json.loads(buildx_go("verify", f"{repo}:3.0.0", "--format", "json").stdout)
+    report = json.loads(buildx_go("verify", f"{repo}:3.0.1", "--format", "json").stdout)
     assert report["ok"] is True and {i["platform"] for i in report["images"]} == {"linux/amd64", "linux/arm64"}
+    assert head_digest(f"{repo}:latest") == report["digest"]
 
 
 def test_the_makefile_targets(repo: str) -> None:

@@ -94,7 +94,7 @@ def test_the_cli_refuses_before_docker_runs(tmp_path: Path, capsys: pytest.Captu
     assert out == "" and not (tmp_path / "pwned").exists()
 
 
-@pytest.mark.parametrize("shape", ["folder-link", "file-link", "folder-is-file", "file-is-folder", "gitignore-link"])
+@pytest.mark.parametrize("shape", ["folder-link", "file-link", "folder-is-file", "file-is-folder", "dockerignore-link"])
 def test_plan_format_bake_writes_nothing_outside_the_project(
     tmp_path: Path, capsys: pytest.CaptureFixture[str], shape: str
 ) -> None:
@@ -118,8 +118,8 @@ def test_plan_format_bake_writes_nothing_outside_the_project(
         bake.mkdir()
         if shape == "file-link":
             (bake / "Dockerfile").symlink_to(victim)
-        elif shape == "gitignore-link":
-            (bake / ".gitignore").symlink_to(victim)
+        elif shape == "dockerignore-link":
+            (bake / "Dockerfile.dockerignore").symlink_to(victim)
         else:
             (bake / "Dockerfile").mkdir()
     argv = [

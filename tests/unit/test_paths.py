@@ -49,7 +49,10 @@ def test_the_cache_folder_is_the_machines_and_the_workdir_the_users(tmp_path: Pa
         (lambda r: (r / ".buildx-go").write_text(""), ".buildx-go: exists and is not a directory"),
         (lambda r: (r / ".buildx-go" / "Dockerfile").mkdir(parents=True), "Dockerfile: exists and is not a regular"),
         (lambda r: (r / ".buildx-go").symlink_to("/tmp"), ".buildx-go: is a symlink"),
-        (lambda r: ((r / ".buildx-go").mkdir(), (r / ".buildx-go" / ".gitignore").symlink_to("/etc/x")), "symlink"),
+        (
+            lambda r: ((r / ".buildx-go").mkdir(), (r / ".buildx-go" / "Dockerfile.dockerignore").symlink_to("/etc/x")),
+            "symlink",
+        ),
         (lambda r: ((r / ".buildx-go").mkdir(), os.mkfifo(r / ".buildx-go" / "Dockerfile")), "not a regular file"),
     ],
 )
