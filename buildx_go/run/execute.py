@@ -498,12 +498,16 @@ class _Run:
             if len(moves) < len(plan.moving_tags):
                 held = [t for t in plan.moving_tags if t not in moves]
                 get_logger().warning("tags.held", tags=held, reason=why, since="the plan: another release came first")
-            pushed = run_phase(plan, self.executor, "promote", digests, self.published, moves)
+            there = [t for t in moves if self.client.digest_of(Reference.parse(f"{plan.image}:{t}")) == digests[""]]
+            moved = [t for t in moves if t not in there]
+            pushed = run_phase(plan, self.executor, "promote", digests, self.published, moved)
         for tag, digest in pushed.items():
             if digest != digests[""]:
                 raise VerificationFailed(f"{plan.image}:{tag} is {digest}, not the verified {digests['']}")
-        if moves:
-            get_logger().info("tags.moved", tags=list(moves), digest=digests[""])
+        if moved:
+            get_logger().info("tags.moved", tags=moved, digest=digests[""])
+        if there:  # a rerun: nothing to move
+            get_logger().debug("tags.unchanged", tags=there, digest=digests[""])
         return moves
 
     def verified(self, check: Callable[[], Report], read: bool = True) -> Report:
