@@ -224,12 +224,16 @@ def with_inputs(plan: Plan) -> Plan:
 
 
 def build(plan: Plan, s: Settings, env: Mapping[str, str], effects: Effects, preflight: Preflight | None) -> int:
-    from buildx_go.cli.report import print_outcome, publish_results
+    from buildx_go.cli.report import failed_results, print_outcome, publish_results
     from buildx_go.run.execute import execute
 
-    outcome = execute(
-        plan, effects.docker(env), lambda: effects.registry(env), env, preflight, cache_dir(env), s.rebuild
-    )
+    try:
+        outcome = execute(
+            plan, effects.docker(env), lambda: effects.registry(env), env, preflight, cache_dir(env), s.rebuild
+        )
+    except BuildxGoError as exc:  # the metadata file says what failed (the job summary: reported)
+        failed_results(plan, exc, s.metadata_file)
+        raise
     publish_results(plan, outcome, s.metadata_file, detect(env))
     if not env.get("BUILDX_GO_WORKDIR"):  # kept after a failure, to look into
         shutil.rmtree(Path(plan.metadata_file).parent, ignore_errors=True)

@@ -15,6 +15,7 @@ from buildx_go.log import get_logger
 
 if TYPE_CHECKING:
     from buildx_go.dockerfile.adapt import Lint
+    from buildx_go.errors import BuildxGoError
     from buildx_go.planning.decide import Decision, DockerfileChoice
     from buildx_go.planning.plan import Plan
     from buildx_go.run.execute import Outcome
@@ -101,6 +102,22 @@ def metadata(plan: Plan, outcome: Outcome) -> dict[str, object]:
     data["buildx-go.moved_tags"] = list(outcome.moved)
     data["buildx-go.strategy"] = outcome.strategy
     return data
+
+
+def failed_results(plan: Plan, exc: BuildxGoError, metadata_file: str | None) -> None:
+    """--metadata-file after a failed run: what failed, its exit code, what was asked for."""
+    if not metadata_file:
+        return
+    data = {
+        "image.name": ",".join(plan.refs),
+        "buildx-go.refs": list(plan.refs),
+        "buildx-go.platforms": [str(p) for p in plan.platforms],
+        "buildx-go.strategy": plan.strategy,
+        "buildx-go.error": exc.message,
+        "buildx-go.exit_code": exc.exit_code,
+    }
+    with contextlib.suppress(OSError):
+        Path(metadata_file).write_text(json.dumps(data, indent=2) + "\n")
 
 
 def publish_results(plan: Plan, outcome: Outcome, metadata_file: str | None, ci: CI | None) -> None:

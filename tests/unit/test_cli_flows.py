@@ -14,6 +14,7 @@ import pytest
 
 from buildx_go.cli import main as cli
 from buildx_go.cli.effects import Effects
+from buildx_go.errors import BuildFailed
 from tests.fakeregistry import FakeRegistry
 from tests.unit.planning import HELLO, FakeDocker, git_question
 from tests.unit.test_binary_registry_log import fake_elf
@@ -279,6 +280,25 @@ def test_github_actions_gets_groups_annotations_a_summary_and_outputs(
     gh.report_failure("the pushed image is wrong", 6, None, err)
     assert err.getvalue() == "::error::the pushed image is wrong\n"
     assert summary.read_text().endswith("Failed (exit code 6): the pushed image is wrong\n\n")
+    # and in the metadata file: what failed, its exit code, what was asked for
+    with FakeRegistry() as reg:
+        broken = FakeDocker(fail={"build": BuildFailed("RUN go build: exit code 1")})
+        argv = [
+            "build",
+            str(HELLO),
+            "--image",
+            f"{reg.host}/app",
+            "--tag",
+            "2.0.1",
+            "--push",
+            "--metadata-file",
+            str(meta),
+        ]
+        code = cli.main(argv, env=env, effects=Effects(docker=lambda e: broken, git=no_git))
+    failed = json.loads(meta.read_text())
+    assert code == 4 and failed["buildx-go.exit_code"] == 4 and failed["buildx-go.error"] == "RUN go build: exit code 1"
+    assert failed["buildx-go.refs"] == [f"{reg.host}/app:2.0.1"] and "containerimage.digest" not in failed
+    assert summary.read_text().endswith("Failed (exit code 4): RUN go build: exit code 1\n\n")
     # a lint on the user's Dockerfile is a warning annotation on its line
     project = tmp_path / "p"
     project.mkdir()
