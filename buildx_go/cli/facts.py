@@ -245,7 +245,31 @@ def machine_facts(
         key = hashlib.sha256(str(project.go.root).encode()).hexdigest()[:16]
         context = os.path.join(cache, "host-context", key)
     apt = toolchain_facts(settings, project, env, effects, cache)
-    return MachineFacts(builder, host_go, tags, context, new, host_cc, apt)
+    return MachineFacts(
+        builder, host_go, tags, context, new, host_cc, apt, go_image_env(settings, project, env, effects)
+    )
+
+
+def go_image_env(
+    settings: Settings, project: ProjectFacts, env: Mapping[str, str], effects: Effects
+) -> tuple[str, ...] | None:
+    """--go-image's config Env, for the generated Dockerfile (is its Go new enough for
+    go.mod? decide.go_image_too_old), read from its registry; None when not asked for or
+    not readable (then it is not checked: said in a debug event)."""
+    from buildx_go.planning.decide import choose_dockerfile
+    from buildx_go.verify.check import image_config
+
+    if not settings.go_image or choose_dockerfile(settings, project)[0].source != "generated":
+        return None
+    try:
+        found = image_config(effects.registry(env), settings.go_image, project.native)
+    except (OSError, ValueError, KeyError, BuildxGoError) as exc:
+        found = f"not read: {getattr(exc, 'message', None) or exc}"
+    if isinstance(found, str):
+        get_logger().debug("go_image.unchecked", image=settings.go_image, why=found)
+        return None
+    listed = (found[1].get("config") or {}).get("Env") or []
+    return tuple(str(item) for item in listed)
 
 
 def toolchain_facts(

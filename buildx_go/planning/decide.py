@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Literal, cast
 
 import attrs
+from packaging.version import InvalidVersion, Version
 
 from buildx_go.config import Settings
 from buildx_go.dockerfile.adapt import Lint, adapt, lint, needs_adapting, toolchain_stages, unbuildable
@@ -95,6 +96,7 @@ class MachineFacts:
     new_builder: NewBuilder | None = None  # --create-builder: what to create (it does not exist yet)
     host_cc: tuple[tuple[str, str], ...] = ()  # host strategy, cgo: (arch, the host's C compiler for it)
     apt: tuple[tuple[str, bool | None, str], ...] = ()  # (image, has apt-get, how told): cgo toolchain images
+    go_image_env: tuple[str, ...] | None = None  # --go-image's config Env (None: not read)
 
 
 @attrs.frozen
@@ -184,6 +186,22 @@ def refuse_without_apt(machine: MachineFacts, used_for: dict[str, str]) -> None:
             )
 
 
+def go_image_too_old(needed: Version | None, env: tuple[str, ...]) -> str | None:
+    """Why a Go image whose config has ENV cannot build a go.mod whose go line is NEEDED: its
+    Go (GOLANG_VERSION, as the official images say) is older and GOTOOLCHAIN=local keeps go
+    from fetching a newer one (go: "go.mod requires go >= ..."); None when it can, or when the
+    image does not say."""
+    values = dict(item.split("=", 1) for item in env if "=" in item)
+    have = values.get("GOLANG_VERSION", "")
+    try:
+        version = Version(have)
+    except InvalidVersion:
+        return None
+    if needed is None or version >= needed or values.get("GOTOOLCHAIN") != "local":
+        return None
+    return f"its Go is {have} (GOTOOLCHAIN=local: it fetches no other), but go.mod needs go >= {needed}"
+
+
 def go_image(settings: Settings, go: GoProject) -> str:
     """--go-image, else the official golang image of go.mod's go version."""
     return settings.go_image or f"golang:{go.module.go_minor or '1'}"
@@ -192,6 +210,12 @@ def go_image(settings: Settings, go: GoProject) -> str:
 def decide(settings: Settings, project: ProjectFacts, machine: MachineFacts) -> Decision:
     refuse_without_apt(machine, dict(toolchain_images(settings, project)))
     choice, mains, changes = choose_dockerfile(settings, project)
+    if choice.source == "generated" and machine.go_image_env is not None:
+        older = go_image_too_old(project.go.module.go, machine.go_image_env)
+        if older:
+            raise InputError(
+                f"--go-image {settings.go_image}: {older}", "use a Go image that new, or lower go.mod's go line"
+            )
     lints = dockerfile_lints(settings, project, choice, mains)
     strategy, host, host_note = choose_strategy(settings, project, choice, machine)
     refs = image_refs(settings, project.version, project.git)

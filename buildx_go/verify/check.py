@@ -413,6 +413,21 @@ def verify_image(
     return Report(str(ref), digest, media, (check,), 0, problems)
 
 
+def image_config(client: RegistryClient, image: str, platform: Platform) -> tuple[dict[str, Any], dict[str, Any]] | str:
+    """(manifest, config) of IMAGE's PLATFORM image, read from its registry; or why not."""
+    ref = Reference.parse(image)
+    found = client.manifest_or_none(ref)
+    if found is None:
+        return f"{image} is not in its registry"
+    media, _, doc = found
+    if media in INDEX_TYPES:
+        entry = index_platforms(doc).get(platform)
+        if entry is None:
+            return f"{image} has no {platform} image"
+        media, _, doc = client.manifest(ref.with_digest(entry))
+    return doc, json.loads(client.blob(ref, doc["config"]["digest"]))
+
+
 def apt_get_in(
     client: RegistryClient, image: str, platform: Platform, cache: VerifyCache | None = None
 ) -> tuple[bool | None, str]:
@@ -421,17 +436,11 @@ def apt_get_in(
     it cheaply for images built with a Dockerfile (apt-get, or apk for Alpine); others are
     read layer by layer (their listings kept in CACHE by digest)."""
     ref = Reference.parse(image)
-    found = client.manifest_or_none(ref)
-    if found is None:
-        return None, f"{image} is not in its registry"
-    media, digest, doc = found
-    if media in INDEX_TYPES:
-        entry = index_platforms(doc).get(platform)
-        if entry is None:
-            return None, f"{image} has no {platform} image"
-        media, digest, doc = client.manifest(ref.with_digest(entry))
+    found = image_config(client, image, platform)
+    if isinstance(found, str):
+        return None, found
+    doc, config = found
     blob = _Blobs(client, ref)
-    config = json.loads(blob(doc["config"]["digest"]))
     history = " ".join(str(h.get("created_by", "")) for h in config.get("history") or [])
     if re.search(r"\bapt-get\b|\bdpkg\b", history):
         return True, "its history runs apt-get"

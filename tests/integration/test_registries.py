@@ -9,6 +9,7 @@ import hashlib
 import json
 import os
 import re
+import shutil
 import time
 import urllib.request
 from collections.abc import Iterator
@@ -181,6 +182,22 @@ def test_what_the_registry_would_refuse_after_the_build_is_found_before_it(lab: 
             assert not [e for e in events(proc.stderr) if e["event"] == "command.start" and e["purpose"] == "build"]
     finally:
         lab.token.tokens.read_only = False
+
+
+def test_a_go_image_older_than_go_mod_is_found_before_the_build(tmp_path: Path, repo: str) -> None:
+    """go.mod asks for a newer Go than --go-image has (its GOLANG_VERSION, GOTOOLCHAIN=local,
+    as the official images set): exit 2 within 3 s, naming both, no build started."""
+    project = tmp_path / "hello"
+    shutil.copytree(HELLO, project)
+    (project / "go.mod").write_text("module example.com/hello\n\ngo 1.28\n")
+    argv = ["build", str(project), "--image", repo, "--tag", "1.0.0", "--push", *GENERATED]
+    started = time.monotonic()
+    proc = buildx_go(*argv, "--log-format", "json", check=False)
+    seconds = time.monotonic() - started
+    assert proc.returncode == 2, proc.stderr[-1500:]
+    assert f"ERROR --go-image {GO_IMAGE}: its Go is 1.27.3 (GOTOOLCHAIN=local" in proc.stderr
+    assert "go.mod needs go >= 1.28" in proc.stderr and seconds < 3, seconds
+    assert not [e for e in events(proc.stderr) if e["event"] == "command.start"]
 
 
 def test_a_token_auth_registry_is_pushed_to_and_verified(lab: Lab) -> None:

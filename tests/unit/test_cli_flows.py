@@ -544,3 +544,28 @@ def test_a_secret_whose_file_is_missing_is_exit_2_before_docker(
     code, _, err, docker = run_cli(argv, tmp_path, capsys=capsys)
     assert code == 2 and f"ERROR --secret id=netrc: src {tmp_path}/nope is not a file" in err
     assert docker.probes == [] and docker.runs == []
+
+
+@pytest.mark.parametrize(
+    ("env", "refused"),
+    [
+        (["GOLANG_VERSION=1.20.5", "GOTOOLCHAIN=local"], True),
+        (["GOLANG_VERSION=1.22.0", "GOTOOLCHAIN=local"], False),
+        (["GOLANG_VERSION=1.20.5", "GOTOOLCHAIN=auto"], False),  # go fetches the toolchain go.mod asks for
+        (["PATH=/usr/local/go/bin"], False),  # the image does not say: not checked
+    ],
+)
+def test_a_go_image_older_than_go_mod_is_refused_before_the_build(
+    env: list[str], refused: bool, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with FakeRegistry() as reg:
+        reg.image("golang", [{"usr/local/go/VERSION": "go"}], tag="1.20", config={"Env": env})
+        docker = FakeDocker(on_run=BuildKit(reg))
+        argv = ["build", str(HELLO), "--image", f"{reg.host}/app", "--tag", "1", "--push"]
+        code, _, err, _ = run_cli([*argv, "--go-image", f"{reg.host}/golang:1.20"], tmp_path, docker, capsys=capsys)
+    if refused:  # examples/hello's go.mod: go 1.22
+        assert code == 2 and docker.runs == [], err[-2000:]
+        assert f"ERROR --go-image {reg.host}/golang:1.20: its Go is 1.20.5 (GOTOOLCHAIN=local" in err
+        assert "go.mod needs go >= 1.22" in err
+    else:
+        assert code == 0 and any(r[:3] == ("docker", "buildx", "build") for r in docker.runs), err[-2000:]
