@@ -298,6 +298,11 @@ class Preflight:
                 native = node.native if node else None
             own = _platform(native) if native else None
             how = "native" if own is not None and own.arch == p.arch else f"cross-compiling from its {native or '?'}"
+            unknown = node is not None and b is not None and b.driver != "docker"
+            if unknown and node and (node.down or (node.status == TO_CREATE and node.declared)):
+                # its machine's platform is what its running worker lists; declared ones are claims
+                state = "not created yet" if node.status == TO_CREATE else node.status
+                how = f"not known while node {node.name} is {state}"
             out.append(Placement(p, node.name if node else None, bool(node and text in node.declared), how))
         return out
 

@@ -363,8 +363,8 @@ class _Run:
 
     def build_on_nodes(self, build: Command) -> None:
         """The build; a failure caused by something that went away says so (buildx does not):
-        the engine (exit 3), or on a builder with several nodes, the node (exit 4): they are
-        asked again."""
+        the engine (exit 3), or a node of a builder with BuildKits of its own that is no longer
+        running, however it went (stopped, removed, unreachable: exit 4): they are asked again."""
         try:
             run_command(self.executor, build)
         except BuildFailed as exc:
@@ -379,7 +379,9 @@ class _Run:
                     f"the Docker engine ({facts.engine.host}) went away during the build: {exc.message}",
                     "nothing was tagged by this run after it; start the engine and rerun",
                 ) from None
-            down = facts.down_nodes() if multi_node else []
+            b = facts.builder
+            own = b is not None and b.driver != "docker"  # its nodes are BuildKits of their own, not the engine
+            down = [n for n in b.nodes if n.down or n.status != "running"] if b is not None and own else []
             if not down:
                 raise
             lost = ", ".join(f"{n.name!r} ({n.endpoint}, now {n.status})" for n in down)

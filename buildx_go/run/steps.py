@@ -216,7 +216,8 @@ def create_builder(executor: Executor, commands: list[Command], config: str | No
     if config and config_path:
         Path(config_path).parent.mkdir(parents=True, exist_ok=True)
         Path(config_path).write_text(config)
-    get_logger().info("builder.create", name=name, image=image, nodes=len(commands))
+    nodes = sum(1 for c in commands if list(c.argv[:3]) == ["docker", "buildx", "create"])  # not the bootstrap
+    get_logger().info("builder.create", name=name, image=image, nodes=nodes)
     try:
         for cmd in commands:
             run_command(executor, cmd)

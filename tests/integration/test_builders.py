@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import json
 import os
+import re
+import shutil
 import subprocess
 import sys
 import threading
@@ -154,6 +156,37 @@ def test_a_node_lost_mid_build_is_exit_4_naming_it_and_nothing_is_tagged(
     finally:
         run(["docker", "buildx", "rm", name], check=False)
         b.stop()
+
+
+def test_a_builder_container_removed_mid_build_is_exit_4_naming_its_node(tmp_path: Path, repo: str) -> None:
+    """A one-node docker-container builder whose container is removed during the build (as
+    `docker rm -f` or a cleanup job does): buildx says only `EOF`; buildx-go names the node."""
+    name = "bxg-it-removed"
+    run(["docker", "buildx", "rm", name], check=False)
+    project = tmp_path / "hello"
+    shutil.copytree(HELLO, project)
+    (project / "main.go").write_text((project / "main.go").read_text() + "\n// removed mid-build\n")
+    try:
+        args = ["--image", repo, "--tag", "4.0.0", "--push", *GENERATED, "--create-builder", "--builder", name]
+        args += ["--builder-image", BUILDKIT_IMAGE]
+        argv = [sys.executable, "-m", "buildx_go", "build", str(project), *args]
+        env = {**os.environ, "BUILDX_GO_NETWORK": "host", "BUILDX_GO_LOG_FORMAT": "json", "BUILDX_GO_PROGRESS": "plain"}
+        proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+        lines: list[str] = []
+        reader = threading.Thread(target=lambda: lines.extend(proc.stderr or ()), daemon=True)
+        reader.start()
+        deadline = time.monotonic() + 180
+        while not any("go build" in ln and "RUN" in ln for ln in lines) and time.monotonic() < deadline:
+            time.sleep(0.2)  # until the Go stage compiles
+        run(["docker", "rm", "-f", f"buildx_buildkit_{name}0"])
+        proc.wait(timeout=300)
+        reader.join(timeout=10)
+        err = "".join(lines)
+        assert proc.returncode == 4, err[-3000:]
+        assert re.search(rf"ERROR builder node '{name}0' \(\S+, now \w+\) was lost during the build", err), err[-3000:]
+        assert head_digest(f"{repo}:4.0.0") is None
+    finally:
+        run(["docker", "buildx", "rm", name], check=False)
 
 
 def test_a_node_down_before_the_build_is_exit_3_naming_it_and_nothing_runs(

@@ -362,6 +362,18 @@ def test_a_remote_node_that_is_not_running_is_exit_3_naming_it() -> None:
     assert pre.problems() == ["builder: 'two': node 'two1' (tcp://127.0.0.1:37659) is inactive"]
 
 
+def test_a_node_that_is_down_or_not_created_has_no_platform_claimed_for_it() -> None:
+    placed = {str(p.platform): p.how for p in two_nodes("error").placement(TWO)}
+    assert placed == {"linux/amd64": "native", "linux/arm64": "not known while node two1 is error"}
+    specs = (NodeSpec.parse("tcp://amd-box:1234=linux/amd64"), NodeSpec.parse("tcp://arm-box:1234=linux/arm64"))
+    new = NewBuilder("fleet", None, (), True, specs).projected(two_nodes())
+    placed = {str(p.platform): p.how for p in new.placement(TWO)}
+    assert placed == {
+        "linux/amd64": "not known while node fleet0 is not created yet",
+        "linux/arm64": "not known while node fleet1 is not created yet",
+    }
+
+
 def test_nodes_asked_for_become_create_and_append_commands() -> None:
     specs = (
         NodeSpec.parse("default=linux/amd64"),

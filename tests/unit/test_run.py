@@ -590,3 +590,21 @@ def test_every_error_class_has_a_documented_exit_code() -> None:
     } - {"BuildxGoError"}
     assert {c.exit_code for c in classes} <= documented
     assert {c.exit_code for c in classes} == {2, 3, 4, 5, 6, 130}
+
+
+def test_creating_a_builder_counts_its_nodes_not_its_commands() -> None:
+    from buildx_go.engine.builder import NewBuilder, NodeSpec
+    from buildx_go.run.steps import create_builder
+
+    new = NewBuilder("two", None, (), False, (NodeSpec.parse("tcp://a:1234"), NodeSpec.parse("tcp://b:1234")))
+    argvs = new.commands(None)
+    assert len(argvs) == 3 and argvs[-1][:3] == ("docker", "buildx", "inspect")  # two creates, one bootstrap
+
+    class Ran:
+        def run(self, argv: Sequence[str], **_: Any) -> str:
+            return ""
+
+    with capture_logs() as logs:
+        create_builder(Ran(), [Command("builder", a) for a in argvs], None)  # type: ignore[arg-type]
+    (created,) = [e for e in logs if e["event"] == "builder.create"]
+    assert created["nodes"] == 2 and created["name"] == "two"
