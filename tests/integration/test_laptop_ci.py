@@ -161,6 +161,8 @@ def test_a_bake_file_builds_what_buildx_go_verifies(tmp_path: Path, repo: str) -
 def test_the_makefile_targets(repo: str) -> None:
     args = f"--go-image {GO_IMAGE} --base-image {BASE_IMAGE} --progress plain"
     buildx = f"{sys.executable} -m buildx_go"
+    listed = run(["make", "-s", "-C", str(EXAMPLES)]).stdout  # `make` alone: help
+    assert [line.split()[1] for line in listed.splitlines()] == ["help", "image", "push", "verify", "plan"], listed
     make = ["make", "-C", str(EXAMPLES), "image", "push", "verify", f"IMAGE={repo}", "TAG=4.0.0"]
     proc = run([*make, f"BUILDX_GO={buildx}", f"ARGS={args}"], env={"BUILDX_GO_NETWORK": "host"})
     assert f"{repo}:4.0.0@sha256:" in proc.stdout and f"{repo}:latest@sha256:" in proc.stdout  # push
