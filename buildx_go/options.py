@@ -104,7 +104,12 @@ def did_you_mean(parser: argparse.ArgumentParser, message: str) -> str:
     if bad and commands:
         close = difflib.get_close_matches(bad.group(1), commands, n=1)
         return f" (did you mean {close[0]}?)" if close else ""
+    top = {o for a in parser._actions for o in a.option_strings}
     for word in re.findall(r"(--?[\w-]+)", message.partition("arguments:")[2] or ""):
+        if word == "--version":  # `build --version 1.2.3`: the image's version is a tag
+            return " (the image's version is --tag; buildx-go's own is `buildx-go --version`)"
+        if word in top:  # known, but only before the command
+            return f" ({word} goes before the command: {parser.prog} {word} COMMAND ...)"
         close = difflib.get_close_matches(word.split("=")[0], sorted(known), n=1, cutoff=0.6)
         if close:
             return f" (did you mean {close[0]}?)"

@@ -403,6 +403,10 @@ def test_secret_ssh_goprivate_are_checked(given: dict[str, Any], message: str) -
         (["build", ".", "--imgae", "r/x"], "(did you mean --image?)"),
         (["biuld", "."], "invalid choice: 'biuld'"),
         (["biuld", "."], "(did you mean build?)"),
+        (
+            ["build", ".", "--version", "1.2.3"],
+            "(the image's version is --tag; buildx-go's own is `buildx-go --version`)",
+        ),
     ],
 )
 def test_options_are_spelt_out_and_typos_get_a_suggestion(
