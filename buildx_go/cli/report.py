@@ -101,6 +101,10 @@ def metadata(plan: Plan, outcome: Outcome) -> dict[str, object]:
     data["buildx-go.verified"] = outcome.verified
     data["buildx-go.moved_tags"] = list(outcome.moved)
     data["buildx-go.strategy"] = outcome.strategy
+    images = outcome.report.images if outcome.report else ()
+    data["buildx-go.images"] = {i.platform: {"digest": i.digest, "config": i.config_digest} for i in images}
+    if len(images) == 1 and images[0].config_digest:  # buildx writes it for one platform, whatever ran
+        data.setdefault("containerimage.config.digest", images[0].config_digest)
     return data
 
 

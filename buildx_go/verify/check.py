@@ -45,6 +45,7 @@ class ImageCheck:
     program: str | None = None  # what the engine starts, wrappers and interpreters included
     note: str | None = None  # why the binary was not checked
     warnings: tuple[str, ...] = ()  # true of the image, though not a failure
+    config_digest: str | None = None  # its config's digest (buildx's containerimage.config.digest)
 
     @classmethod
     def passed_before(cls, stored: dict[str, Any]) -> ImageCheck:
@@ -60,6 +61,7 @@ class ImageCheck:
             program=stored.get("program"),
             note=stored.get("note"),
             warnings=tuple(stored.get("warnings") or ()),
+            config_digest=stored.get("config_digest"),
         )
 
     def describe(self) -> str:
@@ -216,7 +218,7 @@ def check_image(
     diff_ids = list((config.get("rootfs") or {}).get("diff_ids") or [])
     problems, layer_facts_ = layer_check(client, img_ref, blob, media, manifest, diff_ids, cache, read_layers)
     mine += problems
-    check = ImageCheck(plat, digest, cfg_plat, None, None, ())
+    check = ImageCheck(plat, digest, cfg_plat, None, None, (), config_digest=str(manifest["config"]["digest"]))
     listings = [f.listing if f else None for f in layer_facts_]
     if check_binaries and all(listing is not None for listing in listings):
         tree = Tree([listing for listing in listings if listing is not None])

@@ -269,6 +269,9 @@ def test_github_actions_gets_groups_annotations_a_summary_and_outputs(
     assert code == 0
     digest = json.loads(meta.read_text())["containerimage.digest"]
     assert json.loads(meta.read_text())["image.name"] == f"{reg.host}/app:2.0.0"
+    images = json.loads(meta.read_text())["buildx-go.images"]  # each platform's manifest and config
+    assert set(images) == {"linux/amd64", "linux/arm64"}
+    assert all(i["digest"].startswith("sha256:") and i["config"].startswith("sha256:") for i in images.values())
     assert f"| `{reg.host}/app:2.0.0` | `{digest}` |" in summary.read_text()
     assert f"digest={digest}\n" in outputs.read_text() and "metadata={" in outputs.read_text()
     said = outputs.read_text().splitlines()
@@ -569,3 +572,23 @@ def test_a_go_image_older_than_go_mod_is_refused_before_the_build(
         assert "go.mod needs go >= 1.22" in err
     else:
         assert code == 0 and any(r[:3] == ("docker", "buildx", "build") for r in docker.runs), err[-2000:]
+
+
+def test_the_metadata_file_has_the_config_digest_of_a_one_platform_image(tmp_path: Path) -> None:
+    """buildx writes containerimage.config.digest for one platform; buildx-go does so whatever
+    ran (a build, nothing: an unchanged index, the manifest strategy), and each platform's
+    manifest and config digests under buildx-go.images."""
+    from buildx_go.cli.report import metadata
+    from buildx_go.run.execute import Outcome
+    from buildx_go.verify.check import ImageCheck, Report
+
+    image = ImageCheck("linux/arm64", "sha256:m", "linux/arm64", "/app", "ELF", (), config_digest="sha256:c")
+    report = Report("r/x@sha256:i", "sha256:i", "application/vnd.oci.image.index.v1+json", (image,), 1, ())
+    outcome = Outcome("buildx", ("r/x:1",), "sha256:i", ("linux/arm64",), True, report, (), 1.0, built=False)
+
+    class Plan:
+        metadata_file = str(tmp_path / "none.json")  # no build ran: buildx wrote nothing
+
+    data = metadata(Plan(), outcome)  # type: ignore[arg-type]
+    assert data["containerimage.digest"] == "sha256:i" and data["containerimage.config.digest"] == "sha256:c"
+    assert data["buildx-go.images"] == {"linux/arm64": {"digest": "sha256:m", "config": "sha256:c"}}
