@@ -7,11 +7,13 @@ Go, the repository's tags, each only when ``decide.needs`` says the decision dep
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
 import re
 import shutil
+import time
 from collections.abc import Mapping
 from pathlib import Path
 
@@ -245,22 +247,30 @@ def machine_facts(
         key = hashlib.sha256(str(project.go.root).encode()).hexdigest()[:16]
         context = os.path.join(cache, "host-context", key)
     apt = toolchain_facts(settings, project, env, effects, cache)
-    return MachineFacts(
-        builder, host_go, tags, context, new, host_cc, apt, go_image_env(settings, project, env, effects)
-    )
+    go_env = go_image_env(settings, project, env, effects, cache)
+    return MachineFacts(builder, host_go, tags, context, new, host_cc, apt, go_env)
+
+
+GO_IMAGE_TTL = 24 * 3600  # s: a Go image's tag moves to newer patch releases, never to an older Go
 
 
 def go_image_env(
-    settings: Settings, project: ProjectFacts, env: Mapping[str, str], effects: Effects
+    settings: Settings, project: ProjectFacts, env: Mapping[str, str], effects: Effects, cache: str | None
 ) -> tuple[str, ...] | None:
     """--go-image's config Env, for the generated Dockerfile (is its Go new enough for
-    go.mod? decide.go_image_too_old), read from its registry; None when not asked for or
-    not readable (then it is not checked: said in a debug event)."""
+    go.mod? decide.go_image_too_old), read from its registry and kept a day in CACHE; None
+    when not asked for or not readable (then it is not checked: said in a debug event)."""
     from buildx_go.planning.decide import choose_dockerfile
     from buildx_go.verify.check import image_config
 
     if not settings.go_image or choose_dockerfile(settings, project)[0].source != "generated":
         return None
+    key = hashlib.sha256(f"{settings.go_image}|{project.native}".encode()).hexdigest()[:32]
+    kept = Path(cache, "go-image", f"{key}.json") if cache else None
+    with contextlib.suppress(OSError, ValueError, KeyError, TypeError):
+        known = json.loads(kept.read_text()) if kept else None
+        if known and time.time() - float(known["time"]) < GO_IMAGE_TTL:
+            return tuple(str(item) for item in known["env"])
     try:
         found = image_config(effects.registry(env), settings.go_image, project.native)
     except (OSError, ValueError, KeyError, BuildxGoError) as exc:
@@ -268,8 +278,12 @@ def go_image_env(
     if isinstance(found, str):
         get_logger().debug("go_image.unchecked", image=settings.go_image, why=found)
         return None
-    listed = (found[1].get("config") or {}).get("Env") or []
-    return tuple(str(item) for item in listed)
+    listed = tuple(str(item) for item in (found[1].get("config") or {}).get("Env") or [])
+    with contextlib.suppress(OSError):
+        if kept:
+            kept.parent.mkdir(parents=True, exist_ok=True)
+            kept.write_text(json.dumps({"time": time.time(), "env": listed}))
+    return listed
 
 
 def toolchain_facts(

@@ -570,6 +570,9 @@ def test_a_go_image_older_than_go_mod_is_refused_before_the_build(
         assert code == 2 and docker.runs == [], err[-2000:]
         assert f"ERROR --go-image {reg.host}/golang:1.20: its Go is 1.20.5 (GOTOOLCHAIN=local" in err
         assert "go.mod needs go >= 1.22" in err
+        # what the image says is kept a day: the registry is not asked again (here: gone)
+        code, _, err, _ = run_cli([*argv, "--go-image", f"{reg.host}/golang:1.20"], tmp_path, docker, capsys=capsys)
+        assert code == 2 and "its Go is 1.20.5" in err
     else:
         assert code == 0 and any(r[:3] == ("docker", "buildx", "build") for r in docker.runs), err[-2000:]
 
