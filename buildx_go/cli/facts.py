@@ -225,12 +225,19 @@ def native_platform() -> Platform:
 
 
 def machine_facts(
-    settings: Settings, project: ProjectFacts, env: Mapping[str, str], effects: Effects, workdir: str
+    settings: Settings,
+    project: ProjectFacts,
+    env: Mapping[str, str],
+    effects: Effects,
+    workdir: str,
+    assumed: Preflight | None = None,
 ) -> MachineFacts:
+    """What the decision needs of this machine; ASSUMED: the builder's facts are not asked
+    for (cli/rerun.py)."""
     need = needs(settings)
     cache = cache_dir(env)
-    builder = new = None
-    if need.builder:
+    builder, new = assumed, None
+    if need.builder and assumed is None:
         builder, new = builder_facts(settings, env, effects, cache)
         require_usable(builder)
         log_builder(builder)

@@ -31,6 +31,7 @@ from buildx_go.options import BUILDING, Parser, add_options
 if TYPE_CHECKING:
     from buildx_go.engine.builder import Preflight
     from buildx_go.planning.plan import Plan
+    from buildx_go.run.uptodate import Found
 
 EPILOG = """exit codes: 0 ok, 2 bad input or configuration, 3 environment (engine, buildx,
 builder), 4 build failed, 5 registry (login, push, reads), 6 verification failed,
@@ -188,6 +189,11 @@ def project_command(command: str, s: Settings, env: Mapping[str, str], effects: 
         workdir = str(root / BAKE_DIR)  # a stable path, named by the bake file
         check_inside(root, [Path(BAKE_DIR, name) for name in BAKE_FILES])
     check_cache_folder(cache_dir(env))
+    from buildx_go.cli.rerun import published_already, with_inputs
+
+    published = None if bake or command != "build" else published_already(s, project, env, effects, workdir)
+    if published is not None:  # nothing to build: the builder is not asked about
+        return build(published.plan, s, env, effects, None, published.found)
     machine = machine_facts(s, project, env, effects, workdir)
     decision = decide(s, project, machine)
     if bake:  # a bake file is for any builder: a plain push (tags by BuildKit), cache export kept
@@ -211,25 +217,20 @@ def project_command(command: str, s: Settings, env: Mapping[str, str], effects: 
     return 0
 
 
-def with_inputs(plan: Plan) -> Plan:
-    """PLAN with its inputs recorded (planning/inputs.py), when its build can be told by
-    them: the build context is read for its content digest (project/context.py)."""
-    why = plan.not_recorded()
-    if why:
-        return attrs.evolve(plan, inputs_why=why)
-    from buildx_go.project.context import context_digest
-
-    (build,) = plan.phase("build")
-    return plan.with_inputs(context_digest(build.argv[-1], plan.dockerignore))
-
-
-def build(plan: Plan, s: Settings, env: Mapping[str, str], effects: Effects, preflight: Preflight | None) -> int:
+def build(
+    plan: Plan,
+    s: Settings,
+    env: Mapping[str, str],
+    effects: Effects,
+    preflight: Preflight | None,
+    known: Found | None = None,
+) -> int:
     from buildx_go.cli.report import failed_results, print_outcome, publish_results
     from buildx_go.run.execute import execute
 
     try:
         outcome = execute(
-            plan, effects.docker(env), lambda: effects.registry(env), env, preflight, cache_dir(env), s.rebuild
+            plan, effects.docker(env), lambda: effects.registry(env), env, preflight, cache_dir(env), s.rebuild, known
         )
     except BuildxGoError as exc:  # the metadata file says what failed (the job summary: reported)
         failed_results(plan, exc, s.metadata_file)

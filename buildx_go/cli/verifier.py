@@ -53,7 +53,7 @@ def verify_command(ref: str, s: Settings, env: Mapping[str, str], effects: Effec
 def verify_rebuild(ref_text: str, path: str, s: Settings, env: Mapping[str, str], effects: Effects) -> int:
     """Rebuild PATH for IMAGE's platforms and compare; exit 6 naming what differs."""
     from buildx_go.cli.facts import machine_facts, project_facts
-    from buildx_go.cli.main import with_inputs
+    from buildx_go.cli.rerun import with_inputs
     from buildx_go.planning.decide import check_inputs, decide
     from buildx_go.planning.plan import make_plan
     from buildx_go.run.steps import run_command, write_files

@@ -232,6 +232,17 @@ class Preflight:
     cached: bool = False  # the docker answers came from buildx-go's facts cache
     buildx_path: str | None = None  # the buildx plugin's binary, as the docker CLI found it
 
+    @classmethod
+    def assumed(cls, host: str, arch: str, name: str | None, platforms: tuple[str, ...]) -> Preflight:
+        """Facts of a running builder NAME with a BuildKit of its own that builds PLATFORMS in
+        one run, on an engine of ARCH: what a rerun tells its inputs with before docker is
+        asked (they do not depend on the builder: planning/inputs.py)."""
+        name = name or "default"
+        node = Node(f"{name}0", "", "running", platforms)
+        builder = Builder(name, "docker-container", "running", platforms, current=True, nodes=(node,))
+        engine = Engine(host, server=Version("99"), arch=arch, containerd_store=True, bridge=True)
+        return cls(engine, Version("99"), None, (builder,), name, ())
+
     @property
     def builder(self) -> Builder | None:
         """The builder buildx-go would use: --builder NAME, else the current one."""

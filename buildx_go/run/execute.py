@@ -105,14 +105,15 @@ def execute(
     preflight: Preflight | None = None,
     cache_dir: str | None = None,
     rebuild: bool = False,
+    known: uptodate.Found | None = None,
 ) -> Outcome:
     """Run PLAN through EXECUTOR (docker, go) and REGISTRY (made on first use: its imports
     stay off the way to the build). CACHE_DIR keeps what verification already checked.
     Unless REBUILD, an image the version tags hold built from the same inputs is not built
-    again (uptodate.py)."""
+    again (uptodate.py; KNOWN: what it found for PLAN already)."""
     with _disk_errors():
         env = os.environ if env is None else env
-        return _execute(plan, executor, registry, env, preflight, cache_dir, rebuild)
+        return _execute(plan, executor, registry, env, preflight, cache_dir, rebuild, known)
 
 
 def _execute(
@@ -123,6 +124,7 @@ def _execute(
     preflight: Preflight | None,
     cache_dir: str | None,
     rebuild: bool,
+    known: uptodate.Found | None = None,
 ) -> Outcome:
     from buildx_go.engine.docker import DockerExecutor, gather_preflight
     from buildx_go.verify.cache import VerifyCache
@@ -142,7 +144,7 @@ def _execute(
         check_emulation(plan, preflight or gather_preflight(executor, env, plan.builder))
     cache = VerifyCache(cache_dir) if cache_dir else None
     with _context_lock(plan.context):
-        run = _Run(plan, executor, _Lazy(registry), env, cache, started, cache_dir, rebuild)  # type: ignore[arg-type]
+        run = _Run(plan, executor, _Lazy(registry), env, cache, started, cache_dir, rebuild, known)  # type: ignore[arg-type]
         return run.go()
 
 
@@ -205,6 +207,7 @@ class _Run:
     started: float
     lock_dir: str | None = None  # where the per-repository locks live (the cache directory)
     rebuild: bool = False  # build even when the version tags hold an image of the same inputs
+    known: uptodate.Found | None = None  # what uptodate.published found for this plan already
     published: list[str] = attrs.field(factory=list)  # what this run has written, as it goes
     push_checked: bool = False  # the registry said this account may push (may_push)
     # the published index's record says its images were verified as this run would before
@@ -331,7 +334,7 @@ class _Run:
         from buildx_go.engine.spawn import run_program
         from buildx_go.project.gitinfo import changed_files
 
-        digest, why, verified = uptodate.published(
+        digest, why, verified = self.known or uptodate.published(
             self.client, plan, lambda commit: changed_files(Path(plan.project), commit, run_program)
         )
         if digest is None:

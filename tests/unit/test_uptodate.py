@@ -303,3 +303,29 @@ def test_a_local_remote_is_no_source(remote: str, label: str | None) -> None:
         return (0, remote + "\n", "") if "get-url" in asked else (1, "", "")
 
     assert git_facts(Path("/x"), git).get("source") == label
+
+
+def test_a_rerun_of_a_published_build_asks_docker_nothing_about_builders(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The inputs do not depend on the builder: a rerun tells them with a builder's facts
+    assumed (cli/rerun.py), finds them published, and asks docker nothing; a changed input
+    asks for the builder's facts and builds."""
+    import types
+
+    from tests.unit.planning import HELLO, FakeDocker
+    from tests.unit.test_cli_flows import run_cli
+
+    with FakeRegistry() as reg:
+        argv = ["build", str(HELLO), "--image", f"{reg.host}/app", "--tag", "1.0.0", "--push"]
+        argv += ["--platform", "linux/amd64"]
+        code, out, _, planned = run_cli(["plan", *argv[1:], "--format", "json"], tmp_path, capsys=capsys)
+        record = Inputs.from_json(json.dumps(json.loads(out)["inputs"]))
+        assert code == 0 and record is not None and planned.probes  # plan asked the builder (FakeDocker)
+        digest = publish(reg, types.SimpleNamespace(inputs=record), tag="1.0.0")  # type: ignore[arg-type]
+        code, out, err, docker = run_cli(argv, tmp_path, FakeDocker(), capsys=capsys)
+        assert code == 0 and out.strip() == f"{reg.host}/app:1.0.0@{digest}", err[-2000:]
+        assert docker.probes == [] and docker.runs == []  # neither builder facts nor a build
+        assert '"event": "build.unchanged"' in err and '"checked": "published"' in err
+        code, _, err, docker = run_cli([*argv, "--build-arg", "X=1"], tmp_path, FakeDocker(), capsys=capsys)
+        assert '"event": "build.changed"' in err and docker.runs[0][:3] == ("docker", "buildx", "build")
