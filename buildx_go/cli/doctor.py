@@ -50,7 +50,10 @@ def doctor(settings: Settings, env: Mapping[str, str], effects: Effects) -> int:
             print(f"{key:<{width}}  {value}")
     problems = pre.problems()
     if problems:
-        raise EngineError(f"doctor: {problems[0]}", "start the engine and install what the lines above say is missing")
+        hint = "start the engine and install what the lines above say is missing"
+        if "context not found" in problems[0]:
+            hint = "`docker context ls` lists the contexts there are"
+        raise EngineError(f"doctor: {problems[0]}", hint)
     return 0
 
 

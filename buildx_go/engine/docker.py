@@ -282,7 +282,8 @@ def preflight_from(
     """Preflight from the probes' (exit code, stdout, stderr) answers."""
     info_code, info_out, info_err = raw["info"]
     ls_code, ls_out, ls_err = raw["ls"]
-    host = env.get("DOCKER_HOST", "")
+    context = env.get("DOCKER_CONTEXT")  # docker --context X buildxgo passes it so
+    host = env.get("DOCKER_HOST", "") or (f"context {context}" if context else "")
     if info_code == 127:
         return Preflight(Engine(host or "?", "docker CLI missing"), None, None, (), builder, emus, info_err.strip())
     try:
@@ -295,7 +296,9 @@ def preflight_from(
         engine = attrs.evolve(engine, bridge="bridge" in nets_out.split())
     buildx_error = None
     builders: tuple[Builder, ...] = ()
-    if buildx is None:
+    if buildx is None and '"ClientInfo"' not in info_out:  # e.g. "Failed to initialize": a context not found
+        buildx_error = "not checked: the docker CLI did not start (see the engine's line)"
+    elif buildx is None:
         buildx_error = "the docker buildx plugin is missing (the docker CLI lists no buildx plugin)"
     elif ls_code != 0:
         buildx, buildx_error = None, ls_err.strip().splitlines()[0] if ls_err.strip() else f"exit code {ls_code}"

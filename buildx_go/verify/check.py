@@ -363,7 +363,7 @@ def verify(
     media, digest, doc = found
     problems: list[str] = []
     if media not in INDEX_TYPES:
-        problems.append(f"{ref} is a single-platform manifest ({media}), not an index")
+        problems.append(f"a single-platform manifest ({media}), not an index")
         return Report(str(ref), digest, media, (), 0, tuple(problems))
     entries = doc.get("manifests") or []
     # as the engine matches them: linux/arm64/v8 is linux/arm64
@@ -372,7 +372,7 @@ def verify(
     have = [p for p, _ in images if p]
     want = [str(p) for p in wanted]
     if sorted(have) != sorted(want):
-        problems.append(f"{ref} lists {', '.join(sorted(have)) or 'nothing'}; expected {', '.join(sorted(want))}")
+        problems.append(f"the index lists {', '.join(sorted(have)) or 'nothing'}; expected {', '.join(sorted(want))}")
     platform_entries = [(plat, entry) for plat, entry in images if plat is not None]
     for plat, entry in platform_entries:
         if expected is not None and expected.get(plat) != entry["digest"]:

@@ -423,3 +423,20 @@ def test_an_existing_builder_is_reused_only_with_the_nodes_asked_for() -> None:
         "builder 'two' exists as remote with nodes [two0 tcp://127.0.0.1:54333 linux/amd64;"
     )
     assert NewBuilder("two", None, (), False).difference(pre.builder) is None  # no --node: any such builder
+
+
+def test_a_context_that_does_not_exist_is_named_and_buildx_is_not_called_missing() -> None:
+    """`docker --context nosuchctx buildxgo doctor`: the docker CLI stops before it prints any
+    info (`Failed to initialize`); the context is named, buildx is not said to be missing."""
+    failed = 'Failed to initialize: unable to resolve docker endpoint: context "nosuchctx": context not found'
+    ex = ProbeExecutor(
+        {
+            "info --format": (1, "", failed),
+            "buildx ls": (1, "", failed),
+            "buildx inspect": (1, "", failed),
+        }
+    )
+    pre = gather_preflight(ex, {"DOCKER_CONTEXT": "nosuchctx"}, None, emulators=set())
+    assert pre.engine.host == "context nosuchctx" and not pre.engine.reachable
+    assert pre.buildx_error == "not checked: the docker CLI did not start (see the engine's line)"
+    assert pre.problems()[0].startswith("engine: not reachable at context nosuchctx: Failed to initialize")

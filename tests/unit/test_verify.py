@@ -105,7 +105,7 @@ def test_symlinked_entrypoints_are_followed_and_lies_are_named() -> None:
         "linux/arm64: binary is ELF 64-bit LSB x86-64, go1.27.3 GOARCH=amd64 GOOS=linux, expected aarch64 64-bit",
         "linux/arm64: Go build info says GOARCH=amd64, expected arm64",
     )
-    assert "lists linux/arm64; expected linux/amd64, linux/arm64" in missing.problems[0]
+    assert missing.problems[0] == "the index lists linux/arm64; expected linux/amd64, linux/arm64"  # its ref said once
 
 
 def test_manifest_list_entries_must_be_the_verified_images() -> None:
@@ -196,8 +196,8 @@ def test_what_is_not_an_image_of_the_right_kind_is_named() -> None:
         nested_problems = verify(c, f"{reg.host}/app:nested", one).problems
         with pytest.raises(VerificationFailed, match="not found in the registry"):
             verify_image(c, f"{reg.host}/app@sha256:" + "0" * 64, one[0])
-    assert as_index.problems[0].endswith(
-        "is a single-platform manifest (application/vnd.oci.image.manifest.v1+json), not an index"
+    assert (
+        as_index.problems[0] == "a single-platform manifest (application/vnd.oci.image.manifest.v1+json), not an index"
     )
     assert "linux/amd64: entrypoint /missing: no such file or directory" in missing
     assert "linux/amd64: image config says linux/arm64" in config
