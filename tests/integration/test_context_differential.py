@@ -112,6 +112,8 @@ def test_a_pattern_we_call_bad_is_one_buildkit_refuses(context: Path, pattern: s
     argv = ["docker", "buildx", "build", "--file", str(context / "Dockerfile.probe"), "--output",
             f"type=local,dest={tmp_path / 'out'}", "--progress", "quiet", str(context)]  # fmt: skip
     proc = subprocess.run(argv, capture_output=True, text=True, timeout=120)
+    if "Canceled: context canceled" in proc.stderr:  # BuildKit dropped the session (seen 1 in ~40): no verdict
+        proc = subprocess.run(argv, capture_output=True, text=True, timeout=120)
     refused = "syntax error in pattern" in proc.stderr
     assert refused == (proc.returncode != 0), proc.stderr[-500:]
     assert (bad_pattern_line(f"{pattern}\n") is not None) == refused, pattern
