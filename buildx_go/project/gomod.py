@@ -117,6 +117,25 @@ def _check_replace(args: list[str], bad: Callable[[str], InputError]) -> None:
         raise bad("a module replacement needs a version (or a ./ or ../ path)")
 
 
+def check_shared(verb: str, args: list[str], bad: Callable[[str], InputError]) -> bool:
+    """Whether VERB is one of the directives go.mod and go.work share (go, toolchain,
+    godebug, replace); if so its ARGS are checked as modfile does (BAD(why) when not)."""
+    if verb == "go":
+        if len(args) != 1 or not GO_DIRECTIVE.fullmatch(args[0]):
+            raise bad(f"invalid go version {' '.join(args)!r} (must match 1.23 or 1.23.0)")
+    elif verb == "toolchain":
+        if len(args) != 1 or not re.fullmatch(r"default|go1($|\..*)", args[0]):
+            raise bad("toolchain directive needs one name like go1.22.3 or default")
+    elif verb == "godebug":
+        if len(args) != 1 or not re.fullmatch(r"[^=\s]+=\S*", args[0]):
+            raise bad("usage: godebug key=value")
+    elif verb == "replace":
+        _check_replace(args, bad)
+    else:
+        return False
+    return True
+
+
 def _is_interval(args: list[str]) -> bool:
     return (
         len(args) == 5
@@ -151,18 +170,15 @@ class GoModule:
                 if verb in seen:
                     raise bad(f"repeated {verb} statement")
                 seen.add(verb)
-            if verb == "module":
+            if check_shared(verb, args, bad):
+                if verb == "go":
+                    go = _comparable(args[0])
+                elif verb == "toolchain":
+                    toolchain = _comparable(args[0]) if args[0] != "default" else None
+            elif verb == "module":
                 if len(args) != 1:
                     raise bad("module directive needs exactly one path")
                 module = args[0]
-            elif verb == "go":
-                if len(args) != 1 or not GO_DIRECTIVE.fullmatch(args[0]):
-                    raise bad(f"invalid go version {' '.join(args)!r} (must match 1.23 or 1.23.0)")
-                go = _comparable(args[0])
-            elif verb == "toolchain":
-                if len(args) != 1 or not re.fullmatch(r"default|go1($|\..*)", args[0]):
-                    raise bad("toolchain directive needs one name like go1.22.3 or default")
-                toolchain = _comparable(args[0]) if args[0] != "default" else None
             elif verb == "require":
                 if len(args) != 2 or not MODULE_VERSION.fullmatch(args[1]):
                     raise bad("usage: require module/path v1.2.3")
@@ -170,14 +186,9 @@ class GoModule:
             elif verb == "exclude":
                 if len(args) != 2 or not MODULE_VERSION.fullmatch(args[1]):
                     raise bad("usage: exclude module/path v1.2.3")
-            elif verb == "replace":
-                _check_replace(args, bad)
             elif verb == "retract":
                 if not (len(args) == 1 and MODULE_VERSION.fullmatch(args[0])) and not _is_interval(args):
                     raise bad("usage: retract v1.2.3 or retract [v1.0.0, v1.9.9]")
-            elif verb == "godebug":
-                if len(args) != 1 or not re.fullmatch(r"[^=\s]+=\S*", args[0]):
-                    raise bad("usage: godebug key=value")
             elif verb in ("tool", "ignore"):
                 if len(args) != 1:
                     raise bad(f"usage: {verb} path")

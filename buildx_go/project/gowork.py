@@ -11,14 +11,13 @@ line older than a used module's (go asks for `go work use` then).
 from __future__ import annotations
 
 import posixpath
-import re
 from pathlib import Path
 
 import attrs
 from packaging.version import Version
 
 from buildx_go.errors import InputError
-from buildx_go.project.gomod import BLOCKS, GO_DIRECTIVE, GoModule, _check_replace, _comparable, _directives
+from buildx_go.project.gomod import BLOCKS, GoModule, _comparable, _directives, check_shared
 from buildx_go.seams import Files
 
 HINT = "fix go.work (`go work use` helps), or leave it out of the build context in .dockerignore"
@@ -46,22 +45,12 @@ class GoWork:
                 if verb in seen:
                     raise bad(f"repeated {verb} statement")
                 seen.add(verb)
-            if verb == "go":
-                if len(args) != 1 or not GO_DIRECTIVE.fullmatch(args[0]):
-                    raise bad(f"invalid go version {' '.join(args)!r} (must match 1.23 or 1.23.0)")
-                go = _comparable(args[0])
-            elif verb == "toolchain":
-                if len(args) != 1 or not re.fullmatch(r"default|go1($|\..*)", args[0]):
-                    raise bad("toolchain directive needs one name like go1.22.3 or default")
+            if check_shared(verb, args, bad):
+                go = _comparable(args[0]) if verb == "go" else go
             elif verb == "use":
                 if len(args) != 1:
                     raise bad("usage: use local/dir")
                 uses.append((lineno, args[0]))
-            elif verb == "replace":
-                _check_replace(args, bad)
-            elif verb == "godebug":
-                if len(args) != 1 or not re.fullmatch(r"[^=\s]+=\S*", args[0]):
-                    raise bad("usage: godebug key=value")
             else:
                 raise bad(f"unknown directive {verb!r}")
         return cls(go, tuple(uses))
