@@ -13,6 +13,7 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -127,6 +128,25 @@ def test_a_two_node_remote_builder_with_tls_builds_and_verifies(
         b.stop()
 
 
+def interrupted_build(
+    argv: list[str], seen: Callable[[str], bool], wait: float, act: Callable[[], None]
+) -> tuple[int, str]:
+    """Run the build ARGV (plain progress, JSON events); once a line of its output is SEEN
+    (or after WAIT seconds), ACT (take something away from it); its exit code and stderr."""
+    env = {**os.environ, "BUILDX_GO_NETWORK": "host", "BUILDX_GO_LOG_FORMAT": "json", "BUILDX_GO_PROGRESS": "plain"}
+    proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+    lines: list[str] = []
+    reader = threading.Thread(target=lambda: lines.extend(proc.stderr or ()), daemon=True)
+    reader.start()
+    deadline = time.monotonic() + wait
+    while not any(seen(ln) for ln in lines) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    act()
+    proc.wait(timeout=300)
+    reader.join(timeout=10)
+    return proc.returncode, "".join(lines)
+
+
 def test_a_node_lost_mid_build_is_exit_4_naming_it_and_nothing_is_tagged(
     two_daemons: Buildkitd, tmp_path: Path, repo: str
 ) -> None:
@@ -137,20 +157,11 @@ def test_a_node_lost_mid_build_is_exit_4_naming_it_and_nothing_is_tagged(
         nodes = ("--node", two_daemons.node("linux/amd64"), "--node", b.node("linux/arm64"))
         args = ["--image", repo, "--tag", "3.0.0", "--push", "--latest", *GENERATED, "--create-builder"]
         argv = [sys.executable, "-m", "buildx_go", "build", str(HELLO), *args, "--builder", name, *nodes]
-        env = {**os.environ, "BUILDX_GO_NETWORK": "host", "BUILDX_GO_LOG_FORMAT": "json", "BUILDX_GO_PROGRESS": "plain"}
-        proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
-        lines: list[str] = []
-        reader = threading.Thread(target=lambda: lines.extend(proc.stderr or ()), daemon=True)
-        reader.start()
-        deadline = time.monotonic() + 120
-        while not any("->arm64 build 6/6] RUN" in ln for ln in lines) and time.monotonic() < deadline:
-            time.sleep(0.2)  # until node B compiles the arm64 binary (cold: for a while)
-        time.sleep(2)
-        b.kill()
-        proc.wait(timeout=300)
-        reader.join(timeout=10)
-        err = "".join(lines)
-        assert proc.returncode == 4, err[-3000:]
+        # once node B compiles the arm64 binary (cold: for a while), it is killed
+        code, err = interrupted_build(
+            argv, lambda ln: "->arm64 build 6/6] RUN" in ln, 120, lambda: (time.sleep(2), b.kill())
+        )
+        assert code == 4, err[-3000:]
         assert f"ERROR builder node '{name}1' ({b.endpoint}, now inactive) was lost during the build" in err
         assert head_digest(f"{repo}:3.0.0") is None and head_digest(f"{repo}:latest") is None
     finally:
@@ -170,19 +181,14 @@ def test_a_builder_container_removed_mid_build_is_exit_4_naming_its_node(tmp_pat
         args = ["--image", repo, "--tag", "4.0.0", "--push", *GENERATED, "--create-builder", "--builder", name]
         args += ["--builder-image", BUILDKIT_IMAGE]
         argv = [sys.executable, "-m", "buildx_go", "build", str(project), *args]
-        env = {**os.environ, "BUILDX_GO_NETWORK": "host", "BUILDX_GO_LOG_FORMAT": "json", "BUILDX_GO_PROGRESS": "plain"}
-        proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
-        lines: list[str] = []
-        reader = threading.Thread(target=lambda: lines.extend(proc.stderr or ()), daemon=True)
-        reader.start()
-        deadline = time.monotonic() + 180
-        while not any("go build" in ln and "RUN" in ln for ln in lines) and time.monotonic() < deadline:
-            time.sleep(0.2)  # until the Go stage compiles
-        run(["docker", "rm", "-f", f"buildx_buildkit_{name}0"])
-        proc.wait(timeout=300)
-        reader.join(timeout=10)
-        err = "".join(lines)
-        assert proc.returncode == 4, err[-3000:]
+        # once the Go stage compiles, the builder's container is removed
+        code, err = interrupted_build(
+            argv,
+            lambda ln: "go build" in ln and "RUN" in ln,
+            180,
+            lambda: run(["docker", "rm", "-f", f"buildx_buildkit_{name}0"]),
+        )
+        assert code == 4, err[-3000:]
         assert re.search(rf"ERROR builder node '{name}0' \(\S+, now \w+\) was lost during the build", err), err[-3000:]
         assert head_digest(f"{repo}:4.0.0") is None
     finally:
