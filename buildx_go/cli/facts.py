@@ -17,6 +17,7 @@ import time
 from collections.abc import Mapping
 from pathlib import Path
 
+import attrs
 from packaging.version import Version
 
 from buildx_go.cli.effects import Effects, cache_dir
@@ -231,9 +232,11 @@ def machine_facts(
     effects: Effects,
     workdir: str,
     assumed: Preflight | None = None,
+    known: MachineFacts | None = None,
 ) -> MachineFacts:
     """What the decision needs of this machine; ASSUMED: the builder's facts are not asked
-    for (cli/rerun.py)."""
+    for (cli/rerun.py); KNOWN: all but the builder's were gathered already (for the assumed
+    plan), so only the builder is asked about."""
     need = needs(settings)
     cache = cache_dir(env)
     builder, new = assumed, None
@@ -241,6 +244,8 @@ def machine_facts(
         builder, new = builder_facts(settings, env, effects, cache)
         require_usable(builder)
         log_builder(builder)
+    if known is not None:
+        return attrs.evolve(known, builder=builder, new_builder=new)
     host_go = effects.host_go(env, cache) if need.host_go else None
     host_cc = host_c_compilers(settings, project, env) if need.host_go else ()
     if settings.push and settings.image:  # a credential helper that fails fails now, not after the build

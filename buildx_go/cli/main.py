@@ -191,10 +191,12 @@ def project_command(command: str, s: Settings, env: Mapping[str, str], effects: 
     check_cache_folder(cache_dir(env))
     from buildx_go.cli.rerun import published_already, with_inputs
 
-    published = None if bake or command != "build" else published_already(s, project, env, effects, workdir)
+    published, known = (
+        (None, None) if bake or command != "build" else published_already(s, project, env, effects, workdir)
+    )
     if published is not None:  # nothing to build: the builder is not asked about
         return build(published.plan, s, env, effects, None, published.found)
-    machine = machine_facts(s, project, env, effects, workdir)
+    machine = machine_facts(s, project, env, effects, workdir, known=known)
     decision = decide(s, project, machine)
     if bake:  # a bake file is for any builder: a plain push (tags by BuildKit), cache export kept
         decision = attrs.evolve(decision, caps=BuilderCaps(cache_export=True))

@@ -25,7 +25,7 @@ from buildx_go.errors import BuildxGoError
 if TYPE_CHECKING:
     from buildx_go.cli.effects import Effects
     from buildx_go.config import Settings
-    from buildx_go.planning.decide import ProjectFacts
+    from buildx_go.planning.decide import MachineFacts, ProjectFacts
     from buildx_go.planning.plan import Plan
     from buildx_go.run.uptodate import Found
 
@@ -38,11 +38,12 @@ class Published:
 
 def published_already(
     s: Settings, project: ProjectFacts, env: Mapping[str, str], effects: Effects, workdir: str
-) -> Published | None:
+) -> tuple[Published | None, MachineFacts | None]:
     """The plan and the published index, when the version tags hold an image of this build's
-    inputs; None when a build may be needed, or this cannot be told without the builder."""
+    inputs, else None (a build may be needed, or this cannot be told without the builder);
+    and the machine's facts gathered on the way (all but the builder's, which were assumed)."""
     if s.rebuild or s.dry_run or not s.push or s.create_builder or s.node or s.strategy in ("manifest", "host"):
-        return None
+        return None, None
     from buildx_go.cli.facts import machine_facts
     from buildx_go.engine.builder import Preflight
     from buildx_go.planning.decide import decide
@@ -51,15 +52,16 @@ def published_already(
 
     host = env.get("DOCKER_HOST") or env.get("DOCKER_CONTEXT") or "default"
     assumed = Preflight.assumed(host, project.native.arch, s.builder, tuple(str(p) for p in s.platform))
+    machine = None
     try:
         machine = machine_facts(s, project, env, effects, workdir, assumed=assumed)
         plan = with_inputs(make_plan(decide(s, project, machine), workdir))
         if plan.inputs is None:
-            return None
+            return None, machine
         found = uptodate.published(effects.registry(env), plan, lambda commit: ())
     except (BuildxGoError, OSError, ValueError):  # the usual run says it, with the builder's facts
-        return None
-    return Published(plan, found) if found[0] else None
+        return None, None
+    return (Published(plan, found) if found[0] else None), machine
 
 
 def with_inputs(plan: Plan) -> Plan:
