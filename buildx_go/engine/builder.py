@@ -216,6 +216,7 @@ class BuilderCaps:
     direct_push: bool = False  # BuildKit pushes; buildx must not push again (plan.registry_output)
     push_by_digest: bool = False  # an index can be pushed untagged, verified, then tagged
     cache_export: bool = False  # --cache-to works (not on the docker driver's classic store)
+    attestations: bool = True  # provenance/SBOM can be stored (not on the docker driver's classic store)
 
 
 @attrs.frozen
@@ -289,8 +290,9 @@ class Preflight:
         wrapper), and buildx refuses ``push-by-digest`` there."""
         b = self.builder
         own_buildkit = b is not None and b.driver in MULTI_PLATFORM_DRIVERS
-        cache = own_buildkit or (b is not None and b.driver == "docker" and self.engine.containerd_store)
-        return BuilderCaps(self.direct_push(), own_buildkit, cache)
+        containerd_docker = b is not None and b.driver == "docker" and self.engine.containerd_store
+        classic_docker = b is not None and b.driver == "docker" and not containerd_docker
+        return BuilderCaps(self.direct_push(), own_buildkit, own_buildkit or containerd_docker, not classic_docker)
 
     def placement(self, platforms: Iterable[Platform]) -> list[Placement]:
         """Which node builds each platform, as buildx picks it: a node that declares it, else

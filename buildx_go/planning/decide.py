@@ -478,6 +478,7 @@ def choose_strategy(
     if host is not None and why is not None:
         pre = machine.builder
         multi = pre is None or len(settings.platform) == 1 or pre.multi_platform()[0]
+        multi = multi and not single_manifest(settings, pre)
         return Strategy("host", why, "buildx" if multi else "manifest"), host, None
     return builder_strategy(settings, machine.builder, go_work(choice)), None, note
 
@@ -500,14 +501,19 @@ def builder_strategy(settings: Settings, pre: Preflight | None, work: str = GENE
         return Strategy(
             "manifest", f"asked for ({source} manifest): per-platform builds, then a docker manifest list", "manifest"
         )
+    single = single_manifest(settings, pre)
     if requested == "buildx":
         multi, reason = pre.multi_platform() if pre is not None else (True, "")
         if len(settings.platform) > 1 and not multi:
             raise EngineError(f"{source} buildx: {reason}", "use --strategy auto (or manifest), or another --builder")
+        if single:
+            raise EngineError(f"{source} buildx: {single}", "use --strategy auto (or manifest), or another --builder")
         return Strategy("buildx", f"asked for ({source} buildx): one buildx run builds every platform", "buildx")
     if pre is None:
         raise ValueError("strategy auto needs the builder facts")
     multi, reason = pre.multi_platform()
+    if single:
+        return Strategy("manifest", f"{single}: a build, then a docker manifest list", "manifest")
     if len(settings.platform) == 1:
         return Strategy("buildx", "one platform: one buildx run", "buildx")
     nodes = pre.builder.nodes if pre.builder else ()
@@ -519,6 +525,18 @@ def builder_strategy(settings: Settings, pre: Preflight | None, work: str = GENE
         why = f"{reason}: one buildx run builds every platform; {work}"
         return Strategy("buildx", why, "buildx")
     return Strategy("manifest", f"{reason}: per-platform builds, then a docker manifest list", "manifest")
+
+
+def single_manifest(settings: Settings, pre: Preflight | None) -> str | None:
+    """Why one buildx run would publish a single manifest where a verified push needs an
+    index: one platform on the docker driver with the classic image store (no attestations,
+    no index). None where it would not."""
+    if pre is None or pre.builder is None or len(settings.platform) != 1 or not (settings.push and settings.verify):
+        return None
+    if pre.caps().attestations:
+        return None
+    name = pre.builder.name
+    return f"builder {name!r} (docker driver, classic image store) pushes one platform as one manifest, not an index"
 
 
 def host_c_compiler(platform: Platform, native: Platform) -> str:

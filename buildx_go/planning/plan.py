@@ -368,7 +368,10 @@ def buildx_plan(decision: Decision, build: Build, workdir: str, notes: list[str]
     cache, cache_notes = cache_args(decision, None)
     notes += cache_notes
     refs = (staging,) if staging else decision.refs
-    target = Target(refs, s.platform, f"{workdir}/metadata.json", by_digest=by_digest, cache=cache)
+    attest = decision.caps.attestations
+    if not attest and ((s.provenance and s.sources.get("provenance") != "default") or s.sbom):
+        notes.append("attestations left out: the docker driver with the classic image store cannot store them")
+    target = Target(refs, s.platform, f"{workdir}/metadata.json", attest, by_digest=by_digest, cache=cache)
     terminal = {"auto": "auto", "tty": "always"}.get(s.progress, "never")
     commands = [Command("build", buildx_build_argv(decision, build, target), passthrough=True, terminal=terminal)]
     if by_digest or staging:

@@ -26,7 +26,8 @@ from buildx_go.engine.docker import gather_preflight
 from buildx_go.errors import EngineError, InputError
 from buildx_go.planning.decide import builder_strategy
 from buildx_go.platforms import Platform, parse_platforms
-from tests.unit.planning import FakeDocker
+from tests.unit.planning import FakeDocker, plan_for
+from tests.unit.planning import preflight as planning_preflight
 
 DATA = Path(__file__).parent / "data"
 
@@ -101,6 +102,21 @@ def test_classic_store_engine_falls_back_to_manifest_and_says_why() -> None:
     strategy, reason = choose_strategy("auto", "default", pre, TWO)
     assert strategy == "manifest" and "cannot build several platforms in one run" in reason
     assert choose_strategy("auto", "default", pre, TWO[:1])[0] == "buildx"  # one platform: one run
+
+
+def test_one_platform_pushed_from_a_classic_store_engine_is_a_list_of_one() -> None:
+    """The classic store's docker driver pushes one platform as a single manifest and keeps
+    no attestations: a verified push needs an index, so auto makes a manifest list of one."""
+    pre = preflight("info-classic.json", "ls-classic.jsonl")
+    assert not pre.caps().attestations
+    assert preflight("info-containerd.json", "ls-containerd.jsonl").caps().attestations
+    pushed = resolve({"platform": ["linux/amd64"], "push": True}, {}, {})
+    chosen = builder_strategy(pushed, pre)
+    assert chosen.name == "manifest" and "pushes one platform as one manifest, not an index" in chosen.reason
+    with pytest.raises(EngineError, match=r"^default buildx: builder 'default' \(docker driver, classic") as err:
+        builder_strategy(attrs.evolve(pushed, strategy="buildx"), pre)
+    assert err.value.exit_code == 3
+    assert builder_strategy(attrs.evolve(pushed, verify=False), pre).name == "buildx"  # no index asked for
 
 
 def test_asking_for_buildx_on_a_builder_that_cannot_is_exit_3() -> None:
@@ -440,3 +456,14 @@ def test_a_context_that_does_not_exist_is_named_and_buildx_is_not_called_missing
     assert pre.engine.host == "context nosuchctx" and not pre.engine.reachable
     assert pre.buildx_error == "not checked: the docker CLI did not start (see the engine's line)"
     assert pre.problems()[0].startswith("engine: not reachable at context nosuchctx: Failed to initialize")
+
+
+def test_a_classic_store_docker_driver_build_asks_for_no_attestations() -> None:
+    """It cannot store them: buildx refuses ("Attestation is not supported for the docker driver")."""
+    one = {"platform": ["linux/amd64"], "image": "localhost:5000/app", "tag": ["1.0.0"]}
+    (build,) = plan_for(one, builder=planning_preflight(containerd_store=False)).phase("build")
+    assert "--provenance=false" in build.argv and "--sbom=false" in build.argv
+    asked = plan_for({**one, "provenance": True}, builder=planning_preflight(containerd_store=False))
+    assert "attestations left out: the docker driver with the classic image store cannot store them" in asked.notes
+    (build,) = plan_for(one, builder=planning_preflight()).phase("build")
+    assert "--provenance=true" in build.argv  # the containerd store keeps them
