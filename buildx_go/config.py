@@ -482,7 +482,7 @@ class Settings:
     log_format: Literal["auto", "json", "console"] = _choose(
         "auto",
         LOG_FORMATS,
-        "events on stderr: console on a terminal or in a CI log, else json",
+        "events on stderr: console on a terminal or in a CI log (`CI`, `GITHUB_ACTIONS` or `GITLAB_CI` set), else json",
         commands=GLOBAL,
         group="output",
     )

@@ -217,6 +217,14 @@ def colours(stream: TextIO, env: Mapping[str, str]) -> bool:
     return isatty(stream)
 
 
+def in_ci(env: Mapping[str, str]) -> bool:
+    """A CI job's log: GitHub Actions, GitLab CI, or any CI that sets CI (CircleCI,
+    Buildkite, Travis, Bitbucket, Drone, Woodpecker, ...) to something other than false/0."""
+    if env.get("GITHUB_ACTIONS") == "true" or env.get("GITLAB_CI") == "true":
+        return True
+    return env.get("CI", "").strip().lower() not in ("", "0", "false", "no")
+
+
 def configure(
     fmt: str = "auto",
     stream: TextIO | None = None,
@@ -234,7 +242,7 @@ def configure(
     global _pending
     out = stream or sys.stderr
     env = env or {}
-    ci = env.get("GITHUB_ACTIONS") == "true" or env.get("GITLAB_CI") == "true"  # logs people read as text
+    ci = in_ci(env)  # logs people read as text
     _pending = {"fmt": fmt, "stream": out, "debug": debug, "colours": colours(out, env), "ci": ci, "quiet": quiet}
     if not defer:
         activate()

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import http.server
+import io
 import json
 import struct
 import threading
@@ -231,3 +232,29 @@ def test_deferred_events_keep_their_order_and_time_and_held_loggers_still_work()
     assert [e["event"] for e in events] == ["first", "second", "third"]
     assert events[0]["timestamp"] <= events[1]["timestamp"] <= events[2]["timestamp"]
     assert events[2]["token"] == "***"  # redaction applies to buffered and live events alike
+
+
+class _Pipe(io.StringIO):
+    def isatty(self) -> bool:
+        return False
+
+
+@pytest.mark.parametrize(
+    ("env", "first"),
+    [
+        ({}, "{"),  # a pipe, no CI: JSON for the machine reading it
+        ({"CI": "true"}, "project"),  # any CI's log: text
+        ({"CI": "woodpecker"}, "project"),
+        ({"CI": "false"}, "{"),
+        ({"CI": "0"}, "{"),
+        ({"GITHUB_ACTIONS": "true"}, "project"),
+        ({"GITLAB_CI": "true"}, "project"),
+    ],
+)
+def test_auto_log_format_is_text_in_any_ci_log_and_json_on_a_plain_pipe(env: dict[str, str], first: str) -> None:
+    from buildx_go import log
+
+    out = _Pipe()
+    log.configure("auto", stream=out, env=env)
+    log.get_logger().info("project.detected", module="example.com/m", go="1.22", mains=["."])
+    assert out.getvalue().startswith(first), out.getvalue()
