@@ -58,7 +58,7 @@ def push_build(argv: Sequence[str], env: dict[str, str] | None = None) -> subpro
 
 def buildx_go(*args: str, env: dict[str, str] | None = None, check: bool = True) -> subprocess.CompletedProcess[str]:
     """The CLI as a user runs it: a subprocess, JSON logs on stderr."""
-    base = {"BUILDX_GO_NETWORK": os.environ.get("BUILDX_GO_NETWORK", "host"), "BUILDX_GO_LOG_FORMAT": "json"}
+    base = {"BUILDX_GO_LOG_FORMAT": "json"}
     return run([sys.executable, "-m", "buildx_go", *args], env={**base, **(env or {})}, check=check)
 
 

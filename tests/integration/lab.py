@@ -386,7 +386,7 @@ class Buildkitd:
             str(self.root),
         ]
         argv += ["--addr", self.endpoint, "--oci-worker=true", "--containerd-worker=false"]
-        argv += ["--allow-insecure-entitlement=network.host"]  # the engines here have no bridge (README)
+        argv += ["--allow-insecure-entitlement=network.host"]  # no CNI: RUN steps share the host network
         self.tls: dict[str, Path] = {}
         if tls:
             self.tls = _tls_files(work)

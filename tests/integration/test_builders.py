@@ -133,7 +133,7 @@ def interrupted_build(
 ) -> tuple[int, str]:
     """Run the build ARGV (plain progress, JSON events); once a line of its output is SEEN
     (or after WAIT seconds), ACT (take something away from it); its exit code and stderr."""
-    env = {**os.environ, "BUILDX_GO_NETWORK": "host", "BUILDX_GO_LOG_FORMAT": "json", "BUILDX_GO_PROGRESS": "plain"}
+    env = {**os.environ, "BUILDX_GO_LOG_FORMAT": "json", "BUILDX_GO_PROGRESS": "plain"}
     proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
     lines: list[str] = []
     reader = threading.Thread(target=lambda: lines.extend(proc.stderr or ()), daemon=True)

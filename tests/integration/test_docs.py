@@ -1,6 +1,6 @@
 """Every command the README and docs/ give in an `sh` block, run exactly as written on the
 machine scripts/setup prepared: `buildx-go` on PATH from .venv (as `. .venv/bin/activate`
-does), no BUILDX_GO_* settings (the engines have no bridge network: buildx-go must see that
+does), no BUILDX_GO_* settings (the classic engine has no bridge network: buildx-go must see that
 itself). A `# stdout: TEXT` line after a command is what its stdout must say (`...` stands
 for a digest's hex). Blocks marked `text` are not run: they name registries, clusters or
 machines the lab does not have (registry.example.com, Kubernetes), or are the suite itself

@@ -46,7 +46,7 @@ class Run:
     """buildx-go build in the background, its stderr collected as it comes."""
 
     def __init__(self, args: list[str], env: dict[str, str]) -> None:
-        base = {"BUILDX_GO_NETWORK": "host", "BUILDX_GO_LOG_FORMAT": "json", "BUILDX_GO_PROGRESS": "plain"}
+        base = {"BUILDX_GO_LOG_FORMAT": "json", "BUILDX_GO_PROGRESS": "plain"}
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "buildx_go", "build", *args],
             stdout=subprocess.PIPE,

@@ -19,7 +19,6 @@ import pytest
 
 from tests.examples import EXAMPLES, buildx_go_commands
 from tests.integration.conftest import BASE_IMAGE, GO_IMAGE, ROOT, buildx_go, events, head_digest, run
-from tests.integration.lab import RemoteBuilder
 
 pytestmark = pytest.mark.integration
 HELLO = ROOT / "examples" / "hello"
@@ -27,6 +26,7 @@ GENERATED = ("--go-image", GO_IMAGE, "--base-image", BASE_IMAGE)
 COLOUR = re.compile(r"\x1b\[[0-9;]*m")
 TERMINAL_CODES = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")  # colours, and BuildKit's cursor codes
 CLASSIC_SOCK = "unix:///var/run/buildx-go-classic.sock"
+BUILDKIT_IMAGE = "localhost:5000/buildkit:v0.32.2"  # scripts/setup --lab makes it
 
 
 def in_terminal(argv: list[str], env: dict[str, str], timeout: float = 300) -> tuple[int, str]:
@@ -54,7 +54,7 @@ def in_terminal(argv: list[str], env: dict[str, str], timeout: float = 300) -> t
 
 def terminal_env(**extra: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if k not in ("BUILDX_GO_LOG_FORMAT", "NO_COLOR", "FORCE_COLOR")}
-    return {**env, "BUILDX_GO_NETWORK": "host", "TERM": "xterm-256color", **extra}
+    return {**env, "TERM": "xterm-256color", **extra}
 
 
 @pytest.mark.parametrize("no_color", [False, True])
@@ -112,12 +112,12 @@ def test_the_docker_cli_plugin(tmp_path: Path, repo: str) -> None:
     for argv in (["docker", "buildxgo", "--help"], ["docker", "buildxgo"]):  # as `docker buildx` prints its help
         assert run(argv, env=env).stdout.startswith("usage: docker buildxgo "), argv
     argv = ["docker", "buildxgo", "build", str(HELLO), "--image", repo, "--tag", "1.0.0", "--push", *GENERATED]
-    built = run(argv, env={**env, "BUILDX_GO_NETWORK": "host", "BUILDX_GO_LOG_FORMAT": "json"})
+    built = run(argv, env={**env, "BUILDX_GO_LOG_FORMAT": "json"})
     assert built.stdout.startswith(f"{repo}:1.0.0@sha256:")
     assert any(e["event"] == "verify.ok" for e in events(built.stderr))
     # Nothing changed: nothing is built (once buildx has made its state in this new
     # DOCKER_CONFIG during the first build, which changes the builder facts' stamp once).
-    runs = [run(argv, env={**env, "BUILDX_GO_NETWORK": "host", "BUILDX_GO_LOG_FORMAT": "json"}) for _ in range(2)]
+    runs = [run(argv, env={**env, "BUILDX_GO_LOG_FORMAT": "json"}) for _ in range(2)]
     assert {"build.unchanged", "verify.ok"} <= {e["event"] for e in events(runs[1].stderr)}
     assert runs[1].stdout == runs[0].stdout  # the tag holds the digest it held
     # docker's own --context and -H reach the tool (and every docker command it runs)
@@ -129,15 +129,15 @@ def test_the_docker_cli_plugin(tmp_path: Path, repo: str) -> None:
 
 def test_a_bake_file_builds_what_buildx_go_verifies(tmp_path: Path, repo: str) -> None:
     """The bake file a team commits: paths relative to the project's root (bake runs there),
-    IMAGE and TAG variables (a release sets TAG), latest when asked, and a note for what
-    this buildx cannot say (its bake has no `network` key before 0.14)."""
+    IMAGE and TAG variables (a release sets TAG), latest when asked; `TAG=... docker buildx
+    bake --push` on the default builder and on a docker-container builder, each verified."""
     project = tmp_path / "hello"
     shutil.copytree(HELLO, project)
-    argv = ("plan", str(project), "--image", repo, "--tag", "3.0.0", "--push", "--latest", *GENERATED)
-    plan = buildx_go(*argv, "--format", "bake")
+    argv = ("--image", repo, "--tag", "3.0.0", "--push", "--latest", *GENERATED)
+    plan = buildx_go("plan", str(project), *argv, "--format", "bake")
     baked = json.loads(plan.stdout)
     assert baked["variable"] == {"IMAGE": {"default": repo}, "TAG": {"default": "3.0.0"}}
-    assert "no network host: buildx 0.13.1 has no such key" in plan.stderr
+    assert "network" not in plan.stdout and "no network" not in plan.stderr  # this engine has a bridge
     (project / "docker-bake.json").write_text(plan.stdout)
     moved = shutil.move(project, tmp_path / "checkout")  # committed, then checked out elsewhere
     printed = json.loads(run(["docker", "buildx", "bake", "--print"], cwd=moved, env={"TAG": "3.0.1"}).stdout)
@@ -146,16 +146,34 @@ def test_a_bake_file_builds_what_buildx_go_verifies(tmp_path: Path, repo: str) -
     assert target["context"] == "." and target["dockerfile"] == ".buildx-go/Dockerfile"
     assert target["labels"]["org.opencontainers.image.version"] == "3.0.1"
     assert target["output"][0].startswith("type=registry,")  # for any builder
-    # The engines here have no bridge network and buildx 0.13's bake has no `network`
-    # attribute: bake on a BuildKit of its own (host networking), as the note says.
-    builder = RemoteBuilder(tmp_path / "bk", "bxg-it-bake", {}, ["localhost:5000"])
+    builder = "bxg-it-bake"  # a docker-container builder, as a team creates one for a plain-http registry
+    config = tmp_path / "buildkitd.toml"
+    config.write_text('[registry."localhost:5000"]\n  http = true\n')
+    create = ["docker", "buildx", "create", "--name", builder, "--driver", "docker-container", "--bootstrap"]
+    create += [
+        "--driver-opt",
+        f"image={BUILDKIT_IMAGE}",
+        "--driver-opt",
+        "network=host",
+        "--buildkitd-config",
+        str(config),
+    ]
+    run(["docker", "buildx", "rm", "--keep-state", builder], check=False)
     try:
-        run(["docker", "buildx", "bake", "--builder", builder.name, "--push"], cwd=moved, env={"TAG": "3.0.1"})
+        run(create)
+        for tag, where in (("3.0.1", []), ("3.0.2", ["--builder", builder])):
+            run(["docker", "buildx", "bake", *where, "--push"], cwd=moved, env={"TAG": tag})
+            report = json.loads(buildx_go("verify", f"{repo}:{tag}", "--format", "json").stdout)
+            assert report["ok"] is True, (where, report)
+            assert {i["platform"] for i in report["images"]} == {"linux/amd64", "linux/arm64"}
+            assert head_digest(f"{repo}:latest") == report["digest"]
     finally:
-        builder.stop()
-    report = json.loads(buildx_go("verify", f"{repo}:3.0.1", "--format", "json").stdout)
-    assert report["ok"] is True and {i["platform"] for i in report["images"]} == {"linux/amd64", "linux/arm64"}
-    assert head_digest(f"{repo}:latest") == report["digest"]
+        run(["docker", "buildx", "rm", "--keep-state", builder], check=False)
+    # an engine without a bridge: bake cannot say network host before buildx 0.14, and says so
+    classic = buildx_go(
+        "plan", moved, *argv, "--platform", "linux/amd64", "--format", "bake", env={"DOCKER_HOST": CLASSIC_SOCK}
+    )
+    assert "no network host: buildx 0.13.1 has no such key; builder: --driver-opt network=host" in classic.stderr
 
 
 def test_the_makefile_targets(repo: str) -> None:
@@ -164,12 +182,12 @@ def test_the_makefile_targets(repo: str) -> None:
     listed = run(["make", "-s", "-C", str(EXAMPLES)]).stdout  # `make` alone: help
     assert [line.split()[1] for line in listed.splitlines()] == ["help", "image", "push", "verify", "plan"], listed
     make = ["make", "-C", str(EXAMPLES), "image", "push", "verify", f"IMAGE={repo}", "TAG=4.0.0"]
-    proc = run([*make, f"BUILDX_GO={buildx}", f"ARGS={args}"], env={"BUILDX_GO_NETWORK": "host"})
+    proc = run([*make, f"BUILDX_GO={buildx}", f"ARGS={args}"])
     assert f"{repo}:4.0.0@sha256:" in proc.stdout and f"{repo}:latest@sha256:" in proc.stdout  # push
     assert "linux/arm64: config linux/arm64, /usr/local/bin/hello: ELF 64-bit LSB aarch64" in proc.stdout  # verify
     # `make push` again, nothing changed: nothing is built, the tags keep their digests.
     push = [*make[:3], "push", *make[6:], f"BUILDX_GO={buildx}", f"ARGS={args}"]
-    again = run(push, env={"BUILDX_GO_NETWORK": "host"})
+    again = run(push)
     refs = [line for line in again.stdout.splitlines() if line.startswith(f"{repo}:")]
     assert len(refs) == 2 and set(refs) <= set(proc.stdout.splitlines()), (refs, proc.stdout)
     assert any(e["event"] == "build.unchanged" for e in events(again.stderr)), again.stderr[-2000:]
@@ -194,7 +212,7 @@ def test_the_github_actions_example_under_github_actions(tmp_path: Path, repo: s
     # offline here: the golang and runtime images come from the local registry
     proc = run(
         [sys.executable, "-m", "buildx_go", *argv[1:], *GENERATED],
-        env={**env, "BUILDX_GO_NETWORK": "host"},
+        env=env,
         cwd=project,
     )
     assert proc.stdout.startswith(f"{repo}:1.3.0@sha256:")  # the version from git describe
@@ -215,7 +233,7 @@ def test_the_github_actions_example_under_github_actions(tmp_path: Path, repo: s
     tags = said[start + 1 : said.index(delimiter, start + 1)]  # the version, the floating tags, latest
     assert tags[0] == f"{repo}:1.3.0" and {f"{repo}:1", f"{repo}:1.3", f"{repo}:latest"} <= set(tags)
     liar = [sys.executable, "-m", "buildx_go", "build", str(ROOT / "tests" / "fixtures" / "liar"), "--image", repo]
-    failed_env = {"GITHUB_ACTIONS": "true", "BUILDX_GO_NETWORK": "host", "GITHUB_STEP_SUMMARY": str(summary)}
+    failed_env = {"GITHUB_ACTIONS": "true", "GITHUB_STEP_SUMMARY": str(summary)}
     failed = run([*liar, "--tag", "9.0.0", "--push"], env=failed_env, check=False)
     assert failed.returncode == 6 and f"::error::{repo}@sha256:" in failed.stderr
     assert f"no tag was written ({repo}:9.0.0 untouched" in failed.stderr
@@ -227,7 +245,7 @@ def test_the_gitlab_example_under_gitlab_ci(tmp_path: Path, repo: str) -> None:
     project = git_project(tmp_path, "v2.1.0")
     proc = run(
         [sys.executable, "-m", "buildx_go", *argv[1:], *GENERATED],
-        env={"GITLAB_CI": "true", "BUILDX_GO_NETWORK": "host"},
+        env={"GITLAB_CI": "true"},
         cwd=project,
     )
     assert proc.stdout.startswith(f"{repo}:2.1.0@sha256:")

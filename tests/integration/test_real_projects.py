@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.integration.conftest import FIXTURES, REGISTRY, buildx_go, events, head_digest, run
+from tests.integration.conftest import CLASSIC_HOST, FIXTURES, REGISTRY, buildx_go, events, head_digest, run
 
 pytestmark = pytest.mark.integration
 REAL = FIXTURES / "real"
@@ -162,16 +162,28 @@ def test_errors_name_their_cause(repo: str, tmp_path: Path) -> None:
     assert proc.returncode == 4
     assert first_error(proc.stderr).startswith("ERROR cannot pull docker.io/docker/dockerfile:1: ")
     assert "drop the `# syntax=` line" in proc.stderr
-    # RUN steps on the engine's (missing) bridge network, asked for explicitly
+    # RUN steps on the bridge network of the classic engine (which has none), asked for explicitly
     proc = buildx_go(
         "build", str(HELLO), "--image", repo, "--tag", "1", "--push", "--go-image", f"{REGISTRY}/golang:1.27",
-        *images, "--network", "default", check=False,
+        *images, "--network", "default", "--platform", "linux/amd64", check=False, env={"DOCKER_HOST": CLASSIC_HOST},
     )  # fmt: skip
     assert proc.returncode == 3
     assert first_error(proc.stderr).startswith(
-        "ERROR docker buildx build (build): the engine has no bridge network for RUN steps"
+        "ERROR linux/amd64: docker buildx build (build linux/amd64): the engine has no bridge network for RUN steps"
     )
     assert head_digest(f"{repo}:1") is None
+    # not asked for: buildx-go sees that engine has no bridge and uses the host network; one
+    # platform there is pushed as a list of one (its docker driver would push a bare manifest)
+    classic = ("--platform", "linux/amd64", "--go-image", f"{REGISTRY}/golang:1.27", *images)
+    proc = buildx_go(
+        "build", str(HELLO), "--image", repo, "--tag", "1", "--push", *classic, env={"DOCKER_HOST": CLASSIC_HOST}
+    )
+    (chosen,) = [e for e in events(proc.stderr) if e["event"] == "plan.chosen"]
+    notes = chosen["notes"]
+    assert chosen["strategy"] == "manifest", chosen
+    assert any(n.startswith("the engine has no bridge network: RUN steps use the host network") for n in notes), notes
+    report = json.loads(buildx_go("verify", f"{repo}:1", "--platform", "linux/amd64", "--format", "json").stdout)
+    assert report["ok"] is True and [i["platform"] for i in report["images"]] == ["linux/amd64"]
 
 
 def test_a_committed_generated_dockerfile_keeps_the_version(repo: str, tmp_path: Path) -> None:
