@@ -39,6 +39,9 @@ PUSH_RACE = re.compile(
 NETWORK_FAILED = re.compile(
     r"connection reset by peer|broken pipe|connection refused|i/o timeout|no route to host|(^|: )EOF$", re.I | re.M
 )
+# buildx's gRPC connection to the builder's BuildKit, not a registry: "rpc error: code =
+# Unavailable desc = error reading from server: EOF", or as buildx shortens it, "Unavailable: ..."
+BUILDER_RPC = re.compile(r"rpc error|^Unavailable: |error reading from server", re.I)
 NO_SPACE = re.compile(r"no space left on device|disk quota exceeded", re.I)
 AUTH_FAILED = re.compile(
     r"\b401 Unauthorized|\b403 Forbidden|unauthorized: |authentication required|failed to authorize|"
@@ -160,7 +163,7 @@ def _registry_failure(argv: Sequence[str], cmd: str, purpose: str, stderr: str, 
         )
     pushes = tuple(argv[1:3]) in (("manifest", "push"), ("buildx", "imagetools"))
     writes = pushes or "--push" in argv or any(publishes(a) for a in argv if a.startswith("type="))
-    lost = writes and NETWORK_FAILED.search(detail) and "rpc error" not in detail  # rpc: the builder's node
+    lost = writes and NETWORK_FAILED.search(detail) and not BUILDER_RPC.search(detail)  # gRPC: the builder's node
     if REGISTRY_FAILED.search(stderr) or lost:
         registry = registry_in_error(stderr, argv)
         refused = "connection refused" in detail

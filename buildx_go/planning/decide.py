@@ -533,6 +533,8 @@ def single_manifest(settings: Settings, pre: Preflight | None) -> str | None:
     no index). None where it would not."""
     if pre is None or pre.builder is None or len(settings.platform) != 1 or not (settings.push and settings.verify):
         return None
+    if settings.format == "bake":  # bake does not verify: its file is one buildx run either way
+        return None
     if pre.caps().attestations:
         return None
     name = pre.builder.name

@@ -128,7 +128,8 @@ def test_a_private_module_through_a_netrc_secret(tmp_path: Path, tls: dict[str, 
     netrc.chmod(0o600)
     root = project(tmp_path, proxy, netrc, tls["ca-cert"])
     go_image = team_go_image(tls["ca-cert"], tmp_path)
-    common = ["--image", repo, "--go-image", go_image, "--base-image", BASE_IMAGE, "--push"]
+    # the proxy listens on the host's loopback: RUN steps reach it on the host network only
+    common = ["--image", repo, "--go-image", go_image, "--base-image", BASE_IMAGE, "--push", "--network", "host"]
     args = ["--build-arg", f"GOPROXY={proxy}", "--build-arg", "GONOSUMDB=example.com"]
     # without the secret: the proxy says 401, and the error says what it is
     refused = buildx_go("build", str(root), *common, "--tag", "1.0.0", *args, check=False)

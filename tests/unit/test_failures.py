@@ -270,8 +270,14 @@ def test_a_per_platform_push_that_loses_the_registry_is_exit_5(last: str, hint: 
     assert hint in str(error.hint)
 
 
-def test_a_lost_builder_node_is_not_the_registry() -> None:
-    stderr = "ERROR: failed to receive status: rpc error: code = Unavailable desc = error reading from server: EOF\n"
+@pytest.mark.parametrize(
+    "stderr",
+    [
+        "ERROR: failed to receive status: rpc error: code = Unavailable desc = error reading from server: EOF\n",
+        "ERROR: failed to solve: Unavailable: error reading from server: EOF\n",  # a removed builder container
+    ],
+)
+def test_a_lost_builder_node_is_not_the_registry(stderr: str) -> None:
     error = classify(PER_PLATFORM, 1, stderr, "build")
     assert type(error) is BuildFailed
 
