@@ -285,7 +285,7 @@ def test_the_log_format_from_every_source(tmp_path: Path) -> None:
     dockerfile = ["dockerfile", str(project)]
     assert first_event_line(dockerfile, {}).startswith("{")  # stderr is no terminal: JSON
     assert first_event_line([*dockerfile, "--log-format", "console"], {}).startswith("project    ")
-    for ci in ({"GITHUB_ACTIONS": "true"}, {"GITLAB_CI": "true"}):  # a CI job's log is read by people
+    for ci in ({"GITHUB_ACTIONS": "true"}, {"GITLAB_CI": "true"}, {"CI": "true"}):  # a CI job's log is read by people
         assert first_event_line(dockerfile, ci).startswith("project    ")
         assert "\x1b[" not in first_event_line(dockerfile, ci)
         assert first_event_line([*dockerfile, "--log-format", "json"], ci).startswith("{")
