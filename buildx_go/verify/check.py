@@ -13,7 +13,6 @@ import functools
 import json
 import posixpath
 import re
-from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
@@ -27,7 +26,14 @@ from buildx_go.verify.binary import BinaryFacts, binary_problems, dynamic_deps, 
 from buildx_go.verify.cache import VerifyCache
 from buildx_go.verify.entrypoint import find_program
 from buildx_go.verify.imagefs import Found, Tree, clean
-from buildx_go.verify.layers import LayerFacts, content_problems, declared_problems, layer_facts, tar_members
+from buildx_go.verify.layers import (
+    LayerFacts,
+    content_problems,
+    declared_problems,
+    layer_facts,
+    read_layer,
+    tar_members,
+)
 
 TRIPLET = re.compile(r"(x86_64|i[3-6]86|aarch64|arm\w*|powerpc64\w*|s390x|riscv64|mips\w*)-linux-(gnu|musl)\w*")
 OWN_TRIPLETS = {"amd64": ("x86_64",), "386": ("i386", "i486", "i586", "i686"), "arm64": ("aarch64",), "arm": ("arm",)}
@@ -96,21 +102,40 @@ def normalised(text: str) -> str:
 
 
 class _Blobs:
-    """One image's blobs, each fetched at most once."""
+    """One image's blobs, each fetched at most once; a layer read for its facts keeps its
+    uncompressed tar (up to KEEP bytes), so that the program in it is read without
+    decompressing the layer a second time."""
+
+    KEEP = 64 << 20
 
     def __init__(self, client: RegistryClient, ref: Reference) -> None:
         self.client, self.ref = client, ref
         self._got: dict[str, bytes] = {}
+        self._tars: dict[str, bytes] = {}
 
     def __call__(self, digest: str) -> bytes:
         if digest not in self._got:
             self._got[digest] = self.client.blob(self.ref, digest)
         return self._got[digest]
 
+    def facts(self, digest: str) -> LayerFacts:
+        """layer_facts of the layer DIGEST (ValueError as it)."""
+        facts, tar = read_layer(self(digest), self.KEEP)
+        if tar is not None:
+            self._tars[digest] = tar
+        return facts
 
-def member_bytes(blob: bytes, path: str, limit: int | None = None) -> bytes:
-    """The content of the regular file PATH (clean) in the layer tar BLOB (LIMIT bytes at most)."""
-    for member, tar in tar_members(blob):
+    def member(self, digest: str, path: str, limit: int | None) -> bytes:
+        """member_bytes of PATH in the layer DIGEST."""
+        if digest in self._tars:
+            return member_bytes(self._tars[digest], path, limit, compressed=False)
+        return member_bytes(self(digest), path, limit)
+
+
+def member_bytes(blob: bytes, path: str, limit: int | None = None, compressed: bool = True) -> bytes:
+    """The content of the regular file PATH (clean) in the layer tar BLOB (LIMIT bytes at
+    most); not COMPRESSED: BLOB is the tar itself (its members' data is skipped, not read)."""
+    for member, tar in tar_members(blob, compressed):
         if member.isreg() and clean(member.name) == path:
             f = tar.extractfile(member)
             return (f.read(limit) if limit is not None else f.read()) if f else b""
@@ -120,7 +145,7 @@ def member_bytes(blob: bytes, path: str, limit: int | None = None) -> bytes:
 def layer_check(
     client: RegistryClient,
     ref: Reference,
-    blob: Callable[[str], bytes],
+    blob: _Blobs,
     media: str,
     manifest: dict[str, Any],
     diff_ids: list[Any],
@@ -144,7 +169,7 @@ def layer_check(
             client.blob_exists(ref, digest)
         else:
             try:
-                facts = layer_facts(blob(digest))
+                facts = blob.facts(digest)
             except ValueError as exc:
                 problems.append(f"layer {i} ({digest}): {exc}")
                 found.append(None)
@@ -239,7 +264,7 @@ def check_image(
 def program_check(
     tree: Tree,
     config: dict[str, Any],
-    blob: Callable[[str], bytes],
+    blob: _Blobs,
     layers: list[dict[str, Any]],
     check: ImageCheck,
     allow_non_go: bool,
@@ -249,7 +274,7 @@ def program_check(
 
     def read(found: Found, limit: int | None) -> bytes:
         layer, path = tree.content_of(found)
-        return member_bytes(blob(str(layers[layer]["digest"])), path, limit)
+        return blob.member(str(layers[layer]["digest"]), path, limit)
 
     program = find_program(tree, config, read)
     check = attrs.evolve(check, program=program.describe() or None, note=program.note, warnings=program.warnings)

@@ -84,15 +84,20 @@ def uncompressed(blob: bytes) -> io.BufferedIOBase:
     if kind == "zstd":
         import zstandard
 
-        return cast(io.BufferedIOBase, zstandard.ZstdDecompressor().stream_reader(raw, read_across_frames=True))
+        return cast(
+            io.BufferedIOBase, zstandard.ZstdDecompressor().stream_reader(raw, read_size=CHUNK, read_across_frames=True)
+        )
     return raw
 
 
 class _Hashing(io.RawIOBase):
-    """A reader that hashes every byte read through it."""
+    """A reader that hashes every byte read through it, and keeps them while they come to
+    no more than KEEP bytes."""
 
-    def __init__(self, stream: io.BufferedIOBase, digest: Any) -> None:
-        self.stream, self.digest = stream, digest
+    def __init__(self, stream: io.BufferedIOBase, digest: Any, keep: int = 0) -> None:
+        self.stream, self.digest, self.keep = stream, digest, keep
+        self.kept: list[bytes] | None = [] if keep > 0 else None
+        self.size = 0
 
     def readable(self) -> bool:
         return True
@@ -100,6 +105,11 @@ class _Hashing(io.RawIOBase):
     def read(self, size: int = -1) -> bytes:
         data = self.stream.read(size)
         self.digest.update(data)
+        self.size += len(data)
+        if self.kept is not None and self.size <= self.keep:
+            self.kept.append(data)
+        else:
+            self.kept = None
         return data
 
     def readinto(self, buffer: Any) -> int:
@@ -111,11 +121,17 @@ class _Hashing(io.RawIOBase):
 def layer_facts(blob: bytes) -> LayerFacts:
     """Compression, diff_id and listing of a layer blob, in one pass over its uncompressed
     bytes; ValueError if it cannot be decompressed."""
+    return read_layer(blob)[0]
+
+
+def read_layer(blob: bytes, keep: int = 0) -> tuple[LayerFacts, bytes | None]:
+    """layer_facts(BLOB), and its uncompressed tar when that is no larger than KEEP bytes
+    (so that a file in it is read without decompressing the layer again)."""
     digest = hashlib.sha256()
     listing: Listing | None = None
     try:
         with uncompressed(blob) as stream:
-            hashing = _Hashing(stream, digest)
+            hashing = _Hashing(stream, digest, keep)
             try:
                 listing = scan(cast(IO[bytes], hashing))
             except tarfile.TarError:
@@ -124,12 +140,15 @@ def layer_facts(blob: bytes) -> LayerFacts:
                 pass
     except (OSError, EOFError, ValueError) as exc:  # zstandard.ZstdError is a ValueError
         raise ValueError(f"cannot be decompressed as {compression_of(blob)}: {exc}") from None
-    return LayerFacts(compression_of(blob), "sha256:" + digest.hexdigest(), listing)
+    kept = b"".join(hashing.kept) if hashing.kept is not None else None
+    return LayerFacts(compression_of(blob), "sha256:" + digest.hexdigest(), listing), kept
 
 
-def tar_members(blob: bytes) -> Iterator[tuple[tarfile.TarInfo, tarfile.TarFile]]:
-    """Each member of a layer's tar, streamed (read a member's content before the next)."""
-    with uncompressed(blob) as stream, tarfile.open(fileobj=stream, mode="r|") as tar:
+def tar_members(blob: bytes, compressed: bool = True) -> Iterator[tuple[tarfile.TarInfo, tarfile.TarFile]]:
+    """Each member of a layer's tar, streamed (read a member's content before the next);
+    not COMPRESSED: BLOB is the tar itself (read_layer's)."""
+    source = uncompressed(blob) if compressed else io.BytesIO(blob)
+    with source as stream, tarfile.open(fileobj=stream, mode="r|" if compressed else "r:") as tar:
         for member in tar:
             yield member, tar
 

@@ -2,16 +2,20 @@
 
 from __future__ import annotations
 
+import io
+import tarfile
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from buildx_go.errors import VerificationFailed
 from buildx_go.platforms import Platform
 from buildx_go.registry.client import RegistryClient
+from buildx_go.verify import layers
 from buildx_go.verify.cache import VerifyCache
-from buildx_go.verify.check import verify, verify_image
-from buildx_go.verify.layers import layer_facts
+from buildx_go.verify.check import member_bytes, verify, verify_image
+from buildx_go.verify.layers import layer_facts, read_layer
 from tests.fakeregistry import DOCKER_MANIFEST, FakeRegistry, compress, digest_of, entry_tar, tar_of
 from tests.unit.test_binary_registry_log import fake_elf
 
@@ -166,6 +170,48 @@ def test_layer_facts_of_each_compression() -> None:
     assert not_tar.listing is None and not_tar.diff_id == digest_of(b"not a tar" * 100)
     with pytest.raises(ValueError, match="cannot be decompressed as gzip"):
         layer_facts(b"\x1f\x8b garbage")
+
+
+def test_a_layer_read_keeps_its_tar_only_up_to_the_limit() -> None:
+    raw = tar_of({"usr/local/bin/app": AMD64, "etc/passwd": b"root:x:0:0::/root:/bin/sh\n"})
+    for how in ("gzip", "zstd", "none"):
+        blob = compress(raw, how)
+        facts, kept = read_layer(blob, len(raw))
+        assert kept == raw and facts == layer_facts(blob)
+        assert read_layer(blob, len(raw) - 1)[1] is None
+        assert read_layer(blob)[1] is None
+        assert member_bytes(raw, "usr/local/bin/app", compressed=False) == AMD64
+        assert member_bytes(raw, "usr/local/bin/app", 4, compressed=False) == AMD64[:4]
+        assert member_bytes(blob, "usr/local/bin/app") == AMD64
+
+
+def test_a_tar_read_as_a_tar_is_never_taken_for_a_compressed_blob() -> None:
+    out = io.BytesIO()  # a first name that starts with gzip's magic
+    with tarfile.open(fileobj=out, mode="w", format=tarfile.GNU_FORMAT, errors="surrogateescape") as tar:
+        for name, data in (("\x1f\udc8b", b"first"), ("app", AMD64)):
+            info = tarfile.TarInfo(name)
+            info.size = len(data)
+            tar.addfile(info, io.BytesIO(data))
+    raw = out.getvalue()
+    assert raw[:2] == b"\x1f\x8b"
+    assert member_bytes(raw, "app", compressed=False) == AMD64
+
+
+def test_each_new_layer_is_decompressed_once_to_verify_it(monkeypatch: pytest.MonkeyPatch) -> None:
+    opened: list[int] = []
+    real = layers.uncompressed
+
+    def counting(blob: bytes) -> Any:
+        opened.append(len(blob))
+        return real(blob)
+
+    monkeypatch.setattr(layers, "uncompressed", counting)
+    with FakeRegistry() as reg:
+        for how in ("zstd", "gzip"):
+            opened.clear()
+            report = verify(client(), two_platforms(reg, tag=how, compression=how), TWO)
+            assert report.ok, report.problems
+            assert len(opened) == 4, opened  # two layers in each of two images, each read once
 
 
 def test_what_is_not_an_image_of_the_right_kind_is_named() -> None:
