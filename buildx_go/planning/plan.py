@@ -371,6 +371,11 @@ def buildx_plan(decision: Decision, build: Build, workdir: str, notes: list[str]
     attest = decision.caps.attestations
     if not attest and ((s.provenance and s.sources.get("provenance") != "default") or s.sbom):
         notes.append("attestations left out: the docker driver with the classic image store cannot store them")
+    if not attest and s.format == "bake" and s.push and len(s.platform) == 1:
+        notes.append(
+            "this builder (docker driver, classic image store) pushes one platform as a single manifest, "
+            "not an index: buildx-go verify refuses it (buildx-go build publishes a list of one)"
+        )
     target = Target(refs, s.platform, f"{workdir}/metadata.json", attest, by_digest=by_digest, cache=cache)
     terminal = {"auto": "auto", "tty": "always"}.get(s.progress, "never")
     commands = [Command("build", buildx_build_argv(decision, build, target), passthrough=True, terminal=terminal)]

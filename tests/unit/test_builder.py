@@ -467,3 +467,13 @@ def test_a_classic_store_docker_driver_build_asks_for_no_attestations() -> None:
     assert "attestations left out: the docker driver with the classic image store cannot store them" in asked.notes
     (build,) = plan_for(one, builder=planning_preflight()).phase("build")
     assert "--provenance=true" in build.argv  # the containerd store keeps them
+
+
+def test_a_bake_file_for_one_platform_on_a_classic_store_docker_driver_says_it_pushes_no_index() -> None:
+    one = {"platform": ["linux/amd64"], "image": "localhost:5000/app", "tag": ["1.0.0"], "push": True}
+    warning = "pushes one platform as a single manifest, not an index: buildx-go verify refuses it"
+    baked = plan_for({**one, "format": "bake"}, builder=planning_preflight(containerd_store=False))
+    assert baked.strategy == "buildx" and any(warning in n for n in baked.notes)
+    two = {**one, "platform": ["linux/amd64", "linux/arm64"], "format": "bake"}
+    assert not any(warning in n for n in plan_for(two, builder=planning_preflight()).notes)
+    assert not any(warning in n for n in plan_for({**one, "format": "bake"}, builder=planning_preflight()).notes)
