@@ -36,6 +36,10 @@ from buildx_go.verify.layers import (
 )
 
 TRIPLET = re.compile(r"(x86_64|i[3-6]86|aarch64|arm\w*|powerpc64\w*|s390x|riscv64|mips\w*)-linux-(gnu|musl)\w*")
+MUSL_SYSTEM = ["/lib", "/usr/local/lib", "/usr/lib"]  # musl's loader without a path file
+# the names musl's loader takes for itself (ldso/dynlink.c's reserved list): libc.so,
+# libc.musl-x86_64.so.1, libpthread.so.0, libm.so.6, ...
+MUSL_ITSELF = re.compile(r"lib(c|pthread|rt|m|dl|util|xnet)\.")
 OWN_TRIPLETS = {"amd64": ("x86_64",), "386": ("i386", "i486", "i586", "i686"), "arm64": ("aarch64",), "arm": ("arm",)}
 
 
@@ -309,12 +313,24 @@ class Loader:
     def musl(self) -> bool:
         return "musl" in posixpath.basename(self.interp)
 
-    def directories(self, platform: Platform) -> tuple[list[str], list[str]]:
+    @property
+    def musl_path_file(self) -> str | None:
+        """The file musl's loader reads its system directories from (clean): etc/ld-musl-ARCH.path
+        under the folder above the loader's own (/lib/ld-musl-x86_64.so.1: /etc/ld-musl-x86_64.path),
+        as musl's ldso/dynlink.c names it; None for glibc."""
+        found = re.fullmatch(r"ld-musl-(.+)\.so\.1", posixpath.basename(self.interp))
+        if not self.musl or not found or not self.interp.startswith("/"):
+            return None
+        prefix = posixpath.dirname(posixpath.dirname(self.interp)).strip("/")
+        return posixpath.join(prefix, "etc", f"ld-musl-{found.group(1)}.path")
+
+    def directories(self, platform: Platform, musl_path: str | None = None) -> tuple[list[str], list[str]]:
         """(where the loader looks for a library first, in order; its system directories,
         last) as image paths; glibc reads ld.so.cache between the two. glibc: DT_RPATH
         (without a DT_RUNPATH), LD_LIBRARY_PATH, DT_RUNPATH; then Debian's multiarch
         directories, /lib64 and /usr/lib64 on 64-bit platforms, /lib, /usr/lib. musl:
-        LD_LIBRARY_PATH, DT_RPATH and DT_RUNPATH; then /lib, /usr/local/lib, /usr/lib."""
+        LD_LIBRARY_PATH, DT_RPATH and DT_RUNPATH; then the folders MUSL_PATH (the content of
+        its path file, when the image has one) lists, else /lib, /usr/local/lib, /usr/lib."""
         origin = posixpath.dirname("/" + self.binary)
 
         def own(dirs: tuple[str, ...]) -> list[str]:
@@ -322,7 +338,8 @@ class Loader:
 
         env = [d for d in re.split(r"[:;]", self.ld_library_path) if d]
         if self.musl:
-            return [*env, *own(self.rpath), *own(self.runpath)], ["/lib", "/usr/local/lib", "/usr/lib"]
+            system = [d for d in re.split(r"[:\n]", musl_path) if d] if musl_path is not None else MUSL_SYSTEM
+            return [*env, *own(self.rpath), *own(self.runpath)], system
         triplet = LIBRARY_TRIPLETS.get(platform.arch, "")
         system = [f"/lib/{triplet}", f"/usr/lib/{triplet}"] if triplet else []
         system += ["/lib64", "/usr/lib64"] if platform.elf[1] == 64 else []
@@ -339,10 +356,13 @@ def library_problems(tree: Tree, platform: Platform, loader: Loader, needed: tup
             f"the binary is dynamically linked (cgo) but its interpreter {loader.interp} is not in the image: "
             "a base with that libc, a static build (--cgo-static), or CGO_ENABLED=0"
         ]
-    first, system = loader.directories(platform)
+    path_file = loader.musl_path_file
+    first, system = loader.directories(platform, tree.text(path_file) if path_file else None)
     cache = "" if loader.musl else (tree.text("etc/ld.so.cache") or "")
     problems = []
     for lib in needed:
+        if loader.musl and MUSL_ITSELF.match(lib):
+            continue  # musl's loader is its libc: it answers for these names itself
         cached = re.findall(rf"(?:^|\x00)(/[^\x00]*/{re.escape(lib)})\x00", cache) if cache else []
         candidates = [lib] if "/" in lib else [posixpath.join(d, lib) for d in [*first]] + cached
         candidates += [] if "/" in lib else [posixpath.join(d, lib) for d in system]

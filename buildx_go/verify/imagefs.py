@@ -2,10 +2,11 @@
 
 ``scan`` reads one layer tar once and keeps what verification needs of it: every entry's
 kind, mode, owner and link target, the whiteouts, the executable ELF files (their machine),
-and the text of /etc/passwd and /etc/group. ``Tree`` stacks the listings as containerd and
-dockerd apply them: the top layer wins, ``.wh.NAME`` deletes NAME below, ``DIR/.wh..wh..opq``
-hides what the layers below hold in DIR, and a name is cleaned as the applier cleans it
-(``./a``, ``/a`` and ``x/../a`` are ``a``; ``..`` never leaves the root). Paths are resolved
+and the text of /etc/passwd, /etc/group, ld.so.cache and musl's path file. ``Tree`` stacks
+the listings as containerd and dockerd apply them: the top layer wins, ``.wh.NAME`` deletes
+NAME below, ``DIR/.wh..wh..opq`` hides what the layers below hold in DIR, and a name is
+cleaned as the applier cleans it (``./a``, ``/a`` and ``x/../a`` are ``a``; ``..`` never
+leaves the root). Paths are resolved
 as the kernel walks them: symlinks on every component (40 at most), ``..`` from where a
 link led (the engine's default capabilities include CAP_DAC_OVERRIDE: no directory's mode
 stops the walk).
@@ -27,6 +28,7 @@ MAX_SYMLINKS = 40  # Linux's MAXSYMLINKS
 HEAD = 4096  # bytes of an executable read for its ELF header and program headers
 TEXTS = ("etc/passwd", "etc/group", "etc/ld.so.cache")  # kept whole (up to TEXT_LIMIT): users, groups, libraries
 TEXT_LIMIT = 1 << 20
+MUSL_PATH = re.compile(r"(?:^|/)etc/ld-musl-[^/]+\.path$")  # musl's loader's library path (kept like TEXTS)
 LIBRARY_NAME = re.compile(r"\.so(\.[0-9]+)*$|\.node$")  # libz.so.1, a Node.js addon
 
 
@@ -130,7 +132,7 @@ def scan(stream: IO[bytes]) -> Listing:
                 elf = elf_head(name, f.read(HEAD), bool(node.mode & 0o111)) if f else None
                 if elf:
                     elves.append(elf)
-            elif name in TEXTS and member.size <= TEXT_LIMIT:
+            elif (name in TEXTS or MUSL_PATH.search(name)) and member.size <= TEXT_LIMIT:
                 f = tar.extractfile(member)
                 if f:
                     texts[name] = f.read().decode(errors="replace")
@@ -302,7 +304,7 @@ class Tree:
                     yield elf
 
     def text(self, path: str) -> str | None:
-        """The content of /etc/passwd or /etc/group as the image has it."""
+        """The content of a file scan keeps (TEXTS, MUSL_PATH) as the image has it."""
         hit = self.lookup(path)
         if hit is None or hit.layer < 0:
             return None

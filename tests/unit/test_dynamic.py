@@ -122,3 +122,41 @@ def test_the_loaders_own_directories_come_from_the_binary_the_config_and_ld_so_c
     musl = "/lib/ld-musl-x86_64.so.1"
     alpine = tree(layer({"lib": None, "lib/ld-musl-x86_64.so.1": X86, **local}))
     assert library_problems(alpine, AMD64, loader(interp=musl), ("libgreet.so",)) == []
+
+
+def test_musl_reads_its_system_folders_from_its_path_file_when_the_image_has_one() -> None:
+    """musl's loader: /etc/ld-musl-ARCH.path (ARCH from its own name, the folder above its
+    own) lists the system folders instead of /lib, /usr/local/lib and /usr/lib."""
+    musl = "/lib/ld-musl-x86_64.so.1"
+    base = {"lib": None, "lib/ld-musl-x86_64.so.1": X86, "etc": None}
+    opt = {"opt": None, "opt/db": None, "opt/db/lib": None, "opt/db/lib/libgreet.so": X86}
+    assert loader(interp=musl).musl_path_file == "etc/ld-musl-x86_64.path"
+    assert loader(interp="/usr/lib/ld-musl-aarch64.so.1").musl_path_file == "usr/etc/ld-musl-aarch64.path"
+    assert loader().musl_path_file is None  # glibc has ld.so.cache instead
+    without = tree(layer({**base, **opt}))
+    assert (
+        "finds in none of /lib, /usr/local/lib, /usr/lib"
+        in library_problems(without, AMD64, loader(interp=musl), ("libgreet.so",))[0]
+    )
+    listed = tree(layer({**base, **opt, "etc/ld-musl-x86_64.path": b"/lib\n/opt/db/lib:/usr/lib\n"}))
+    assert library_problems(listed, AMD64, loader(interp=musl), ("libgreet.so",)) == []
+    # the file replaces the default folders: /usr/local/lib is no longer searched
+    local = {"usr": None, "usr/local": None, "usr/local/lib": None, "usr/local/lib/libgreet.so": X86}
+    replaced = tree(layer({**base, **local, "etc/ld-musl-x86_64.path": b"/lib:/usr/lib\n"}))
+    assert (
+        "finds in none of /lib, /usr/lib" in library_problems(replaced, AMD64, loader(interp=musl), ("libgreet.so",))[0]
+    )
+    # another architecture's file is not this loader's
+    other = tree(layer({**base, **opt, "etc/ld-musl-aarch64.path": b"/opt/db/lib\n"}))
+    assert library_problems(other, AMD64, loader(interp=musl), ("libgreet.so",)) != []
+
+
+def test_musl_answers_for_its_own_libc_names_without_a_file_of_that_name() -> None:
+    """An image with only musl's loader (FROM scratch, COPY ld-musl-*.so.1) runs a binary that
+    needs libc.so or libc.musl-x86_64.so.1: musl's loader takes those names for itself."""
+    musl = "/lib/ld-musl-x86_64.so.1"
+    only_loader = tree(layer({"lib": None, "lib/ld-musl-x86_64.so.1": X86}))
+    names = ("libc.so", "libc.musl-x86_64.so.1", "libpthread.so.0", "libm.so.6", "libdl.so.2")
+    assert library_problems(only_loader, AMD64, loader(interp=musl), names) == []
+    assert library_problems(only_loader, AMD64, loader(interp=musl), ("libcrypto.so.3",)) != []  # not its own
+    assert library_problems(tree(DEBIAN), AMD64, loader(), ("libm.so.6",)) != []  # glibc needs the file

@@ -1,0 +1,80 @@
+"""musl's dynamic loader decides where a library is found; verify's reading of it is checked
+against the engine running each image. A C program linked with musl (Debian's musl-gcc)
+needs libgreet.so and libc.so; each image holds only musl's loader (it answers for libc.so
+itself), the program, and libgreet.so where the case puts it, with or without the loader's
+path file (/etc/ld-musl-x86_64.path), which replaces its default folders."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from tests.integration.conftest import REGISTRY, buildx_go, push_build, run
+
+pytestmark = pytest.mark.integration
+
+DOCKERFILE = f"""\
+FROM {REGISTRY}/debian:bookworm AS build
+RUN apt-get update && apt-get install -y --no-install-recommends musl-tools
+WORKDIR /src
+RUN printf 'const char *greet(void) {{ return "hi from libgreet"; }}\\n' > greet.c \\
+ && printf '#include <stdio.h>\\nconst char *greet(void);\\n' > main.c \\
+ && printf 'int main(void) {{ puts(greet()); return 0; }}\\n' >> main.c \\
+ && musl-gcc -shared -fPIC -o libgreet.so greet.c \\
+ && musl-gcc -o app main.c -L. -lgreet \\
+ && cp -L /lib/ld-musl-x86_64.so.1 ld-musl-x86_64.so.1 \\
+ && printf '/lib\\n/opt/db/lib:/usr/lib\\n' > listed.path \\
+ && printf '/lib:/usr/lib\\n' > narrow.path
+
+FROM {REGISTRY}/static:latest AS base
+COPY --from=build /src/ld-musl-x86_64.so.1 /lib/ld-musl-x86_64.so.1
+COPY --from=build /src/app /usr/local/bin/app
+ENTRYPOINT ["/usr/local/bin/app"]
+
+FROM base AS listed
+COPY --from=build /src/libgreet.so /opt/db/lib/libgreet.so
+COPY --from=build /src/listed.path /etc/ld-musl-x86_64.path
+
+FROM base AS unlisted
+COPY --from=build /src/libgreet.so /opt/db/lib/libgreet.so
+
+FROM base AS narrowed
+COPY --from=build /src/libgreet.so /usr/local/lib/libgreet.so
+COPY --from=build /src/narrow.path /etc/ld-musl-x86_64.path
+
+FROM base AS default
+COPY --from=build /src/libgreet.so /usr/local/lib/libgreet.so
+"""
+
+# target -> whether musl's loader finds libgreet.so there (what the engine is expected to say)
+CASES = {"listed": True, "unlisted": False, "narrowed": False, "default": True}
+
+
+def test_verify_finds_libraries_where_musls_loader_does(repo: str, tmp_path: Path) -> None:
+    (tmp_path / "Dockerfile").write_text(DOCKERFILE)
+    verdicts = {}
+    for target in CASES:
+        ref = f"{repo}:{target}"
+        push_build(
+            ["docker", "buildx", "build", "--platform", "linux/amd64", "--target", target, "--push", "-t", ref,
+             str(tmp_path)]
+        )  # fmt: skip
+        ran = run(["docker", "run", "--rm", "--pull", "always", "--network", "none", ref], check=False)
+        engine = ran.returncode == 0
+        if engine:
+            assert ran.stdout.strip() == "hi from libgreet"
+        else:
+            assert "Error loading shared library libgreet.so" in ran.stderr + ran.stdout, ran.stderr
+        checked = buildx_go(
+            "verify", ref, "--platform", "linux/amd64", "--allow-non-go", "--format", "json", check=False
+        )
+        assert checked.returncode in (0, 6), checked.stderr
+        report = json.loads(checked.stdout)
+        ours = checked.returncode == 0 and report["ok"]
+        if not ours:
+            assert any("libgreet.so" in p for p in report["problems"]), report["problems"]
+        assert not any("libc.so" in p for p in report["problems"]), report["problems"]  # the loader's own
+        verdicts[target] = (engine, ours)
+    assert verdicts == {t: (found, found) for t, found in CASES.items()}
