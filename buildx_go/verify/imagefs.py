@@ -101,14 +101,15 @@ class Listing:
         )
 
 
-def scan(stream: IO[bytes]) -> Listing:
-    """The listing of the layer tar read from STREAM (read to its end-of-archive marker)."""
+def scan(stream: IO[bytes], seekable: bool = False) -> Listing:
+    """The listing of the layer tar read from STREAM (read to its end-of-archive marker;
+    SEEKABLE: the members' data is skipped by seeking, not read)."""
     nodes: dict[str, Node] = {}
     whiteouts: set[str] = set()
     opaque: set[str] = set()
     elves: list[Elf] = []
     texts: dict[str, str] = {}
-    with tarfile.open(fileobj=stream, mode="r|", bufsize=1 << 16) as tar:
+    with tarfile.open(fileobj=stream, mode="r:" if seekable else "r|", bufsize=1 << 16) as tar:
         for member in tar:
             name = clean(member.name)
             folder, base = posixpath.split(name)

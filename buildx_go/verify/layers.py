@@ -91,25 +91,20 @@ def uncompressed(blob: bytes) -> io.BufferedIOBase:
 
 
 class _Hashing(io.RawIOBase):
-    """A reader that hashes every byte read through it, and keeps them while they come to
-    no more than KEEP bytes."""
+    """A reader of HEAD's bytes, then STREAM's (hashed into DIGEST as they are read)."""
 
-    def __init__(self, stream: io.BufferedIOBase, digest: Any, keep: int = 0) -> None:
-        self.stream, self.digest, self.keep = stream, digest, keep
-        self.kept: list[bytes] | None = [] if keep > 0 else None
-        self.size = 0
+    def __init__(self, head: list[bytes], stream: io.BufferedIOBase, digest: Any) -> None:
+        self.head, self.stream, self.digest = io.BytesIO(b"".join(head)), stream, digest
 
     def readable(self) -> bool:
         return True
 
     def read(self, size: int = -1) -> bytes:
+        data = self.head.read(size)
+        if data:
+            return data
         data = self.stream.read(size)
         self.digest.update(data)
-        self.size += len(data)
-        if self.kept is not None and self.size <= self.keep:
-            self.kept.append(data)
-        else:
-            self.kept = None
         return data
 
     def readinto(self, buffer: Any) -> int:
@@ -125,23 +120,35 @@ def layer_facts(blob: bytes) -> LayerFacts:
 
 
 def read_layer(blob: bytes, keep: int = 0) -> tuple[LayerFacts, bytes | None]:
-    """layer_facts(BLOB), and its uncompressed tar when that is no larger than KEEP bytes
-    (so that a file in it is read without decompressing the layer again)."""
+    """layer_facts(BLOB), and its uncompressed tar when that is no larger than KEEP bytes:
+    such a tar is read whole and its listing taken with the members' data skipped; a larger
+    one is streamed, never held uncompressed in memory."""
     digest = hashlib.sha256()
-    listing: Listing | None = None
     try:
         with uncompressed(blob) as stream:
-            hashing = _Hashing(stream, digest, keep)
-            try:
-                listing = scan(cast(IO[bytes], hashing))
-            except tarfile.TarError:
-                listing = None  # hashed all the same: the diff_id check says what an engine would
-            for _ in iter(lambda: hashing.read(CHUNK), b""):
-                pass
+            head, size = [], 0
+            while size <= keep and (chunk := stream.read(CHUNK)):
+                digest.update(chunk)
+                head.append(chunk)
+                size += len(chunk)
+            if size <= keep:  # all of it
+                tar = b"".join(head)
+                listing = _listing(io.BytesIO(tar), seekable=True)
+            else:
+                tar, rest = None, _Hashing(head, stream, digest)
+                listing = _listing(cast(IO[bytes], rest), seekable=False)
+                for _ in iter(lambda: rest.read(CHUNK), b""):
+                    pass
     except (OSError, EOFError, ValueError) as exc:  # zstandard.ZstdError is a ValueError
         raise ValueError(f"cannot be decompressed as {compression_of(blob)}: {exc}") from None
-    kept = b"".join(hashing.kept) if hashing.kept is not None else None
-    return LayerFacts(compression_of(blob), "sha256:" + digest.hexdigest(), listing), kept
+    return LayerFacts(compression_of(blob), "sha256:" + digest.hexdigest(), listing), tar
+
+
+def _listing(stream: IO[bytes], seekable: bool) -> Listing | None:
+    try:
+        return scan(stream, seekable)
+    except tarfile.TarError:
+        return None  # hashed all the same: the diff_id check says what an engine would
 
 
 def tar_members(blob: bytes, compressed: bool = True) -> Iterator[tuple[tarfile.TarInfo, tarfile.TarFile]]:
