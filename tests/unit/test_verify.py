@@ -417,3 +417,58 @@ def test_an_index_entry_for_arm64_v8_is_linux_arm64_as_the_engine_matches_it() -
         reg.index("app", "v8", [(*image, {"os": "linux", "architecture": "arm64", "variant": "v8"})])
         report = verify(client(), f"{reg.host}/app:v8", (Platform("linux", "arm64"),))
     assert report.ok, report.problems
+
+
+def _odd_tars() -> dict[str, bytes]:
+    """Tars an engine may meet: every header format, long names, links, PAX
+    records, whiteouts, truncated data and headers, trailing garbage, zero blocks inside."""
+    out: dict[str, bytes] = {}
+    for fmt_name, fmt in (("ustar", tarfile.USTAR_FORMAT), ("gnu", tarfile.GNU_FORMAT), ("pax", tarfile.PAX_FORMAT)):
+        buf = io.BytesIO()
+        with tarfile.open(fileobj=buf, mode="w", format=fmt) as tar:
+            for name, kind, data in (
+                ("etc", tarfile.DIRTYPE, b""),
+                ("etc/passwd", tarfile.REGTYPE, b"root:x:0:0::/root:/bin/sh\n"),
+                ("usr/local/bin/app", tarfile.REGTYPE, AMD64),
+                ("usr/local/bin/hard", tarfile.LNKTYPE, b""),
+                ("usr/bin/soft", tarfile.SYMTYPE, b""),
+                ("x" * 40 + "/" + "y" * 60 + "/long-name-app", tarfile.REGTYPE, ARM64),
+                ("etc/.wh.gone", tarfile.REGTYPE, b""),
+                ("lib/.wh..wh..opq", tarfile.REGTYPE, b""),
+                ("lib/libz.so.1", tarfile.REGTYPE, AMD64[:100]),
+            ):
+                info = tarfile.TarInfo(name)
+                info.type, info.size, info.mode = kind, len(data), 0o755
+                if kind == tarfile.LNKTYPE:
+                    info.linkname = "usr/local/bin/app"
+                if kind == tarfile.SYMTYPE:
+                    info.linkname = "../local/bin/app"
+                if fmt == tarfile.PAX_FORMAT:
+                    info.pax_headers = {"comment": "é" * 300}
+                tar.addfile(info, io.BytesIO(data) if kind == tarfile.REGTYPE else None)
+        raw = buf.getvalue()
+        out[fmt_name] = raw
+        out[f"{fmt_name}-truncated-data"] = raw[: raw.index(AMD64[:64]) + 5000]
+        out[f"{fmt_name}-truncated-header"] = raw[: 512 * 3 + 200]
+        out[f"{fmt_name}-trailing-garbage"] = raw + b"garbage" * 300
+        with tarfile.open(fileobj=io.BytesIO(raw)) as tar:
+            second = tar.getmembers()[1].offset  # where the second member's headers start
+        out[f"{fmt_name}-zero-block-inside"] = raw[:second] + b"\0" * 512 + raw[second:]
+    out["empty"] = b""
+    out["zeros"] = b"\0" * 10240
+    out["not-a-tar"] = b"not a tar" * 1000
+    return out
+
+
+@pytest.mark.parametrize("name", sorted(_odd_tars()))
+def test_a_layer_read_whole_is_listed_as_the_streamed_read_lists_it(name: str) -> None:
+    """read_layer's two ways (whole, with members' data skipped by seeking; streamed through
+    tarfile) must agree on every layer, odd ones included: the streamed one is what the
+    engine-checked corpus ran on."""
+    raw = _odd_tars()[name]
+    for how in ("gzip", "zstd", "none"):
+        blob = compress(raw, how)
+        whole, kept = read_layer(blob, len(raw) + 1)
+        streamed, none = read_layer(blob, -1)
+        assert kept == raw and none is None
+        assert whole == streamed, (name, how)
