@@ -472,3 +472,45 @@ def test_a_layer_read_whole_is_listed_as_the_streamed_read_lists_it(name: str) -
         streamed, none = read_layer(blob, -1)
         assert kept == raw and none is None
         assert whole == streamed, (name, how)
+
+
+def _code_family_per_word(code: bytes, little: bool) -> int | None:
+    """code_family's rule written word by word (as it was before it counted in C)."""
+    from buildx_go.verify.binary import _A64_TOP, AARCH64, ARM, X86, X86_64
+
+    words = [code[i + 3] if little else code[i] for i in range(0, len(code) - 3, 4)]
+    if sum(1 for top in words if top in _A64_TOP) / len(words) >= 0.6:
+        return AARCH64
+    if sum(1 for top in words if top >> 4 == 0xE) / len(words) >= 0.6:
+        return ARM
+    if sum(code.count(b) for b in b"\x48\x89\x8b\xe8\x0f\xc3") / len(code) >= 0.12:
+        return X86_64 if code.count(0x48) / len(code) >= 0.03 else X86
+    return None
+
+
+def test_code_family_counts_top_bytes_as_the_per_word_rule_does(monkeypatch: pytest.MonkeyPatch) -> None:
+    import random
+    import struct
+
+    from buildx_go.verify import binary
+
+    rng = random.Random(7)
+    a64 = struct.pack("<4I", 0xF9400000, 0xA9BF7BFD, 0x91000000, 0xD65F03C0)
+    arm = struct.pack("<4I", 0xE5900000, 0xE92D4800, 0xE2800001, 0xE12FFF1E)
+    x86 = bytes.fromhex("4889e5488b08e800000000c3")
+    codes = []
+    for size in (4096, 4097, 4098, 4099, 5000, 1 << 18):
+        noise = rng.randbytes(size)
+        for good in (a64, arm, x86, a64[::-1], arm[::-1]):
+            for share in (0.0, 0.5, 0.6, 0.62, 0.7, 1.0):  # about that share of the code is GOOD
+                cut = int(size * share) // len(good) * len(good)
+                codes.append((good * (cut // len(good) + 1))[:cut] + noise[cut:])
+    seen = set()
+    for code in codes:
+        monkeypatch.setattr(binary, "executable_segment", lambda _data, code=code: code)
+        for little in (True, False):
+            data = b"\x7fELF\x02" + (b"\x01" if little else b"\x02")
+            want = _code_family_per_word(code, little)
+            assert binary.code_family(data) == want, (len(code), little)
+            seen.add(want)
+    assert seen == {binary.AARCH64, binary.ARM, binary.X86_64, None}
