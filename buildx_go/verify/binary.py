@@ -24,6 +24,7 @@ class BinaryFacts:
     go_settings: dict[str, str] = attrs.field(factory=dict)
     is_go: bool = False  # Go's build info marker is there (any Go version)
     code: int | None = None  # the ELF machine its executable code looks like (code_family), if clear
+    etype: int = 2  # e_type: ET_EXEC (2) or ET_DYN (3) start; ET_REL (an object file) and ET_CORE do not
 
     @classmethod
     def from_bytes(cls, data: bytes) -> BinaryFacts | None:
@@ -33,10 +34,11 @@ class BinaryFacts:
         bits = {1: 32, 2: 64}.get(data[4], 0)
         little = data[5] == 1
         end = "<" if little else ">"
-        (machine,) = struct.unpack_from(end + "H", data, 18)
+        etype, machine = struct.unpack_from(end + "HH", data, 16)
         (flags,) = struct.unpack_from(end + "I", data, 36 if bits == 32 else 48)
         version, settings = go_buildinfo(data)
-        return cls(bits, little, machine, flags, version, settings, BUILDINFO_MAGIC in data, code_family(data))
+        code = code_family(data)
+        return cls(bits, little, machine, flags, version, settings, BUILDINFO_MAGIC in data, code, etype)
 
     @property
     def hard_float(self) -> bool:
@@ -90,6 +92,7 @@ def go_buildinfo(data: bytes) -> tuple[str | None, dict[str, str]]:
 
 
 X86_64, X86, AARCH64, ARM = 62, 3, 183, 40
+ET_REL, ET_EXEC, ET_DYN, ET_CORE = 1, 2, 3, 4
 # The top byte of common AArch64 instructions (ldr/str, ldp/stp, add/sub, mov, b/bl, cbz, ret, ...)
 _A64_TOP = (
     b"\xf9\xa9\x91\xaa\x94\x97\xd6\x52\xb9\x39\x54\x17\x14\xf1\xeb\xd1\x8b\xb4\xb5\x34\x35\x36\x37"
@@ -216,6 +219,9 @@ def binary_problems(platform: Platform, facts: BinaryFacts | None, allow_non_go:
         return [] if allow_non_go else ["not an ELF binary (--allow-non-go accepts a script entrypoint)"]
     machine, bits, little = platform.elf
     problems = []
+    if facts.etype not in (ET_EXEC, ET_DYN):
+        kind = {ET_REL: "a relocatable object file (gcc -c)", ET_CORE: "a core dump"}.get(facts.etype, "no program")
+        problems.append(f"the ELF file is {kind}, not an executable: the kernel refuses it (exec format error)")
     if (facts.machine, facts.bits, facts.little_endian) != (machine, bits, little):
         problems.append(f"binary is {facts.describe()}, expected {ELF_MACHINE_NAMES[machine]} {bits}-bit")
     # a Go binary's code is judged too (a header patched to another machine); for others the

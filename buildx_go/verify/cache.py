@@ -20,7 +20,7 @@ from typing import Any
 
 from buildx_go.verify.layers import LayerFacts
 
-CACHE_VERSION = "4"  # bump when what a check covers changes: older passes no longer count
+CACHE_VERSION = "5"  # bump when what a check covers changes: older passes no longer count
 
 
 class VerifyCache:

@@ -13,6 +13,7 @@ import functools
 import json
 import posixpath
 import re
+from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
@@ -25,7 +26,7 @@ from buildx_go.registry.client import INDEX_TYPES, MANIFEST_TYPES, RegistryClien
 from buildx_go.verify.binary import BinaryFacts, binary_problems, dynamic_deps, library_search
 from buildx_go.verify.cache import VerifyCache
 from buildx_go.verify.entrypoint import find_program
-from buildx_go.verify.imagefs import Found, Tree, clean
+from buildx_go.verify.imagefs import Found, Reader, Tree, clean, read_as_elf
 from buildx_go.verify.layers import (
     LayerFacts,
     content_problems,
@@ -293,8 +294,9 @@ def program_check(
     if interp:
         facts_text += f", dynamically linked ({interp}; {', '.join(needed) or 'no libraries'})"
         env = dict(str(e).split("=", 1) for e in (config.get("config") or {}).get("Env") or [] if "=" in str(e))
-        where = Loader(interp, *library_search(data), env.get("LD_LIBRARY_PATH", ""), program.binary.path)
-        problems += library_problems(tree, platform, where, needed)
+        cwd = str((config.get("config") or {}).get("WorkingDir") or "/")
+        where = Loader(interp, *library_search(data), env.get("LD_LIBRARY_PATH", ""), program.binary.path, cwd)
+        problems += library_problems(tree, platform, where, needed, read)
     content = tree.content_of(program.binary)[1]
     return attrs.evolve(check, binary=f"/{program.binary.path}", facts=facts_text), problems, content
 
@@ -308,6 +310,7 @@ class Loader:
     runpath: tuple[str, ...]
     ld_library_path: str  # the image config's LD_LIBRARY_PATH
     binary: str  # its path, for $ORIGIN
+    cwd: str = "/"  # the image config's WorkingDir: a relative folder is found from there
 
     @property
     def musl(self) -> bool:
@@ -333,20 +336,31 @@ class Loader:
         its path file, when the image has one) lists, else /lib, /usr/local/lib, /usr/lib."""
         origin = posixpath.dirname("/" + self.binary)
 
-        def own(dirs: tuple[str, ...]) -> list[str]:
-            return [d.replace("${ORIGIN}", origin).replace("$ORIGIN", origin) for d in dirs]
+        def own(dirs: Iterable[str], expand: bool = True) -> list[str]:
+            """$ORIGIN expanded (glibc expands it in LD_LIBRARY_PATH too, musl does not), a
+            relative folder taken from the working directory, as open() takes it."""
+            out = [d.replace("${ORIGIN}", origin).replace("$ORIGIN", origin) if expand else d for d in dirs]
+            return [d if d.startswith("/") else posixpath.join("/", self.cwd, d) for d in out]
 
-        env = [d for d in re.split(r"[:;]", self.ld_library_path) if d]
         if self.musl:
+            env = own((d for d in re.split(r"[:\n]", self.ld_library_path) if d), expand=False)
             system = [d for d in re.split(r"[:\n]", musl_path) if d] if musl_path is not None else MUSL_SYSTEM
             return [*env, *own(self.rpath), *own(self.runpath)], system
+        # glibc: an empty entry is the working directory
+        env = own(re.split(r"[:;]", self.ld_library_path)) if self.ld_library_path else []
         triplet = LIBRARY_TRIPLETS.get(platform.arch, "")
         system = [f"/lib/{triplet}", f"/usr/lib/{triplet}"] if triplet else []
         system += ["/lib64", "/usr/lib64"] if platform.elf[1] == 64 else []
         return [*(own(self.rpath) if not self.runpath else []), *env, *own(self.runpath)], [*system, "/lib", "/usr/lib"]
 
 
-def library_problems(tree: Tree, platform: Platform, loader: Loader, needed: tuple[str, ...]) -> list[str]:
+def library_problems(
+    tree: Tree,
+    platform: Platform,
+    loader: Loader,
+    needed: tuple[str, ...],
+    read: Reader | None = None,
+) -> list[str]:
     """A dynamically linked entrypoint (cgo) needs its interpreter, and each library where
     the loader looks (Loader.directories, and for glibc ld.so.cache's entries: a library in
     /usr/local/lib counts once ldconfig has run), built for PLATFORM's machine: the loader
@@ -357,8 +371,8 @@ def library_problems(tree: Tree, platform: Platform, loader: Loader, needed: tup
             "a base with that libc, a static build (--cgo-static), or CGO_ENABLED=0"
         ]
     path_file = loader.musl_path_file
-    first, system = loader.directories(platform, tree.text(path_file) if path_file else None)
-    cache = "" if loader.musl else (tree.text("etc/ld.so.cache") or "")
+    first, system = loader.directories(platform, tree.text(path_file, read) if path_file else None)
+    cache = "" if loader.musl else (tree.text("etc/ld.so.cache", read) or "")
     problems = []
     for lib in needed:
         if loader.musl and MUSL_ITSELF.match(lib):
@@ -374,6 +388,8 @@ def library_problems(tree: Tree, platform: Platform, loader: Loader, needed: tup
             elf = tree.elf_at(hit)
             if elf is not None and (elf.machine, elf.bits, elf.little) == platform.elf:
                 break
+            if elf is None and not read_as_elf(posixpath.basename(tree.content_of(hit)[1]), tree.node_of(hit).mode):
+                break  # a file named and moded as no library is: its content was not read, nothing to refuse
             what = ELF_MACHINE_NAMES.get(elf.machine, f"machine {elf.machine}") if elf else "not ELF"
             wrong.append(f"/{hit.path} ({what})")
         else:

@@ -29,7 +29,7 @@ from typing import Any
 import attrs
 
 from buildx_go.verify.binary import dynamic_deps
-from buildx_go.verify.imagefs import Found, Tree, User, clean, permitted
+from buildx_go.verify.imagefs import Found, Reader, Tree, User, clean, permitted
 
 DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"  # docker's, containerd's
 LIBC_PATH = "/bin:/usr/bin"  # glibc's execvp without PATH (musl's adds /usr/local/bin first)
@@ -46,8 +46,6 @@ OPERATORS = frozenset({";", "&&", "||", "|", "&", ";;", "|&"})
 COMPOUND = frozenset(
     "if then else elif fi while until for do done case esac { } function . source eval".split()  # noqa: SIM905
 )
-
-Reader = Callable[[Found, int | None], bytes]  # the first N bytes of a file's content (all: None)
 
 
 @attrs.frozen
@@ -94,7 +92,7 @@ def find_program(tree: Tree, config: Mapping[str, Any], read: Reader) -> Program
         return Program((), None, ("the image has no entrypoint or command: the engine starts nothing",))
     env = dict(str(e).split("=", 1) for e in cfg.get("Env") or [] if "=" in str(e))
     search, cwd = env.get("PATH", DEFAULT_PATH), (cfg.get("WorkingDir") or "/").strip("/")
-    user, why = tree.user(str(cfg.get("User") or ""))
+    user, why = tree.user(str(cfg.get("User") or ""), read)
     if user is None:
         return Program((), None, (str(why),))
     steps: list[Step] = []
@@ -263,19 +261,27 @@ def _execs_arguments(script: bytes) -> bool:
     return any(f"exec {form}" in text for form in ('"$@"', "$@", '"${@}"'))
 
 
+def _command_string(args: list[str]) -> str | None:
+    """The command string of a shell's arguments with -c (`-c CMD`, `-ec CMD`, `-o pipefail -c
+    CMD`, `-euxo pipefail -c CMD`: -o and -O take an option name), or None (a script file)."""
+    dash_c, i = False, 0
+    while i < len(args) and args[i][:1] in ("-", "+") and args[i] not in ("-", "--", "+"):
+        arg = args[i]
+        i += 1
+        if arg.startswith(("--", "++")):
+            continue  # bash's long options (--norc, --login) take no argument
+        dash_c = dash_c or (arg[0] == "-" and "c" in arg[1:])
+        i += sum(1 for letter in arg[1:] if letter in "oO")  # -o pipefail, +O extglob
+    i += 1 if i < len(args) and args[i] == "--" else 0
+    return args[i] if dash_c and i < len(args) else None
+
+
 def shell_command(args: list[str], search: str = DEFAULT_PATH, cwd: str = "") -> Started | None:
     """The program `sh [-opts] -c 'COMMAND'` starts, when it can be read: the command of
     its first `exec`, else its only command; `cd DIR` and `PATH=...` (or `export PATH=...`)
     before it are followed. None for anything else (a script file, several commands and no
     exec, a command that is a variable or a compound)."""
-    command = None
-    for i, arg in enumerate(args):
-        if arg.startswith("-") and arg not in ("-", "--"):
-            if "c" in arg[1:] and not arg.startswith("--"):
-                command = args[i + 1] if i + 1 < len(args) else None
-                break
-            continue
-        return None  # `sh script.sh`: a script file, not read here
+    command = _command_string(args)
     if command is None:
         return None
     commands = _simple_commands(command)

@@ -18,7 +18,7 @@ import posixpath
 import re
 import struct
 import tarfile
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import IO, Any, Literal
 
 import attrs
@@ -29,7 +29,14 @@ HEAD = 4096  # bytes of an executable read for its ELF header and program header
 TEXTS = ("etc/passwd", "etc/group", "etc/ld.so.cache")  # kept whole (up to TEXT_LIMIT): users, groups, libraries
 TEXT_LIMIT = 1 << 20
 MUSL_PATH = re.compile(r"(?:^|/)etc/ld-musl-[^/]+\.path$")  # musl's loader's library path (kept like TEXTS)
-LIBRARY_NAME = re.compile(r"\.so(\.[0-9]+)*$|\.node$")  # libz.so.1, a Node.js addon
+# libz.so.1, RHEL's libcrypto.so.1.0.2k, a Node.js addon
+LIBRARY_NAME = re.compile(r"\.so(\.[^/]*)?$|\.node$")
+
+
+def read_as_elf(name: str, mode: int) -> bool:
+    """Whether scan reads the file NAME (its base name) with MODE for ELF facts: an executable,
+    or a file named as a shared library is; other files' ELF facts are unknown."""
+    return bool(mode & 0o111) or LIBRARY_NAME.search(name) is not None
 
 
 def clean(name: str) -> str:
@@ -128,15 +135,15 @@ def scan(stream: IO[bytes], seekable: bool = False) -> Listing:
             nodes[name] = node
             if node.kind != "file":
                 continue
-            if (node.mode & 0o111 or LIBRARY_NAME.search(base)) and member.size >= 64:
+            if name in TEXTS or MUSL_PATH.search(name):  # whatever its mode (0755 from a Windows context)
+                f = tar.extractfile(member) if member.size <= TEXT_LIMIT else None
+                if f:
+                    texts[name] = f.read().decode(errors="replace")
+            elif read_as_elf(base, node.mode) and member.size >= 64:
                 f = tar.extractfile(member)
                 elf = elf_head(name, f.read(HEAD), bool(node.mode & 0o111)) if f else None
                 if elf:
                     elves.append(elf)
-            elif (name in TEXTS or MUSL_PATH.search(name)) and member.size <= TEXT_LIMIT:
-                f = tar.extractfile(member)
-                if f:
-                    texts[name] = f.read().decode(errors="replace")
     return Listing(nodes, frozenset(whiteouts), frozenset(opaque), tuple(elves), texts)
 
 
@@ -205,6 +212,9 @@ class Found:
     path: str
     layer: int
     node: Node
+
+
+Reader = Callable[[Found, "int | None"], bytes]  # the first N bytes of a file's content (all: None)
 
 
 class Tree:
@@ -304,21 +314,28 @@ class Tree:
                 if hit is not None and hit.layer == i:
                     yield elf
 
-    def text(self, path: str) -> str | None:
-        """The content of a file scan keeps (TEXTS, MUSL_PATH) as the image has it."""
-        hit = self.lookup(path)
-        if hit is None or hit.layer < 0:
+    def text(self, path: str, read: Reader | None = None) -> str | None:
+        """The content of a file scan keeps (TEXTS, MUSL_PATH) as the image has it, symlinks
+        followed as runc and the loader open it (/etc/passwd -> passwd.real); a file scan did
+        not keep is READ (up to TEXT_LIMIT bytes) when a reader is given, else None."""
+        hit, _ = self.resolve(path)
+        if hit is None or hit.layer < 0 or self.node_of(hit).kind != "file":
             return None
-        return self.layers[hit.layer].texts.get(path)
+        layer, member = self.content_of(hit)
+        kept = self.layers[layer].texts.get(member)
+        if kept is None and read is not None:
+            return read(hit, TEXT_LIMIT).decode(errors="replace")
+        return kept
 
-    def user(self, spec: str) -> tuple[User | None, str | None]:
+    def user(self, spec: str, read: Reader | None = None) -> tuple[User | None, str | None]:
         """The config's User (``name``, ``uid``, ``name:group``, ``uid:gid``) as runc finds it
-        in /etc/passwd and /etc/group: (user, None) or (None, why the engine refuses it)."""
+        in /etc/passwd and /etc/group (READ when scan did not keep them: see text): (user,
+        None) or (None, why the engine refuses it)."""
         name, _, group = spec.partition(":")
         if not name and not group:
             return User(0, frozenset({0}), "root"), None
-        passwd = [e for line in (self.text("etc/passwd") or "").splitlines() if len(e := line.split(":")) >= 4]
-        groups = [e for line in (self.text("etc/group") or "").splitlines() if len(e := line.split(":")) >= 4]
+        passwd = [e for line in (self.text("etc/passwd", read) or "").splitlines() if len(e := line.split(":")) >= 4]
+        groups = [e for line in (self.text("etc/group", read) or "").splitlines() if len(e := line.split(":")) >= 4]
         entry = next((e for e in passwd if (e[2] == name if name.isdigit() else e[0] == name)), None)
         if entry is None and name and not name.isdigit():
             return None, f"USER {spec}: no user {name!r} in the image's /etc/passwd (the engine refuses to start it)"

@@ -258,3 +258,17 @@ def test_auto_log_format_is_text_in_any_ci_log_and_json_on_a_plain_pipe(env: dic
     log.configure("auto", stream=out, env=env)
     log.get_logger().info("project.detected", module="example.com/m", go="1.22", mains=["."])
     assert out.getvalue().startswith(first), out.getvalue()
+
+
+def test_an_elf_object_file_or_core_dump_is_no_program() -> None:
+    """The kernel starts ET_EXEC and ET_DYN files; an object file (gcc -c) or a core dump
+    with an execute bit fails with exec format error."""
+    amd64 = Platform.parse("linux/amd64")
+    go = fake_elf(64, 62, settings={"GOOS": "linux", "GOARCH": "amd64"})
+    assert binary_problems(amd64, BinaryFacts.from_bytes(go)) == []
+    for etype, what in ((1, "a relocatable object file"), (4, "a core dump"), (0, "no program")):
+        data = go[:16] + struct.pack("<H", etype) + go[18:]
+        facts = BinaryFacts.from_bytes(data)
+        assert facts is not None and facts.etype == etype
+        (problem,) = binary_problems(amd64, facts, allow_non_go=True)
+        assert problem.startswith(f"the ELF file is {what}") and "exec format error" in problem

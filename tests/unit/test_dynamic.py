@@ -160,3 +160,76 @@ def test_musl_answers_for_its_own_libc_names_without_a_file_of_that_name() -> No
     assert library_problems(only_loader, AMD64, loader(interp=musl), names) == []
     assert library_problems(only_loader, AMD64, loader(interp=musl), ("libcrypto.so.3",)) != []  # not its own
     assert library_problems(tree(DEBIAN), AMD64, loader(), ("libm.so.6",)) != []  # glibc needs the file
+
+
+def _lib_layer(entries: dict[str, str | bytes | None], mode: int = 0o644) -> bytes:
+    """layer(), with each file's MODE."""
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w") as tar:
+        for name, what in entries.items():
+            info = tarfile.TarInfo(name)
+            if what is None:
+                info.type, info.mode = tarfile.DIRTYPE, 0o755
+                tar.addfile(info)
+            elif isinstance(what, str):
+                info.type, info.linkname = tarfile.SYMTYPE, what
+                tar.addfile(info)
+            else:
+                info.size, info.mode = len(what), mode
+                tar.addfile(info, io.BytesIO(what))
+    return gzip.compress(buf.getvalue())
+
+
+def test_a_library_named_as_rhel_names_them_is_read_and_an_unread_file_is_not_refused() -> None:
+    """libcrypto.so.1.0.2k is a library's name too; a file named and moded as no library is
+    (its content is not read) is never called the wrong one."""
+    app = {"app": None, "app/bin": None, "app/lib": None, "app/lib/libgreet.so": "libgreet.so.1.0.2k"}
+    right = tree(DEBIAN, _lib_layer({**app, "app/lib/libgreet.so.1.0.2k": X86}))
+    wrong = tree(DEBIAN, _lib_layer({**app, "app/lib/libgreet.so.1.0.2k": ARM}))
+    assert library_problems(right, AMD64, loader(runpath=("$ORIGIN/../lib",)), ("libgreet.so",)) == []
+    (problem,) = library_problems(wrong, AMD64, loader(runpath=("$ORIGIN/../lib",)), ("libgreet.so",))
+    assert "finds only /app/lib/libgreet.so.1.0.2k (aarch64)" in problem
+    data = {
+        "app": None,
+        "app/bin": None,
+        "app/lib": None,
+        "app/lib/libgreet.so": "greet-data",
+        "app/lib/greet-data": ARM,
+    }
+    unread = tree(DEBIAN, _lib_layer(data))
+    assert library_problems(unread, AMD64, loader(runpath=("$ORIGIN/../lib",)), ("libgreet.so",)) == []
+    executable = tree(DEBIAN, _lib_layer(data, mode=0o755))
+    assert library_problems(executable, AMD64, loader(runpath=("$ORIGIN/../lib",)), ("libgreet.so",)) != []
+
+
+def test_ld_library_path_is_read_as_glibc_and_musl_read_it() -> None:
+    """glibc expands $ORIGIN in LD_LIBRARY_PATH and takes an empty entry as the working
+    directory; a relative folder is found from the working directory (open() does); musl
+    expands nothing there."""
+    image = tree(DEBIAN, _lib_layer({"app": None, "app/bin": None, "app/lib": None, "app/lib/libgreet.so": X86}))
+
+    def problems(env: str, cwd: str = "/", interp: str = INTERP) -> list[str]:
+        return library_problems(image, AMD64, Loader(interp, (), (), env, "app/bin/app", cwd), ("libgreet.so",))
+
+    assert problems("lib", cwd="/app") == []
+    assert problems("lib") != []
+    assert problems("$ORIGIN/../lib") == []
+    assert problems("${ORIGIN}/../lib") == []
+    assert problems("/nowhere::/elsewhere", cwd="/app/lib") == []
+    assert problems("/nowhere:/elsewhere", cwd="/app/lib") != []
+    musl = "/lib/ld-musl-x86_64.so.1"
+    image = tree(
+        DEBIAN,
+        _lib_layer(
+            {
+                "usr/lib/ld-musl-x86_64.so.1": X86,
+                "app": None,
+                "app/bin": None,
+                "app/lib": None,
+                "app/lib/libgreet.so": X86,
+            }
+        ),
+    )
+    assert problems("/app/lib", interp=musl) == []
+    assert problems("lib", cwd="/app", interp=musl) == []
+    assert problems("$ORIGIN/../lib", interp=musl) != []

@@ -151,6 +151,22 @@ def test_modes_and_users_decide_as_the_engine_does() -> None:
     assert checked(locked.program(Entrypoint=["/private/app"], User="nonroot")) == "/private/app"
 
 
+def test_etc_passwd_is_read_as_runc_reads_it_whatever_its_mode_or_link() -> None:
+    """runc opens /etc/passwd inside the image, symlinks followed, and reads it whatever its
+    mode (0755 from a Windows build context)."""
+    executable = Image(BASE, [f("etc/passwd", PASSWD + "app:x:1000:1000::/:/bin/sh\n", 0o755), f("mine")])
+    assert checked(executable.program(Entrypoint=["/mine"], User="app")) == "/mine"
+    linked = Image(
+        BASE,
+        [f("etc/passwd.real", PASSWD + "app:x:1000:1000::/:/bin/sh\n", 0o644), ln("etc/passwd", "passwd.real")],
+        [f("mine")],
+    )
+    assert checked(linked.program(Entrypoint=["/mine"], User="app")) == "/mine"
+    assert "no user 'other'" in linked.program(Entrypoint=["/mine"], User="other").problems[0]
+    dangling = Image(BASE, [ln("etc/passwd", "/nowhere/passwd"), f("mine")])
+    assert "no user 'app'" in dangling.program(Entrypoint=["/mine"], User="app").problems[0]
+
+
 def test_hard_links_take_their_targets_content_and_mode() -> None:
     image = Image(BASE, [f("usr/local/bin/app-1"), ("usr/local/bin/app", "hardlink", "usr/local/bin/app-1", 0o644, 0)])
     program = image.program(Entrypoint=["app"])
@@ -222,6 +238,15 @@ def test_no_entrypoint_and_no_command_starts_nothing() -> None:
         (["-c", "'unbalanced"], None),
         (["script.sh"], None),
         (["-c"], None),
+        # SHELL ["/bin/bash", "-o", "pipefail", "-c"] (hadolint's advice) and its shorter forms
+        (["-o", "pipefail", "-c", "/app serve"], ["/app", "serve"]),
+        (["-eo", "pipefail", "-c", "app"], ["app"]),
+        (["-euxo", "pipefail", "-c", "app"], ["app"]),
+        (["-O", "extglob", "+o", "posix", "-c", "app"], ["app"]),
+        (["--norc", "-c", "app"], ["app"]),
+        (["-c", "--", "app"], ["app"]),
+        (["-o", "pipefail", "script.sh"], None),
+        (["-e", "script.sh"], None),
     ],
 )
 def test_shell_command_lines(args: list[str], words: list[str] | None) -> None:

@@ -1,0 +1,117 @@
+"""Whether the engine can start an image's program is the engine's to say: verify's verdict
+is checked against it on shapes real teams' Dockerfiles make with glibc programs (gcc on
+Debian): a library named as RHEL names them, LD_LIBRARY_PATH relative to the working
+directory or through $ORIGIN, /etc/passwd as a symlink or with an execute bit, SHELL with
+`-o pipefail`, and an object file left as the entrypoint."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from tests.integration.conftest import REGISTRY, buildx_go, push_build, run
+
+pytestmark = pytest.mark.integration
+
+DOCKERFILE = f"""\
+FROM {REGISTRY}/debian:bookworm AS build
+RUN apt-get update && apt-get install -y --no-install-recommends gcc libc6-dev
+WORKDIR /src
+RUN printf 'const char *greet(void) {{ return "hi from libgreet"; }}\\n' > greet.c \\
+ && printf '#include <stdio.h>\\nconst char *greet(void);\\n' > main.c \\
+ && printf 'int main(void) {{ puts(greet()); return 0; }}\\n' >> main.c \\
+ && gcc -shared -fPIC -o libgreet.so greet.c \\
+ && gcc -o app main.c -L. -lgreet \\
+ && gcc -o app-runpath main.c -L. -lgreet -Wl,--enable-new-dtags,-rpath,'$ORIGIN/../lib' \\
+ && gcc -c -o app.o main.c && chmod 755 app.o \\
+ && cp /etc/passwd passwd && echo 'app:x:1000:1000::/:/bin/sh' >> passwd
+
+FROM {REGISTRY}/debian:bookworm AS base
+COPY --from=build /src/libgreet.so /app/lib/libgreet.so
+
+FROM base AS ldrel
+COPY --from=build /src/app /app/bin/app
+WORKDIR /app
+ENV LD_LIBRARY_PATH=lib
+ENTRYPOINT ["/app/bin/app"]
+
+FROM ldrel AS ldrel-elsewhere
+WORKDIR /
+
+FROM base AS ldorigin
+COPY --from=build /src/app /app/bin/app
+ENV LD_LIBRARY_PATH=\\$ORIGIN/../lib
+ENTRYPOINT ["/app/bin/app"]
+
+FROM {REGISTRY}/debian:bookworm AS oddname
+COPY --from=build --chmod=644 /src/libgreet.so /app/lib/libgreet.so.1.0.2k
+RUN ln -s libgreet.so.1.0.2k /app/lib/libgreet.so
+COPY --from=build /src/app-runpath /app/bin/app
+ENTRYPOINT ["/app/bin/app"]
+
+FROM base AS object
+COPY --from=build /src/app.o /app/bin/app
+ENTRYPOINT ["/app/bin/app"]
+
+FROM base AS pwlink
+COPY --from=build /src/app-runpath /app/bin/app
+COPY --from=build /src/passwd /etc/passwd.real
+RUN ln -sf passwd.real /etc/passwd
+USER app
+ENTRYPOINT ["/app/bin/app"]
+
+FROM base AS pw755
+COPY --from=build /src/app-runpath /app/bin/app
+COPY --from=build --chmod=755 /src/passwd /etc/passwd
+USER app
+ENTRYPOINT ["/app/bin/app"]
+
+FROM base AS pipefail
+COPY --from=build /src/app-runpath /app/bin/app
+SHELL ["/bin/bash", "-o", "pipefail", "-c"]
+CMD /app/bin/app --greet
+
+FROM pipefail AS pipefail-missing
+CMD /app/bin/missing --greet
+"""
+
+# target -> whether the engine starts the program (what the engine is expected to say)
+CASES = {
+    "ldrel": True,
+    "ldrel-elsewhere": False,
+    "ldorigin": True,
+    "oddname": True,
+    "object": False,
+    "pwlink": True,
+    "pw755": True,
+    "pipefail": True,
+    "pipefail-missing": False,
+}
+
+
+def test_verify_says_what_the_engine_says_on_glibc_shapes(repo: str, tmp_path: Path) -> None:
+    (tmp_path / "Dockerfile").write_text(DOCKERFILE)
+    verdicts, problems = {}, {}
+    for target in CASES:
+        ref = f"{repo}:{target}"
+        push_build(
+            ["docker", "buildx", "build", "--platform", "linux/amd64", "--target", target, "--push", "-t", ref,
+             str(tmp_path)]
+        )  # fmt: skip
+        ran = run(["docker", "run", "--rm", "--pull", "always", "--network", "none", ref], check=False)
+        engine = ran.returncode == 0
+        if engine:
+            assert ran.stdout.strip() == "hi from libgreet", ran.stdout
+        checked = buildx_go(
+            "verify", ref, "--platform", "linux/amd64", "--allow-non-go", "--format", "json", check=False
+        )
+        assert checked.returncode in (0, 6), checked.stderr
+        report = json.loads(checked.stdout)
+        verdicts[target] = (engine, checked.returncode == 0 and report["ok"])
+        problems[target] = report["problems"]
+    assert verdicts == {t: (runs, runs) for t, runs in CASES.items()}, problems
+    assert any("relocatable object file" in p for p in problems["object"]), problems["object"]
+    assert any("/app/bin/missing" in p for p in problems["pipefail-missing"]), problems["pipefail-missing"]
+    assert any("libgreet.so" in p for p in problems["ldrel-elsewhere"]), problems["ldrel-elsewhere"]
