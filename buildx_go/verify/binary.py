@@ -176,6 +176,11 @@ def library_search(data: bytes) -> tuple[tuple[str, ...], tuple[str, ...]]:
 DT_NEEDED, DT_RPATH, DT_RUNPATH = 1, 15, 29
 
 
+def dynamic_section(data: bytes) -> dict[int, list[str]]:
+    """The string values of an ELF file's DT_NEEDED, DT_RPATH and DT_RUNPATH entries, by tag."""
+    return _dynamic(data)[1]
+
+
 def _dynamic(data: bytes) -> tuple[str | None, dict[int, list[str]]]:
     """(PT_INTERP, the string values of the dynamic section's DT_NEEDED, DT_RPATH and
     DT_RUNPATH entries, by tag)."""

@@ -26,7 +26,7 @@ from buildx_go.registry.client import INDEX_TYPES, MANIFEST_TYPES, RegistryClien
 from buildx_go.verify.binary import BinaryFacts, binary_problems, dynamic_deps, library_search
 from buildx_go.verify.cache import VerifyCache
 from buildx_go.verify.entrypoint import find_program
-from buildx_go.verify.imagefs import Found, Reader, Tree, clean, read_as_elf
+from buildx_go.verify.imagefs import Elf, Found, Reader, Tree, clean, read_as_elf
 from buildx_go.verify.layers import (
     LayerFacts,
     content_problems,
@@ -364,7 +364,9 @@ def library_problems(
     """A dynamically linked entrypoint (cgo) needs its interpreter, and each library where
     the loader looks (Loader.directories, and for glibc ld.so.cache's entries: a library in
     /usr/local/lib counts once ldconfig has run), built for PLATFORM's machine: the loader
-    passes over one of another architecture."""
+    passes over one of another architecture. Then what those libraries need in turn, looked
+    for as widely as the loader could (their own DT_RPATH/DT_RUNPATH too, and a name already
+    loaded): one found nowhere stops the program as surely."""
     if tree.resolve(loader.interp)[0] is None:
         return [
             f"the binary is dynamically linked (cgo) but its interpreter {loader.interp} is not in the image: "
@@ -373,34 +375,62 @@ def library_problems(
     path_file = loader.musl_path_file
     first, system = loader.directories(platform, tree.text(path_file, read) if path_file else None)
     cache = "" if loader.musl else (tree.text("etc/ld.so.cache", read) or "")
-    problems = []
-    for lib in needed:
-        if loader.musl and MUSL_ITSELF.match(lib):
-            continue  # musl's loader is its libc: it answers for these names itself
+    problems: list[str] = []
+    queue = [(lib, first, "the binary needs") for lib in needed]
+    loaded = {posixpath.basename(loader.interp)}  # libc.so.6 needs ld-linux-x86-64.so.2: the loader itself
+    seen: set[str] = set()
+    while queue:
+        lib, dirs, who = queue.pop(0)  # breadth first, as the loader loads
+        if (loader.musl and MUSL_ITSELF.match(lib)) or (lib in loaded and who != "the binary needs"):
+            continue  # musl's loader is its libc; a name loaded already is not looked for again
+        loaded.add(lib)
         cached = re.findall(rf"(?:^|\x00)(/[^\x00]*/{re.escape(lib)})\x00", cache) if cache else []
-        candidates = [lib] if "/" in lib else [posixpath.join(d, lib) for d in [*first]] + cached
-        candidates += [] if "/" in lib else [posixpath.join(d, lib) for d in system]
-        wrong = []
-        for candidate in candidates:
-            hit, _ = tree.resolve(candidate)
-            if hit is None or tree.node_of(hit).kind != "file":
-                continue
-            elf = tree.elf_at(hit)
-            if elf is not None and (elf.machine, elf.bits, elf.little) == platform.elf:
-                break
-            if elf is None and not read_as_elf(posixpath.basename(tree.content_of(hit)[1]), tree.node_of(hit).mode):
-                break  # a file named and moded as no library is: its content was not read, nothing to refuse
-            what = ELF_MACHINE_NAMES.get(elf.machine, f"machine {elf.machine}") if elf else "not ELF"
-            wrong.append(f"/{hit.path} ({what})")
-        else:
-            if wrong:
-                found = ", ".join(dict.fromkeys(wrong))
-                problems.append(f"the binary needs {lib}; the dynamic loader finds only {found}, not for {platform}")
-                continue
-            shown = ", ".join(dict.fromkeys([*first, *system]))
-            cache_note = "" if loader.musl else " nor in ld.so.cache (a library added elsewhere needs ldconfig)"
-            problems.append(f"the binary needs {lib}, which the dynamic loader finds in none of {shown}{cache_note}")
+        found, problem = _find_library(tree, platform, lib, dirs, cached, system)
+        if problem is not None:
+            cache_note = "" if loader.musl or problem.startswith("; ") else _CACHE_NOTE
+            problems.append(f"{who} {lib}{problem}{cache_note}")
+            continue
+        path, elf = found if found is not None else ("", None)
+        if elf is None or path in seen:
+            continue
+        seen.add(path)
+        own = _own_dirs(elf, path)
+        queue += [(dep, [*own, *first], f"/{path} needs") for dep in elf.needed]
     return problems
+
+
+_CACHE_NOTE = " nor in ld.so.cache (a library added elsewhere needs ldconfig)"
+
+
+def _own_dirs(elf: Elf, path: str) -> list[str]:
+    """A library's own DT_RPATH and DT_RUNPATH, $ORIGIN its folder (as found, and as resolved)."""
+    origins = dict.fromkeys([posixpath.dirname("/" + elf.path), posixpath.dirname("/" + path)])
+    return [d.replace("${ORIGIN}", o).replace("$ORIGIN", o) for d in (*elf.rpath, *elf.runpath) for o in origins]
+
+
+def _find_library(
+    tree: Tree, platform: Platform, lib: str, dirs: list[str], cached: list[str], system: list[str]
+) -> tuple[tuple[str, Elf | None] | None, str | None]:
+    """((where LIB was found, its ELF facts when read), None), or (None, why not: the text
+    that follows the library's name)."""
+    candidates = [lib] if "/" in lib else [posixpath.join(d, lib) for d in [*dirs]] + cached
+    candidates += [] if "/" in lib else [posixpath.join(d, lib) for d in system]
+    wrong = []
+    for candidate in candidates:
+        hit, _ = tree.resolve(candidate)
+        if hit is None or tree.node_of(hit).kind != "file":
+            continue
+        elf = tree.elf_at(hit)
+        if elf is not None and (elf.machine, elf.bits, elf.little) == platform.elf:
+            return (hit.path, elf), None
+        if elf is None and not read_as_elf(posixpath.basename(tree.content_of(hit)[1]), tree.node_of(hit).mode):
+            return (hit.path, None), None  # named and moded as no library is: not read, nothing to refuse
+        what = ELF_MACHINE_NAMES.get(elf.machine, f"machine {elf.machine}") if elf else "not ELF"
+        wrong.append(f"/{hit.path} ({what})")
+    if wrong:
+        return None, f"; the dynamic loader finds only {', '.join(dict.fromkeys(wrong))}, not for {platform}"
+    shown = ", ".join(dict.fromkeys([*dirs, *system]))
+    return None, f", which the dynamic loader finds in none of {shown}"
 
 
 def verify(

@@ -28,6 +28,7 @@ MAX_SYMLINKS = 40  # Linux's MAXSYMLINKS
 HEAD = 4096  # bytes of an executable read for its ELF header and program headers
 TEXTS = ("etc/passwd", "etc/group", "etc/ld.so.cache")  # kept whole (up to TEXT_LIMIT): users, groups, libraries
 TEXT_LIMIT = 1 << 20
+LIBRARY_LIMIT = 256 << 20  # a library larger is not read for what it needs
 MUSL_PATH = re.compile(r"(?:^|/)etc/ld-musl-[^/]+\.path$")  # musl's loader's library path (kept like TEXTS)
 # libz.so.1, RHEL's libcrypto.so.1.0.2k, a Node.js addon
 LIBRARY_NAME = re.compile(r"\.so(\.[^/]*)?$|\.node$")
@@ -76,6 +77,19 @@ class Elf:
     bits: int
     little: bool
     kind: Literal["exec", "lib"] = "exec"
+    # a library's own DT_NEEDED, DT_RPATH and DT_RUNPATH: what the loader looks for next
+    needed: tuple[str, ...] = ()
+    rpath: tuple[str, ...] = ()
+    runpath: tuple[str, ...] = ()
+
+    def to_json(self) -> list[Any]:
+        return [self.path, self.machine, self.bits, self.little, self.kind, self.needed, self.rpath, self.runpath]
+
+    @classmethod
+    def from_json(cls, data: list[Any]) -> Elf:
+        path, machine, bits, little, kind, needed, rpath, runpath = data
+        strings = (tuple(str(x) for x in v) for v in (needed, rpath, runpath))
+        return cls(str(path), int(machine), int(bits), bool(little), kind, *strings)
 
 
 @attrs.frozen
@@ -93,7 +107,7 @@ class Listing:
             "nodes": {path: node.to_json() for path, node in self.nodes.items()},
             "whiteouts": sorted(self.whiteouts),
             "opaque": sorted(self.opaque),
-            "elves": [[e.path, e.machine, e.bits, e.little, e.kind] for e in self.elves],
+            "elves": [e.to_json() for e in self.elves],
             "texts": dict(self.texts),
         }
 
@@ -103,7 +117,7 @@ class Listing:
             {str(p): Node.from_json(n) for p, n in data["nodes"].items()},
             frozenset(data["whiteouts"]),
             frozenset(data["opaque"]),
-            tuple(Elf(str(p), int(m), int(b), bool(le), k) for p, m, b, le, k in data["elves"]),
+            tuple(Elf.from_json(e) for e in data["elves"]),
             {str(k): str(v) for k, v in data["texts"].items()},
         )
 
@@ -141,10 +155,26 @@ def scan(stream: IO[bytes], seekable: bool = False) -> Listing:
                     texts[name] = f.read().decode(errors="replace")
             elif read_as_elf(base, node.mode) and member.size >= 64:
                 f = tar.extractfile(member)
-                elf = elf_head(name, f.read(HEAD), bool(node.mode & 0o111)) if f else None
+                head = f.read(HEAD) if f else b""
+                elf = elf_head(name, head, bool(node.mode & 0o111))
+                if elf and f and elf.kind == "lib" and member.size <= LIBRARY_LIMIT:
+                    elf = _with_dependencies(elf, head + f.read())  # read on: a stream cannot seek back
                 if elf:
                     elves.append(elf)
     return Listing(nodes, frozenset(whiteouts), frozenset(opaque), tuple(elves), texts)
+
+
+def _with_dependencies(elf: Elf, data: bytes) -> Elf:
+    """ELF, a library whose content is DATA, with the libraries it needs and its search paths."""
+    from buildx_go.verify.binary import DT_NEEDED, DT_RPATH, DT_RUNPATH, dynamic_section
+
+    strings = dynamic_section(data)
+    return attrs.evolve(
+        elf,
+        needed=tuple(strings.get(DT_NEEDED, ())),
+        rpath=tuple(d for v in strings.get(DT_RPATH, ()) for d in v.split(":") if d),
+        runpath=tuple(d for v in strings.get(DT_RUNPATH, ()) for d in v.split(":") if d),
+    )
 
 
 def _kind(member: tarfile.TarInfo) -> Kind:

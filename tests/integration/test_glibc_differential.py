@@ -2,7 +2,8 @@
 is checked against it on shapes real teams' Dockerfiles make with glibc programs (gcc on
 Debian): a library named as RHEL names them, LD_LIBRARY_PATH relative to the working
 directory or through $ORIGIN, /etc/passwd as a symlink or with an execute bit, SHELL with
-`-o pipefail`, and an object file left as the entrypoint."""
+`-o pipefail`, an object file left as the entrypoint, and a library whose own library is
+missing."""
 
 from __future__ import annotations
 
@@ -26,6 +27,10 @@ RUN printf 'const char *greet(void) {{ return "hi from libgreet"; }}\\n' > greet
  && gcc -o app main.c -L. -lgreet \\
  && gcc -o app-runpath main.c -L. -lgreet -Wl,--enable-new-dtags,-rpath,'$ORIGIN/../lib' \\
  && gcc -c -o app.o main.c && chmod 755 app.o \\
+ && printf 'const char *inner(void) {{ return "hi from libgreet"; }}\\n' > inner.c \\
+ && printf 'const char *inner(void);\\nconst char *greet(void) {{ return inner(); }}\\n' > outer.c \\
+ && mkdir -p deep && gcc -shared -fPIC -o deep/libinner.so inner.c \\
+ && gcc -shared -fPIC -o deep/libgreet.so outer.c -Ldeep -linner -Wl,--enable-new-dtags,-rpath,'$ORIGIN' \\
  && cp /etc/passwd passwd && echo 'app:x:1000:1000::/:/bin/sh' >> passwd
 
 FROM {REGISTRY}/debian:bookworm AS base
@@ -75,6 +80,16 @@ CMD /app/bin/app --greet
 
 FROM pipefail AS pipefail-missing
 CMD /app/bin/missing --greet
+
+FROM {REGISTRY}/debian:bookworm AS transitive
+COPY --from=build /src/app-runpath /app/bin/app
+COPY --from=build /src/deep/ /app/lib/
+ENTRYPOINT ["/app/bin/app"]
+
+FROM {REGISTRY}/debian:bookworm AS transitive-missing
+COPY --from=build /src/app-runpath /app/bin/app
+COPY --from=build /src/deep/libgreet.so /app/lib/libgreet.so
+ENTRYPOINT ["/app/bin/app"]
 """
 
 # target -> whether the engine starts the program (what the engine is expected to say)
@@ -88,6 +103,8 @@ CASES = {
     "pw755": True,
     "pipefail": True,
     "pipefail-missing": False,
+    "transitive": True,
+    "transitive-missing": False,
 }
 
 
@@ -115,3 +132,4 @@ def test_verify_says_what_the_engine_says_on_glibc_shapes(repo: str, tmp_path: P
     assert any("relocatable object file" in p for p in problems["object"]), problems["object"]
     assert any("/app/bin/missing" in p for p in problems["pipefail-missing"]), problems["pipefail-missing"]
     assert any("libgreet.so" in p for p in problems["ldrel-elsewhere"]), problems["ldrel-elsewhere"]
+    assert any("/app/lib/libgreet.so needs libinner.so" in p for p in problems["transitive-missing"]), problems

@@ -233,3 +233,29 @@ def test_ld_library_path_is_read_as_glibc_and_musl_read_it() -> None:
     assert problems("/app/lib", interp=musl) == []
     assert problems("lib", cwd="/app", interp=musl) == []
     assert problems("$ORIGIN/../lib", interp=musl) != []
+
+
+def _host_library() -> bytes:
+    """A real x86-64 shared library that needs libc.so.6 (zlib, which Python itself needs)."""
+    import glob
+
+    for found in sorted(glob.glob("/lib/x86_64-linux-gnu/libz.so.1*") + glob.glob("/usr/lib*/libz.so.1*")):
+        return Path(os.path.realpath(found)).read_bytes()
+    raise AssertionError("no libz.so.1 on this machine")
+
+
+def test_what_a_library_needs_is_looked_for_too() -> None:
+    """The loader loads a library's own DT_NEEDED (by its DT_RUNPATH, the usual folders, or a
+    name loaded already): one found nowhere stops the program as a direct one does."""
+    zlib = _host_library()
+    app = {"app": None, "app/bin": None, "app/lib": None, "app/lib/libgreet.so": zlib}
+    alone = tree(_lib_layer(app), _lib_layer({"lib64": None, "lib64/ld-linux-x86-64.so.2": X86}))
+    (problem,) = library_problems(alone, AMD64, loader(runpath=("$ORIGIN/../lib",)), ("libgreet.so",))
+    assert problem.startswith("/app/lib/libgreet.so needs libc.so.6, which the dynamic loader finds in none of")
+    with_libc = tree(DEBIAN, _lib_layer(app))
+    assert library_problems(with_libc, AMD64, loader(runpath=("$ORIGIN/../lib",)), ("libgreet.so",)) == []
+    facts = layer_facts(_lib_layer(app)).listing
+    assert facts is not None and facts.elves[0].needed == ("libc.so.6",)
+    from buildx_go.verify.imagefs import Listing
+
+    assert Listing.from_json(facts.to_json()) == facts
