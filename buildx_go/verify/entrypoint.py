@@ -116,7 +116,7 @@ def find_program(tree: Tree, config: Mapping[str, Any], read: Reader) -> Program
             if not head.startswith(b"#!"):
                 return _not_elf_nor_script(tree, [*steps, step], starter)
             steps.append(attrs.evolve(step, role="script"))
-            problem = interpreter_problem(tree, head, cwd, steps, search)
+            problem = interpreter_problem(tree, head, cwd, steps, search) or _unreadable(tree, found, user)
             if problem:
                 return Program(tuple(steps), None, (problem,))
             if not _execs_arguments(head) or len(argv) < 2:
@@ -175,6 +175,27 @@ def _not_elf_nor_script(tree: Tree, steps: list[Step], starter: str) -> Program:
         )
     note = f"{path} has no #! line: whether {steps[-2].written} runs it as a shell script depends on its C library"
     return Program(tuple(steps), None, note=note)
+
+
+def _unreadable(tree: Tree, found: Found, user: User) -> str | None:
+    """A script's interpreter opens it as USER, after execve: without the capabilities the
+    engine gave runc, so it needs the script's read bit and every folder's search bit."""
+    if user.uid == 0:
+        return None
+    node = tree.node_of(found)
+    if not permitted(node, user, 0o4):
+        return (
+            f"/{found.path} (mode {node.mode:04o}, owner {node.uid}) is not readable by USER {user.name}: "
+            "its interpreter runs as that user and cannot open it (permission denied)"
+        )
+    parts = found.path.split("/")[:-1]
+    for i in range(1, len(parts) + 1):
+        folder = tree.lookup("/".join(parts[:i]))
+        if folder is not None and folder.node.kind == "dir" and not permitted(folder.node, user, 0o1):
+            mode = f"mode {folder.node.mode:04o}, owner {folder.node.uid}"
+            why = f"the script's interpreter cannot open /{found.path}"
+            return f"/{folder.path} ({mode}) is not searchable by USER {user.name}: {why}"
+    return None
 
 
 def _only_with_caps(tree: Tree, found: Found, user: User) -> tuple[str, ...]:

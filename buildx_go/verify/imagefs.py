@@ -384,8 +384,9 @@ class Tree:
 
 
 def permitted(node: Node, user: User, bit: int) -> bool:
-    """Whether USER may execute (BIT 1) a file or search a directory: root needs one x bit
-    (for files; never for directories), others the owner's, group's or others' bit."""
+    """Whether USER may execute (BIT 1) a file or search a directory, or read one (BIT 4):
+    root needs one x bit (for files; never for directories), others the owner's, group's or
+    others' bit."""
     if user.uid == 0:
         return node.kind == "dir" or bool(node.mode & 0o111)
     if node.uid == user.uid:

@@ -2,8 +2,8 @@
 is checked against it on shapes real teams' Dockerfiles make with glibc programs (gcc on
 Debian): a library named as RHEL names them, LD_LIBRARY_PATH relative to the working
 directory or through $ORIGIN, /etc/passwd as a symlink or with an execute bit, SHELL with
-`-o pipefail`, an object file left as the entrypoint, and a library whose own library is
-missing."""
+`-o pipefail`, an object file left as the entrypoint, a library whose own library is
+missing, and a script its USER cannot read."""
 
 from __future__ import annotations
 
@@ -31,7 +31,8 @@ RUN printf 'const char *greet(void) {{ return "hi from libgreet"; }}\\n' > greet
  && printf 'const char *inner(void);\\nconst char *greet(void) {{ return inner(); }}\\n' > outer.c \\
  && mkdir -p deep && gcc -shared -fPIC -o deep/libinner.so inner.c \\
  && gcc -shared -fPIC -o deep/libgreet.so outer.c -Ldeep -linner -Wl,--enable-new-dtags,-rpath,'$ORIGIN' \\
- && cp /etc/passwd passwd && echo 'app:x:1000:1000::/:/bin/sh' >> passwd
+ && cp /etc/passwd passwd && echo 'app:x:1000:1000::/:/bin/sh' >> passwd \\
+ && printf '#!/bin/sh\\nexec /app/bin/app "$@"\\n' > run.sh
 
 FROM {REGISTRY}/debian:bookworm AS base
 COPY --from=build /src/libgreet.so /app/lib/libgreet.so
@@ -81,6 +82,15 @@ CMD /app/bin/app --greet
 FROM pipefail AS pipefail-missing
 CMD /app/bin/missing --greet
 
+FROM base AS script
+COPY --from=build /src/app-runpath /app/bin/app
+COPY --from=build --chmod=755 /src/run.sh /app/run.sh
+USER nobody
+ENTRYPOINT ["/app/run.sh"]
+
+FROM script AS script-private
+COPY --from=build --chmod=700 /src/run.sh /app/run.sh
+
 FROM {REGISTRY}/debian:bookworm AS transitive
 COPY --from=build /src/app-runpath /app/bin/app
 COPY --from=build /src/deep/ /app/lib/
@@ -103,6 +113,8 @@ CASES = {
     "pw755": True,
     "pipefail": True,
     "pipefail-missing": False,
+    "script": True,
+    "script-private": False,
     "transitive": True,
     "transitive-missing": False,
 }
@@ -132,4 +144,5 @@ def test_verify_says_what_the_engine_says_on_glibc_shapes(repo: str, tmp_path: P
     assert any("relocatable object file" in p for p in problems["object"]), problems["object"]
     assert any("/app/bin/missing" in p for p in problems["pipefail-missing"]), problems["pipefail-missing"]
     assert any("libgreet.so" in p for p in problems["ldrel-elsewhere"]), problems["ldrel-elsewhere"]
+    assert any("not readable by USER nobody" in p for p in problems["script-private"]), problems["script-private"]
     assert any("/app/lib/libgreet.so needs libinner.so" in p for p in problems["transitive-missing"]), problems

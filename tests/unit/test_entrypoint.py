@@ -167,6 +167,25 @@ def test_etc_passwd_is_read_as_runc_reads_it_whatever_its_mode_or_link() -> None
     assert "no user 'app'" in dangling.program(Entrypoint=["/mine"], User="app").problems[0]
 
 
+def test_a_script_its_user_cannot_read_does_not_start() -> None:
+    """runc execs a script with the engine's capabilities, but its interpreter then runs as
+    USER without them and must open the script: read bit, and every folder searchable."""
+    script = b"#!/bin/sh\nexec /usr/local/bin/app\n"
+    image = Image(
+        BASE,
+        [d("app"), f("app/open.sh", script, 0o755), f("app/private.sh", script, 0o700), f("usr/local/bin/app")],
+        [d("locked", mode=0o700), f("locked/run.sh", script, 0o755), d("mine", 0o700, uid=65532)],
+        [f("mine/run.sh", script, 0o700, uid=65532)],
+    )
+    assert image.program(Entrypoint=["/app/open.sh"], User="nonroot").problems == ()
+    assert image.program(Entrypoint=["/app/private.sh"]).problems == ()  # root
+    (problem,) = image.program(Entrypoint=["/app/private.sh"], User="nonroot").problems
+    assert problem.startswith("/app/private.sh (mode 0700, owner 0) is not readable by USER nonroot")
+    (problem,) = image.program(Entrypoint=["/locked/run.sh"], User="65532").problems
+    assert problem.startswith("/locked (mode 0700, owner 0) is not searchable by USER 65532")
+    assert image.program(Entrypoint=["/mine/run.sh"], User="nonroot").problems == ()
+
+
 def test_hard_links_take_their_targets_content_and_mode() -> None:
     image = Image(BASE, [f("usr/local/bin/app-1"), ("usr/local/bin/app", "hardlink", "usr/local/bin/app-1", 0o644, 0)])
     program = image.program(Entrypoint=["app"])
