@@ -374,8 +374,12 @@ class Buildkitd:
     ) -> None:
         work.mkdir(parents=True, exist_ok=True)
         config = work / "buildkitd.toml"
-        config.write_text("".join(f'[registry."{h}"]\n  http = true\n  insecure = true\n' for h in http_registries))
         self.port = free_port()
+        # each daemon its own trace socket: two starting at once both take the default
+        # /run/buildkit/otel-grpc.sock and one fails (bind: address already in use)
+        otel = f'[otel]\n  socketPath = "/tmp/bxg-buildkitd-otel-{self.port}.sock"\n'
+        registries = "".join(f'[registry."{h}"]\n  http = true\n  insecure = true\n' for h in http_registries)
+        config.write_text(otel + registries)
         self.endpoint = f"tcp://127.0.0.1:{self.port}"
         self.root = state or CACHE / "buildkitd-test-state"
         argv = [
