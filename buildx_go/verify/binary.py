@@ -165,20 +165,21 @@ def dynamic_deps(data: bytes) -> tuple[str | None, tuple[str, ...]]:
 
 def library_search(data: bytes) -> tuple[tuple[str, ...], tuple[str, ...]]:
     """The binary's own library directories: (DT_RPATH, DT_RUNPATH), each split at `:`."""
+    return dependencies(data)[1:]
+
+
+def dependencies(data: bytes) -> tuple[tuple[str, ...], tuple[str, ...], tuple[str, ...]]:
+    """An ELF file's DT_NEEDED, and its library directories DT_RPATH and DT_RUNPATH (each
+    split at `:`): what the loader looks for, and where."""
     _, strings = _dynamic(data)
 
     def split(tag: int) -> tuple[str, ...]:
         return tuple(d for value in strings.get(tag, ()) for d in value.split(":") if d)
 
-    return split(DT_RPATH), split(DT_RUNPATH)
+    return tuple(strings.get(DT_NEEDED, ())), split(DT_RPATH), split(DT_RUNPATH)
 
 
 DT_NEEDED, DT_RPATH, DT_RUNPATH = 1, 15, 29
-
-
-def dynamic_section(data: bytes) -> dict[int, list[str]]:
-    """The string values of an ELF file's DT_NEEDED, DT_RPATH and DT_RUNPATH entries, by tag."""
-    return _dynamic(data)[1]
 
 
 def _dynamic(data: bytes) -> tuple[str | None, dict[int, list[str]]]:

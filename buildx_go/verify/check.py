@@ -339,7 +339,7 @@ class Loader:
         def own(dirs: Iterable[str], expand: bool = True) -> list[str]:
             """$ORIGIN expanded (glibc expands it in LD_LIBRARY_PATH too, musl does not), a
             relative folder taken from the working directory, as open() takes it."""
-            out = [d.replace("${ORIGIN}", origin).replace("$ORIGIN", origin) if expand else d for d in dirs]
+            out = [_at_origin(d, origin) if expand else d for d in dirs]
             return [d if d.startswith("/") else posixpath.join("/", self.cwd, d) for d in out]
 
         if self.musl:
@@ -376,36 +376,41 @@ def library_problems(
     first, system = loader.directories(platform, tree.text(path_file, read) if path_file else None)
     cache = "" if loader.musl else (tree.text("etc/ld.so.cache", read) or "")
     problems: list[str] = []
-    queue = [(lib, first, "the binary needs") for lib in needed]
+    queue: list[tuple[str, list[str], str | None]] = [(lib, first, None) for lib in needed]  # (name, where, by)
     loaded = {posixpath.basename(loader.interp)}  # libc.so.6 needs ld-linux-x86-64.so.2: the loader itself
     seen: set[str] = set()
     while queue:
-        lib, dirs, who = queue.pop(0)  # breadth first, as the loader loads
-        if (loader.musl and MUSL_ITSELF.match(lib)) or (lib in loaded and who != "the binary needs"):
+        lib, dirs, by = queue.pop(0)  # breadth first, as the loader loads
+        if (loader.musl and MUSL_ITSELF.match(lib)) or (lib in loaded and by is not None):
             continue  # musl's loader is its libc; a name loaded already is not looked for again
         loaded.add(lib)
         cached = re.findall(rf"(?:^|\x00)(/[^\x00]*/{re.escape(lib)})\x00", cache) if cache else []
         found, problem = _find_library(tree, platform, lib, dirs, cached, system)
         if problem is not None:
             cache_note = "" if loader.musl or problem.startswith("; ") else _CACHE_NOTE
-            problems.append(f"{who} {lib}{problem}{cache_note}")
+            problems.append(f"{by or 'the binary'} needs {lib}{problem}{cache_note}")
             continue
         path, elf = found if found is not None else ("", None)
         if elf is None or path in seen:
             continue
         seen.add(path)
         own = _own_dirs(elf, path)
-        queue += [(dep, [*own, *first], f"/{path} needs") for dep in elf.needed]
+        queue += [(dep, [*own, *first], f"/{path}") for dep in elf.needed]
     return problems
 
 
 _CACHE_NOTE = " nor in ld.so.cache (a library added elsewhere needs ldconfig)"
 
 
+def _at_origin(folder: str, origin: str) -> str:
+    """FOLDER with $ORIGIN (or ${ORIGIN}) replaced by ORIGIN, as the loader expands it."""
+    return folder.replace("${ORIGIN}", origin).replace("$ORIGIN", origin)
+
+
 def _own_dirs(elf: Elf, path: str) -> list[str]:
     """A library's own DT_RPATH and DT_RUNPATH, $ORIGIN its folder (as found, and as resolved)."""
     origins = dict.fromkeys([posixpath.dirname("/" + elf.path), posixpath.dirname("/" + path)])
-    return [d.replace("${ORIGIN}", o).replace("$ORIGIN", o) for d in (*elf.rpath, *elf.runpath) for o in origins]
+    return [_at_origin(d, o) for d in (*elf.rpath, *elf.runpath) for o in origins]
 
 
 def _find_library(

@@ -166,15 +166,10 @@ def scan(stream: IO[bytes], seekable: bool = False) -> Listing:
 
 def _with_dependencies(elf: Elf, data: bytes) -> Elf:
     """ELF, a library whose content is DATA, with the libraries it needs and its search paths."""
-    from buildx_go.verify.binary import DT_NEEDED, DT_RPATH, DT_RUNPATH, dynamic_section
+    from buildx_go.verify.binary import dependencies
 
-    strings = dynamic_section(data)
-    return attrs.evolve(
-        elf,
-        needed=tuple(strings.get(DT_NEEDED, ())),
-        rpath=tuple(d for v in strings.get(DT_RPATH, ()) for d in v.split(":") if d),
-        runpath=tuple(d for v in strings.get(DT_RUNPATH, ()) for d in v.split(":") if d),
-    )
+    needed, rpath, runpath = dependencies(data)
+    return attrs.evolve(elf, needed=needed, rpath=rpath, runpath=runpath)
 
 
 def _kind(member: tarfile.TarInfo) -> Kind:
