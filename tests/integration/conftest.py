@@ -17,6 +17,7 @@ import urllib.request
 import uuid
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -60,6 +61,23 @@ def buildx_go(*args: str, env: dict[str, str] | None = None, check: bool = True)
     """The CLI as a user runs it: a subprocess, JSON logs on stderr."""
     base = {"BUILDX_GO_LOG_FORMAT": "json"}
     return run([sys.executable, "-m", "buildx_go", *args], env={**base, **(env or {})}, check=check)
+
+
+def engine_and_verify(
+    context: Path, target: str, ref: str
+) -> tuple[subprocess.CompletedProcess[str], bool, dict[str, Any]]:
+    """TARGET of the Dockerfile in CONTEXT built for linux/amd64 and pushed as REF; then
+    (`docker run` of it, whether `buildx-go verify --allow-non-go` passes it, its JSON report):
+    the engine's verdict and ours on one image."""
+    push_build(
+        ["docker", "buildx", "build", "--platform", "linux/amd64", "--target", target, "--push", "-t", ref,
+         str(context)]
+    )  # fmt: skip
+    ran = run(["docker", "run", "--rm", "--pull", "always", "--network", "none", ref], check=False)
+    checked = buildx_go("verify", ref, "--platform", "linux/amd64", "--allow-non-go", "--format", "json", check=False)
+    assert checked.returncode in (0, 6), checked.stderr
+    report = json.loads(checked.stdout)
+    return ran, checked.returncode == 0 and bool(report["ok"]), report
 
 
 def events(stderr: str) -> list[dict[str, object]]:
