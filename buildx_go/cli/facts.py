@@ -273,7 +273,6 @@ def go_image_env(
     go.mod? decide.go_image_too_old), read from its registry and kept a day in CACHE; None
     when not asked for or not readable (then it is not checked: said in a debug event)."""
     from buildx_go.planning.decide import choose_dockerfile
-    from buildx_go.verify.check import image_config
 
     if not settings.go_image or choose_dockerfile(settings, project)[0].source != "generated":
         return None
@@ -283,6 +282,8 @@ def go_image_env(
         known = json.loads(kept.read_text()) if kept else None
         if known and time.time() - float(known["time"]) < GO_IMAGE_TTL:
             return tuple(str(item) for item in known["env"])
+    from buildx_go.verify.check import image_config
+
     try:
         found = image_config(effects.registry(env), settings.go_image, project.native)
     except (OSError, ValueError, KeyError, BuildxGoError) as exc:
@@ -304,11 +305,15 @@ def toolchain_facts(
     """For each image a C cross toolchain will be installed in: whether it has apt-get (its
     build-platform image, read from its registry; None when that cannot be told)."""
     from buildx_go.planning.decide import toolchain_images
+
+    images = toolchain_images(settings, project)
+    if not images:  # the common case: verification's modules stay unloaded until the build runs
+        return ()
     from buildx_go.verify.cache import VerifyCache
     from buildx_go.verify.check import apt_get_in
 
     out = []
-    for image, _ in toolchain_images(settings, project):
+    for image, _ in images:
         try:
             answer, how = apt_get_in(
                 effects.registry(env), image, project.native, VerifyCache(cache) if cache else None

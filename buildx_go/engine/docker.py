@@ -24,9 +24,8 @@ import attrs
 
 from buildx_go.engine import interrupt, spawn
 from buildx_go.engine.builder import Builder, Engine, Preflight, parse_builders, parse_inspect
-from buildx_go.engine.failures import classify
 from buildx_go.engine.stamps import FACTS_TTL, facts_file, facts_stamp, host_emulators
-from buildx_go.errors import EngineError
+from buildx_go.errors import BuildxGoError, EngineError
 from buildx_go.tty import isatty
 
 TAIL_LINES = 80  # enough for BuildKit's summary of the failing step and its excerpt
@@ -37,6 +36,13 @@ _TERMINAL_CODES = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]|\x1b\][^\x07]*\x07|\r")
 def plain_text(data: bytes) -> str:
     """What a terminal display said, without its escape codes and carriage returns."""
     return _TERMINAL_CODES.sub("", data.decode(errors="replace"))
+
+
+def _classify(argv: Sequence[str], code: int, stderr: str, purpose: str) -> BuildxGoError:
+    """engine.failures.classify, imported only once a command has failed."""
+    from buildx_go.engine.failures import classify
+
+    return classify(argv, code, stderr, purpose)
 
 
 class Executor(Protocol):
@@ -99,7 +105,7 @@ class DockerExecutor:
                     on_start()
                 code, out, err = self._capture(argv, env, cwd)
                 if code != 0:
-                    raise classify(argv, code, err, purpose)
+                    raise _classify(argv, code, err, purpose)
                 return out
             with self._group(purpose, argv, grouped=label is None):
                 if terminal == "always" or (terminal == "auto" and isatty(self.echo)):
@@ -155,7 +161,7 @@ class DockerExecutor:
             code = proc.wait()
             reader.join()
         if code != 0:
-            raise classify(argv, code, "".join(tail), purpose)
+            raise _classify(argv, code, "".join(tail), purpose)
         return "".join(out)
 
     def _stream_tty(
@@ -186,7 +192,7 @@ class DockerExecutor:
         finally:
             os.close(started.master)
         if code != 0:
-            raise classify(argv, code, plain_text(bytes(tail)), purpose)
+            raise _classify(argv, code, plain_text(bytes(tail)), purpose)
         return b"".join(out).decode(errors="replace")
 
     def _start(self, argv: Sequence[str], env: Mapping[str, str] | None, cwd: str | None, tty: bool) -> spawn.Started:

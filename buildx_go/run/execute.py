@@ -23,7 +23,6 @@ from typing import TYPE_CHECKING, Any
 import attrs
 
 from buildx_go.engine import interrupt
-from buildx_go.engine.failures import PUSH_RACE
 from buildx_go.errors import (
     BuildFailed,
     BuildxGoError,
@@ -358,6 +357,8 @@ class _Run:
                     self.check_tags(digest)
                 return digest
             except PushFailed as exc:
+                from buildx_go.engine.failures import PUSH_RACE
+
                 mended = RETRYABLE_PUSH.search(exc.message) or PUSH_RACE.search(exc.message)
                 if attempt == PUSH_ATTEMPTS or not mended:
                     raise

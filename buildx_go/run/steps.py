@@ -17,7 +17,6 @@ from typing import TYPE_CHECKING, Any, NoReturn
 import attrs
 
 from buildx_go.engine import interrupt
-from buildx_go.engine.failures import PUSH_RACE
 from buildx_go.engine.stamps import docker_config
 from buildx_go.errors import BuildFailed, BuildxGoError, EngineError, Interrupted
 from buildx_go.log import activate, get_logger
@@ -91,6 +90,8 @@ def alone_again(
     """Run once more, one at a time, the pushes the registry refused because the builds beside
     them were pushing the layers they share (PUSH_RACE): cached, so only the push is repeated.
     Not if anything else failed (the run fails anyway). The ones that failed still."""
+    from buildx_go.engine.failures import PUSH_RACE
+
     if not all(PUSH_RACE.search(exc.message) for _, exc in failed):
         return failed
     still: list[tuple[Command, BuildxGoError]] = []

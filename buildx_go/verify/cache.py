@@ -18,7 +18,9 @@ import os
 from pathlib import Path
 from typing import Any
 
-from buildx_go.verify.layers import LayerFacts
+TYPE_CHECKING = False
+if TYPE_CHECKING:  # imported when a layer is read: verification's modules load while BuildKit works
+    from buildx_go.verify.layers import LayerFacts
 
 CACHE_VERSION = "5"  # bump when what a check covers changes: older passes no longer count
 
@@ -30,6 +32,8 @@ class VerifyCache:
         self.images = images
 
     def layer(self, digest: str) -> LayerFacts | None:
+        from buildx_go.verify.layers import LayerFacts
+
         try:
             return LayerFacts.from_json(json.loads(self._layer_path(digest).read_text()))
         except (OSError, ValueError, KeyError, TypeError, IndexError):

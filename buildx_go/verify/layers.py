@@ -126,16 +126,14 @@ def read_layer(blob: bytes, keep: int = 0) -> tuple[LayerFacts, bytes | None]:
     digest = hashlib.sha256()
     try:
         with uncompressed(blob) as stream:
-            head, size = [], 0
-            while size <= keep and (chunk := stream.read(CHUNK)):
-                digest.update(chunk)
-                head.append(chunk)
-                size += len(chunk)
-            if size <= keep:  # all of it
-                tar = b"".join(head)
+            # one read into one buffer: a tar that fits KEEP is never copied again (no join)
+            first = stream.read(max(keep + 1, CHUNK))
+            digest.update(first)
+            if len(first) <= keep:  # all of it
+                tar = first
                 listing = _listing(io.BytesIO(tar), seekable=True)
             else:
-                tar, rest = None, _Hashing(head, stream, digest)
+                tar, rest = None, _Hashing([first], stream, digest)
                 listing = _listing(cast(IO[bytes], rest), seekable=False)
                 for _ in iter(lambda: rest.read(CHUNK), b""):
                     pass

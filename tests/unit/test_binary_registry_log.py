@@ -8,7 +8,7 @@ import threading
 
 import pytest
 
-from buildx_go.engine.docker import classify
+from buildx_go.engine.failures import classify
 from buildx_go.errors import BuildFailed, EngineError, InputError, PushFailed
 from buildx_go.log import _redact_event, redact_argv
 from buildx_go.platforms import Platform, entry_platform

@@ -404,7 +404,7 @@ def test_a_line_for_people_is_short_and_has_no_reprs() -> None:
 def test_a_failing_line_of_the_users_dockerfile_is_annotated_there(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    from buildx_go.engine.docker import classify
+    from buildx_go.engine.failures import classify
     from buildx_go.errors import BuildFailed
 
     stderr = "#12 ERROR: process did not complete\nDockerfile:8\n--------------------\n   8 | >>> RUN go build\n"
