@@ -91,10 +91,10 @@ def uncompressed(blob: bytes) -> io.BufferedIOBase:
 
 
 class _Hashing(io.RawIOBase):
-    """A reader of HEAD's bytes, then STREAM's (hashed into DIGEST as they are read)."""
+    """A reader of HEAD (hashed already), then STREAM's bytes (hashed into DIGEST as they are read)."""
 
-    def __init__(self, head: list[bytes], stream: io.BufferedIOBase, digest: Any) -> None:
-        self.head, self.stream, self.digest = io.BytesIO(b"".join(head)), stream, digest
+    def __init__(self, head: bytes, stream: io.BufferedIOBase, digest: Any) -> None:
+        self.head, self.stream, self.digest = io.BytesIO(head), stream, digest
 
     def readable(self) -> bool:
         return True
@@ -122,7 +122,7 @@ def layer_facts(blob: bytes) -> LayerFacts:
 def read_layer(blob: bytes, keep: int = 0) -> tuple[LayerFacts, bytes | None]:
     """layer_facts(BLOB), and its uncompressed tar when that is no larger than KEEP bytes:
     such a tar is read whole and its listing taken with the members' data skipped; a larger
-    one is streamed, never held uncompressed in memory."""
+    one is streamed past its first KEEP bytes, never held whole uncompressed in memory."""
     digest = hashlib.sha256()
     try:
         with uncompressed(blob) as stream:
@@ -133,7 +133,7 @@ def read_layer(blob: bytes, keep: int = 0) -> tuple[LayerFacts, bytes | None]:
                 tar = first
                 listing = _listing(io.BytesIO(tar), seekable=True)
             else:
-                tar, rest = None, _Hashing([first], stream, digest)
+                tar, rest = None, _Hashing(first, stream, digest)
                 listing = _listing(cast(IO[bytes], rest), seekable=False)
                 for _ in iter(lambda: rest.read(CHUNK), b""):
                     pass
