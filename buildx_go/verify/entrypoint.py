@@ -29,7 +29,7 @@ from typing import Any
 import attrs
 
 from buildx_go.verify.binary import dynamic_deps
-from buildx_go.verify.imagefs import Found, Reader, Tree, User, clean, permitted
+from buildx_go.verify.imagefs import Found, Reader, Tree, User, clean, permitted, strict_ancestors
 
 DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"  # docker's, containerd's
 LIBC_PATH = "/bin:/usr/bin"  # glibc's execvp without PATH (musl's adds /usr/local/bin first)
@@ -188,9 +188,8 @@ def _unreadable(tree: Tree, found: Found, user: User) -> str | None:
             f"/{found.path} (mode {node.mode:04o}, owner {node.uid}) is not readable by USER {user.name}: "
             "its interpreter runs as that user and cannot open it (permission denied)"
         )
-    parts = found.path.split("/")[:-1]
-    for i in range(1, len(parts) + 1):
-        folder = tree.lookup("/".join(parts[:i]))
+    for above in strict_ancestors(found.path):
+        folder = tree.lookup(above)
         if folder is not None and folder.node.kind == "dir" and not permitted(folder.node, user, 0o1):
             mode = f"mode {folder.node.mode:04o}, owner {folder.node.uid}"
             why = f"the script's interpreter cannot open /{found.path}"

@@ -253,7 +253,7 @@ class Tree:
         """PATH (clean, no symlink followed) as the merged tree has it, or None."""
         if path == "":
             return Found("", -1, DIR)
-        above = _strict_ancestors(path)
+        above = strict_ancestors(path)
         implicit: Found | None = None
         for i in reversed(range(len(self.layers))):
             layer = self.layers[i]
@@ -391,7 +391,8 @@ def permitted(node: Node, user: User, bit: int) -> bool:
     return bool(node.mode & bit)
 
 
-def _strict_ancestors(path: str) -> list[str]:
+def strict_ancestors(path: str) -> list[str]:
+    """The folders above PATH, outermost first: usr, usr/local, usr/local/bin for usr/local/bin/app."""
     parts = path.split("/")
     return ["/".join(parts[:i]) for i in range(1, len(parts))]
 
@@ -399,7 +400,7 @@ def _strict_ancestors(path: str) -> list[str]:
 def _ancestors_of(nodes: Mapping[str, Node]) -> frozenset[str]:
     out: set[str] = set()
     for path in nodes:
-        out.update(_strict_ancestors(path))
+        out.update(strict_ancestors(path))
     return frozenset(out)
 
 
