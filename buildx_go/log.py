@@ -71,6 +71,7 @@ QUIET_EVENTS = frozenset(
         "command.start",
         "command.done",
         "command.failed",
+        "tags.written",
         "error",
         "build.failed",
         "verify.failed",

@@ -298,6 +298,9 @@ class FakeRegistry:
                     if self.command == "DELETE":
                         self._error(405, "UNSUPPORTED")
                         return
+                    if self.command == "PUT":  # a tag written (what imagetools create does)
+                        self._put_manifest(repo, ref)
+                        return
                     found = registry.manifests.get((repo, ref))
                     if found is None:
                         self._error(404, "MANIFEST_UNKNOWN")
@@ -312,6 +315,17 @@ class FakeRegistry:
                     self._send(200, blob, {"Content-Type": "application/octet-stream"})
                 else:
                     self._error(404, "NOT_FOUND")
+
+            def _put_manifest(self, repo: str, tag: str) -> None:
+                body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+                media = self.headers.get("Content-Type", "")
+                if registry.read_only:
+                    self._error(403, "DENIED")
+                elif json.loads(body).get("mediaType", media) != media:
+                    self._error(400, "MANIFEST_INVALID")
+                else:
+                    registry.put_manifest(repo, body, media, tag)
+                    self._send(201, b"", {"Docker-Content-Digest": digest_of(body)})
 
             def _check_auth(self) -> bool:
                 assert registry.auth is not None
@@ -338,6 +352,6 @@ class FakeRegistry:
                     headers["Link"] = f'</v2/{repo}/tags/list?n={n}&last={page[-1]}>; rel="next"'
                 self._send(200, json.dumps({"name": repo, "tags": page}).encode(), headers)
 
-            do_GET = do_HEAD = do_DELETE = do_POST = _route
+            do_GET = do_HEAD = do_DELETE = do_POST = do_PUT = _route
 
         return Handler

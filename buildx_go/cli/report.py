@@ -85,6 +85,8 @@ def print_plan(plan: Plan, fmt: str) -> None:
             phase = c.phase
             print(f"  # {phase}: {PHASE_NOTES[phase]}")
         print(f"  {c.shell()}")
+        if c.writes:
+            print("    # written by buildx-go itself, a manifest PUT per tag: this command's result")
 
 
 def metadata(plan: Plan, outcome: Outcome) -> dict[str, object]:

@@ -60,6 +60,9 @@ class Command:
     terminal: str = "never"  # never | auto | always: its stderr gets a terminal (BuildKit's live display)
     moves: str | None = None  # promote: the moving tag it writes (decided again just before)
     shown: tuple[str, ...] = ()  # argv as it may be shown (build-arg values masked): see Plan.redacted
+    # the tags buildx-go writes itself, a manifest PUT each of argv's last argument (an index
+    # by digest, in the same repository): argv's result, without starting docker
+    writes: tuple[str, ...] = ()
 
     @property
     def displayed(self) -> tuple[str, ...]:
@@ -175,7 +178,14 @@ class Plan:
             "mains": list(self.mains),
             "adaptations": list(self.adaptations),
             "commands": [
-                {"purpose": c.purpose, "phase": c.phase, "argv": list(c.displayed), "env": dict(c.env), "cwd": c.cwd}
+                {
+                    "purpose": c.purpose,
+                    "phase": c.phase,
+                    "argv": list(c.displayed),
+                    "env": dict(c.env),
+                    "cwd": c.cwd,
+                    "writes": list(c.writes),
+                }
                 for c in self.commands
             ],
             "verify": self.verify,
@@ -382,7 +392,7 @@ def buildx_plan(decision: Decision, build: Build, workdir: str, notes: list[str]
     if by_digest or staging:
         tags = [arg for ref in decision.refs for arg in ("--tag", ref)]
         argv = imagetools_create(decision, tags, decision.refs[0])
-        commands.append(Command(f"publish {', '.join(decision.refs)}", argv, "publish"))
+        commands.append(Command(f"publish {', '.join(decision.refs)}", argv, "publish", writes=decision.refs))
     if staging:
         notes.append(
             f"pushed as {staging} (this builder cannot push by digest), verified, then tagged "
@@ -390,7 +400,7 @@ def buildx_plan(decision: Decision, build: Build, workdir: str, notes: list[str]
         )
     for tag in decision.moving:
         argv = imagetools_create(decision, ["--tag", f"{decision.image}:{tag}"], decision.refs[0])
-        commands.append(Command(f"promote {tag}", argv, "promote", moves=tag))
+        commands.append(Command(f"promote {tag}", argv, "promote", moves=tag, writes=(f"{decision.image}:{tag}",)))
     return Packaged(tuple(commands), push_by_digest=by_digest is not None, staging=staging)
 
 

@@ -1,9 +1,10 @@
-"""A small read-only OCI distribution client (manifests, blobs, tags), standard library only.
+"""A small OCI distribution client (manifests, blobs, tags), standard library only.
 
 Verification reads what was really published, straight from the registry: no engine, no
-pull. Plain http for loopback registries, https otherwise. Credentials come from where docker
-keeps them (credentials.py); Basic and Bearer token auth as registries ask for it in
-``WWW-Authenticate``. Reads are retried, boundedly, on 429 (honouring Retry-After), 5xx and
+pull; the only writes are tags of a manifest already there (put_manifest). Plain http for
+loopback registries, https otherwise. Credentials come from where docker keeps them
+(credentials.py); Basic and Bearer token auth as registries ask for it in
+``WWW-Authenticate``. Requests are retried, boundedly, on 429 (honouring Retry-After), 5xx and
 dropped connections, never on other 4xx. Every failure is a BuildxGoError with its exit code:
 401/403 -> RegistryError (5, "not logged in"), a manifest or blob that is not there ->
 None or VerificationFailed (6), anything else -> RegistryError (5).
@@ -29,7 +30,7 @@ from typing import Any
 
 import attrs
 
-from buildx_go.errors import RegistryError, VerificationFailed
+from buildx_go.errors import PushFailed, RegistryError, VerificationFailed
 from buildx_go.refs import Reference
 from buildx_go.registry.credentials import Credentials, HelperRunner, lookup, run_helper
 
@@ -134,6 +135,32 @@ class RegistryClient:
         found = self.manifest_or_none(ref)  # a registry that does not say it: read the manifest
         return found[1] if found else None
 
+    def manifest_bytes(self, ref: Reference) -> tuple[str, bytes]:
+        """(media type, exact bytes) of the manifest REF names by digest, checked against it."""
+        resp = self._get(ref, f"/manifests/{ref.digest}", ACCEPT)
+        if resp.status == 404:
+            raise VerificationFailed(f"{ref}: not found in the registry")
+        if "sha256:" + hashlib.sha256(resp.body).hexdigest() != ref.digest:
+            raise VerificationFailed(f"{ref}: the registry served a manifest of another digest")
+        try:
+            media = json.loads(resp.body).get("mediaType")
+        except (ValueError, AttributeError):
+            raise VerificationFailed(f"{ref}: the manifest is not JSON") from None
+        return str(media or resp.headers.get("content-type", "").split(";")[0]), resp.body
+
+    def put_manifest(self, ref: Reference, media: str, body: bytes) -> None:
+        """Tag REF (in its repository) with the manifest BODY, whose blobs and manifests are
+        there already: what `docker buildx imagetools create --tag REF SOURCE@DIGEST` does
+        within one repository. PushFailed (5) when the registry does not take it."""
+        url = self._url(ref, f"/manifests/{ref.tag}")
+        resp = self._request(ref, "PUT", url, action="pull,push", data=body, content_type=media)
+        if resp.status not in (200, 201):
+            detail = registry_error_text(resp.body) or "no detail"
+            raise PushFailed(
+                f"the registry {ref.registry} failed: HTTP {resp.status} on PUT {ref.repository}:{ref.tag}: {detail}",
+                "the registry refused the tag or is failing: rerun later",
+            )
+
     def blob(self, ref: Reference, digest: str) -> bytes:
         resp = self._get(ref, f"/blobs/{digest}")
         if resp.status == 404:
@@ -204,6 +231,7 @@ class RegistryClient:
         accept: str | None = None,
         action: str = "pull",
         data: bytes | None = None,
+        content_type: str | None = None,
     ) -> Response:
         """One request, authenticated as the registry asks (again if a token expired), retried
         on 429/5xx/dropped connections. Returns any other answer, 404 included."""
@@ -211,6 +239,8 @@ class RegistryClient:
 
         def send() -> Response:
             headers = {"Accept": accept} if accept else {}
+            if content_type:
+                headers["Content-Type"] = content_type
             auth = self._auth.get((ref.registry, scope))
             if auth:
                 headers["Authorization"] = auth

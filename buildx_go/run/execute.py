@@ -1,6 +1,7 @@
 """Executes a Plan phase by phase, emitting structured events; verifies before it tags.
 
-buildx strategy: build -> verify -> (publish: version tags, when pushed by digest) -> promote.
+buildx strategy: build -> verify -> (publish: version tags, when pushed by digest) -> promote
+(tags written by buildx-go itself: a manifest PUT each, steps.write_tags).
 manifest strategy: per-platform builds side by side -> verify each image -> docker manifest
 list for each version tag (publish) -> verify it -> the same for each moving tag -> clean.
 host strategy: the host's go build per platform first (compile), then either packaging.
@@ -311,7 +312,7 @@ class _Run:
                 again,
             )
         if plan.tagged_after_verify and digest and built:
-            run_phase(plan, self.executor, "publish", {"": digest}, self.published)
+            run_phase(plan, self.executor, "publish", {"": digest}, self.published, client=self.client)
             self.check_tags(digest)
             log.info("tags.published", refs=list(plan.refs), digest=digest)
         moved = self.promote({"": digest} if digest else {})
@@ -506,7 +507,7 @@ class _Run:
                 get_logger().warning("tags.held", tags=held, reason=why, since="the plan: another release came first")
             there = [t for t in moves if self.client.digest_of(Reference.parse(f"{plan.image}:{t}")) == digests[""]]
             moved = [t for t in moves if t not in there]
-            pushed = run_phase(plan, self.executor, "promote", digests, self.published, moved)
+            pushed = run_phase(plan, self.executor, "promote", digests, self.published, moved, self.client)
         for tag, digest in pushed.items():
             if digest != digests[""]:
                 raise VerificationFailed(f"{plan.image}:{tag} is {digest}, not the verified {digests['']}")

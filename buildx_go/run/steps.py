@@ -121,13 +121,18 @@ def run_phase(
     digests: Mapping[str, str],
     done: list[str] | None = None,
     moves: Collection[str] | None = None,
+    client: RegistryClient | None = None,
 ) -> dict[str, str]:
     """Run PHASE's commands in order with digests filled in; {tag: digest} of the lists pushed.
     DONE gets each tag written, as soon as it is (what an interrupt leaves published); MOVES:
-    only the promote commands of these moving tags."""
+    only the promote commands of these moving tags. With CLIENT, the tags a command writes
+    (Command.writes) are written through it (write_tags), docker not started."""
     pushed = {}
     for cmd in plan.phase(phase):
         if moves is not None and cmd.moves not in moves:
+            continue
+        if cmd.writes and client is not None:
+            write_tags(client, fill(cmd, digests), done)
             continue
         out = run_command(executor, fill(cmd, digests))
         kind, _, what = cmd.purpose.partition(" ")
@@ -138,6 +143,30 @@ def run_phase(
         if done is not None and (kind in ("publish", "promote") or cmd.purpose.startswith("push list ")):
             done.extend(what.split(", ") if kind == "publish" else [what if ":" in what else f"{plan.image}:{what}"])
     return pushed
+
+
+def write_tags(client: RegistryClient, cmd: Command, done: list[str] | None) -> None:
+    """CMD's tags (Command.writes), written as its argv would: the index its last argument
+    names by digest, read once and PUT under each tag. DONE gets each tag once written; a
+    failure says what DONE holds (what this run published before it)."""
+    t0 = time.monotonic()
+    source = Reference.parse(cmd.argv[-1])
+    try:
+        media, body = client.manifest_bytes(source)
+        for ref in cmd.writes:
+            interrupt.check()
+            client.put_manifest(Reference.parse(ref), media, body)
+            if done is not None:
+                done.append(ref)
+    except Interrupted:
+        raise
+    except BuildxGoError as exc:
+        said = f"published before it: {', '.join(done)}" if done else "nothing was published"
+        exc.message = f"{cmd.purpose}: {exc.message} ({said})"
+        raise
+    seconds = round(time.monotonic() - t0, 3)
+    refs = list(cmd.writes)
+    get_logger().info("tags.written", purpose=cmd.purpose, refs=refs, digest=source.digest, seconds=seconds)
 
 
 def fill(cmd: Command, digests: Mapping[str, str]) -> Command:

@@ -53,6 +53,7 @@ CASES = [
     ("buildkit-push-500", {}, ("500", "PUT", "/manifests/", ""), "the registry localhost:", ("1.0.0", "latest")),
     ("verify-read-500", {}, ("500", "GET", "/blobs/", OURS), "no tag was written", ("1.0.0", "latest")),
     ("verify-read-reset", {}, ("reset", "GET", "/manifests/sha256", OURS), "no tag was written", ("1.0.0", "latest")),
+    ("publish-tag-500", {}, ("500", "PUT", LIST_PUT, OURS), "HTTP 500 on PUT faults-", ("1.0.0", "latest")),
     (
         "fallback-arch-push-500",
         CLASSIC,

@@ -390,9 +390,10 @@ def test_a_builder_that_pushes_by_digest_tags_after_verifying(remote: str, lab: 
     )
     order = [e["event"] for e in events(proc.stderr)]
     assert order.index("verify.ok") < order.index("tags.published") < order.index("tags.moved")
-    starts = [e for e in events(proc.stderr) if e["event"] == "command.start"]
-    assert "--tag" not in starts[0]["argv"]  # type: ignore[operator]
-    assert [s["purpose"] for s in starts[1:]] == [f"publish {image}:1.2.3", "promote latest"]
+    (start,) = [e for e in events(proc.stderr) if e["event"] == "command.start"]  # the build alone
+    assert "--tag" not in start["argv"]  # type: ignore[operator]
+    written = [(e["purpose"], e["refs"]) for e in events(proc.stderr) if e["event"] == "tags.written"]
+    assert written == [(f"publish {image}:1.2.3", [f"{image}:1.2.3"]), ("promote latest", [f"{image}:latest"])]
     assert json.loads(buildx_go("verify", f"{image}:latest", "--format", "json", env=lab.env).stdout)["ok"]
 
 

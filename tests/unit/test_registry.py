@@ -244,3 +244,54 @@ def test_credentials_basic_header() -> None:
     creds = Credentials("test", "u", "p")
     assert creds.basic() == "Basic " + base64.b64encode(b"u:p").decode()
     assert Credentials("test", identity_token="t").basic() is None
+
+
+@pytest.mark.parametrize("kind", ["basic", "bearer"])
+def test_a_tag_is_written_as_the_manifests_own_bytes_with_push_rights(tmp_path: Path, kind: str) -> None:
+    """What `imagetools create --tag T IMAGE@DIGEST` does in one repository: the manifest
+    read by digest, checked, and PUT under the tag with its media type."""
+    with FakeRegistry(auth=(kind, "bob", PASSWORD)) as reg:
+        digest = image_on(reg)
+        env = docker_config(tmp_path, {"credHelpers": {reg.host: "test"}})
+        client = RegistryClient(env, helper=Helper({reg.host: ("bob", PASSWORD)}))
+        media, body = client.manifest_bytes(Reference.parse(f"{reg.host}/team/app:1.0.0@{digest}"))
+        client.put_manifest(Reference.parse(f"{reg.host}/team/app:2.0.0"), media, body)
+        assert reg.manifests[("team/app", "2.0.0")] == reg.manifests[("team/app", digest)] == (media, body)
+        assert ("PUT", "/v2/team/app/manifests/2.0.0") in reg.requests
+        if kind == "bearer":
+            assert [r["scope"] for r in reg.token_requests] == [
+                "repository:team/app:pull",
+                "repository:team/app:pull,push",
+            ]
+
+
+def test_a_tag_the_registry_refuses_is_exit_5_naming_the_tag() -> None:
+    with FakeRegistry() as reg:
+        digest = image_on(reg)
+        client = RegistryClient({"HOME": "/nonexistent"}, sleep=lambda _: None)
+        media, body = client.manifest_bytes(Reference.parse(f"{reg.host}/team/app@{digest}"))
+        target = Reference.parse(f"{reg.host}/team/app:2.0.0")
+        reg.faults.append(("/manifests/2.0.0", 400, {}))
+        with pytest.raises(RegistryError) as err:
+            client.put_manifest(target, media, body)
+        assert err.value.exit_code == 5
+        assert err.value.message == (
+            f"the registry {reg.host} failed: HTTP 400 on PUT team/app:2.0.0: UNAVAILABLE: injected"
+        )
+        reg.faults += [("/manifests/2.0.0", 500, {})] * 4  # a failing registry: retried, then exit 5
+        with pytest.raises(RegistryError, match=r"HTTP 500 on PUT team/app after 4 attempts") as failing:
+            client.put_manifest(target, media, body)
+        assert failing.value.exit_code == 5
+        reg.faults.append(("/manifests/2.0.0", 500, {}))  # once: the retry writes it
+        client.put_manifest(target, media, body)
+        assert reg.manifests[("team/app", "2.0.0")] == (media, body)
+
+
+def test_a_manifest_served_under_another_digest_is_not_copied_to_a_tag() -> None:
+    with FakeRegistry() as reg:
+        digest = image_on(reg)
+        wrong = "sha256:" + "0" * 64
+        reg.manifests[("team/app", wrong)] = reg.manifests[("team/app", digest)]
+        with pytest.raises(VerificationFailed, match="a manifest of another digest") as err:
+            RegistryClient({"HOME": "/nonexistent"}).manifest_bytes(Reference.parse(f"{reg.host}/team/app@{wrong}"))
+        assert err.value.exit_code == 6

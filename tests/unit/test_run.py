@@ -18,6 +18,7 @@ from buildx_go.planning.hostgo import HostGo
 from buildx_go.planning.plan import Command, Plan
 from buildx_go.platforms import Platform
 from buildx_go.project.gomod import GoProject
+from buildx_go.refs import Reference
 from buildx_go.registry.client import RegistryClient
 from buildx_go.run.execute import execute
 from buildx_go.run.steps import check_emulation, fill
@@ -427,7 +428,7 @@ def test_host_context_is_stable_per_project_when_given() -> None:
 
 class PushesTo:
     """A docker executor that "builds" by storing images in a FakeRegistry, as BuildKit would
-    push them: `build` pushes an index (by digest or tagged), `publish`/`promote` tag it."""
+    push them: `build` pushes an index (by digest or tagged); buildx-go writes the tags itself."""
 
     def __init__(self, reg: FakeRegistry, arm64_binary: bytes = ARM64) -> None:
         self.reg, self.arm64_binary, self.purposes = reg, arm64_binary, []  # type: ignore[var-annotated]
@@ -448,10 +449,6 @@ class PushesTo:
             for tag in tags[1:]:
                 self.reg.manifests[(repo, tag)] = self.reg.manifests[(repo, digest)]
             Path(argv[argv.index("--metadata-file") + 1]).write_text(json.dumps({"containerimage.digest": digest}))
-        elif argv[:4] == ("docker", "buildx", "imagetools", "create"):
-            source = argv[-1].split("@", 1)[1]
-            for tag in (argv[i + 1].rsplit(":", 1)[1] for i, a in enumerate(argv) if a == "--tag"):
-                self.reg.manifests[("app", tag)] = self.reg.manifests[("app", source)]
         return ""
 
     def probe(self, argv: Sequence[str], **_: object) -> tuple[int, str, str]:
@@ -469,10 +466,34 @@ def test_pushed_by_digest_verified_then_tagged_then_promoted(tmp_path: Path) -> 
         ex = PushesTo(reg)
         outcome = execute(plan, ex, lambda: RegistryClient({"HOME": str(tmp_path)}), env={}, cache_dir=str(tmp_path))
         tagged = reg.manifests[("app", "1.0.0")] == reg.manifests[("app", "latest")]
-    assert ex.purposes == ["build", f"publish {reg.host}/app:1.0.0", "promote latest"]
+        puts = [path for method, path in reg.requests if method == "PUT"]
+    assert ex.purposes == ["build"]  # the tags are written by buildx-go itself: no docker started
+    assert puts == ["/v2/app/manifests/1.0.0", "/v2/app/manifests/latest"]
+    written = [e for e in logs if e["event"] == "tags.written"]
+    assert [(e["purpose"], e["refs"]) for e in written] == [
+        (f"publish {reg.host}/app:1.0.0", [f"{reg.host}/app:1.0.0"]),
+        ("promote latest", [f"{reg.host}/app:latest"]),
+    ]
+    assert all(e["digest"] == outcome.digest for e in written)
     order = [e["event"] for e in logs]
     assert order.index("verify.ok") < order.index("tags.published") < order.index("tags.moved")
     assert outcome.verified and outcome.moved == ("latest",) and tagged
+
+
+def test_a_refused_version_tag_is_exit_5_and_latest_is_not_moved(tmp_path: Path) -> None:
+    with FakeRegistry() as reg:
+        plan = registry_plan(reg, tmp_path, "remote")
+        reg.faults.append(("/manifests/1.0.0", 400, {}))
+        with pytest.raises(PushFailed) as err:
+            execute(
+                plan, PushesTo(reg), lambda: RegistryClient({"HOME": str(tmp_path)}), env={}, cache_dir=str(tmp_path)
+            )
+        tags = {t for (r, t) in reg.manifests if not t.startswith("sha256:")}
+    assert err.value.exit_code == 5 and tags == set()
+    assert err.value.message.startswith(
+        f"publish {reg.host}/app:1.0.0: the registry {reg.host} failed: HTTP 400 on PUT"
+    )
+    assert err.value.message.endswith("(nothing was published)")  # pushed by digest: no tag at all
 
 
 def test_a_release_published_since_the_plan_keeps_latest(tmp_path: Path) -> None:
@@ -486,7 +507,8 @@ def test_a_release_published_since_the_plan_keeps_latest(tmp_path: Path) -> None
         ex = PushesTo(reg)
         outcome = execute(plan, ex, lambda: RegistryClient({"HOME": str(tmp_path)}), env={}, cache_dir=str(tmp_path))
         latest_is_newer = reg.manifests[("app", "latest")] == reg.manifests[("app", "1.1.0")]
-    assert ex.purposes == ["build", f"publish {reg.host}/app:1.0.0"]  # no promote command ran
+        puts = [path for method, path in reg.requests if method == "PUT"]
+    assert ex.purposes == ["build"] and puts == ["/v2/app/manifests/1.0.0"]  # latest not written
     held = next(e for e in logs if e["event"] == "tags.held")
     assert held["tags"] == ["latest"] and "held: latest (newer 1.1.0 exists)" in held["reason"]
     assert outcome.moved == () and latest_is_newer
@@ -501,17 +523,15 @@ def test_a_tag_moved_by_another_run_before_the_end_is_said_on_stdout(
     with FakeRegistry() as reg, capture_logs() as logs:
         plan = registry_plan(reg, tmp_path, "remote")
         ex = PushesTo(reg)
-        real_run = ex.run
 
-        def then_another_run(argv: Sequence[str], *, purpose: str = "docker", **kw: object) -> str:
-            out = real_run(argv, purpose=purpose, **kw)
-            if purpose == "promote latest":  # right after this run moved latest, another moves it on
-                other = reg.index("app", "1.2.0", [(*reg.image("app", [{"app": ARM64}]), {"os": "linux"})])
-                reg.manifests[("app", "latest")] = reg.manifests[("app", other)]
-            return out
+        class ThenAnotherRun(RegistryClient):
+            def put_manifest(self, ref: Reference, media: str, body: bytes) -> None:
+                super().put_manifest(ref, media, body)
+                if ref.tag == "latest":  # right after this run moved latest, another moves it on
+                    other = reg.index("app", "1.2.0", [(*reg.image("app", [{"app": ARM64}]), {"os": "linux"})])
+                    reg.manifests[("app", "latest")] = reg.manifests[("app", other)]
 
-        ex.run = then_another_run  # type: ignore[method-assign]
-        outcome = execute(plan, ex, lambda: RegistryClient({"HOME": str(tmp_path)}), env={}, cache_dir=str(tmp_path))
+        outcome = execute(plan, ex, lambda: ThenAnotherRun({"HOME": str(tmp_path)}), env={}, cache_dir=str(tmp_path))
     print_outcome(outcome, "text")
     lines = capsys.readouterr().out.splitlines()
     assert lines[0] == f"{reg.host}/app:1.0.0@{outcome.digest}"
