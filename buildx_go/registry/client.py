@@ -146,19 +146,30 @@ class RegistryClient:
             media = json.loads(resp.body).get("mediaType")
         except (ValueError, AttributeError):
             raise VerificationFailed(f"{ref}: the manifest is not JSON") from None
-        return str(media or resp.headers.get("content-type", "").split(";")[0]), resp.body
+        media = str(media or resp.headers.get("content-type", "").split(";")[0].strip())
+        if not media:
+            raise VerificationFailed(f"{ref}: the manifest states no media type, nor does the registry")
+        return media, resp.body
 
     def put_manifest(self, ref: Reference, media: str, body: bytes) -> None:
         """Tag REF (in its repository) with the manifest BODY, whose blobs and manifests are
         there already: what `docker buildx imagetools create --tag REF SOURCE@DIGEST` does
-        within one repository. PushFailed (5) when the registry does not take it."""
+        within one repository (answered as containerd's pusher takes it: 200, 201 or 204, and
+        the digest it stored, when it says, that of BODY). PushFailed (5) otherwise."""
         url = self._url(ref, f"/manifests/{ref.tag}")
         resp = self._request(ref, "PUT", url, action="pull,push", data=body, content_type=media)
-        if resp.status not in (200, 201):
+        where = f"PUT {ref.repository}:{ref.tag}"
+        if resp.status not in (200, 201, 204):
             detail = registry_error_text(resp.body) or "no detail"
             raise PushFailed(
-                f"the registry {ref.registry} failed: HTTP {resp.status} on PUT {ref.repository}:{ref.tag}: {detail}",
+                f"the registry {ref.registry} failed: HTTP {resp.status} on {where}: {detail}",
                 "the registry refused the tag or is failing: rerun later",
+            )
+        stored, sent = resp.headers.get("docker-content-digest"), "sha256:" + hashlib.sha256(body).hexdigest()
+        if stored and stored != sent:
+            raise PushFailed(
+                f"the registry {ref.registry} stored {stored} on {where}, not the index sent ({sent})",
+                "the registry altered the manifest: tag the digest by hand, or report it to its operators",
             )
 
     def blob(self, ref: Reference, digest: str) -> bytes:
@@ -416,10 +427,11 @@ def next_page(url: str, link: str) -> str | None:
 
 
 def registry_error_text(body: bytes) -> str:
-    """The registry's own error message (OCI error JSON), shortened; never the request."""
+    """The registry's own error message (OCI error JSON), on one line, shortened; never the request."""
     try:
         errors = json.loads(body).get("errors") or []
-        return "; ".join(f"{e.get('code', '')}: {e.get('message', '')}".strip(": ") for e in errors)[:200]
+        text = "; ".join(f"{e.get('code', '')}: {e.get('message', '')}".strip(": ") for e in errors)
+        return " ".join(text.split())[:200]
     except (ValueError, AttributeError):
         return ""
 

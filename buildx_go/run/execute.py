@@ -213,6 +213,7 @@ class _Run:
     # the published index's record says its images were verified as this run would before
     # any version tag was written (unchanged): its layers are not read again
     verified_before: bool = False
+    tagging: str | None = None  # the verified digest whose tags this run has begun to write
 
     def go(self) -> Outcome:
         try:
@@ -242,21 +243,27 @@ class _Run:
 
     def interrupted(self) -> Interrupted:
         """Interrupted, saying what this run published before it stopped. A builder that
-        pushes the version tags itself may have pushed them just before: they are looked up."""
+        pushes the version tags itself may have pushed them just before, and a tag being
+        written when the signal came may be written: they are looked up."""
         published = list(self.published)
         plan = self.plan
         argv = [a for c in plan.phase("build") for a in c.argv]
         pushes_tags = plan.packaging == "buildx" and not plan.tagged_after_verify
         if pushes_tags and any(a == "--push" or "push=" in a or "type=registry" in a for a in argv):
-            for ref in plan.refs:
-                if ref in published:
-                    continue
-                try:
-                    have = self.client.digest_of(Reference.parse(ref))
-                except BuildxGoError:
-                    have = None
-                if have:
-                    published.append(f"{ref} (now {have}: pushed by the build before it stopped, or by a previous run)")
+            look, how = plan.refs, "pushed by the build"
+        elif self.tagging:
+            look, how = (*plan.refs, *(f"{plan.image}:{t}" for t in plan.moving_tags)), "written"
+        else:
+            look, how = (), ""
+        for ref in look:
+            if ref in published:
+                continue
+            try:
+                have = self.client.digest_of(Reference.parse(ref))
+            except BuildxGoError:
+                have = None
+            if have and (how != "written" or have == self.tagging):
+                published.append(f"{ref} (now {have}: {how} before it stopped, or by a previous run)")
         said = "published before it: " + ", ".join(published) if published else "nothing was published"
         return Interrupted(
             f"interrupted by {interrupt.caught()}: {said}", "every command was stopped; nothing started after it"
@@ -312,9 +319,11 @@ class _Run:
                 again,
             )
         if plan.tagged_after_verify and digest and built:
+            self.tagging = digest
             run_phase(plan, self.executor, "publish", {"": digest}, self.published, client=self.client)
             self.check_tags(digest)
             log.info("tags.published", refs=list(plan.refs), digest=digest)
+        self.tagging = digest  # verified: the moving tags follow
         moved = self.promote({"": digest} if digest else {})
         return self.summary(digest, report, moved, (), built)
 

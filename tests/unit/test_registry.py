@@ -11,7 +11,7 @@ import pytest
 
 from buildx_go.errors import RegistryError, VerificationFailed
 from buildx_go.refs import Reference
-from buildx_go.registry.client import RegistryClient, next_page, parse_challenge, retry_after
+from buildx_go.registry.client import RegistryClient, next_page, parse_challenge, registry_error_text, retry_after
 from buildx_go.registry.credentials import Credentials, from_auths_entry, lookup
 from tests.fakeregistry import FakeRegistry
 
@@ -295,3 +295,29 @@ def test_a_manifest_served_under_another_digest_is_not_copied_to_a_tag() -> None
         with pytest.raises(VerificationFailed, match="a manifest of another digest") as err:
             RegistryClient({"HOME": "/nonexistent"}).manifest_bytes(Reference.parse(f"{reg.host}/team/app@{wrong}"))
         assert err.value.exit_code == 6
+
+
+def test_a_tag_write_is_taken_as_containerd_takes_it() -> None:
+    """200, 201 or 204; the digest the registry says it stored must be the one sent; a
+    registry's error text stays on one line."""
+    with FakeRegistry() as reg:
+        digest = image_on(reg)
+        client = RegistryClient({"HOME": "/nonexistent"}, sleep=lambda _: None)
+        media, body = client.manifest_bytes(Reference.parse(f"{reg.host}/team/app@{digest}"))
+        target = Reference.parse(f"{reg.host}/team/app:2.0.0")
+        reg.faults.append(("/manifests/2.0.0", 204, {}))
+        client.put_manifest(target, media, body)  # no error: some registries answer 204
+        other = "sha256:" + "1" * 64
+        reg.faults.append(("/manifests/2.0.0", 201, {"Docker-Content-Digest": other}))
+        with pytest.raises(RegistryError, match=f"stored {other} on PUT team/app:2.0.0, not the index sent") as err:
+            client.put_manifest(target, media, body)
+        assert err.value.exit_code == 5
+    assert registry_error_text(b'{"errors":[{"code":"DENIED","message":"no\\nway\\r\\n out"}]}') == "DENIED: no way out"
+
+
+def test_a_manifest_of_no_stated_media_type_is_not_copied_to_a_tag() -> None:
+    with FakeRegistry() as reg:
+        body = json.dumps({"schemaVersion": 2, "manifests": []}).encode()
+        digest = reg.put_manifest("team/app", body, "")
+        with pytest.raises(VerificationFailed, match="states no media type"):
+            RegistryClient({"HOME": "/nonexistent"}).manifest_bytes(Reference.parse(f"{reg.host}/team/app@{digest}"))

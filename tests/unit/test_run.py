@@ -496,6 +496,36 @@ def test_a_refused_version_tag_is_exit_5_and_latest_is_not_moved(tmp_path: Path)
     assert err.value.message.endswith("(nothing was published)")  # pushed by digest: no tag at all
 
 
+def test_an_interrupt_while_a_tag_is_written_names_the_tag_the_registry_took(tmp_path: Path) -> None:
+    """SIGINT with no child running raises in the main thread, here as the registry has just
+    stored 1.0.0: the message names it (looked up), and latest is not written."""
+    import signal
+
+    from buildx_go.engine import interrupt
+
+    with FakeRegistry() as reg:
+
+        class StoppedAfterPut(RegistryClient):
+            def put_manifest(self, ref: Reference, media: str, body: bytes) -> None:
+                super().put_manifest(ref, media, body)
+                interrupt._caught.append(signal.SIGINT)
+                raise Interrupted("interrupted by SIGINT")
+
+        plan = registry_plan(reg, tmp_path, "remote")
+        try:
+            with pytest.raises(Interrupted) as err:
+                execute(plan, PushesTo(reg), lambda: StoppedAfterPut({"HOME": str(tmp_path)}), env={})
+        finally:
+            interrupt.reset()
+        digest = reg.manifests[("app", "1.0.0")]
+        latest = ("app", "latest") in reg.manifests
+    assert err.value.exit_code == 130 and not latest and digest
+    assert err.value.message.startswith(
+        f"interrupted by SIGINT: published before it: {reg.host}/app:1.0.0 (now sha256:"
+    )
+    assert "written before it stopped" in err.value.message
+
+
 def test_a_release_published_since_the_plan_keeps_latest(tmp_path: Path) -> None:
     """The plan saw no tags; by the time 1.0.0 is verified another run has released 1.1.0
     (and moved latest to it): 1.0.0 is published, latest stays on 1.1.0."""
