@@ -26,7 +26,7 @@ from buildx_go.registry.client import INDEX_TYPES, MANIFEST_TYPES, RegistryClien
 from buildx_go.verify.binary import BinaryFacts, binary_problems, dynamic_deps, library_search
 from buildx_go.verify.cache import VerifyCache
 from buildx_go.verify.entrypoint import find_program
-from buildx_go.verify.imagefs import Elf, Found, Reader, Tree, clean, read_as_elf
+from buildx_go.verify.imagefs import Elf, Found, Reader, Tree, User, clean, permitted, read_as_elf, strict_ancestors
 from buildx_go.verify.layers import (
     LayerFacts,
     content_problems,
@@ -295,7 +295,9 @@ def program_check(
         facts_text += f", dynamically linked ({interp}; {', '.join(needed) or 'no libraries'})"
         env = dict(str(e).split("=", 1) for e in (config.get("config") or {}).get("Env") or [] if "=" in str(e))
         cwd = str((config.get("config") or {}).get("WorkingDir") or "/")
-        where = Loader(interp, *library_search(data), env.get("LD_LIBRARY_PATH", ""), program.binary.path, cwd)
+        user = tree.user(str((config.get("config") or {}).get("User") or ""), read)[0]
+        search = library_search(data)
+        where = Loader(interp, *search, env.get("LD_LIBRARY_PATH", ""), program.binary.path, cwd, user)
         problems += library_problems(tree, platform, where, needed, read)
     content = tree.content_of(program.binary)[1]
     return attrs.evolve(check, binary=f"/{program.binary.path}", facts=facts_text), problems, content
@@ -311,6 +313,7 @@ class Loader:
     ld_library_path: str  # the image config's LD_LIBRARY_PATH
     binary: str  # its path, for $ORIGIN
     cwd: str = "/"  # the image config's WorkingDir: a relative folder is found from there
+    user: User | None = None  # the config's USER: the loader opens libraries as that user
 
     @property
     def musl(self) -> bool:
@@ -367,11 +370,15 @@ def library_problems(
     passes over one of another architecture. Then what those libraries need in turn, looked
     for as widely as the loader could (their own DT_RPATH/DT_RUNPATH too, and a name already
     loaded): one found nowhere stops the program as surely."""
-    if tree.resolve(loader.interp)[0] is None:
+    interp = tree.resolve(loader.interp)[0]
+    if interp is None:
         return [
             f"the binary is dynamically linked (cgo) but its interpreter {loader.interp} is not in the image: "
             "a base with that libc, a static build (--cgo-static), or CGO_ENABLED=0"
         ]
+    mode = tree.node_of(interp).mode
+    if not mode & 0o111:  # the kernel opens it to execute: without any x bit, not even root may
+        return [f"the binary's interpreter {loader.interp} is not executable (mode {mode:04o}): the kernel refuses it"]
     path_file = loader.musl_path_file
     first, system = loader.directories(platform, tree.text(path_file, read) if path_file else None)
     cache = "" if loader.musl else (tree.text("etc/ld.so.cache", read) or "")
@@ -381,11 +388,11 @@ def library_problems(
     seen: set[str] = set()
     while queue:
         lib, dirs, by = queue.pop(0)  # breadth first, as the loader loads
-        if (loader.musl and MUSL_ITSELF.match(lib)) or (lib in loaded and by is not None):
-            continue  # musl's loader is its libc; a name loaded already is not looked for again
+        if (loader.musl and MUSL_ITSELF.match(lib)) or lib in loaded:
+            continue  # musl's loader is its libc; a name loaded already (the loader's own) is not opened again
         loaded.add(lib)
         cached = re.findall(rf"(?:^|\x00)(/[^\x00]*/{re.escape(lib)})\x00", cache) if cache else []
-        found, problem = _find_library(tree, platform, lib, dirs, cached, system)
+        found, problem = _find_library(tree, platform, lib, dirs, cached, system, loader)
         if problem is not None:
             cache_note = "" if loader.musl or problem.startswith("; ") else _CACHE_NOTE
             problems.append(f"{by or 'the binary'} needs {lib}{problem}{cache_note}")
@@ -413,17 +420,47 @@ def _own_dirs(elf: Elf, path: str) -> list[str]:
     return [_at_origin(d, o) for d in (*elf.rpath, *elf.runpath) for o in origins]
 
 
+def _closed_to(tree: Tree, found: Found, path: str, user: User, cwd: str) -> str | None:
+    """Why USER (not root: the engine gives root CAP_DAC_OVERRIDE) cannot open FOUND, reached
+    as PATH, or None: it needs the file's read bit and the search bit of every folder above
+    it and above PATH (its symlinks' folders), but those above CWD (runc enters the working
+    directory before it becomes USER; a relative LD_LIBRARY_PATH entry starts there)."""
+    node = tree.node_of(found)
+    if not permitted(node, user, 0o4):
+        return f"not readable by USER {user.name}: mode {node.mode:04o}, owner {node.uid}"
+    entered = set(strict_ancestors(clean(cwd))) if clean(cwd) else set()
+    for above in dict.fromkeys([*strict_ancestors(clean(path)), *strict_ancestors(found.path)]):
+        if above in entered:
+            continue
+        folder = tree.lookup(above)
+        if folder is not None and folder.node.kind == "dir" and not permitted(folder.node, user, 0o1):
+            return f"/{folder.path} not searchable by USER {user.name}: mode {folder.node.mode:04o}"
+    return None
+
+
 def _find_library(
-    tree: Tree, platform: Platform, lib: str, dirs: list[str], cached: list[str], system: list[str]
+    tree: Tree,
+    platform: Platform,
+    lib: str,
+    dirs: list[str],
+    cached: list[str],
+    system: list[str],
+    loader: Loader | None = None,
 ) -> tuple[tuple[str, Elf | None] | None, str | None]:
     """((where LIB was found, its ELF facts when read), None), or (None, why not: the text
-    that follows the library's name)."""
+    that follows the library's name). A file USER cannot open is passed over, as glibc's
+    and musl's loaders pass over EACCES."""
     candidates = [lib] if "/" in lib else [posixpath.join(d, lib) for d in [*dirs]] + cached
     candidates += [] if "/" in lib else [posixpath.join(d, lib) for d in system]
     wrong = []
     for candidate in candidates:
         hit, _ = tree.resolve(candidate)
         if hit is None or tree.node_of(hit).kind != "file":
+            continue
+        user = loader.user if loader else None
+        closed = _closed_to(tree, hit, candidate, user, loader.cwd) if loader and user and user.uid != 0 else None
+        if closed:
+            wrong.append(f"/{hit.path} ({closed})")
             continue
         elf = tree.elf_at(hit)
         if elf is not None and (elf.machine, elf.bits, elf.little) == platform.elf:
@@ -433,7 +470,10 @@ def _find_library(
         what = ELF_MACHINE_NAMES.get(elf.machine, f"machine {elf.machine}") if elf else "not ELF"
         wrong.append(f"/{hit.path} ({what})")
     if wrong:
-        return None, f"; the dynamic loader finds only {', '.join(dict.fromkeys(wrong))}, not for {platform}"
+        arch = any("not readable" not in w and "not searchable" not in w for w in wrong)
+        return None, f"; the dynamic loader finds only {', '.join(dict.fromkeys(wrong))}" + (
+            f", not for {platform}" if arch else ""
+        )
     shown = ", ".join(dict.fromkeys([*dirs, *system]))
     return None, f", which the dynamic loader finds in none of {shown}"
 

@@ -3,7 +3,8 @@ is checked against it on shapes real teams' Dockerfiles make with glibc programs
 Debian): a library named as RHEL names them, LD_LIBRARY_PATH relative to the working
 directory or through $ORIGIN, /etc/passwd as a symlink or with an execute bit, SHELL with
 `-o pipefail`, an object file left as the entrypoint, a library whose own library is
-missing, and a script its USER cannot read."""
+missing, a script or a library its USER cannot read, and the loader without an execute
+bit."""
 
 from __future__ import annotations
 
@@ -91,6 +92,20 @@ ENTRYPOINT ["/app/run.sh"]
 FROM script AS script-private
 COPY --from=build --chmod=700 /src/run.sh /app/run.sh
 
+FROM base AS lib-private
+COPY --from=build /src/app-runpath /app/bin/app
+COPY --from=build --chmod=600 /src/libgreet.so /app/lib/libgreet.so
+USER nobody
+ENTRYPOINT ["/app/bin/app"]
+
+FROM lib-private AS lib-private-root
+USER root
+
+FROM base AS loader-noexec
+COPY --from=build /src/app-runpath /app/bin/app
+RUN chmod 644 /usr/lib/x86_64-linux-gnu/ld-linux-x86-64.so.2
+ENTRYPOINT ["/app/bin/app"]
+
 FROM {REGISTRY}/debian:bookworm AS transitive
 COPY --from=build /src/app-runpath /app/bin/app
 COPY --from=build /src/deep/ /app/lib/
@@ -115,6 +130,9 @@ CASES = {
     "pipefail-missing": False,
     "script": True,
     "script-private": False,
+    "lib-private": False,
+    "lib-private-root": True,
+    "loader-noexec": False,
     "transitive": True,
     "transitive-missing": False,
 }
@@ -136,4 +154,12 @@ def test_verify_says_what_the_engine_says_on_glibc_shapes(repo: str, tmp_path: P
     assert any("/app/bin/missing" in p for p in problems["pipefail-missing"]), problems["pipefail-missing"]
     assert any("libgreet.so" in p for p in problems["ldrel-elsewhere"]), problems["ldrel-elsewhere"]
     assert any("not readable by USER nobody" in p for p in problems["script-private"]), problems["script-private"]
+    assert problems["lib-private"] == [
+        "linux/amd64: the binary needs libgreet.so; the dynamic loader finds only /app/lib/libgreet.so "
+        "(not readable by USER nobody: mode 0600, owner 0)"
+    ]
+    assert problems["loader-noexec"] == [
+        "linux/amd64: the binary's interpreter /lib64/ld-linux-x86-64.so.2 is not executable (mode 0644): "
+        "the kernel refuses it"
+    ]
     assert any("/app/lib/libgreet.so needs libinner.so" in p for p in problems["transitive-missing"]), problems

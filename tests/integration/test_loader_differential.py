@@ -2,7 +2,8 @@
 against the engine running each image. A C program linked with musl (Debian's musl-gcc)
 needs libgreet.so and libc.so; each image holds only musl's loader (it answers for libc.so
 itself), the program, and libgreet.so where the case puts it, with or without the loader's
-path file (/etc/ld-musl-x86_64.path), which replaces its default folders."""
+path file (/etc/ld-musl-x86_64.path), which replaces its default folders. And the loader
+itself without an execute bit: the kernel refuses to start the program (root too)."""
 
 from __future__ import annotations
 
@@ -45,6 +46,9 @@ COPY --from=build /src/narrow.path /etc/ld-musl-x86_64.path
 
 FROM base AS default
 COPY --from=build /src/libgreet.so /usr/local/lib/libgreet.so
+
+FROM default AS unexecutable
+COPY --chmod=0644 --from=build /src/ld-musl-x86_64.so.1 /lib/ld-musl-x86_64.so.1
 """
 
 # target -> whether musl's loader finds libgreet.so there (what the engine is expected to say)
@@ -66,3 +70,13 @@ def test_verify_finds_libraries_where_musls_loader_does(repo: str, tmp_path: Pat
         assert not any("libc.so" in p for p in report["problems"]), report["problems"]  # the loader's own
         verdicts[target] = (engine, ours)
     assert verdicts == {t: (found, found) for t, found in CASES.items()}
+
+
+def test_a_loader_without_an_execute_bit_fails_as_the_engine_fails_it(repo: str, tmp_path: Path) -> None:
+    (tmp_path / "Dockerfile").write_text(DOCKERFILE)
+    ran, ours, report = engine_and_verify(tmp_path, "unexecutable", f"{repo}:unexecutable")
+    assert ran.returncode != 0 and "permission denied" in (ran.stderr + ran.stdout).lower(), ran
+    assert not ours and report["problems"] == [
+        "linux/amd64: the binary's interpreter /lib/ld-musl-x86_64.so.1 is not executable (mode 0644): "
+        "the kernel refuses it"
+    ]

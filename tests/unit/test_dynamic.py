@@ -9,28 +9,34 @@ import os
 import tarfile
 from pathlib import Path
 
+import attrs
+
 from buildx_go.platforms import Platform
 from buildx_go.verify.binary import dynamic_deps
 from buildx_go.verify.check import Loader, library_problems
-from buildx_go.verify.imagefs import Tree
+from buildx_go.verify.imagefs import Tree, User
 from buildx_go.verify.layers import layer_facts
+from tests.fakeregistry import entry_tar
 from tests.unit.test_verify import elf_program
 
 
-def layer(entries: dict[str, str | bytes | None]) -> bytes:
-    """A gzip tar layer: path -> bytes (a file), str (a symlink to it), None (a directory)."""
+def layer(entries: dict[str, str | bytes | None], modes: dict[str, int] | None = None) -> bytes:
+    """A gzip tar layer: path -> bytes (a file), str (a symlink to it), None (a directory);
+    folders 0755, files 0644 unless MODES says (dynamic loaders, ld-*, 0755 as distributions
+    ship them)."""
     buf = io.BytesIO()
     with tarfile.open(fileobj=buf, mode="w") as tar:
         for name, what in entries.items():
             info = tarfile.TarInfo(name)
             if what is None:
-                info.type = tarfile.DIRTYPE
+                info.type, info.mode = tarfile.DIRTYPE, 0o755
                 tar.addfile(info)
             elif isinstance(what, str):
                 info.type, info.linkname = tarfile.SYMTYPE, what
                 tar.addfile(info)
             else:
                 info.size = len(what)
+                info.mode = (modes or {}).get(name, 0o755 if "/ld-" in f"/{name}" else 0o644)
                 tar.addfile(info, io.BytesIO(what))
     return gzip.compress(buf.getvalue())
 
@@ -85,6 +91,11 @@ def test_libraries_are_found_through_symlinks_and_whiteouts_apply() -> None:
     )
     deleted = tree(DEBIAN, layer({"usr/lib/x86_64-linux-gnu/.wh.libz.so.1.2.13": b""}))
     assert library_problems(deleted, AMD64, loader(), ("libz.so.1",)) != []
+    loader_file = "usr/lib/x86_64-linux-gnu/ld-linux-x86-64.so.2"
+    unexecutable = tree(DEBIAN, layer({"usr/lib/x86_64-linux-gnu": None, loader_file: X86}, {loader_file: 0o644}))
+    assert library_problems(unexecutable, AMD64, loader(), ("libc.so.6",)) == [
+        f"the binary's interpreter {INTERP} is not executable (mode 0644): the kernel refuses it"
+    ]
     static_base = tree(layer({"etc": None, "etc/passwd": b"root:x:0:0::/:/sbin/nologin\n"}))
     (problem,) = library_problems(static_base, AMD64, loader(), ("libc.so.6",))
     assert problem.startswith(f"the binary is dynamically linked (cgo) but its interpreter {INTERP} is not in")
@@ -163,7 +174,7 @@ def test_musl_answers_for_its_own_libc_names_without_a_file_of_that_name() -> No
 
 
 def _lib_layer(entries: dict[str, str | bytes | None], mode: int = 0o644) -> bytes:
-    """layer(), with each file's MODE."""
+    """layer(), with each file's MODE (a dynamic loader's, ld-*, 0755)."""
     buf = io.BytesIO()
     with tarfile.open(fileobj=buf, mode="w") as tar:
         for name, what in entries.items():
@@ -175,7 +186,7 @@ def _lib_layer(entries: dict[str, str | bytes | None], mode: int = 0o644) -> byt
                 info.type, info.linkname = tarfile.SYMTYPE, what
                 tar.addfile(info)
             else:
-                info.size, info.mode = len(what), mode
+                info.size, info.mode = len(what), 0o755 if "/ld-" in f"/{name}" else mode
                 tar.addfile(info, io.BytesIO(what))
     return gzip.compress(buf.getvalue())
 
@@ -259,3 +270,61 @@ def test_what_a_library_needs_is_looked_for_too() -> None:
     from buildx_go.verify.imagefs import Listing
 
     assert Listing.from_json(facts.to_json()) == facts
+
+
+def test_a_library_its_user_cannot_open_is_passed_over_as_the_loader_passes_over_eacces() -> None:
+    nobody = User(65534, frozenset({65534}), "nobody")
+    private = tree(DEBIAN, _lib_layer({"usr/lib/libgreet.so": X86}, 0o600))
+    as_nobody = attrs.evolve(loader(), user=nobody)
+    assert library_problems(private, AMD64, as_nobody, ("libgreet.so",)) == [
+        "the binary needs libgreet.so; the dynamic loader finds only /usr/lib/libgreet.so "
+        "(not readable by USER nobody: mode 0600, owner 0)"
+    ]
+    assert library_problems(private, AMD64, loader(), ("libgreet.so",)) == []  # root: CAP_DAC_OVERRIDE
+    readable_later = tree(
+        DEBIAN, _lib_layer({"usr/lib/libgreet.so": X86}, 0o600), _lib_layer({"lib64/libgreet.so": X86})
+    )
+    assert library_problems(readable_later, AMD64, as_nobody, ("libgreet.so",)) == []
+    closed = entry_tar(
+        [("opt", "dir", b"", 0o755, 0), ("opt/db", "dir", b"", 0o700, 0), ("opt/db/libgreet.so", "file", X86, 0o644, 0)]
+    )
+    where = attrs.evolve(as_nobody, runpath=("/opt/db",))
+    assert library_problems(tree(DEBIAN, closed), AMD64, where, ("libgreet.so",)) == [
+        "the binary needs libgreet.so; the dynamic loader finds only /opt/db/libgreet.so "
+        "(/opt/db not searchable by USER nobody: mode 0700)"
+    ]
+
+
+def test_where_the_loader_opens_a_library_as_user_the_folders_it_walks_count() -> None:
+    nobody = attrs.evolve(loader(), user=User(65534, frozenset({65534}), "nobody"))
+    # a symlink in a folder nobody cannot search is never read: EACCES, passed over
+    linked = entry_tar(
+        [
+            ("opt", "dir", b"", 0o755, 0),
+            ("opt/closed", "dir", b"", 0o700, 0),
+            ("opt/closed/libgreet.so", "symlink", "/srv/libgreet.so", 0o777, 0),
+            ("srv", "dir", b"", 0o755, 0),
+            ("srv/libgreet.so", "file", X86, 0o644, 0),
+        ]
+    )
+    via_closed = attrs.evolve(nobody, ld_library_path="/opt/closed")
+    assert library_problems(tree(DEBIAN, linked), AMD64, via_closed, ("libgreet.so",)) == [
+        "the binary needs libgreet.so; the dynamic loader finds only /srv/libgreet.so "
+        "(/opt/closed not searchable by USER nobody: mode 0700)"
+    ]
+    # runc enters WORKDIR before it becomes USER: a relative entry is opened from there, the
+    # folders above it are not walked
+    under_root = entry_tar(
+        [
+            ("root", "dir", b"", 0o700, 0),
+            ("root/app", "dir", b"", 0o755, 0),
+            ("root/app/lib", "dir", b"", 0o755, 0),
+            ("root/app/lib/libgreet.so", "file", X86, 0o644, 0),
+        ]
+    )
+    relative = attrs.evolve(nobody, ld_library_path="lib", cwd="/root/app")
+    assert library_problems(tree(DEBIAN, under_root), AMD64, relative, ("libgreet.so",)) == []
+    # the loader's own name among the binary's needs is the loader already mapped: not opened
+    private_loader = entry_tar([("usr/lib/x86_64-linux-gnu/ld-linux-x86-64.so.2", "file", X86, 0o700, 0)])
+    needs = ("libc.so.6", "ld-linux-x86-64.so.2")
+    assert library_problems(tree(DEBIAN, private_loader), AMD64, nobody, needs) == []
