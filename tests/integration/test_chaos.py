@@ -23,7 +23,7 @@ def test_the_chaos_smoke_run_counts_nothing_wrong() -> None:
         for line in proc.stdout.splitlines()
         if line.startswith("| buildx") or line.startswith("| manifest")
     ]
-    assert len(rows) == 7  # six registry faults (promotion and blob checks among them), a helper that hangs
+    assert len(rows) == 7  # six registry faults (tag writes and blob checks among them), a helper that hangs
     for row in rows:
         runs, hit, wrong, broken, latest, left = (int(row[i]) for i in (3, 4, 7, 8, 9, 10))
         assert runs == hit == 1 and wrong == broken == latest == left == 0, row
