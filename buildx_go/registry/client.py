@@ -110,6 +110,12 @@ class RegistryClient:
         return found
 
     def manifest_or_none(self, ref: Reference) -> tuple[str, str, dict[str, Any]] | None:
+        found = self._manifest(ref)
+        return found[:3] if found else None
+
+    def _manifest(self, ref: Reference) -> tuple[str, str, dict[str, Any], bytes] | None:
+        """(media type, digest, document, exact bytes) of REF's manifest, checked against REF's
+        digest when it names one; None if absent."""
         resp = self._get(ref, f"/manifests/{ref.digest or ref.tag}", ACCEPT)
         if resp.status == 404:
             return None
@@ -119,9 +125,11 @@ class RegistryClient:
         try:
             doc = json.loads(resp.body)
         except ValueError:
-            raise VerificationFailed(f"{ref}: the manifest is not JSON") from None
-        media = doc.get("mediaType") or resp.headers.get("content-type", "").split(";")[0]
-        return str(media), digest, doc
+            doc = None
+        if not isinstance(doc, dict):
+            raise VerificationFailed(f"{ref}: the manifest is not JSON")
+        media = doc.get("mediaType") or resp.headers.get("content-type", "").split(";")[0].strip()
+        return str(media), digest, doc, resp.body
 
     def digest_of(self, ref: Reference) -> str | None:
         """The digest REF resolves to (a HEAD request), None if it does not exist."""
@@ -137,19 +145,13 @@ class RegistryClient:
 
     def manifest_bytes(self, ref: Reference) -> tuple[str, bytes]:
         """(media type, exact bytes) of the manifest REF names by digest, checked against it."""
-        resp = self._get(ref, f"/manifests/{ref.digest}", ACCEPT)
-        if resp.status == 404:
+        found = self._manifest(ref)
+        if found is None:
             raise VerificationFailed(f"{ref}: not found in the registry")
-        if "sha256:" + hashlib.sha256(resp.body).hexdigest() != ref.digest:
-            raise VerificationFailed(f"{ref}: the registry served a manifest of another digest")
-        try:
-            media = json.loads(resp.body).get("mediaType")
-        except (ValueError, AttributeError):
-            raise VerificationFailed(f"{ref}: the manifest is not JSON") from None
-        media = str(media or resp.headers.get("content-type", "").split(";")[0].strip())
+        media, _, _, body = found
         if not media:
             raise VerificationFailed(f"{ref}: the manifest states no media type, nor does the registry")
-        return media, resp.body
+        return media, body
 
     def put_manifest(self, ref: Reference, media: str, body: bytes) -> None:
         """Tag REF (in its repository) with the manifest BODY, whose blobs and manifests are

@@ -265,12 +265,18 @@ def test_a_tag_is_written_as_the_manifests_own_bytes_with_push_rights(tmp_path: 
             ]
 
 
+def tag_source(reg: FakeRegistry) -> tuple[RegistryClient, str, bytes, Reference]:
+    """A client (retries without waiting), the media type and bytes of an image on REG read
+    by digest, and the tag 2.0.0 to write them under."""
+    digest = image_on(reg)
+    client = RegistryClient({"HOME": "/nonexistent"}, sleep=lambda _: None)
+    media, body = client.manifest_bytes(Reference.parse(f"{reg.host}/team/app@{digest}"))
+    return client, media, body, Reference.parse(f"{reg.host}/team/app:2.0.0")
+
+
 def test_a_tag_the_registry_refuses_is_exit_5_naming_the_tag() -> None:
     with FakeRegistry() as reg:
-        digest = image_on(reg)
-        client = RegistryClient({"HOME": "/nonexistent"}, sleep=lambda _: None)
-        media, body = client.manifest_bytes(Reference.parse(f"{reg.host}/team/app@{digest}"))
-        target = Reference.parse(f"{reg.host}/team/app:2.0.0")
+        client, media, body, target = tag_source(reg)
         reg.faults.append(("/manifests/2.0.0", 400, {}))
         with pytest.raises(RegistryError) as err:
             client.put_manifest(target, media, body)
@@ -292,7 +298,7 @@ def test_a_manifest_served_under_another_digest_is_not_copied_to_a_tag() -> None
         digest = image_on(reg)
         wrong = "sha256:" + "0" * 64
         reg.manifests[("team/app", wrong)] = reg.manifests[("team/app", digest)]
-        with pytest.raises(VerificationFailed, match="a manifest of another digest") as err:
+        with pytest.raises(VerificationFailed, match=f"served a manifest whose digest is {digest}") as err:
             RegistryClient({"HOME": "/nonexistent"}).manifest_bytes(Reference.parse(f"{reg.host}/team/app@{wrong}"))
         assert err.value.exit_code == 6
 
@@ -301,10 +307,7 @@ def test_a_tag_write_is_taken_as_containerd_takes_it() -> None:
     """200, 201 or 204; the digest the registry says it stored must be the one sent; a
     registry's error text stays on one line."""
     with FakeRegistry() as reg:
-        digest = image_on(reg)
-        client = RegistryClient({"HOME": "/nonexistent"}, sleep=lambda _: None)
-        media, body = client.manifest_bytes(Reference.parse(f"{reg.host}/team/app@{digest}"))
-        target = Reference.parse(f"{reg.host}/team/app:2.0.0")
+        client, media, body, target = tag_source(reg)
         reg.faults.append(("/manifests/2.0.0", 204, {}))
         client.put_manifest(target, media, body)  # no error: some registries answer 204
         other = "sha256:" + "1" * 64
