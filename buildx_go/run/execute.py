@@ -249,12 +249,13 @@ class _Run:
         plan = self.plan
         argv = [a for c in plan.phase("build") for a in c.argv]
         pushes_tags = plan.packaging == "buildx" and not plan.tagged_after_verify
+        look: tuple[str, ...] = ()
+        match = None  # the digest a tag found must hold to count, if any
         if pushes_tags and any(a == "--push" or "push=" in a or "type=registry" in a for a in argv):
             look, how = plan.refs, "pushed by the build"
         elif self.tagging:
             look, how = (*plan.refs, *(f"{plan.image}:{t}" for t in plan.moving_tags)), "written"
-        else:
-            look, how = (), ""
+            match = self.tagging
         for ref in look:
             if ref in published:
                 continue
@@ -262,7 +263,7 @@ class _Run:
                 have = self.client.digest_of(Reference.parse(ref))
             except BuildxGoError:
                 have = None
-            if have and (how != "written" or have == self.tagging):
+            if have and match in (None, have):
                 published.append(f"{ref} (now {have}: {how} before it stopped, or by a previous run)")
         said = "published before it: " + ", ".join(published) if published else "nothing was published"
         return Interrupted(
@@ -318,12 +319,11 @@ class _Run:
                 ),
                 again,
             )
+        self.tagging = digest  # verified: the tags follow
         if plan.tagged_after_verify and digest and built:
-            self.tagging = digest
             run_phase(plan, self.executor, "publish", {"": digest}, self.published, client=self.client)
             self.check_tags(digest)
             log.info("tags.published", refs=list(plan.refs), digest=digest)
-        self.tagging = digest  # verified: the moving tags follow
         moved = self.promote({"": digest} if digest else {})
         return self.summary(digest, report, moved, (), built)
 
