@@ -26,7 +26,18 @@ from buildx_go.registry.client import INDEX_TYPES, MANIFEST_TYPES, RegistryClien
 from buildx_go.verify.binary import BinaryFacts, binary_problems, dynamic_deps, library_search
 from buildx_go.verify.cache import VerifyCache
 from buildx_go.verify.entrypoint import find_program
-from buildx_go.verify.imagefs import Elf, Found, Reader, Tree, User, clean, permitted, read_as_elf, strict_ancestors
+from buildx_go.verify.imagefs import (
+    Elf,
+    Found,
+    Reader,
+    Tree,
+    User,
+    clean,
+    permitted,
+    read_as_elf,
+    strict_ancestors,
+    unsearchable,
+)
 from buildx_go.verify.layers import (
     LayerFacts,
     content_problems,
@@ -295,9 +306,8 @@ def program_check(
         facts_text += f", dynamically linked ({interp}; {', '.join(needed) or 'no libraries'})"
         env = dict(str(e).split("=", 1) for e in (config.get("config") or {}).get("Env") or [] if "=" in str(e))
         cwd = str((config.get("config") or {}).get("WorkingDir") or "/")
-        user = tree.user(str((config.get("config") or {}).get("User") or ""), read)[0]
         search = library_search(data)
-        where = Loader(interp, *search, env.get("LD_LIBRARY_PATH", ""), program.binary.path, cwd, user)
+        where = Loader(interp, *search, env.get("LD_LIBRARY_PATH", ""), program.binary.path, cwd, program.user)
         problems += library_problems(tree, platform, where, needed, read)
     content = tree.content_of(program.binary)[1]
     return attrs.evolve(check, binary=f"/{program.binary.path}", facts=facts_text), problems, content
@@ -429,12 +439,10 @@ def _closed_to(tree: Tree, found: Found, path: str, user: User, cwd: str) -> str
     if not permitted(node, user, 0o4):
         return f"not readable by USER {user.name}: mode {node.mode:04o}, owner {node.uid}"
     entered = set(strict_ancestors(clean(cwd))) if clean(cwd) else set()
-    for above in dict.fromkeys([*strict_ancestors(clean(path)), *strict_ancestors(found.path)]):
-        if above in entered:
-            continue
-        folder = tree.lookup(above)
-        if folder is not None and folder.node.kind == "dir" and not permitted(folder.node, user, 0o1):
-            return f"/{folder.path} not searchable by USER {user.name}: mode {folder.node.mode:04o}"
+    walked = dict.fromkeys([*strict_ancestors(clean(path)), *strict_ancestors(found.path)])
+    folder = unsearchable(tree, [f for f in walked if f not in entered], user)
+    if folder is not None:
+        return f"/{folder.path} not searchable by USER {user.name}: mode {folder.node.mode:04o}"
     return None
 
 
@@ -452,13 +460,13 @@ def _find_library(
     and musl's loaders pass over EACCES."""
     candidates = [lib] if "/" in lib else [posixpath.join(d, lib) for d in [*dirs]] + cached
     candidates += [] if "/" in lib else [posixpath.join(d, lib) for d in system]
-    wrong = []
+    user = loader.user if loader and loader.user and loader.user.uid != 0 else None
+    wrong, other_arch = [], False
     for candidate in candidates:
         hit, _ = tree.resolve(candidate)
         if hit is None or tree.node_of(hit).kind != "file":
             continue
-        user = loader.user if loader else None
-        closed = _closed_to(tree, hit, candidate, user, loader.cwd) if loader and user and user.uid != 0 else None
+        closed = _closed_to(tree, hit, candidate, user, loader.cwd) if loader and user else None
         if closed:
             wrong.append(f"/{hit.path} ({closed})")
             continue
@@ -469,10 +477,10 @@ def _find_library(
             return (hit.path, None), None  # named and moded as no library is: not read, nothing to refuse
         what = ELF_MACHINE_NAMES.get(elf.machine, f"machine {elf.machine}") if elf else "not ELF"
         wrong.append(f"/{hit.path} ({what})")
+        other_arch = True
     if wrong:
-        arch = any("not readable" not in w and "not searchable" not in w for w in wrong)
         return None, f"; the dynamic loader finds only {', '.join(dict.fromkeys(wrong))}" + (
-            f", not for {platform}" if arch else ""
+            f", not for {platform}" if other_arch else ""
         )
     shown = ", ".join(dict.fromkeys([*dirs, *system]))
     return None, f", which the dynamic loader finds in none of {shown}"

@@ -29,7 +29,7 @@ from typing import Any
 import attrs
 
 from buildx_go.verify.binary import dynamic_deps
-from buildx_go.verify.imagefs import Found, Reader, Tree, User, clean, permitted, strict_ancestors
+from buildx_go.verify.imagefs import Found, Reader, Tree, User, clean, permitted, strict_ancestors, unsearchable
 
 DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"  # docker's, containerd's
 LIBC_PATH = "/bin:/usr/bin"  # glibc's execvp without PATH (musl's adds /usr/local/bin first)
@@ -65,6 +65,7 @@ class Program:
     problems: tuple[str, ...] = ()  # why the engine cannot start it
     note: str | None = None  # why the program is not checked
     warnings: tuple[str, ...] = ()  # what holds only with the engine's default capabilities
+    user: User | None = None  # who the engine runs the binary as (its config's USER), with a binary
 
     def describe(self) -> str:
         return " -> ".join(s.path if s.written == s.path else f"{s.written} ({s.path})" for s in self.steps)
@@ -141,7 +142,7 @@ def find_program(tree: Tree, config: Mapping[str, Any], read: Reader) -> Program
                 return Program(tuple(steps), None, note=f"{base}: its command line is not read")
             argv, search, cwd, starter = started.words, started.search or search, started.cwd or cwd, "shell"
             continue
-        return Program((*steps, step), found, warnings=_only_with_caps(tree, found, user))
+        return Program((*steps, step), found, warnings=_only_with_caps(tree, found, user), user=user)
     return Program(tuple(steps), None, note="too many wrappers to follow")
 
 
@@ -188,12 +189,11 @@ def _unreadable(tree: Tree, found: Found, user: User) -> str | None:
             f"/{found.path} (mode {node.mode:04o}, owner {node.uid}) is not readable by USER {user.name}: "
             "its interpreter runs as that user and cannot open it (permission denied)"
         )
-    for above in strict_ancestors(found.path):
-        folder = tree.lookup(above)
-        if folder is not None and folder.node.kind == "dir" and not permitted(folder.node, user, 0o1):
-            mode = f"mode {folder.node.mode:04o}, owner {folder.node.uid}"
-            why = f"the script's interpreter cannot open /{found.path}"
-            return f"/{folder.path} ({mode}) is not searchable by USER {user.name}: {why}"
+    folder = unsearchable(tree, strict_ancestors(found.path), user)
+    if folder is not None:
+        mode = f"mode {folder.node.mode:04o}, owner {folder.node.uid}"
+        why = f"the script's interpreter cannot open /{found.path}"
+        return f"/{folder.path} ({mode}) is not searchable by USER {user.name}: {why}"
     return None
 
 

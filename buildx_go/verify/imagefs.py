@@ -391,6 +391,15 @@ def permitted(node: Node, user: User, bit: int) -> bool:
     return bool(node.mode & bit)
 
 
+def unsearchable(tree: Tree, folders: Iterable[str], user: User) -> Found | None:
+    """The first of FOLDERS (clean paths) that is a directory USER may not search, or None."""
+    for path in folders:
+        folder = tree.lookup(path)
+        if folder is not None and folder.node.kind == "dir" and not permitted(folder.node, user, 0o1):
+            return folder
+    return None
+
+
 def strict_ancestors(path: str) -> list[str]:
     """The folders above PATH, outermost first: usr, usr/local, usr/local/bin for usr/local/bin/app."""
     parts = path.split("/")
