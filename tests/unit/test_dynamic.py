@@ -20,9 +20,9 @@ from tests.fakeregistry import entry_tar
 from tests.unit.test_verify import elf_program
 
 
-def layer(entries: dict[str, str | bytes | None], modes: dict[str, int] | None = None) -> bytes:
+def layer(entries: dict[str, str | bytes | None], modes: dict[str, int] | None = None, mode: int = 0o644) -> bytes:
     """A gzip tar layer: path -> bytes (a file), str (a symlink to it), None (a directory);
-    folders 0755, files 0644 unless MODES says (dynamic loaders, ld-*, 0755 as distributions
+    folders 0755, files MODE unless MODES says (dynamic loaders, ld-*, 0755 as distributions
     ship them)."""
     buf = io.BytesIO()
     with tarfile.open(fileobj=buf, mode="w") as tar:
@@ -36,7 +36,7 @@ def layer(entries: dict[str, str | bytes | None], modes: dict[str, int] | None =
                 tar.addfile(info)
             else:
                 info.size = len(what)
-                info.mode = (modes or {}).get(name, 0o755 if "/ld-" in f"/{name}" else 0o644)
+                info.mode = (modes or {}).get(name, 0o755 if "/ld-" in f"/{name}" else mode)
                 tar.addfile(info, io.BytesIO(what))
     return gzip.compress(buf.getvalue())
 
@@ -173,30 +173,12 @@ def test_musl_answers_for_its_own_libc_names_without_a_file_of_that_name() -> No
     assert library_problems(tree(DEBIAN), AMD64, loader(), ("libm.so.6",)) != []  # glibc needs the file
 
 
-def _lib_layer(entries: dict[str, str | bytes | None], mode: int = 0o644) -> bytes:
-    """layer(), with each file's MODE (a dynamic loader's, ld-*, 0755)."""
-    buf = io.BytesIO()
-    with tarfile.open(fileobj=buf, mode="w") as tar:
-        for name, what in entries.items():
-            info = tarfile.TarInfo(name)
-            if what is None:
-                info.type, info.mode = tarfile.DIRTYPE, 0o755
-                tar.addfile(info)
-            elif isinstance(what, str):
-                info.type, info.linkname = tarfile.SYMTYPE, what
-                tar.addfile(info)
-            else:
-                info.size, info.mode = len(what), 0o755 if "/ld-" in f"/{name}" else mode
-                tar.addfile(info, io.BytesIO(what))
-    return gzip.compress(buf.getvalue())
-
-
 def test_a_library_named_as_rhel_names_them_is_read_and_an_unread_file_is_not_refused() -> None:
     """libcrypto.so.1.0.2k is a library's name too; a file named and moded as no library is
     (its content is not read) is never called the wrong one."""
     app = {"app": None, "app/bin": None, "app/lib": None, "app/lib/libgreet.so": "libgreet.so.1.0.2k"}
-    right = tree(DEBIAN, _lib_layer({**app, "app/lib/libgreet.so.1.0.2k": X86}))
-    wrong = tree(DEBIAN, _lib_layer({**app, "app/lib/libgreet.so.1.0.2k": ARM}))
+    right = tree(DEBIAN, layer({**app, "app/lib/libgreet.so.1.0.2k": X86}))
+    wrong = tree(DEBIAN, layer({**app, "app/lib/libgreet.so.1.0.2k": ARM}))
     assert library_problems(right, AMD64, loader(runpath=("$ORIGIN/../lib",)), ("libgreet.so",)) == []
     (problem,) = library_problems(wrong, AMD64, loader(runpath=("$ORIGIN/../lib",)), ("libgreet.so",))
     assert "finds only /app/lib/libgreet.so.1.0.2k (aarch64)" in problem
@@ -207,9 +189,9 @@ def test_a_library_named_as_rhel_names_them_is_read_and_an_unread_file_is_not_re
         "app/lib/libgreet.so": "greet-data",
         "app/lib/greet-data": ARM,
     }
-    unread = tree(DEBIAN, _lib_layer(data))
+    unread = tree(DEBIAN, layer(data))
     assert library_problems(unread, AMD64, loader(runpath=("$ORIGIN/../lib",)), ("libgreet.so",)) == []
-    executable = tree(DEBIAN, _lib_layer(data, mode=0o755))
+    executable = tree(DEBIAN, layer(data, mode=0o755))
     assert library_problems(executable, AMD64, loader(runpath=("$ORIGIN/../lib",)), ("libgreet.so",)) != []
 
 
@@ -217,7 +199,7 @@ def test_ld_library_path_is_read_as_glibc_and_musl_read_it() -> None:
     """glibc expands $ORIGIN in LD_LIBRARY_PATH and takes an empty entry as the working
     directory; a relative folder is found from the working directory (open() does); musl
     expands nothing there."""
-    image = tree(DEBIAN, _lib_layer({"app": None, "app/bin": None, "app/lib": None, "app/lib/libgreet.so": X86}))
+    image = tree(DEBIAN, layer({"app": None, "app/bin": None, "app/lib": None, "app/lib/libgreet.so": X86}))
 
     def problems(env: str, cwd: str = "/", interp: str = INTERP) -> list[str]:
         return library_problems(image, AMD64, Loader(interp, (), (), env, "app/bin/app", cwd), ("libgreet.so",))
@@ -231,7 +213,7 @@ def test_ld_library_path_is_read_as_glibc_and_musl_read_it() -> None:
     musl = "/lib/ld-musl-x86_64.so.1"
     image = tree(
         DEBIAN,
-        _lib_layer(
+        layer(
             {
                 "usr/lib/ld-musl-x86_64.so.1": X86,
                 "app": None,
@@ -260,12 +242,12 @@ def test_what_a_library_needs_is_looked_for_too() -> None:
     name loaded already): one found nowhere stops the program as a direct one does."""
     zlib = _host_library()
     app = {"app": None, "app/bin": None, "app/lib": None, "app/lib/libgreet.so": zlib}
-    alone = tree(_lib_layer(app), _lib_layer({"lib64": None, "lib64/ld-linux-x86-64.so.2": X86}))
+    alone = tree(layer(app), layer({"lib64": None, "lib64/ld-linux-x86-64.so.2": X86}))
     (problem,) = library_problems(alone, AMD64, loader(runpath=("$ORIGIN/../lib",)), ("libgreet.so",))
     assert problem.startswith("/app/lib/libgreet.so needs libc.so.6, which the dynamic loader finds in none of")
-    with_libc = tree(DEBIAN, _lib_layer(app))
+    with_libc = tree(DEBIAN, layer(app))
     assert library_problems(with_libc, AMD64, loader(runpath=("$ORIGIN/../lib",)), ("libgreet.so",)) == []
-    facts = layer_facts(_lib_layer(app)).listing
+    facts = layer_facts(layer(app)).listing
     assert facts is not None and facts.elves[0].needed == ("libc.so.6",)
     from buildx_go.verify.imagefs import Listing
 
@@ -274,16 +256,14 @@ def test_what_a_library_needs_is_looked_for_too() -> None:
 
 def test_a_library_its_user_cannot_open_is_passed_over_as_the_loader_passes_over_eacces() -> None:
     nobody = User(65534, frozenset({65534}), "nobody")
-    private = tree(DEBIAN, _lib_layer({"usr/lib/libgreet.so": X86}, 0o600))
+    private = tree(DEBIAN, layer({"usr/lib/libgreet.so": X86}, mode=0o600))
     as_nobody = attrs.evolve(loader(), user=nobody)
     assert library_problems(private, AMD64, as_nobody, ("libgreet.so",)) == [
         "the binary needs libgreet.so; the dynamic loader finds only /usr/lib/libgreet.so "
         "(not readable by USER nobody: mode 0600, owner 0)"
     ]
     assert library_problems(private, AMD64, loader(), ("libgreet.so",)) == []  # root: CAP_DAC_OVERRIDE
-    readable_later = tree(
-        DEBIAN, _lib_layer({"usr/lib/libgreet.so": X86}, 0o600), _lib_layer({"lib64/libgreet.so": X86})
-    )
+    readable_later = tree(DEBIAN, layer({"usr/lib/libgreet.so": X86}, mode=0o600), layer({"lib64/libgreet.so": X86}))
     assert library_problems(readable_later, AMD64, as_nobody, ("libgreet.so",)) == []
     closed = entry_tar(
         [("opt", "dir", b"", 0o755, 0), ("opt/db", "dir", b"", 0o700, 0), ("opt/db/libgreet.so", "file", X86, 0o644, 0)]
