@@ -57,11 +57,13 @@ class Executor(Protocol):
         on_start: Callable[[], None] | None = None,
         cwd: str | None = None,
         terminal: str = "never",
+        on_output: Callable[[str], None] | None = None,
     ) -> str:
         """Run ARGV (with ENV added); return its stdout or raise a BuildxGoError.
         STREAM: show its stderr to the user as it comes, each line prefixed with LABEL.
         ON_START is called once the process runs (to use the wait). TERMINAL (never | auto |
-        always): give its stderr a terminal of its own (auto: when ours is one)."""
+        always): give its stderr a terminal of its own (auto: when ours is one). ON_OUTPUT
+        is given its stderr's text as it comes (a terminal's without its escape codes)."""
         ...
 
     def probe(self, argv: Sequence[str], *, purpose: str = "docker") -> tuple[int, str, str]:
@@ -98,19 +100,21 @@ class DockerExecutor:
         on_start: Callable[[], None] | None = None,
         cwd: str | None = None,
         terminal: str = "never",
+        on_output: Callable[[str], None] | None = None,
     ) -> str:
         try:
             if not stream:
                 if on_start:
                     on_start()
-                code, out, err = self._capture(argv, env, cwd)
+                code, out, err = self._capture(argv, env, cwd, on_output)
                 if code != 0:
                     raise _classify(argv, code, err, purpose)
                 return out
             with self._group(purpose, argv, grouped=label is None):
                 if terminal == "always" or (terminal == "auto" and isatty(self.echo)):
-                    return self._stream_tty(argv, purpose, env, on_start, cwd)
-                return self._stream(argv, purpose, env, f"[{label}] " if label else "", on_start, cwd)
+                    return self._stream_tty(argv, purpose, env, on_start, cwd, on_output)
+                prefix = f"[{label}] " if label else ""
+                return self._stream(argv, purpose, env, prefix, on_start, cwd, on_output)
         except FileNotFoundError:
             raise EngineError(
                 f"{argv[0]}: command not found", "install the Docker CLI (docker-ce-cli, or Debian's docker.io)"
@@ -143,6 +147,7 @@ class DockerExecutor:
         prefix: str,
         on_start: Callable[[], None] | None,
         cwd: str | None = None,
+        on_output: Callable[[str], None] | None = None,
     ) -> str:
         """Show stderr (BuildKit's progress) as it comes; keep stdout and stderr's tail."""
         started = self._start(argv, env, cwd, tty=False)
@@ -158,6 +163,8 @@ class DockerExecutor:
                 tail.append(line)
                 self.echo.write(prefix + line)
                 self.echo.flush()
+                if on_output:
+                    on_output(line)
             code = proc.wait()
             reader.join()
         if code != 0:
@@ -171,6 +178,7 @@ class DockerExecutor:
         env: Mapping[str, str] | None,
         on_start: Callable[[], None] | None,
         cwd: str | None,
+        on_output: Callable[[str], None] | None = None,
     ) -> str:
         """Give the command's stderr a pseudo-terminal of its own (the size of ours), so that
         BuildKit draws its live display, and pass what it draws on byte for byte; keep the
@@ -186,7 +194,7 @@ class DockerExecutor:
                     target=lambda: out.append(proc.stdout.read() if proc.stdout else b""), daemon=True
                 )
                 reader.start()
-                tail = self._pass_through(started.master)
+                tail = self._pass_through(started.master, on_output)
                 code = proc.wait()
                 reader.join()
         finally:
@@ -200,7 +208,7 @@ class DockerExecutor:
         exec_argv = spawn.direct(argv, self.buildx_path)
         return spawn.spawn(exec_argv, spawn.child_env(self._env(env), exec_argv), cwd, tty, size_from=self.echo)
 
-    def _pass_through(self, master: int) -> bytearray:
+    def _pass_through(self, master: int, on_output: Callable[[str], None] | None = None) -> bytearray:
         """Copy what the command draws on its terminal to ours, byte for byte; its tail."""
         tail = bytearray()
         sink = getattr(self.echo, "buffer", None)
@@ -217,6 +225,8 @@ class DockerExecutor:
             else:
                 self.echo.write(chunk.decode(errors="replace"))
             self.echo.flush()
+            if on_output:
+                on_output(plain_text(chunk))
         return tail
 
     def probe(self, argv: Sequence[str], *, purpose: str = "docker") -> tuple[int, str, str]:
@@ -225,7 +235,14 @@ class DockerExecutor:
         except FileNotFoundError:
             return 127, "", "docker: command not found"
 
-    def _capture(self, argv: Sequence[str], env: Mapping[str, str] | None, cwd: str | None) -> tuple[int, str, str]:
+    def _capture(
+        self,
+        argv: Sequence[str],
+        env: Mapping[str, str] | None,
+        cwd: str | None,
+        on_output: Callable[[str], None] | None = None,
+    ) -> tuple[int, str, str]:
+        """Exit code, stdout and stderr; ON_OUTPUT given each line of stderr as it comes."""
         argv = spawn.direct(argv, self.buildx_path)
         with interrupt.tracked(
             argv,
@@ -235,8 +252,20 @@ class DockerExecutor:
             env=spawn.child_env(self._env(env), argv),
             cwd=cwd,
         ) as proc:
-            out, err = proc.communicate()
-            return proc.returncode, out, err
+            if on_output is None:
+                out, err = proc.communicate()
+                return proc.returncode, out, err
+            got: list[str] = []
+            reader = threading.Thread(target=lambda: got.append(proc.stdout.read() if proc.stdout else ""), daemon=True)
+            reader.start()
+            lines = []
+            assert proc.stderr is not None
+            for line in proc.stderr:
+                lines.append(line)
+                on_output(line)
+            code = proc.wait()
+            reader.join()
+            return code, "".join(got), "".join(lines)
 
 
 def gather_preflight(

@@ -386,9 +386,14 @@ def buildx_plan(decision: Decision, build: Build, workdir: str, notes: list[str]
             "this builder (docker driver, classic image store) pushes one platform as a single manifest, "
             "not an index: buildx-go verify refuses it (buildx-go build publishes a list of one)"
         )
-    target = Target(refs, s.platform, f"{workdir}/metadata.json", attest, by_digest=by_digest, cache=cache)
+    # quiet and verified: BuildKit's progress is read, not shown (verification begins as it
+    # names the index it pushes: run/early.py)
+    read = s.progress == "quiet" and verified
+    metadata = f"{workdir}/metadata.json"
+    target = Target(refs, s.platform, metadata, attest, "plain" if read else None, by_digest=by_digest, cache=cache)
     terminal = {"auto": "auto", "tty": "always"}.get(s.progress, "never")
-    commands = [Command("build", buildx_build_argv(decision, build, target), passthrough=True, terminal=terminal)]
+    argv = buildx_build_argv(decision, build, target)
+    commands = [Command("build", argv, passthrough=not read, terminal=terminal)]
     if by_digest or staging:
         tags = [arg for ref in decision.refs for arg in ("--tag", ref)]
         argv = imagetools_create(decision, tags, decision.refs[0])

@@ -55,6 +55,7 @@ if TYPE_CHECKING:  # imported when needed: after the build starts (see steps._wa
     from buildx_go.engine.builder import Preflight
     from buildx_go.engine.docker import Executor
     from buildx_go.registry.client import RegistryClient
+    from buildx_go.run.early import EarlyCheck
     from buildx_go.verify.cache import VerifyCache
     from buildx_go.verify.check import Report
 
@@ -291,9 +292,15 @@ class _Run:
         plan, log = self.plan, get_logger()
         digest = self.unchanged()
         built = digest is None
+        early = None
         if built:
             self.may_push()
-            digest = self.build_and_push()
+            early = self.early_check()
+            try:
+                digest = self.build_and_push(early)
+            finally:
+                if early:
+                    early.end()
         if digest and built:
             refs = [f"{plan.image}@{digest}"] if plan.push_by_digest else [plan.staging or ref for ref in plan.refs]
             log.info("image.pushed" if plan.verify else "image.built", refs=sorted(set(refs)), digest=digest)
@@ -301,24 +308,14 @@ class _Run:
                 self.published.extend(sorted(set(refs)))
         report = None
         if plan.verify:
-            from buildx_go.verify.check import verify
-
             if plan.tagged_after_verify and not digest:
                 raise PushFailed("the build pushed but wrote no digest to its metadata file", "see its output")
-            target = f"{plan.image if plan.tagged_after_verify else plan.refs[0]}@{digest}" if digest else plan.refs[0]
             again = built or not self.verified_before  # else: only that it is still whole and pullable
-            report = self.verified(
-                lambda: verify(
-                    self.client,
-                    target,
-                    plan.platforms,
-                    check_binaries=again,
-                    cache=self.cache,
-                    allow_non_go=plan.allow_non_go,
-                    read_layers=again,
-                ),
-                again,
-            )
+            begun = early.report(digest) if early and digest else None
+            if begun:
+                report = self.verified(lambda: begun[0], overlapped=begun[1])
+            else:
+                report = self.verified(lambda: self.check(digest, again), again)
         self.tagging = digest  # verified: the tags follow
         if plan.tagged_after_verify and digest and built:
             run_phase(plan, self.executor, "publish", {"": digest}, self.published, client=self.client)
@@ -326,6 +323,37 @@ class _Run:
             log.info("tags.published", refs=list(plan.refs), digest=digest)
         moved = self.promote({"": digest} if digest else {})
         return self.summary(digest, report, moved, (), built)
+
+    def check(self, digest: str | None, again: bool = True) -> Report:
+        """Verification of the index DIGEST (else of the first version tag) as published; not
+        AGAIN: only that its images are still whole and pullable (verified when published)."""
+        from buildx_go.verify.check import verify
+
+        plan = self.plan
+        target = f"{plan.image if plan.tagged_after_verify else plan.refs[0]}@{digest}" if digest else plan.refs[0]
+        return verify(
+            self.client,
+            target,
+            plan.platforms,
+            check_binaries=again,
+            cache=self.cache,
+            allow_non_go=plan.allow_non_go,
+            read_layers=again,
+        )
+
+    def early_check(self) -> EarlyCheck | None:
+        """For a verified build on one node: verification begun as the build pushes its index
+        (early.py). Several nodes' indexes are merged by buildx after: none."""
+        if not self.plan.verify or len({p.node for p in self.plan.placement}) >= 2:
+            return None
+        from buildx_go.run.early import EarlyCheck
+
+        image = self.plan.image if self.plan.tagged_after_verify else self.plan.refs[0]
+
+        def there(digest: str) -> bool:
+            return self.client.digest_of(Reference.parse(f"{image}@{digest}")) == digest
+
+        return EarlyCheck(self.check, there)
 
     def may_push(self) -> None:
         """Before anything is built (--preflight, on with --push): the registry answers, the
@@ -353,15 +381,15 @@ class _Run:
         log.info("build.unchanged", digest=digest, refs=list(plan.refs), why=why)
         return digest
 
-    def build_and_push(self) -> str | None:
+    def build_and_push(self, early: EarlyCheck | None = None) -> str | None:
         """The build's index digest. A registry may answer a push with a 500 (distribution 2.x
         did so under buildx's second push, see plan.registry_output), refuse a manifest whose
         shared layer another node was still pushing (PUSH_RACE), or a tag may be left on a
-        child manifest: the cached rebuild only pushes again."""
+        child manifest: the cached rebuild only pushes again. EARLY reads the build's output."""
         (build,) = self.plan.phase("build")
         for attempt in range(1, PUSH_ATTEMPTS + 1):
             try:
-                self.build_on_nodes(build)
+                self.build_on_nodes(build, early.feed if early else None)
                 digest = read_digest(self.plan.metadata_file)
                 if self.plan.verify and digest and not self.plan.tagged_after_verify:
                     self.check_tags(digest)
@@ -375,12 +403,12 @@ class _Run:
                 get_logger().warning("build.retry", attempt=attempt, reason=exc.message)
         return None
 
-    def build_on_nodes(self, build: Command) -> None:
+    def build_on_nodes(self, build: Command, on_output: Callable[[str], None] | None = None) -> None:
         """The build; a failure caused by something that went away says so (buildx does not):
         the engine (exit 3), or a node of a builder with BuildKits of its own that is no longer
         running, however it went (stopped, removed, unreachable: exit 4): they are asked again."""
         try:
-            run_command(self.executor, build)
+            run_command(self.executor, build, on_output=on_output)
         except BuildFailed as exc:
             multi_node = len({p.node for p in self.plan.placement}) >= 2
             if not multi_node and not LOST.search(exc.message):
@@ -526,9 +554,10 @@ class _Run:
             get_logger().debug("tags.unchanged", tags=there, digest=digests[""])
         return moves
 
-    def verified(self, check: Callable[[], Report], read: bool = True) -> Report:
+    def verified(self, check: Callable[[], Report], read: bool = True, overlapped: float | None = None) -> Report:
         """CHECK's report, logged; VerificationFailed when it found problems. Not READ: the
-        layers were only asked for (an unchanged index verified when it was published)."""
+        layers were only asked for (an unchanged index verified when it was published).
+        OVERLAPPED: the seconds a check begun while buildx finished took (early.py)."""
         plan, log = self.plan, get_logger()
         t0 = time.monotonic()
         tagged = () if plan.tagged_after_verify else plan.refs
@@ -543,9 +572,17 @@ class _Run:
         _log_report(report)
         if report.ok:
             cached = sum(1 for img in report.images if img.cached)
-            seconds = round(time.monotonic() - t0, 3)
+            seconds = round(time.monotonic() - t0 if overlapped is None else overlapped, 3)
             when = None if read else "published"  # then: its layers and binaries, now: that they are there
-            log.info("verify.ok", ref=report.ref, digest=report.digest, seconds=seconds, cached=cached, checked=when)
+            log.info(
+                "verify.ok",
+                ref=report.ref,
+                digest=report.digest,
+                seconds=seconds,
+                cached=cached,
+                checked=when,
+                **({"overlapped": True} if overlapped is not None else {}),
+            )
             return report
         log.error(
             "verify.failed",

@@ -29,8 +29,11 @@ if TYPE_CHECKING:
     from buildx_go.registry.client import RegistryClient
 
 
-def run_command(executor: Executor, cmd: Command, label: str | None = None) -> str:
-    """Run one planned command, with command.start/done/failed events; its stdout."""
+def run_command(
+    executor: Executor, cmd: Command, label: str | None = None, on_output: Callable[[str], None] | None = None
+) -> str:
+    """Run one planned command, with command.start/done/failed events; its stdout (its
+    stderr's text given to ON_OUTPUT as it comes)."""
     log = get_logger()
     log.info("command.start", purpose=cmd.purpose, argv=list(cmd.displayed))
     t0 = time.monotonic()
@@ -44,6 +47,7 @@ def run_command(executor: Executor, cmd: Command, label: str | None = None) -> s
             on_start=_warm_up if cmd.phase == "build" else None,
             cwd=cmd.cwd,
             terminal=cmd.terminal if label is None else "never",
+            on_output=on_output,
         )
     except BuildxGoError as exc:
         seconds = round(time.monotonic() - t0, 3)

@@ -63,6 +63,8 @@ def test_a_two_node_docker_container_builder_puts_each_platform_on_its_node(clas
         }
         proc = buildx_go("build", str(HELLO), *args, "--tag", "1.0.0")
         assert any(e["event"] == "builder.created" for e in events(proc.stderr))
+        # verified after the build: buildx merges the nodes' indexes into the one it records
+        assert "overlapped" not in next(e for e in events(proc.stderr) if e["event"] == "verify.ok")
         assert built_platforms(f"{name}0") == {"linux/amd64"}  # the main engine's node
         assert built_platforms(f"{name}1", CLASSIC) == {"linux/arm64"}  # the classic engine's node
         for platform in ("linux/amd64", "linux/arm64"):

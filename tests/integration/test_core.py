@@ -45,6 +45,9 @@ def test_user_dockerfiles_cross_compile_in_one_run(repo: str, fixture: str, stag
     # written once the index is verified)
     assert f"pushing manifest for {repo}:buildx-go-staging@" in proc.stderr
     assert "with docker" not in proc.stderr
+    # verification began on that line, while buildx was still finishing (run/early.py)
+    (ok,) = [e for e in events(proc.stderr) if e["event"] == "verify.ok"]
+    assert ok["overlapped"] is True
     # and did not unpack it into the engine's image store too (store=false): it is pulled below
     assert run(["docker", "image", "inspect", f"{repo}:1.0.0"], check=False).returncode != 0
     out = run(
@@ -69,7 +72,7 @@ def test_recipe_without_adaptation_is_flagged() -> None:
 
 def test_four_platforms_each_binary_right(repo: str) -> None:
     platforms = "linux/amd64,linux/arm64,linux/arm/v7,linux/386"
-    buildx_go(
+    built_quietly = buildx_go(
         "build",
         str(HELLO),
         "--image",
@@ -86,6 +89,8 @@ def test_four_platforms_each_binary_right(repo: str) -> None:
         "--progress",
         "quiet",
     )
+    # buildx's output, kept rather than shown, still starts verification as the index is pushed
+    assert next(e for e in events(built_quietly.stderr) if e["event"] == "verify.ok")["overlapped"] is True
     report = json.loads(buildx_go("verify", f"{repo}:2.0.0", "--platform", platforms, "--format", "json").stdout)
     assert report["ok"] is True
     facts = {img["platform"]: img["facts"] for img in report["images"]}

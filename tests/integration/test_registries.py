@@ -390,6 +390,7 @@ def test_a_builder_that_pushes_by_digest_tags_after_verifying(remote: str, lab: 
     )
     order = [e["event"] for e in events(proc.stderr)]
     assert order.index("verify.ok") < order.index("tags.published") < order.index("tags.moved")
+    assert next(e for e in events(proc.stderr) if e["event"] == "verify.ok")["overlapped"] is True  # one node
     (start,) = [e for e in events(proc.stderr) if e["event"] == "command.start"]  # the build alone
     assert "--tag" not in start["argv"]  # type: ignore[operator]
     written = [(e["purpose"], e["refs"]) for e in events(proc.stderr) if e["event"] == "tags.written"]

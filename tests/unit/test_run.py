@@ -4,6 +4,7 @@ in-process registry (tests/fakeregistry.py): verify before tagging, nothing move
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -658,3 +659,64 @@ def test_creating_a_builder_counts_its_nodes_not_its_commands() -> None:
         create_builder(Ran(), [Command("builder", a) for a in argvs], None)  # type: ignore[arg-type]
     (created,) = [e for e in logs if e["event"] == "builder.create"]
     assert created["nodes"] == 2 and created["name"] == "two"
+
+
+class SaysWhatItPushes(PushesTo):
+    """PushesTo, printing the line BuildKit prints as it pushes the index, then finishing
+    its build (BuildKit closes the build's record before buildx exits) while verification
+    reads the index: the layers read before the build returns are noted."""
+
+    def __init__(self, reg: FakeRegistry, arm64_binary: bytes = ARM64, names: str = "") -> None:
+        super().__init__(reg, arm64_binary)
+        self.names, self.read_during_build = names, 0
+
+    def run(self, argv: Sequence[str], *, purpose: str = "docker", **kw: Any) -> str:
+        out = super().run(argv, purpose=purpose)
+        if purpose == "build" and kw.get("on_output"):
+            digest = json.loads(Path(argv[argv.index("--metadata-file") + 1]).read_text())["containerimage.digest"]
+            kw["on_output"](f"#17 pushing manifest for {self.reg.host}/app@{self.names or digest}\n")
+            for _ in range(300):
+                self.read_during_build = sum(1 for m, p in self.reg.requests if m == "GET" and "/blobs/" in p)
+                if self.read_during_build >= 4 or self.names:
+                    break
+                time.sleep(0.01)
+        return out
+
+
+def index_reads(reg: FakeRegistry, digest: str | None) -> int:
+    return sum(1 for m, p in reg.requests if m == "GET" and p == f"/v2/app/manifests/{digest}")
+
+
+def test_verification_begins_as_the_build_pushes_its_index(tmp_path: Path) -> None:
+    with FakeRegistry() as reg, capture_logs() as logs:
+        ex = SaysWhatItPushes(reg)
+        plan = registry_plan(reg, tmp_path, "remote")
+        outcome = execute(plan, ex, lambda: RegistryClient({"HOME": str(tmp_path)}), env={}, cache_dir=str(tmp_path))
+        reads = index_reads(reg, outcome.digest)
+    assert ex.read_during_build >= 4  # both platforms' configs and layers, while the build was still running
+    (ok,) = [e for e in logs if e["event"] == "verify.ok"]
+    assert ok["overlapped"] is True and ok["digest"] == outcome.digest
+    assert reads == 3  # verification's, then one for each tag written (1.0.0, latest): not verified twice
+    order = [e["event"] for e in logs]
+    assert order.index("command.done") < order.index("verify.ok") < order.index("tags.published")
+
+
+def test_a_wrong_image_found_during_the_build_is_verified_again_and_refused(tmp_path: Path) -> None:
+    with FakeRegistry() as reg, capture_logs() as logs:
+        ex = SaysWhatItPushes(reg, arm64_binary=AMD64)
+        plan = registry_plan(reg, tmp_path, "remote")
+        with pytest.raises(VerificationFailed, match="failed verification; no tag was written"):
+            execute(plan, ex, lambda: RegistryClient({"HOME": str(tmp_path)}), env={}, cache_dir=str(tmp_path))
+        tags = {t for (r, t) in reg.manifests if not t.startswith("sha256:")}
+    assert tags == set()
+    assert [e["event"] for e in logs].count("verify.failed") == 1
+
+
+def test_an_index_the_build_did_not_record_is_not_taken_for_its_own(tmp_path: Path) -> None:
+    other = "sha256:" + "c" * 64  # a node's index, say, merged into another after it
+    with FakeRegistry() as reg, capture_logs() as logs:
+        ex = SaysWhatItPushes(reg, names=other)
+        plan = registry_plan(reg, tmp_path, "remote")
+        outcome = execute(plan, ex, lambda: RegistryClient({"HOME": str(tmp_path)}), env={}, cache_dir=str(tmp_path))
+    (ok,) = [e for e in logs if e["event"] == "verify.ok"]
+    assert "overlapped" not in ok and ok["digest"] == outcome.digest and outcome.verified

@@ -1,0 +1,190 @@
+"""Verification begun while buildx finishes (run/early.py): started by BuildKit's progress
+as it pushes the index, handed over only for that digest and only when it passed."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+import pytest
+
+from buildx_go.run import early as early_module
+from buildx_go.run.early import EarlyCheck
+from buildx_go.verify.check import Report
+
+A = "sha256:" + "a" * 64
+B = "sha256:" + "b" * 64
+
+
+def report(digest: str, problems: tuple[str, ...] = ()) -> Report:
+    return Report("r/app@" + digest, digest, "application/vnd.oci.image.index.v1+json", (), 2, problems)
+
+
+def pushing(digest: str, name: str = "localhost:5000/app:buildx-go-staging") -> str:
+    return f"#17 pushing manifest for {name}@{digest}\n"
+
+
+class Calls:
+    def __init__(self, problems: tuple[str, ...] = (), there_after: int = 0, fails: bool = False) -> None:
+        self.checked: list[str] = []
+        self.looks = 0
+        self.problems, self.there_after, self.fails = problems, there_after, fails
+
+    def check(self, digest: str) -> Report:
+        self.checked.append(digest)
+        if self.fails:
+            raise OSError("connection reset")
+        return report(digest, self.problems)
+
+    def there(self, digest: str) -> bool:
+        self.looks += 1
+        return self.looks > self.there_after
+
+
+def test_the_pushed_index_is_checked_once_and_handed_over_with_its_time() -> None:
+    calls = Calls(there_after=2)  # the push is still under way for two looks
+    early = EarlyCheck(calls.check, calls.there)
+    early.feed("#17 exporting manifest list " + A + " done\n")
+    early.feed(pushing(A))
+    early.feed(pushing(A).replace("\n", " 0.0s done\n"))  # the same push, finished: not a second check
+    for _ in range(500):  # the build runs on meanwhile
+        if calls.checked:
+            break
+        time.sleep(0.01)
+    got = early.report(A)
+    assert got is not None
+    assert got[0] == report(A) and got[1] >= 0
+    assert calls.checked == [A] and calls.looks == 3
+
+
+def test_a_name_cut_across_two_pieces_of_output_is_read() -> None:
+    """A terminal's output comes in chunks that do not end at lines."""
+    calls = Calls()
+    early = EarlyCheck(calls.check, calls.there)
+    line = " => => pushing manifest for localhost:5000/app@" + A + " 0.0s\n"  # its codes taken out
+    early.feed(line[:50])
+    early.feed(line[50:])
+    got = early.report(A)
+    assert got is not None and got[0] == report(A)
+    assert calls.checked == [A]
+
+
+def test_only_the_digest_the_build_recorded_is_handed_over() -> None:
+    calls = Calls()
+    early = EarlyCheck(calls.check, calls.there)
+    early.feed(pushing(B))
+    assert early.report(A) is None  # another index (a node's, merged after): verified as usual
+    assert early.report(B) is not None
+
+
+def test_a_check_that_found_problems_or_failed_is_not_handed_over() -> None:
+    for calls in (Calls(problems=("linux/arm64: binary is x86-64",)), Calls(fails=True)):
+        early = EarlyCheck(calls.check, calls.there)
+        early.feed(pushing(A))
+        assert early.report(A) is None  # verified again after the build, which says what is wrong
+        assert calls.checked == [A]
+
+
+def test_an_index_not_there_when_the_build_ends_is_left_to_the_check_after_it() -> None:
+    calls = Calls(there_after=10**9)
+    early = EarlyCheck(calls.check, calls.there)
+    early.feed(pushing(A))
+    time.sleep(0.05)
+    t0 = time.monotonic()
+    assert early.report(A) is None
+    assert time.monotonic() - t0 < 1 and calls.checked == []
+
+
+def test_nothing_starts_after_the_build_ends() -> None:
+    calls = Calls()
+    early = EarlyCheck(calls.check, calls.there)
+    early.end()
+    early.feed(pushing(A))
+    assert early.report(A) is None and calls.checked == []
+
+
+def test_the_check_runs_beside_the_build_not_after_it() -> None:
+    started = threading.Event()
+    release = threading.Event()
+
+    def check(digest: str) -> Report:
+        started.set()
+        release.wait(5)
+        return report(digest)
+
+    early = EarlyCheck(check, lambda _: True)
+    early.feed(pushing(A))
+    assert started.wait(5)  # while the build (this thread) still runs
+    release.set()
+    assert early.report(A) is not None
+
+
+def test_an_index_there_by_the_time_the_build_ends_is_still_checked() -> None:
+    checked: list[str] = []
+    early: EarlyCheck
+
+    def check(digest: str) -> Report:
+        checked.append(digest)
+        return report(digest)
+
+    early = EarlyCheck(check, lambda _: early._ended.is_set())  # stored just as buildx exits
+    early.feed(pushing(A))
+    time.sleep(0.03)
+    assert early.report(A) is not None and checked == [A]
+
+
+def wait_checked(calls: Calls) -> None:
+    for _ in range(500):
+        if calls.checked:
+            return
+        time.sleep(0.01)
+
+
+def test_a_push_by_digest_is_named_by_the_index_exported_before_it() -> None:
+    """BuildKit's own output, a docker-container builder pushing untagged: the push line
+    has no digest, the manifest list line before it does."""
+    calls = Calls()
+    early = EarlyCheck(calls.check, calls.there)
+    early.feed("#17 exporting manifest " + B + " done\n")
+    early.feed("#17 exporting manifest list " + A + " done\n")
+    early.feed("#17 pushing layers 0.1s done\n")
+    early.feed("#17 pushing manifest for localhost:5000/app\n")
+    wait_checked(calls)
+    assert early.report(A) is not None and calls.checked == [A]
+
+
+def test_rawjson_progress_is_read_too() -> None:
+    calls = Calls()
+    early = EarlyCheck(calls.check, calls.there)
+    early.feed('      "id": "exporting manifest list ' + A + '",\n')
+    early.feed('      "id": "pushing manifest for localhost:5000/app",\n')
+    wait_checked(calls)
+    assert calls.checked == [A]
+
+
+def test_a_digest_cut_short_by_a_narrow_terminal_starts_nothing() -> None:
+    calls = Calls()
+    early = EarlyCheck(calls.check, calls.there)
+    early.feed("=> => exporting manifest list " + A[:30] + "…\n")
+    early.feed("=> => pushing manifest for localhost:5000/app:buildx-go-staging@" + A[:20] + "…\n")
+    assert early.report(A) is None and calls.checked == []
+
+
+def test_a_step_printing_the_same_words_starts_nothing() -> None:
+    """A RUN's output is shown after its time: it cannot pass for BuildKit's own line."""
+    calls = Calls()
+    early = EarlyCheck(calls.check, calls.there)
+    early.feed("#12 0.318 exporting manifest list " + A + " done\n")
+    early.feed("#12 0.319 pushing manifest for localhost:5000/app@" + A + "\n")
+    early.feed("#12 0.320 #17 pushing manifest for localhost:5000/app@" + A + "\n")
+    assert early.report(A) is None and calls.checked == [] and calls.looks == 0
+
+
+def test_an_index_that_never_comes_is_looked_for_a_bounded_number_of_times(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(early_module, "LOOKS", 3)
+    calls = Calls(there_after=10**9)
+    early = EarlyCheck(calls.check, calls.there)
+    early.feed(pushing(A))
+    time.sleep(0.2)
+    assert calls.looks == 3
+    assert early.report(A) is None and calls.checked == []
