@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import collections
 import contextlib
+import io
 import json
 import os
 import re
@@ -36,6 +37,21 @@ _TERMINAL_CODES = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]|\x1b\][^\x07]*\x07|\r")
 def plain_text(data: bytes) -> str:
     """What a terminal display said, without its escape codes and carriage returns."""
     return _TERMINAL_CODES.sub("", data.decode(errors="replace"))
+
+
+def lines_of(stream: Any) -> Iterator[str]:
+    """STREAM's lines (a text pipe), ended by a newline only: a carriage return a step
+    printed stays inside its line (BuildKit prefixes each line of a step's output)."""
+    source = io.TextIOWrapper(stream.buffer, encoding="utf-8", errors="replace", newline="\n")
+    yield from source
+
+
+def error_block(progress: str) -> str:
+    """What `--progress quiet` would have shown of PROGRESS (plain, a failed build's tail):
+    BuildKit's excerpt of the failed step and buildx's ERROR line (its last lines else)."""
+    lines = progress.splitlines(keepends=True)
+    start = next((i for i, line in enumerate(lines) if line.startswith(("------", "ERROR"))), None)
+    return "".join(lines[start:] if start is not None else lines[-10:])
 
 
 def _classify(argv: Sequence[str], code: int, stderr: str, purpose: str) -> BuildxGoError:
@@ -107,6 +123,10 @@ class DockerExecutor:
                 if on_start:
                     on_start()
                 code, out, err = self._capture(argv, env, cwd, on_output)
+                if code != 0 and on_output:  # BuildKit's progress was read, not shown: what quiet shows
+                    err = error_block(err)
+                    self.echo.write(err)
+                    self.echo.flush()
                 if code != 0:
                     raise _classify(argv, code, err, purpose)
                 return out
@@ -159,7 +179,7 @@ class DockerExecutor:
             reader.start()
             tail: collections.deque[str] = collections.deque(maxlen=TAIL_LINES)
             assert proc.stderr is not None
-            for line in proc.stderr:
+            for line in lines_of(proc.stderr):
                 tail.append(line)
                 self.echo.write(prefix + line)
                 self.echo.flush()
@@ -249,6 +269,7 @@ class DockerExecutor:
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             text=True,
+            errors="replace",
             env=spawn.child_env(self._env(env), argv),
             cwd=cwd,
         ) as proc:
@@ -258,14 +279,13 @@ class DockerExecutor:
             got: list[str] = []
             reader = threading.Thread(target=lambda: got.append(proc.stdout.read() if proc.stdout else ""), daemon=True)
             reader.start()
-            lines = []
-            assert proc.stderr is not None
-            for line in proc.stderr:
-                lines.append(line)
+            tail: collections.deque[str] = collections.deque(maxlen=TAIL_LINES)
+            for line in lines_of(proc.stderr):
+                tail.append(line)
                 on_output(line)
             code = proc.wait()
             reader.join()
-            return code, "".join(got), "".join(lines)
+            return code, "".join(got), "".join(tail)
 
 
 def gather_preflight(

@@ -5,8 +5,9 @@ then its push ("pushing manifest for REPO", with "@sha256:..." on the docker dri
 spends a while after that before buildx exits (it closes the build's record).
 A one-node build's index is checked from that moment, in a thread; the run takes the
 report once buildx has exited, for the digest its metadata file names, and only when it
-found nothing wrong: anything else (another digest, an error, a problem) is verified
-again as before, after the build.
+found nothing wrong: anything else (another digest, a problem, an error that is not the
+registry's) is verified again as before, after the build. A registry error is the
+registry's answer to the same requests, already retried: it is raised as it is.
 """
 
 from __future__ import annotations
@@ -17,24 +18,32 @@ import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
+import attrs
+
+from buildx_go.errors import RegistryError
+
 if TYPE_CHECKING:
     from buildx_go.verify.check import Report
 
-# BuildKit's own lines only, as plain (`#17 `), a terminal's display (`=> => `) and rawjson
-# (`"id": "`) start them: a step's output is shown after its time (`#12 0.318 ...`)
-_OWN = r"^(?:#\d+ |\s*=> => |\s*\"id\": \")"
-LIST = re.compile(_OWN + r"exporting manifest list (sha256:[0-9a-f]{64})")
-PUSHING = re.compile(_OWN + r"pushing manifest for [^\s\"@]+(?:@(sha256:[0-9a-f]{64}))?")
+_STATUS = r"(?:exporting manifest list (sha256:[0-9a-f]{64})|pushing manifest for [^\s\"@]+(?:@(sha256:[0-9a-f]{64}))?)"
+# BuildKit's own lines only: plain (`#17 `) and a terminal's display (`=> => `) start them, a
+# step's output is shown after its time (`#12 0.318 ...`); rawjson has them as status ids (a
+# step's output is base64 there)
+OWN = re.compile(r"^(?:#\d+ |\s*=> => )" + _STATUS)
+RAWJSON = re.compile(r"\"id\":\s*\"" + _STATUS)
 PARTIAL = 4096  # characters of an unfinished line kept for the next piece of output
 POLL = 0.01  # seconds between looks for the index while its push finishes
-LOOKS = 300  # at most this many: a push that takes longer is verified after the build
+LOOKS = 100  # at most this many: a push that takes longer is verified after the build
+ATTEMPTS = 3  # indexes checked at most (a build pushed again: build_and_push's attempts)
 
 
 class _Attempt:
     def __init__(self) -> None:
         self.done = threading.Event()
         self.report: Report | None = None
+        self.failed: RegistryError | None = None
         self.seconds = 0.0
+        self.overlapped = False  # begun before buildx exited
 
 
 class EarlyCheck:
@@ -54,16 +63,18 @@ class EarlyCheck:
         *lines, rest = (self._partial + text).split("\n")
         self._partial = rest[-PARTIAL:]
         for line in lines:
-            if listed := LIST.match(line):
-                self._listed = listed.group(1)
-            elif pushing := PUSHING.match(line):
-                digest = pushing.group(1) or self._listed
-                if digest:
+            rawjson = line.lstrip().startswith(("{", '"id"'))  # buildx's indented form, or compact
+            found = RAWJSON.finditer(line) if rawjson else OWN.finditer(line)
+            for match in found:
+                listed, pushed = match.groups()
+                if listed:
+                    self._listed = listed
+                elif digest := pushed or self._listed:
                     self._start(digest)
 
     def _start(self, digest: str) -> None:
         with self._lock:
-            if digest in self._attempts or self._ended.is_set():
+            if digest in self._attempts or len(self._attempts) >= ATTEMPTS or self._ended.is_set():
                 return
             attempt = self._attempts[digest] = _Attempt()
         threading.Thread(target=self._run, args=(digest, attempt), daemon=True).start()
@@ -80,7 +91,10 @@ class EarlyCheck:
                 time.sleep(POLL)
             else:
                 return
+            attempt.overlapped = not self._ended.is_set()
             attempt.report = self._check(digest)
+        except RegistryError as exc:
+            attempt.failed = exc
         except Exception:  # verified again after the build, which says what went wrong
             attempt.report = None
         finally:
@@ -91,14 +105,30 @@ class EarlyCheck:
         """The build is over: no check starts after this, and none waits for an index."""
         self._ended.set()
 
-    def report(self, digest: str) -> tuple[Report, float] | None:
-        """After the build: the report of DIGEST's check begun during it and the seconds it
-        took, when it found nothing wrong; None: verify as usual."""
+    def result(self, digest: str) -> Early | None:
+        """After the build: how DIGEST's check begun during it ended, when it found nothing
+        wrong or the registry failed it; None: verify as usual."""
         self.end()
         attempt = self._attempts.get(digest)
         if attempt is None:
             return None
         attempt.done.wait()
-        if attempt.report is None or not attempt.report.ok:
+        if attempt.failed is None and (attempt.report is None or not attempt.report.ok):
             return None
-        return attempt.report, attempt.seconds
+        return Early(attempt.report, attempt.failed, attempt.seconds, attempt.overlapped)
+
+
+@attrs.frozen
+class Early:
+    """A check begun while buildx finished: its REPORT, or the registry's error (FAILED)."""
+
+    report: Report | None
+    failed: RegistryError | None
+    seconds: float
+    overlapped: bool  # begun before buildx exited
+
+    def get(self) -> Report:
+        if self.failed is not None:
+            raise self.failed
+        assert self.report is not None
+        return self.report

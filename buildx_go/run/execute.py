@@ -55,7 +55,7 @@ if TYPE_CHECKING:  # imported when needed: after the build starts (see steps._wa
     from buildx_go.engine.builder import Preflight
     from buildx_go.engine.docker import Executor
     from buildx_go.registry.client import RegistryClient
-    from buildx_go.run.early import EarlyCheck
+    from buildx_go.run.early import Early, EarlyCheck
     from buildx_go.verify.cache import VerifyCache
     from buildx_go.verify.check import Report
 
@@ -311,11 +311,8 @@ class _Run:
             if plan.tagged_after_verify and not digest:
                 raise PushFailed("the build pushed but wrote no digest to its metadata file", "see its output")
             again = built or not self.verified_before  # else: only that it is still whole and pullable
-            begun = early.report(digest) if early and digest else None
-            if begun:
-                report = self.verified(lambda: begun[0], overlapped=begun[1])
-            else:
-                report = self.verified(lambda: self.check(digest, again), again)
+            begun = early.result(digest) if early and digest else None
+            report = self.verified(begun.get if begun else lambda: self.check(digest, again), again, begun)
         self.tagging = digest  # verified: the tags follow
         if plan.tagged_after_verify and digest and built:
             run_phase(plan, self.executor, "publish", {"": digest}, self.published, client=self.client)
@@ -554,10 +551,10 @@ class _Run:
             get_logger().debug("tags.unchanged", tags=there, digest=digests[""])
         return moves
 
-    def verified(self, check: Callable[[], Report], read: bool = True, overlapped: float | None = None) -> Report:
+    def verified(self, check: Callable[[], Report], read: bool = True, early: Early | None = None) -> Report:
         """CHECK's report, logged; VerificationFailed when it found problems. Not READ: the
         layers were only asked for (an unchanged index verified when it was published).
-        OVERLAPPED: the seconds a check begun while buildx finished took (early.py)."""
+        EARLY: CHECK hands over a check begun while buildx finished (early.py)."""
         plan, log = self.plan, get_logger()
         t0 = time.monotonic()
         tagged = () if plan.tagged_after_verify else plan.refs
@@ -572,7 +569,7 @@ class _Run:
         _log_report(report)
         if report.ok:
             cached = sum(1 for img in report.images if img.cached)
-            seconds = round(time.monotonic() - t0 if overlapped is None else overlapped, 3)
+            seconds = round(time.monotonic() - t0 if early is None else early.seconds, 3)
             when = None if read else "published"  # then: its layers and binaries, now: that they are there
             log.info(
                 "verify.ok",
@@ -581,7 +578,7 @@ class _Run:
                 seconds=seconds,
                 cached=cached,
                 checked=when,
-                **({"overlapped": True} if overlapped is not None else {}),
+                **({"overlapped": early.overlapped} if early is not None else {}),
             )
             return report
         log.error(

@@ -15,6 +15,7 @@ import contextlib
 import hashlib
 import json
 import os
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -66,7 +67,7 @@ class VerifyCache:
     def _write(self, path: Path, text: str) -> None:
         with contextlib.suppress(OSError):  # a cache that cannot be written only costs time
             path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-            tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+            tmp = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}.tmp")  # threads write too
             tmp.write_text(text)
             tmp.replace(path)
 

@@ -162,7 +162,14 @@ def test_a_bake_file_builds_what_buildx_go_verifies(tmp_path: Path, repo: str) -
     try:
         run(create)
         for tag, where in (("3.0.1", []), ("3.0.2", ["--builder", builder])):
-            run(["docker", "buildx", "bake", *where, "--push"], cwd=moved, env={"TAG": tag})
+            bake = ["docker", "buildx", "bake", *where, "--push"]
+            pushed = run(bake, cwd=moved, env={"TAG": tag}, check=False)
+            if pushed.returncode != 0 and "500 Internal Server Error" in pushed.stderr:
+                # the lab's registry (distribution 2.x) answers a HEAD beside buildx's second push
+                # through the engine with a 500 at times; buildx-go retries it, plain bake does not
+                run(bake, cwd=moved, env={"TAG": tag})
+            else:
+                assert pushed.returncode == 0, pushed.stderr[-4000:]
             report = json.loads(buildx_go("verify", f"{repo}:{tag}", "--format", "json").stdout)
             assert report["ok"] is True, (where, report)
             assert {i["platform"] for i in report["images"]} == {"linux/amd64", "linux/arm64"}

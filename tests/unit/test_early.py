@@ -8,6 +8,8 @@ import time
 
 import pytest
 
+from buildx_go.engine.docker import error_block, lines_of
+from buildx_go.errors import RegistryError
 from buildx_go.run import early as early_module
 from buildx_go.run.early import EarlyCheck
 from buildx_go.verify.check import Report
@@ -51,9 +53,9 @@ def test_the_pushed_index_is_checked_once_and_handed_over_with_its_time() -> Non
         if calls.checked:
             break
         time.sleep(0.01)
-    got = early.report(A)
+    got = early.result(A)
     assert got is not None
-    assert got[0] == report(A) and got[1] >= 0
+    assert got.get() == report(A) and got.seconds >= 0 and got.overlapped
     assert calls.checked == [A] and calls.looks == 3
 
 
@@ -64,8 +66,8 @@ def test_a_name_cut_across_two_pieces_of_output_is_read() -> None:
     line = " => => pushing manifest for localhost:5000/app@" + A + " 0.0s\n"  # its codes taken out
     early.feed(line[:50])
     early.feed(line[50:])
-    got = early.report(A)
-    assert got is not None and got[0] == report(A)
+    got = early.result(A)
+    assert got is not None and got.get() == report(A)
     assert calls.checked == [A]
 
 
@@ -73,16 +75,30 @@ def test_only_the_digest_the_build_recorded_is_handed_over() -> None:
     calls = Calls()
     early = EarlyCheck(calls.check, calls.there)
     early.feed(pushing(B))
-    assert early.report(A) is None  # another index (a node's, merged after): verified as usual
-    assert early.report(B) is not None
+    assert early.result(A) is None  # another index (a node's, merged after): verified as usual
+    assert early.result(B) is not None
 
 
 def test_a_check_that_found_problems_or_failed_is_not_handed_over() -> None:
     for calls in (Calls(problems=("linux/arm64: binary is x86-64",)), Calls(fails=True)):
         early = EarlyCheck(calls.check, calls.there)
         early.feed(pushing(A))
-        assert early.report(A) is None  # verified again after the build, which says what is wrong
+        assert early.result(A) is None  # verified again after the build, which says what is wrong
         assert calls.checked == [A]
+
+
+def test_the_registry_failing_the_check_is_its_answer_not_asked_again() -> None:
+    """The client retried already: asking again after the build would double the wait."""
+
+    def check(digest: str) -> Report:
+        raise RegistryError("the registry localhost:5000 failed: HTTP 503 on GET app after 4 attempts")
+
+    early = EarlyCheck(check, lambda _: True)
+    early.feed(pushing(A))
+    got = early.result(A)
+    assert got is not None
+    with pytest.raises(RegistryError, match="HTTP 503"):
+        got.get()
 
 
 def test_an_index_not_there_when_the_build_ends_is_left_to_the_check_after_it() -> None:
@@ -91,7 +107,7 @@ def test_an_index_not_there_when_the_build_ends_is_left_to_the_check_after_it() 
     early.feed(pushing(A))
     time.sleep(0.05)
     t0 = time.monotonic()
-    assert early.report(A) is None
+    assert early.result(A) is None
     assert time.monotonic() - t0 < 1 and calls.checked == []
 
 
@@ -100,7 +116,7 @@ def test_nothing_starts_after_the_build_ends() -> None:
     early = EarlyCheck(calls.check, calls.there)
     early.end()
     early.feed(pushing(A))
-    assert early.report(A) is None and calls.checked == []
+    assert early.result(A) is None and calls.checked == []
 
 
 def test_the_check_runs_beside_the_build_not_after_it() -> None:
@@ -116,7 +132,7 @@ def test_the_check_runs_beside_the_build_not_after_it() -> None:
     early.feed(pushing(A))
     assert started.wait(5)  # while the build (this thread) still runs
     release.set()
-    assert early.report(A) is not None
+    assert early.result(A) is not None
 
 
 def test_an_index_there_by_the_time_the_build_ends_is_still_checked() -> None:
@@ -130,7 +146,7 @@ def test_an_index_there_by_the_time_the_build_ends_is_still_checked() -> None:
     early = EarlyCheck(check, lambda _: early._ended.is_set())  # stored just as buildx exits
     early.feed(pushing(A))
     time.sleep(0.03)
-    assert early.report(A) is not None and checked == [A]
+    assert early.result(A) is not None and checked == [A]
 
 
 def wait_checked(calls: Calls) -> None:
@@ -150,7 +166,7 @@ def test_a_push_by_digest_is_named_by_the_index_exported_before_it() -> None:
     early.feed("#17 pushing layers 0.1s done\n")
     early.feed("#17 pushing manifest for localhost:5000/app\n")
     wait_checked(calls)
-    assert early.report(A) is not None and calls.checked == [A]
+    assert early.result(A) is not None and calls.checked == [A]
 
 
 def test_rawjson_progress_is_read_too() -> None:
@@ -167,7 +183,7 @@ def test_a_digest_cut_short_by_a_narrow_terminal_starts_nothing() -> None:
     early = EarlyCheck(calls.check, calls.there)
     early.feed("=> => exporting manifest list " + A[:30] + "…\n")
     early.feed("=> => pushing manifest for localhost:5000/app:buildx-go-staging@" + A[:20] + "…\n")
-    assert early.report(A) is None and calls.checked == []
+    assert early.result(A) is None and calls.checked == []
 
 
 def test_a_step_printing_the_same_words_starts_nothing() -> None:
@@ -177,7 +193,7 @@ def test_a_step_printing_the_same_words_starts_nothing() -> None:
     early.feed("#12 0.318 exporting manifest list " + A + " done\n")
     early.feed("#12 0.319 pushing manifest for localhost:5000/app@" + A + "\n")
     early.feed("#12 0.320 #17 pushing manifest for localhost:5000/app@" + A + "\n")
-    assert early.report(A) is None and calls.checked == [] and calls.looks == 0
+    assert early.result(A) is None and calls.checked == [] and calls.looks == 0
 
 
 def test_an_index_that_never_comes_is_looked_for_a_bounded_number_of_times(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -187,4 +203,51 @@ def test_an_index_that_never_comes_is_looked_for_a_bounded_number_of_times(monke
     early.feed(pushing(A))
     time.sleep(0.2)
     assert calls.looks == 3
-    assert early.report(A) is None and calls.checked == []
+    assert early.result(A) is None and calls.checked == []
+
+
+def test_compact_rawjson_is_read() -> None:
+    """BuildKit's rawjson: one object a line, no spaces."""
+    calls = Calls()
+    early = EarlyCheck(calls.check, calls.there)
+    early.feed('{"statuses":[{"id":"exporting manifest list ' + A + '","vertex":"sha256:1"},')
+    early.feed('{"id":"pushing manifest for localhost:5000/app","vertex":"sha256:1"}]}\n')
+    wait_checked(calls)
+    assert calls.checked == [A]
+
+
+def test_checks_started_are_bounded() -> None:
+    calls = Calls(there_after=10**9)
+    early = EarlyCheck(calls.check, calls.there)
+    for n in range(20):
+        early.feed(pushing(f"sha256:{n:064x}"))
+    assert len(early._attempts) == early_module.ATTEMPTS
+    early.end()
+
+
+def test_a_carriage_return_a_step_printed_stays_in_its_line() -> None:
+    """BuildKit keeps a step's \\r inside its line (`#6 0.146 10%\\r...`): it cannot start
+    a line of BuildKit's own."""
+    import io
+
+    class Pipe:
+        def __init__(self) -> None:
+            forged = b"#6 0.146 10%\r#17 pushing manifest for r/app@" + A.encode()
+            self.buffer = io.BytesIO(forged + b"\n#7 DONE \xe9\n")
+
+    assert list(lines_of(Pipe())) == [f"#6 0.146 10%\r#17 pushing manifest for r/app@{A}\n", "#7 DONE \ufffd\n"]
+    calls = Calls()
+    early = EarlyCheck(calls.check, calls.there)
+    for line in lines_of(Pipe()):
+        early.feed(line)
+    assert early.result(A) is None and calls.looks == 0
+
+
+def test_a_failed_build_read_quietly_shows_what_quiet_shows() -> None:
+    progress = (
+        "#14 [build 6/6] RUN go build\n#14 0.249 main.go:3: undefined: x\n#14 ERROR: exit code: 1\n"
+        "------\n > [build 6/6] RUN go build:\n0.249 main.go:3: undefined: x\n------\n"
+        "ERROR: failed to solve: exit code: 1\n"
+    )
+    assert error_block(progress).startswith("------\n > [build 6/6]")
+    assert error_block(progress).endswith("ERROR: failed to solve: exit code: 1\n")
