@@ -386,9 +386,9 @@ def buildx_plan(decision: Decision, build: Build, workdir: str, notes: list[str]
             "this builder (docker driver, classic image store) pushes one platform as a single manifest, "
             "not an index: buildx-go verify refuses it (buildx-go build publishes a list of one)"
         )
-    # quiet and verified: BuildKit's progress is read, not shown (verification begins as it
-    # names the index it pushes: run/early.py)
-    read = s.progress == "quiet" and verified
+    # quiet, verified, one node: BuildKit's progress is read, not shown (verification begins
+    # as it names the index it pushes: run/early.py; several nodes' indexes are merged after)
+    read = s.progress == "quiet" and verified and len({p.node for p in decision.placement}) < 2
     metadata = f"{workdir}/metadata.json"
     target = Target(refs, s.platform, metadata, attest, "plain" if read else None, by_digest=by_digest, cache=cache)
     terminal = {"auto": "auto", "tty": "always"}.get(s.progress, "never")

@@ -26,6 +26,7 @@ from buildx_go.run.steps import check_emulation, fill
 from tests.fakeregistry import FakeRegistry
 from tests.unit.planning import HELLO, ROOT, plan_for, preflight
 from tests.unit.test_binary_registry_log import fake_elf
+from tests.unit.test_builder import TWO, two_nodes
 
 RECIPE = ROOT / "tests" / "fixtures" / "recipe"
 GO = HostGo("/opt/go/bin/go", Version("1.27.3"), "/opt/go")
@@ -720,3 +721,23 @@ def test_an_index_the_build_did_not_record_is_not_taken_for_its_own(tmp_path: Pa
         outcome = execute(plan, ex, lambda: RegistryClient({"HOME": str(tmp_path)}), env={}, cache_dir=str(tmp_path))
     (ok,) = [e for e in logs if e["event"] == "verify.ok"]
     assert "overlapped" not in ok and ok["digest"] == outcome.digest and outcome.verified
+
+
+def test_a_quiet_verified_build_on_one_node_reads_buildkits_progress_without_showing_it() -> None:
+    given = {"image": "localhost:5000/app", "tag": ["1.0.0"], "push": True, "strategy": "buildx", "progress": "quiet"}
+    one = plan_for(given, "/w", dockerfile="FROM scratch\n", builder=preflight("remote"), existing=())
+    (build,) = one.phase("build")
+    assert build.argv[build.argv.index("--progress") + 1] == "plain" and not build.passthrough
+    two = plan_for(
+        given,
+        "/w",
+        dockerfile="FROM scratch\n",
+        builder=preflight("remote"),
+        existing=(),
+        placement=two_nodes().placement(TWO),
+    )
+    (build,) = two.phase("build")  # several nodes: verified after the build, buildx stays quiet
+    assert build.argv[build.argv.index("--progress") + 1] == "quiet" and build.passthrough
+    unverified = plan_for({**given, "verify": False}, "/w", dockerfile="FROM scratch\n", builder=preflight("remote"))
+    (build,) = unverified.phase("build")
+    assert build.argv[build.argv.index("--progress") + 1] == "quiet" and build.passthrough
