@@ -301,12 +301,12 @@ def gather_preflight(
     inspect` (the builder's name and its nodes' declared platforms), run side by side. With CACHE_DIR, the
     answers are reused while nothing they depend on has changed (see ``facts_stamp``).
     MEANWHILE runs while docker answers (what the run will need next is imported then)."""
-    from concurrent.futures import ThreadPoolExecutor
-
     stamp = facts_stamp(env, builder)
     cache = Path(facts_file(cache_dir, stamp)) if cache_dir and stamp else None
     raw = _read_cache(cache, stamp) if cache and stamp else None
     if raw is None:
+        from concurrent.futures import ThreadPoolExecutor  # answers reused: not imported
+
         which = [builder] if builder else ([env["BUILDX_BUILDER"]] if env.get("BUILDX_BUILDER") else [])
         buildx = {
             "ls": (["docker", "buildx", "ls", "--format", "json"], "builder list"),

@@ -6,7 +6,6 @@ from __future__ import annotations
 import re
 import shlex
 from collections.abc import Sequence
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -110,6 +109,8 @@ def git_facts(root: Path, run: Runner) -> dict[str, str]:
         "describe": ["describe", "--tags"],
         "source": ["remote", "get-url", "origin"],
     }
+    from concurrent.futures import ThreadPoolExecutor  # not on a build's way to its docker call
+
     with ThreadPoolExecutor(len(asked)) as pool:  # independent questions: asked at once
         answers = dict(zip(asked, pool.map(lambda args: _output(run, [*base, *args]), asked.values()), strict=True))
     if unanswered := [key for key, out in answers.items() if out == NO_ANSWER]:

@@ -10,7 +10,6 @@ import shutil
 import threading
 import time
 from collections.abc import Callable, Collection, Mapping
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn
 
@@ -76,6 +75,8 @@ def _warm_up() -> None:
 def side_by_side(executor: Executor, commands: list[Command], *, labelled: bool) -> list[tuple[Command, BuildxGoError]]:
     """Run per-platform COMMANDS at once (streamed lines prefixed with the platform when
     LABELLED); wait for all; the ones that failed. Unexpected errors are raised as they are."""
+    from concurrent.futures import ThreadPoolExecutor  # not on a build's way to its docker call
+
     with ThreadPoolExecutor(max(1, len(commands))) as pool:
         jobs = [(c, pool.submit(run_command, executor, c, str(c.platform) if labelled else None)) for c in commands]
         failed = []

@@ -17,7 +17,6 @@ from __future__ import annotations
 import json
 import urllib.parse
 from collections.abc import Callable, Mapping
-from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from buildx_go.errors import BuildxGoError
@@ -129,6 +128,8 @@ def side_by_side(read: Callable[[Reference], T], refs: list[Reference]) -> list[
     """READ of each of REFS, in threads (I/O bound); the first error is raised."""
     if len(refs) < 2:
         return [read(r) for r in refs]
+    from concurrent.futures import ThreadPoolExecutor  # a changed build reads one tag: not imported
+
     with ThreadPoolExecutor(min(8, len(refs))) as pool:
         return list(pool.map(read, refs))
 
