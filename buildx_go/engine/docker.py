@@ -42,16 +42,16 @@ def plain_text(data: bytes) -> str:
 def lines_of(stream: Any) -> Iterator[str]:
     """STREAM's lines (a text pipe), ended by a newline only: a carriage return a step
     printed stays inside its line (BuildKit prefixes each line of a step's output)."""
-    source = io.TextIOWrapper(stream.buffer, encoding="utf-8", errors="replace", newline="\n")
-    yield from source
+    with io.TextIOWrapper(stream.buffer, encoding="utf-8", errors="replace", newline="\n") as source:
+        yield from source
 
 
 def error_block(progress: str) -> str:
     """What `--progress quiet` would have shown of PROGRESS (plain, a failed build's tail):
     BuildKit's excerpt of the failed step and buildx's ERROR line (its last lines else)."""
-    lines = progress.splitlines(keepends=True)
+    lines = progress.split("\n")  # as lines_of reads them: a step's carriage return stays inside its line
     start = next((i for i, line in enumerate(lines) if line.startswith(("------", "ERROR"))), None)
-    return "".join(lines[start:] if start is not None else lines[-10:])
+    return "\n".join(lines[start:] if start is not None else lines[-11:])
 
 
 def _classify(argv: Sequence[str], code: int, stderr: str, purpose: str) -> BuildxGoError:

@@ -5,9 +5,9 @@ then its push ("pushing manifest for REPO", with "@sha256:..." on the docker dri
 spends a while after that before buildx exits (it closes the build's record).
 A one-node build's index is checked from that moment, in a thread; the run takes the
 report once buildx has exited, for the digest its metadata file names, and only when it
-found nothing wrong: anything else (another digest, a problem, an error that is not the
-registry's) is verified again as before, after the build. A registry error is the
-registry's answer to the same requests, already retried: it is raised as it is.
+found nothing wrong: anything else (another digest, a problem, an error, the registry's
+too: it may have been a push attempt's that buildx-go then made again) is verified again
+as before, after the build.
 """
 
 from __future__ import annotations
@@ -19,8 +19,6 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 import attrs
-
-from buildx_go.errors import RegistryError
 
 if TYPE_CHECKING:
     from buildx_go.verify.check import Report
@@ -41,7 +39,6 @@ class _Attempt:
     def __init__(self) -> None:
         self.done = threading.Event()
         self.report: Report | None = None
-        self.failed: RegistryError | None = None
         self.seconds = 0.0
         self.overlapped = False  # begun before buildx exited
 
@@ -80,7 +77,6 @@ class EarlyCheck:
         threading.Thread(target=self._run, args=(digest, attempt), daemon=True).start()
 
     def _run(self, digest: str, attempt: _Attempt) -> None:
-        t0 = time.monotonic()
         try:
             for _ in range(LOOKS):
                 ended = self._ended.is_set()
@@ -91,14 +87,13 @@ class EarlyCheck:
                 time.sleep(POLL)
             else:
                 return
-            attempt.overlapped = not self._ended.is_set()
+            attempt.overlapped = not ended  # found while buildx was still running
+            t0 = time.monotonic()
             attempt.report = self._check(digest)
-        except RegistryError as exc:
-            attempt.failed = exc
+            attempt.seconds = time.monotonic() - t0
         except Exception:  # verified again after the build, which says what went wrong
             attempt.report = None
         finally:
-            attempt.seconds = time.monotonic() - t0
             attempt.done.set()
 
     def end(self) -> None:
@@ -106,29 +101,25 @@ class EarlyCheck:
         self._ended.set()
 
     def result(self, digest: str) -> Early | None:
-        """After the build: how DIGEST's check begun during it ended, when it found nothing
-        wrong or the registry failed it; None: verify as usual."""
+        """After the build: DIGEST's check begun during it, when it found nothing wrong;
+        None: verify as usual."""
         self.end()
         attempt = self._attempts.get(digest)
         if attempt is None:
             return None
         attempt.done.wait()
-        if attempt.failed is None and (attempt.report is None or not attempt.report.ok):
+        if attempt.report is None or not attempt.report.ok:
             return None
-        return Early(attempt.report, attempt.failed, attempt.seconds, attempt.overlapped)
+        return Early(attempt.report, attempt.seconds, attempt.overlapped)
 
 
 @attrs.frozen
 class Early:
-    """A check begun while buildx finished: its REPORT, or the registry's error (FAILED)."""
+    """A check begun while buildx finished: its REPORT and the SECONDS it took."""
 
-    report: Report | None
-    failed: RegistryError | None
+    report: Report
     seconds: float
-    overlapped: bool  # begun before buildx exited
+    overlapped: bool  # the index found while buildx was still running
 
     def get(self) -> Report:
-        if self.failed is not None:
-            raise self.failed
-        assert self.report is not None
         return self.report
