@@ -6,8 +6,9 @@ loopback registries, https otherwise. Credentials come from where docker keeps t
 (credentials.py); Basic and Bearer token auth as registries ask for it in
 ``WWW-Authenticate``. Requests are retried, boundedly, on 429 (honouring Retry-After), 5xx and
 dropped connections, never on other 4xx. Every failure is a BuildxGoError with its exit code:
-401/403 -> RegistryError (5, "not logged in"), a manifest or blob that is not there ->
-None or VerificationFailed (6), anything else -> RegistryError (5).
+401/403 -> RegistryError (5: "not logged in", or "may not push" to credentials the registry
+took), a manifest or blob that is not there -> None or VerificationFailed (6), anything else
+-> RegistryError (5).
 """
 
 from __future__ import annotations
@@ -63,6 +64,16 @@ def not_logged_in(registry: str, creds: Credentials | None, detail: str) -> Regi
     used = f"{creds.source} was refused" if creds else "no credentials for it in the docker config"
     return RegistryError(
         f"not logged in to {registry} (docker login {registry}): {used}; {detail}", f"docker login {registry}"
+    )
+
+
+def not_allowed(registry: str, repository: str, action: str, creds: Credentials, detail: str) -> RegistryError:
+    """A 403, or a token without the scope asked for, to credentials the registry took: logged
+    in, but this account may not do ACTION on REPOSITORY (or its login has expired)."""
+    verb = f"push to {repository}" if "push" in action else f"read {repository}"
+    return RegistryError(
+        f"{registry}: the account of the {creds.source} may not {verb}; {detail}",
+        f"check the account's rights on {repository}, or docker login {registry} again (as one that has them)",
     )
 
 
@@ -265,7 +276,11 @@ class RegistryClient:
             self._authorize(ref, scope, resp.headers.get("www-authenticate", ""))
             resp = self._retrying(send, ref.registry, what)
         if resp.status in (401, 403):
-            raise not_logged_in(ref.registry, self._credentials(ref.registry), _status_text(resp))
+            creds = self._credentials(ref.registry)
+            scope_short = "insufficient_scope" in resp.headers.get("www-authenticate", "")
+            if creds is not None and (resp.status == 403 or scope_short):
+                raise not_allowed(ref.registry, ref.repository, action, creds, _status_text(resp))
+            raise not_logged_in(ref.registry, creds, _status_text(resp))
         return resp
 
     def _retrying(self, send: Callable[[], Response], registry: str, what: str) -> Response:

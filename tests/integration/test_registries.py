@@ -167,7 +167,7 @@ def test_what_the_registry_would_refuse_after_the_build_is_found_before_it(lab: 
         (f"{down}/team/hello", lab.env, f"{down}: cannot reach the registry"),
         (f"{lab.auth.host}/team/hello", {**lab.env, "PATH": f"{bin_dir}:{os.environ['PATH']}"}, "not logged in"),
         (f"{lab.auth.host}/team/hello", {**lab.env, "DOCKER_CONFIG": str(missing)}, "docker-credential-nosuchhelper"),
-        (f"{lab.token.host}/team/readonly", lab.env, f"not logged in to {lab.token.host}"),
+        (f"{lab.token.host}/team/readonly", lab.env, "may not push to team/readonly; HTTP 401"),
     ]
     lab.token.tokens.read_only = True
     try:

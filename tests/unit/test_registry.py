@@ -216,6 +216,38 @@ def test_the_push_check_starts_and_cancels_an_upload_and_names_a_read_only_accou
         assert err.value.exit_code == 5
 
 
+def test_an_account_the_registry_took_but_may_not_push_is_told_so_not_asked_to_log_in(tmp_path: Path) -> None:
+    """A 403 to credentials that were accepted (a pull-only account, a tag the registry keeps
+    immutable), or a token that lacks the push scope, is not "not logged in"."""
+    env = docker_config(tmp_path, {"credsStore": "test"})
+    with FakeRegistry(auth=("basic", "bob", PASSWORD)) as reg:
+        digest = image_on(reg)
+        ref = Reference.parse(f"{reg.host}/team/app:1.0.1")
+        client = RegistryClient(env, helper=Helper({reg.host: ("bob", PASSWORD)}))
+        media, _, _ = client.manifest(Reference.parse(f"{reg.host}/team/app:1.0.0"))
+        body = reg.manifests[("team/app", digest)][1]
+        reg.read_only = True
+        for attempt in (lambda: client.check_push(ref), lambda: client.put_manifest(ref, media, body)):
+            with pytest.raises(RegistryError) as err:
+                attempt()
+            assert err.value.exit_code == 5 and "not logged in" not in err.value.message
+            assert err.value.message.startswith(
+                f"{reg.host}: the account of the credential helper 'test' may not push to team/app; HTTP 403 (DENIED"
+            ), err.value.message
+            assert PASSWORD not in err.value.message + err.value.hint
+    with FakeRegistry(auth=("bearer", "bob", PASSWORD)) as reg:
+        image_on(reg)
+        short = {"WWW-Authenticate": f'Bearer realm="http://{reg.host}/token",error="insufficient_scope"'}
+        reg.faults += [("/blobs/uploads/", 401, short)] * 2
+        client = RegistryClient(env, helper=Helper({reg.host: ("bob", PASSWORD)}))
+        with pytest.raises(RegistryError, match=r"may not push to team/app; HTTP 401"):
+            client.check_push(Reference.parse(f"{reg.host}/team/app:1"))
+        reg.faults.append(("/blobs/uploads/", 401, short))  # anonymous: its token is refused
+        with pytest.raises(RegistryError, match=r"^not logged in to .*no credentials for it"):
+            RegistryClient({"HOME": "/nonexistent"}).check_push(Reference.parse(f"{reg.host}/team/app:1"))
+        assert not reg.faults
+
+
 def test_tag_lists_follow_link_pages() -> None:
     with FakeRegistry(page_size=2) as reg:
         for tag in ("1.0.0", "1.1.0", "1.2.0", "latest", "v2.0.0"):
