@@ -45,9 +45,11 @@ def problem(text: str, repository_only: bool = False) -> str | None:
     domain, path = split_domain(name)
     if domain is not None:
         m = _DOMAIN.fullmatch(domain)
-        if not m:
+        # docker reads a first component that is no host name (ex_ample.com) as part of the
+        # path when it fits the path's grammar, and then pushes to it as a host all the same
+        if not m and not _PATH_COMPONENT.fullmatch(domain):
             return f"{text!r}: {domain!r} is not a registry host[:port]"
-        if m["port"] is not None and not 0 < int(m["port"]) < 65536:
+        if m and m["port"] is not None and not 0 < int(m["port"]) < 65536:
             return f"{text!r}: the port {m['port']} is out of range (1-65535)"
     bad = [c for c in path.split("/") if not _PATH_COMPONENT.fullmatch(c)]
     if bad:
@@ -84,8 +86,10 @@ class Reference:
         if name.rfind(":") > name.rfind("/"):
             name, _, tag = name.rpartition(":")
         domain, path = split_domain(name)
-        if domain is None:
-            domain, path = "docker.io", path if "/" in path else f"library/{path}"
+        if domain in (None, "index.docker.io"):  # docker's normalisation: Docker Hub's two names
+            domain = "docker.io"
+        if domain == "docker.io" and "/" not in path:  # its official images
+            path = f"library/{path}"
         if not tag and not digest:
             return cls(domain, path, "latest")
         return cls(domain, path, tag, digest or None)

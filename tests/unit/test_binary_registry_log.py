@@ -67,6 +67,16 @@ def test_reference_parsing() -> None:
     assert Reference.parse("localhost:5000/hello:1.0") == Reference("localhost:5000", "hello", "1.0")
     assert Reference.parse("localhost:5000/hello").tag == "latest"
     assert Reference.parse("alpine") == Reference("docker.io", "library/alpine", "latest")
+    # Docker Hub as docker names it: its legacy host and its official images' library/ prefix
+    for hub in ("alpine", "docker.io/alpine", "index.docker.io/alpine", "index.docker.io/library/alpine"):
+        assert Reference.parse(hub + ":3") == Reference("docker.io", "library/alpine", "3"), hub
+    assert Reference.parse("index.docker.io/team/app") == Reference("docker.io", "team/app", "latest")
+    assert Reference.parse("registry-1.docker.io/app:1") == Reference("registry-1.docker.io", "app", "1")
+    # a first component docker reads as a path (it is no host name) and pushes to as a host
+    assert Reference.parse("ex_ample.com/x:1") == Reference("ex_ample.com", "x", "1")
+    for refused in ("Ex_ample.com/x:1", "ex_ample.com:5000/x:1"):
+        with pytest.raises(InputError):
+            Reference.parse(refused)
     r = Reference.parse("ghcr.io/o/app@sha256:" + "a" * 64)
     assert (r.registry, r.repository, r.tag, r.digest) == ("ghcr.io", "o/app", None, "sha256:" + "a" * 64)
     assert Reference.parse("127.0.0.1:5000/x:1").is_loopback and not r.is_loopback
