@@ -279,7 +279,10 @@ class Run:
         (self.bin / "docker").chmod(0o755)
         self.docker = FakeDocker("containerd")
         self.version_output = version_output
-        self.env = {"HOME": str(tmp), "PATH": f"{self.bin}:{os.environ.get('PATH', '')}", "TMPDIR": str(tmp)}
+        # no host Go from this machine's PATH: a unit test runs no `go env` (a developer's Go
+        # would otherwise decide what --strategy host finds)
+        path = [d for d in os.environ.get("PATH", "").split(os.pathsep) if d and not os.path.exists(f"{d}/go")]
+        self.env = {"HOME": str(tmp), "PATH": os.pathsep.join([str(self.bin), *path]), "TMPDIR": str(tmp)}
 
     def __call__(self, argv: list[str], env: dict[str, str] | None = None) -> tuple[int, str]:
         effects = Effects(
