@@ -17,17 +17,21 @@ LOOPBACK = ("localhost", "127.0.0.1", "[::1]")
 _PATH_COMPONENT = re.compile(r"[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*")
 _DOMAIN = re.compile(
     r"(?P<host>(?:[a-zA-Z0-9]|[a-zA-Z0-9][a-zA-Z0-9-]*[a-zA-Z0-9])(?:\.(?:[a-zA-Z0-9]|[a-zA-Z0-9][a-zA-Z0-9-]*[a-zA-Z0-9]))*"
-    r"|\[[0-9a-fA-F:.]+\])(?::(?P<port>[0-9]{1,5}))?"
+    r"|\[[0-9a-fA-F:]+\])(?::(?P<port>[0-9]+))?"
 )
 _TAG = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}")
-_DIGEST = re.compile(r"sha256:[0-9a-f]{64}|sha512:[0-9a-f]{128}")
-NAME_MAX = 255
+_DIGEST = re.compile(r"sha256:[0-9a-f]{64}|sha384:[0-9a-f]{96}|sha512:[0-9a-f]{128}")
+_LOOPBACK_V4 = re.compile(r"127(?:\.(?:25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])){3}")
+_IMAGE_ID = re.compile(r"[a-f0-9]{64}")
+NAME_MAX = 255  # of the repository's path, as docker normalises it (library/ counted, the host not)
 
 
 def problem(text: str, repository_only: bool = False) -> str | None:
     """Why TEXT is not an image reference (a repository, with REPOSITORY_ONLY), or None."""
     if not text or not text.isascii() or not text.isprintable() or " " in text:
         return f"{text!r} is not an image reference (empty, spaces, control or non-ASCII characters)"
+    if _IMAGE_ID.fullmatch(text):
+        return f"{text!r} is 64 hexadecimal characters: docker reads that as an image ID, not a name"
     name, at, digest = text.partition("@")
     last_slash = name.rfind("/")
     colon = name.rfind(":")
@@ -37,19 +41,22 @@ def problem(text: str, repository_only: bool = False) -> str | None:
     if repository_only and (at or tag):
         return f"{text!r} must be a repository, without :tag or @digest (tags go in --tag)"
     if at and not _DIGEST.fullmatch(digest):
-        return f"{text!r}: the digest {digest!r} is not sha256:<64 hex> or sha512:<128 hex>"
+        return f"{text!r}: the digest {digest!r} is not sha256:<64 hex> (or sha384, sha512)"
     if colon > last_slash and not _TAG.fullmatch(tag):
         return f"{text!r}: the tag {tag!r} is not [A-Za-z0-9_][A-Za-z0-9_.-]{{0,127}}"
-    if len(name) > NAME_MAX:
-        return f"{text!r}: the name is longer than {NAME_MAX} characters"
     domain, path = split_domain(name)
+    hub = domain in (None, "docker.io", "index.docker.io") and "/" not in path
+    if len(path) + (len("library/") if hub else 0) > NAME_MAX:
+        return f"{text!r}: the repository's path is longer than {NAME_MAX} characters"
+    if hub and path == "sha256":
+        return f"{text!r}: 'sha256' is not an image name (the engine refuses it: a digest's algorithm)"
     if domain is not None:
         m = _DOMAIN.fullmatch(domain)
         # docker reads a first component that is no host name (ex_ample.com) as part of the
         # path when it fits the path's grammar, and then pushes to it as a host all the same
         if not m and not _PATH_COMPONENT.fullmatch(domain):
             return f"{text!r}: {domain!r} is not a registry host[:port]"
-        if m and m["port"] is not None and not 0 < int(m["port"]) < 65536:
+        if m and m["port"] is not None and not 0 < int(m["port"]) < 65536:  # docker takes any digits
             return f"{text!r}: the port {m['port']} is out of range (1-65535)"
     bad = [c for c in path.split("/") if not _PATH_COMPONENT.fullmatch(c)]
     if bad:
@@ -96,7 +103,18 @@ class Reference:
 
     @property
     def is_loopback(self) -> bool:
-        return self.registry.rsplit(":", 1)[0] in LOOPBACK or self.registry in LOOPBACK
+        """Whether the registry is on this host: localhost, 127.0.0.0/8 (docker's insecure
+        range) or ::1 in any spelling."""
+        reg = self.registry
+        if reg.startswith("["):
+            import ipaddress
+
+            try:
+                return ipaddress.IPv6Address(reg[1 : reg.find("]")]).is_loopback
+            except ValueError:
+                return False
+        host = reg.rsplit(":", 1)[0]
+        return host in LOOPBACK or bool(_LOOPBACK_V4.fullmatch(host))
 
     def with_digest(self, digest: str) -> Reference:
         return attrs.evolve(self, tag=None, digest=digest)

@@ -130,7 +130,8 @@ class RegistryClient:
         resp = self._get(ref, f"/manifests/{ref.digest or ref.tag}", ACCEPT)
         if resp.status == 404:
             return None
-        digest = "sha256:" + hashlib.sha256(resp.body).hexdigest()
+        algorithm = ref.digest.partition(":")[0] if ref.digest else "sha256"  # sha384, sha512 as named
+        digest = f"{algorithm}:" + hashlib.new(algorithm, resp.body).hexdigest()
         if ref.digest and ref.digest != digest:
             raise VerificationFailed(f"{ref}: the registry served a manifest whose digest is {digest}")
         try:

