@@ -98,6 +98,7 @@ class FakeRegistry:
         self.faults: list[tuple[str, int | str, dict[str, str]]] = []  # (path part, status|"reset", headers)
         self.token_requests: list[dict[str, Any]] = []
         self.read_only = False  # blob uploads refused (403): an account that may only pull
+        self.fault_body = b'{"errors":[{"code":"UNAVAILABLE","message":"injected"}]}'  # what a fault answers
         self._server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
         self._thread = threading.Thread(target=self._server.serve_forever, args=(0.01,), daemon=True)
 
@@ -236,7 +237,7 @@ class FakeRegistry:
                             self.connection.shutdown(2)
                             return True
                         assert isinstance(status, int)
-                        self._send(status, b'{"errors":[{"code":"UNAVAILABLE","message":"injected"}]}', headers)
+                        self._send(status, registry.fault_body, headers)
                         return True
                 return False
 

@@ -67,10 +67,16 @@ def not_logged_in(registry: str, creds: Credentials | None, detail: str) -> Regi
     )
 
 
+def resp_what(action: str) -> str:
+    """What a request with the token scope's ACTION does, in words."""
+    return "deleting a tag of" if "delete" in action else "pushing to" if "push" in action else "reading"
+
+
 def not_allowed(registry: str, repository: str, action: str, creds: Credentials, detail: str) -> RegistryError:
     """A 403, or a token without the scope asked for, to credentials the registry took: logged
     in, but this account may not do ACTION on REPOSITORY (or its login has expired)."""
-    verb = f"push to {repository}" if "push" in action else f"read {repository}"
+    verb = {"deleting a tag of": "delete tags in", "pushing to": "push to", "reading": "read"}[resp_what(action)]
+    verb = f"{verb} {repository}"
     return RegistryError(
         f"{registry}: the account of the {creds.source} may not {verb}; {detail}",
         f"check the account's rights on {repository}, or docker login {registry} again (as one that has them)",
@@ -222,7 +228,10 @@ class RegistryClient:
     def delete_tag(self, ref: Reference) -> str | None:
         """Delete the tag REF (only the tag, never the manifest by digest: other indexes point at
         it). None when done, else why not (many registries, distribution 2.x among them, refuse)."""
-        resp = self._request(ref, "DELETE", self._url(ref, f"/manifests/{ref.tag}"), action="delete")
+        try:
+            resp = self._request(ref, "DELETE", self._url(ref, f"/manifests/{ref.tag}"), action="delete")
+        except RegistryError as exc:  # not allowed, not logged in, unreachable: the tag stays
+            return exc.message
         if resp.status in (200, 202, 204):
             return None
         detail = resp.body.decode(errors="replace").strip()[:200]
@@ -277,12 +286,33 @@ class RegistryClient:
             self._authorize(ref, scope, resp.headers.get("www-authenticate", ""))
             resp = self._retrying(send, ref.registry, what)
         if resp.status in (401, 403):
-            creds = self._credentials(ref.registry)
-            scope_short = "insufficient_scope" in resp.headers.get("www-authenticate", "")
-            if creds is not None and (resp.status == 403 or scope_short):
-                raise not_allowed(ref.registry, ref.repository, action, creds, _status_text(resp))
-            raise not_logged_in(ref.registry, creds, _status_text(resp))
+            raise self._refused(ref, scope, action, resp)
         return resp
+
+    def _refused(self, ref: Reference, scope: str, action: str, resp: Response) -> RegistryError:
+        """The error for a 401 or 403 that asking again did not cure: not logged in; logged in
+        (credentials presented and taken) but not allowed; or refused before any were asked for."""
+        creds = self._credentials(ref.registry)
+        presented = creds is not None and (ref.registry, scope) in self._auth
+        detail = self._scrub(ref.registry, _status_text(resp))
+        scope_short = "insufficient_scope" in resp.headers.get("www-authenticate", "")
+        if creds is not None and presented and (resp.status == 403 or scope_short):
+            return not_allowed(ref.registry, ref.repository, action, creds, detail)
+        if creds is not None and resp.status == 403:
+            return RegistryError(
+                f"{ref.registry}: {detail} on {resp_what(action)} {ref.repository}, before it asked for credentials",
+                "the registry refuses this request whoever makes it (an allow-list, a proxy?)",
+            )
+        return not_logged_in(ref.registry, creds, detail)
+
+    def _scrub(self, registry: str, text: str) -> str:
+        """TEXT (a registry's words) without any secret this client holds for REGISTRY."""
+        creds = self._creds.get(registry)
+        secrets = list(creds.secrets() if creds else ())
+        secrets += [v.partition(" ")[2] for (r, _), v in self._auth.items() if r == registry]
+        for secret in sorted((s for s in secrets if len(s) >= 4), key=len, reverse=True):
+            text = text.replace(secret, "***")
+        return text
 
     def _retrying(self, send: Callable[[], Response], registry: str, what: str) -> Response:
         """SEND's first answer that is not a 429, a 5xx or a dropped connection, trying at most
@@ -362,6 +392,12 @@ class RegistryClient:
         creds = self._credentials(ref.registry)
         if scheme == "basic":
             basic = creds.basic() if creds else None
+            if not basic and creds is not None:  # an identity token only: nothing to answer with
+                raise RegistryError(
+                    f"not logged in to {ref.registry} (docker login {ref.registry}): it asks for a username and "
+                    f"password, and the {creds.source} holds a token",
+                    f"docker login {ref.registry}",
+                )
             if not basic:
                 raise not_logged_in(ref.registry, creds, "it asks for a username and password")
             self._auth[(ref.registry, scope)] = basic
@@ -391,6 +427,9 @@ class RegistryClient:
             basic = creds.basic() if creds else None
             headers = {"Authorization": basic} if basic else {}
             resp = self._token_request("GET", f"{realm}?{urllib.parse.urlencode(query)}", headers, None, registry)
+        if resp.status == 403 and creds is not None:  # the credentials were sent, and not allowed
+            _, repository, action = scope.split(":", 2)
+            raise not_allowed(registry, repository, action, creds, "its token service answered HTTP 403")
         if resp.status in (401, 403):
             raise not_logged_in(registry, creds, f"its token service answered HTTP {resp.status}")
         if resp.status != 200:

@@ -248,6 +248,49 @@ def test_an_account_the_registry_took_but_may_not_push_is_told_so_not_asked_to_l
         assert not reg.faults
 
 
+def test_each_refusal_says_who_refused_what_and_never_repeats_a_secret(tmp_path: Path) -> None:
+    env = docker_config(tmp_path, {"credsStore": "test"})
+    bob = Helper({})
+    with FakeRegistry(auth=("bearer", "bob", PASSWORD)) as reg:
+        image_on(reg)
+        bob.store[reg.host] = ("bob", PASSWORD)
+        challenge = f'Bearer realm="http://{reg.host}/token"'
+        short = {"WWW-Authenticate": challenge + ',error="insufficient_scope"'}
+        # a tag delete the token does not cover, or a 403: the tag stays, said why (not "read")
+        denied = [("/manifests/old", 401, {"WWW-Authenticate": challenge}), ("/manifests/old", 403, {})]
+        for faults in ([("/manifests/old", 401, short)] * 2, denied):
+            reg.faults += faults
+            why = RegistryClient(env, helper=bob).delete_tag(Reference.parse(f"{reg.host}/team/app:old"))
+            assert why is not None and "may not delete tags in team/app" in why, why
+        # a token service that knows the account and refuses the scope
+        reg.faults.append(("/token", 403, {}))
+        with pytest.raises(RegistryError, match=r"credential helper 'test' may not push to team/app; its token"):
+            RegistryClient(env, helper=bob).check_push(Reference.parse(f"{reg.host}/team/app:1"))
+    with FakeRegistry() as reg:  # a 403 before any credentials were asked for: not the account's
+        image_on(reg)
+        bob.store[reg.host] = ("bob", PASSWORD)
+        reg.faults.append(("/manifests/", 403, {}))
+        with pytest.raises(RegistryError, match=r"HTTP 403 .* on reading team/app, before it asked for credentials"):
+            RegistryClient(env, helper=bob).manifest(Reference.parse(f"{reg.host}/team/app:1.0.0"))
+    with FakeRegistry(auth=("basic", "bob", PASSWORD)) as reg:  # a token only, and Basic asked for
+        image_on(reg)
+        with pytest.raises(RegistryError, match=r"password, and the credential helper 'test' holds a token$"):
+            RegistryClient(env, helper=Helper({reg.host: ("<token>", "refresh-bob")})).manifest(
+                Reference.parse(f"{reg.host}/team/app:1.0.0")
+            )
+        # a registry whose error text echoes the Authorization it got, and the password
+        basic = base64.b64encode(f"bob:{PASSWORD}".encode()).decode()
+        echo = {"errors": [{"code": "UNAUTHORIZED", "message": f"bad: Basic {basic} / {PASSWORD}"}]}
+        reg.fault_body = json.dumps(echo).encode()
+        reg.faults += [("/manifests/", 401, {"WWW-Authenticate": 'Basic realm="fake"'})] * 2
+        with pytest.raises(RegistryError) as err:
+            RegistryClient(env, helper=Helper({reg.host: ("bob", PASSWORD)})).manifest(
+                Reference.parse(f"{reg.host}/team/app:1.0.0")
+            )
+        assert "bad: Basic *** / ***" in err.value.message, err.value.message
+        assert basic not in err.value.message and PASSWORD not in err.value.message
+
+
 def test_tag_lists_follow_link_pages() -> None:
     with FakeRegistry(page_size=2) as reg:
         for tag in ("1.0.0", "1.1.0", "1.2.0", "latest", "v2.0.0"):
