@@ -76,7 +76,7 @@ def not_allowed(registry: str, repository: str, action: str, creds: Credentials,
     """A 403, or a token without the scope asked for, to credentials the registry took: logged
     in, but this account may not do ACTION on REPOSITORY (or its login has expired)."""
     verb = {"deleting a tag of": "delete tags in", "pushing to": "push to", "reading": "read"}[resp_what(action)]
-    verb = f"{verb} {repository}"
+    verb = f"{verb} {repository}" + (" (or it does not exist: registries answer both alike)" if verb == "read" else "")
     return RegistryError(
         f"{registry}: the account of the {creds.source} may not {verb}; {detail}",
         f"check the account's rights on {repository}, or docker login {registry} again (as one that has them)",

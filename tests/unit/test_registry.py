@@ -262,6 +262,10 @@ def test_each_refusal_says_who_refused_what_and_never_repeats_a_secret(tmp_path:
             reg.faults += faults
             why = RegistryClient(env, helper=bob).delete_tag(Reference.parse(f"{reg.host}/team/app:old"))
             assert why is not None and "may not delete tags in team/app" in why, why
+        # a read the token does not cover: as registries answer for a repository that is not there
+        reg.faults += [("/manifests/1.0.0", 401, short)] * 2
+        with pytest.raises(RegistryError, match=r"may not read team/app \(or it does not exist: "):
+            RegistryClient(env, helper=bob).manifest(Reference.parse(f"{reg.host}/team/app:1.0.0"))
         # a token service that knows the account and refuses the scope
         reg.faults.append(("/token", 403, {}))
         with pytest.raises(RegistryError, match=r"credential helper 'test' may not push to team/app; its token"):
