@@ -427,7 +427,8 @@ class RegistryClient:
             basic = creds.basic() if creds else None
             headers = {"Authorization": basic} if basic else {}
             resp = self._token_request("GET", f"{realm}?{urllib.parse.urlencode(query)}", headers, None, registry)
-        if resp.status == 403 and creds is not None:  # the credentials were sent, and not allowed
+        sent = creds is not None and (creds.basic() or creds.identity_token)
+        if resp.status == 403 and creds is not None and sent:  # a login it knows, not allowed this scope
             _, repository, action = scope.split(":", 2)
             raise not_allowed(registry, repository, action, creds, "its token service answered HTTP 403")
         if resp.status in (401, 403):
