@@ -44,20 +44,18 @@ def problem(text: str, repository_only: bool = False) -> str | None:
         return f"{text!r}: the digest {digest!r} is not sha256:<64 hex> (or sha384, sha512)"
     if colon > last_slash and not _TAG.fullmatch(tag):
         return f"{text!r}: the tag {tag!r} is not [A-Za-z0-9_][A-Za-z0-9_.-]{{0,127}}"
-    domain, path = split_domain(name)
-    hub = domain in (None, "docker.io", "index.docker.io") and "/" not in path
-    if len(path) + (len("library/") if hub else 0) > NAME_MAX:
+    domain, path = normalised(name)
+    if len(path) > NAME_MAX:
         return f"{text!r}: the repository's path is longer than {NAME_MAX} characters"
-    if hub and path == "sha256":
+    if (domain, path) == ("docker.io", "library/sha256"):
         return f"{text!r}: 'sha256' is not an image name (the engine refuses it: a digest's algorithm)"
-    if domain is not None:
-        m = _DOMAIN.fullmatch(domain)
-        # docker reads a first component that is no host name (ex_ample.com) as part of the
-        # path when it fits the path's grammar, and then pushes to it as a host all the same
-        if not m and not _PATH_COMPONENT.fullmatch(domain):
-            return f"{text!r}: {domain!r} is not a registry host[:port]"
-        if m and m["port"] is not None and not 0 < int(m["port"]) < 65536:  # docker takes any digits
-            return f"{text!r}: the port {m['port']} is out of range (1-65535)"
+    m = _DOMAIN.fullmatch(domain)
+    # docker reads a first component that is no host name (ex_ample.com) as part of the path
+    # when it fits the path's grammar, and then pushes to it as a host all the same
+    if not m and not _PATH_COMPONENT.fullmatch(domain):
+        return f"{text!r}: {domain!r} is not a registry host[:port]"
+    if m and m["port"] is not None and not 0 < int(m["port"]) < 65536:  # docker takes any digits
+        return f"{text!r}: the port {m['port']} is out of range (1-65535)"
     bad = [c for c in path.split("/") if not _PATH_COMPONENT.fullmatch(c)]
     if bad:
         return (
@@ -76,6 +74,17 @@ def split_domain(name: str) -> tuple[str | None, str]:
     return None, name
 
 
+def normalised(name: str) -> tuple[str, str]:
+    """(registry, repository) of NAME (without tag or digest) as docker normalises it: Docker
+    Hub's two names are docker.io, and its official images library/NAME."""
+    domain, path = split_domain(name)
+    if domain in (None, "index.docker.io"):
+        domain = "docker.io"
+    if domain == "docker.io" and "/" not in path:
+        path = f"library/{path}"
+    return domain, path
+
+
 @attrs.frozen
 class Reference:
     registry: str
@@ -92,11 +101,7 @@ class Reference:
         tag = None
         if name.rfind(":") > name.rfind("/"):
             name, _, tag = name.rpartition(":")
-        domain, path = split_domain(name)
-        if domain in (None, "index.docker.io"):  # docker's normalisation: Docker Hub's two names
-            domain = "docker.io"
-        if domain == "docker.io" and "/" not in path:  # its official images
-            path = f"library/{path}"
+        domain, path = normalised(name)
         if not tag and not digest:
             return cls(domain, path, "latest")
         return cls(domain, path, tag, digest or None)
