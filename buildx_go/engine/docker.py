@@ -46,6 +46,21 @@ def lines_of(stream: Any) -> Iterator[str]:
         yield from source
 
 
+def _drain(proc: Any, each: Callable[[str], None]) -> tuple[int, str, str]:
+    """PROC (text pipes) read to its end: stdout whole, in a thread; stderr line by line, each
+    given to EACH. (exit code, stdout, stderr's last TAIL_LINES lines)."""
+    out: list[str] = []
+    reader = threading.Thread(target=lambda: out.append(proc.stdout.read() if proc.stdout else ""), daemon=True)
+    reader.start()
+    tail: collections.deque[str] = collections.deque(maxlen=TAIL_LINES)
+    for line in lines_of(proc.stderr):
+        tail.append(line)
+        each(line)
+    code = proc.wait()
+    reader.join()
+    return code, "".join(out), "".join(tail)
+
+
 def error_block(progress: str) -> str:
     """What `--progress quiet` would have shown of PROGRESS (plain, a failed build's tail):
     BuildKit's excerpt of the failed step and buildx's ERROR line (its last lines else)."""
@@ -174,22 +189,17 @@ class DockerExecutor:
         with interrupt.owned(started.proc) as proc:
             if on_start:
                 on_start()
-            out: list[str] = []
-            reader = threading.Thread(target=lambda: out.append(proc.stdout.read() if proc.stdout else ""), daemon=True)
-            reader.start()
-            tail: collections.deque[str] = collections.deque(maxlen=TAIL_LINES)
-            assert proc.stderr is not None
-            for line in lines_of(proc.stderr):
-                tail.append(line)
+
+            def show(line: str) -> None:
                 self.echo.write(prefix + line)
                 self.echo.flush()
                 if on_output:
                     on_output(line)
-            code = proc.wait()
-            reader.join()
+
+            code, out, tail = _drain(proc, show)
         if code != 0:
-            raise _classify(argv, code, "".join(tail), purpose)
-        return "".join(out)
+            raise _classify(argv, code, tail, purpose)
+        return out
 
     def _stream_tty(
         self,
@@ -276,16 +286,7 @@ class DockerExecutor:
             if on_output is None:
                 out, err = proc.communicate()
                 return proc.returncode, out, err
-            got: list[str] = []
-            reader = threading.Thread(target=lambda: got.append(proc.stdout.read() if proc.stdout else ""), daemon=True)
-            reader.start()
-            tail: collections.deque[str] = collections.deque(maxlen=TAIL_LINES)
-            for line in lines_of(proc.stderr):
-                tail.append(line)
-                on_output(line)
-            code = proc.wait()
-            reader.join()
-            return code, "".join(got), "".join(tail)
+            return _drain(proc, on_output)
 
 
 def gather_preflight(
