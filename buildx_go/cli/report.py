@@ -73,7 +73,7 @@ def print_plan(plan: Plan, fmt: str) -> None:
         + (f" ({plan.dockerfile.path})" if plan.dockerfile.path else "")
     )
     print(f"refs:       {', '.join(plan.refs)}")
-    for where in plan.placement if len({p.node for p in plan.placement}) > 1 else ():
+    for where in plan.placement if plan.several_nodes else ():
         print(f"node:       {where.describe()}")
     print(f"verify:     {'yes' if plan.verify else 'no'}")
     for note in plan.notes:

@@ -208,6 +208,11 @@ class Placement:
         return f"{self.platform} {on}: {self.how}"
 
 
+def several_nodes(placement: Iterable[Placement]) -> bool:
+    """Whether PLACEMENT spreads the platforms over more than one builder node."""
+    return len({p.node for p in placement}) > 1
+
+
 @attrs.frozen
 class BuilderCaps:
     """What the chosen builder can do that changes the commands (``Preflight.caps``). The

@@ -15,7 +15,7 @@ from typing import Any, Literal
 import attrs
 
 from buildx_go.dockerfile.generate import GO_MODULE_ARGS
-from buildx_go.engine.builder import NewBuilder, Placement
+from buildx_go.engine.builder import NewBuilder, Placement, several_nodes
 from buildx_go.planning.argv import (
     Build,
     Target,
@@ -119,6 +119,16 @@ class Plan:
     def tagged_after_verify(self) -> bool:
         """The build writes no version tag: they are written once what it pushed is verified."""
         return self.push_by_digest or self.staging is not None
+
+    @property
+    def index_at(self) -> str:
+        """Where the build's index is read by its digest: the image, or, when the build writes
+        the version tags itself, the first of them."""
+        return self.image if self.tagged_after_verify else self.refs[0]
+
+    @property
+    def several_nodes(self) -> bool:
+        return several_nodes(self.placement)
 
     def phase(self, name: Phase) -> list[Command]:
         return [c for c in self.commands if c.phase == name]
@@ -388,7 +398,7 @@ def buildx_plan(decision: Decision, build: Build, workdir: str, notes: list[str]
         )
     # quiet, verified, one node: BuildKit's progress is read, not shown (verification begins
     # as it names the index it pushes: run/early.py; several nodes' indexes are merged after)
-    read = s.progress == "quiet" and verified and len({p.node for p in decision.placement}) < 2
+    read = s.progress == "quiet" and verified and not several_nodes(decision.placement)
     metadata = f"{workdir}/metadata.json"
     target = Target(refs, s.platform, metadata, attest, "plain" if read else None, by_digest=by_digest, cache=cache)
     terminal = {"auto": "auto", "tty": "always"}.get(s.progress, "never")

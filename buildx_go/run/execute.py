@@ -327,7 +327,7 @@ class _Run:
         from buildx_go.verify.check import verify
 
         plan = self.plan
-        target = f"{plan.image if plan.tagged_after_verify else plan.refs[0]}@{digest}" if digest else plan.refs[0]
+        target = f"{plan.index_at}@{digest}" if digest else plan.refs[0]
         return verify(
             self.client,
             target,
@@ -341,11 +341,11 @@ class _Run:
     def early_check(self) -> EarlyCheck | None:
         """For a verified build on one node: verification begun as the build pushes its index
         (early.py). Several nodes' indexes are merged by buildx after: none."""
-        if not self.plan.verify or len({p.node for p in self.plan.placement}) >= 2:
+        if not self.plan.verify or self.plan.several_nodes:
             return None
         from buildx_go.run.early import EarlyCheck
 
-        image = self.plan.image if self.plan.tagged_after_verify else self.plan.refs[0]
+        image = self.plan.index_at
 
         def there(digest: str) -> bool:
             return self.client.digest_of(Reference.parse(f"{image}@{digest}")) == digest
@@ -407,8 +407,7 @@ class _Run:
         try:
             run_command(self.executor, build, on_output=on_output)
         except BuildFailed as exc:
-            multi_node = len({p.node for p in self.plan.placement}) >= 2
-            if not multi_node and not LOST.search(exc.message):
+            if not self.plan.several_nodes and not LOST.search(exc.message):
                 raise
             from buildx_go.engine.docker import gather_preflight
 
