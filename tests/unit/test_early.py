@@ -171,11 +171,26 @@ def test_a_push_by_digest_is_named_by_the_index_exported_before_it() -> None:
     assert early.result(A) is not None and calls.checked == [A]
 
 
-def test_rawjson_progress_is_read_too() -> None:
+@pytest.mark.parametrize(
+    "pieces",
+    [
+        # buildx's indented rawjson
+        [
+            '      "id": "exporting manifest list ' + A + '",\n',
+            '      "id": "pushing manifest for localhost:5000/app",\n',
+        ],
+        # BuildKit's compact rawjson: one object a line, no spaces
+        [
+            '{"statuses":[{"id":"exporting manifest list ' + A + '","vertex":"sha256:1"},',
+            '{"id":"pushing manifest for localhost:5000/app","vertex":"sha256:1"}]}\n',
+        ],
+    ],
+)
+def test_rawjson_progress_is_read_too(pieces: list[str]) -> None:
     calls = Calls()
     early = EarlyCheck(calls.check, calls.there)
-    early.feed('      "id": "exporting manifest list ' + A + '",\n')
-    early.feed('      "id": "pushing manifest for localhost:5000/app",\n')
+    for piece in pieces:
+        early.feed(piece)
     wait_checked(calls)
     assert calls.checked == [A]
 
@@ -206,16 +221,6 @@ def test_an_index_that_never_comes_is_looked_for_a_bounded_number_of_times(monke
     time.sleep(0.2)
     assert calls.looks == 3
     assert early.result(A) is None and calls.checked == []
-
-
-def test_compact_rawjson_is_read() -> None:
-    """BuildKit's rawjson: one object a line, no spaces."""
-    calls = Calls()
-    early = EarlyCheck(calls.check, calls.there)
-    early.feed('{"statuses":[{"id":"exporting manifest list ' + A + '","vertex":"sha256:1"},')
-    early.feed('{"id":"pushing manifest for localhost:5000/app","vertex":"sha256:1"}]}\n')
-    wait_checked(calls)
-    assert calls.checked == [A]
 
 
 def test_checks_started_are_bounded() -> None:
